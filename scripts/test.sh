@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: type-check, lint, then every test file under test/ with Node's test runner.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$VT_ROOT"
+echo "== typecheck" >&2
+npx tsc -p tsconfig.json
+echo "== lint" >&2
+npx biome check .
+echo "== tests" >&2
+files=$(find test -name '*.test.ts' | sort)
+if [ "$#" -gt 0 ]; then files="$*"; fi
+exec node --test --test-concurrency=2 --test-timeout=600000 $files

@@ -1,0 +1,115 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { exportBundle, verifyBundle, verifyStore } from '../../audit/audit.ts';
+import { VtError } from '../../errors.ts';
+import type { VerifyResult } from '../../store/chain.ts';
+import { rebuildProjections } from '../../store/projector.ts';
+import type { CliContext } from '../context.ts';
+import type { WithCtx } from '../main.ts';
+import { json, paint, safe, table, when } from '../output.ts';
+
+function report(ctx: CliContext, r: VerifyResult, what: string): number {
+  if (ctx.json) json(ctx.io, r);
+  if (r.ok) {
+    ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${what}: ${r.checked} events in ${r.projects} chain${r.projects === 1 ? '' : 's'} verify\n`);
+    return 0;
+  }
+  const b = r.firstBad!;
+  ctx.io.err(`${paint(ctx.color, 'red', '✗')} ${what}: event ${b.project_id}#${b.seq} does not verify: ${b.reason}\n`);
+  return 1;
+}
+
+export function registerAudit(program: Command, withCtx: WithCtx): void {
+  const audit = program.command('audit').description('verify, export and read the hash-chained audit trail');
+  audit
+    .command('verify')
+    .description('recompute every chain (or a bundle offline) and name the first bad event; exit 1 on tampering')
+    .argument('[project]', 'only this project')
+    .option('--bundle <file>', 'verify an exported bundle instead of the store (no database needed)')
+    .addHelpText('after', '\nExamples:\n  vt audit verify\n  vt audit verify --bundle audit.jsonl')
+    .action(
+      withCtx(async (ctx, project: string | undefined, o: { bundle?: string }) => {
+        if (o.bundle) return report(ctx, verifyBundle(resolve(ctx.cwd, o.bundle)), o.bundle);
+        const { store } = await ctx.vt();
+        return report(ctx, await verifyStore(store.db, project), store.location);
+      }),
+    );
+  audit
+    .command('export')
+    .description('write a self-contained bundle (manifest + JSONL events) that verifies offline')
+    .argument('<file>')
+    .option('--project <id>', 'only this project')
+    .action(
+      withCtx(async (ctx, file: string, o: { project?: string }) => {
+        const { store, engine } = await ctx.vt();
+        const path = resolve(ctx.cwd, file);
+        const m = await exportBundle(store.db, path, engine.clock.now(), o.project);
+        if (ctx.json) json(ctx.io, { file: path, ...m });
+        ctx.io.err(`${paint(ctx.color, 'green', '✓')} wrote ${path}: ${m.events} events, ${Object.keys(m.heads).length} chains\n`);
+        return 0;
+      }),
+    );
+  audit
+    .command('log')
+    .description("a project's events: who did what, when")
+    .argument('<project>')
+    .option('--limit <n>', 'newest N events', (v) => Number.parseInt(v, 10), 50)
+    .option('--wide', 'do not truncate')
+    .action(
+      withCtx(async (ctx, project: string, o: { limit: number; wide?: boolean }) => {
+        if (!Number.isInteger(o.limit) || o.limit <= 0) throw new VtError('BAD_INPUT', '--limit must be a positive integer');
+        const { store } = await ctx.vt();
+        const rows = (
+          await store.db.selectFrom('events').selectAll().where('project_id', '=', project).orderBy('seq', 'desc').limit(o.limit).execute()
+        ).reverse();
+        if (!rows.length) throw new VtError('NOT_FOUND', `no events for project "${project}"`, { hint: 'See: vt project list' });
+        if (ctx.json) {
+          json(ctx.io, rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) })));
+          return 0;
+        }
+        ctx.io.out(
+          table(
+            ctx.io,
+            ['seq', 'when', 'actor', 'type', 'summary', 'hash'],
+            rows.map((r) => [String(r.seq), when(ctx.io, r.ts), r.actor, r.type, summarize(r.type, JSON.parse(r.payload)), r.hash.slice(0, 12)]),
+            o,
+          ),
+        );
+        return 0;
+      }),
+    );
+
+  const admin = program.command('admin').description('maintenance');
+  admin
+    .command('rebuild')
+    .description('rebuild every projection table from the events, in one transaction')
+    .action(
+      withCtx(async (ctx) => {
+        const { store } = await ctx.vt();
+        const r = await rebuildProjections(store);
+        if (ctx.json) json(ctx.io, r);
+        ctx.io.err(`${paint(ctx.color, 'green', '✓')} rebuilt projections from ${r.events} events of ${r.projects} projects\n`);
+        return 0;
+      }),
+    );
+}
+
+function summarize(type: string, p: Record<string, unknown>): string {
+  switch (type) {
+    case 'checklist.ticked':
+    case 'checklist.reopened':
+      return `${p.phase}/${p.item}`;
+    case 'artifact.recorded':
+      return `${p.artifact} ${p.path}`;
+    case 'metric.recorded':
+      return `${p.name}=${p.value}`;
+    case 'gate.evaluated':
+      return `${p.phase} ${p.side}: ${p.passed ? 'passed' : 'failed'}`;
+    case 'phase.advanced':
+      return `${p.from} → ${p.to} (${p.kind})`;
+    case 'approval.recorded':
+      return `${p.decision} ${p.phase} as ${p.role}`;
+    default:
+      return safe(JSON.stringify(p)).slice(0, 60);
+  }
+}

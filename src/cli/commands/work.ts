@@ -1,0 +1,208 @@
+import type { Command } from 'commander';
+import type { AdvanceOutcome } from '../../engine/core.ts';
+import { VtError } from '../../errors.ts';
+import type { GateResult } from '../../gates/types.ts';
+import type { CliContext } from '../context.ts';
+import type { WithCtx } from '../main.ts';
+import { badge, json, paint, safe } from '../output.ts';
+import { resolveProject } from './project.ts';
+
+function printGates(ctx: CliContext, results: GateResult[]): void {
+  for (const g of results) {
+    ctx.io.err(`  ${badge(g.status, ctx.color)}  ${g.gate}: ${safe(g.message)}\n`);
+    for (const ch of g.children ?? []) ctx.io.err(`      ${badge(ch.status, ctx.color)}  ${ch.gate}: ${safe(ch.message)}\n`);
+  }
+}
+
+const done = (ctx: CliContext, text: string) => ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${text}\n`);
+
+/** Parse "7d", "12h", "30m" or an ISO date into an absolute time. */
+export function parseExpiry(text: string, now: Date): Date {
+  const m = /^(\d+)([dhm])$/.exec(text.trim());
+  if (m) return new Date(now.getTime() + Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm']);
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new VtError('BAD_INPUT', `--expires must be like 7d, 12h or an ISO date, not "${text}"`);
+  return new Date(t);
+}
+
+export function registerWork(program: Command, withCtx: WithCtx): void {
+  program
+    .command('tick')
+    .description("tick a checklist item of the project's current phase (or reopen it, with a reason)")
+    .argument('<project>')
+    .argument('<item>', 'checklist item id')
+    .option('--note <text>', 'a note kept with the tick')
+    .option('--reopen', 'untick a ticked item (needs --reason; recorded)')
+    .option('--reason <text>', 'why the item is reopened')
+    .addHelpText('after', '\nExamples:\n  vt tick churn problem-stated\n  vt tick churn problem-stated --reopen --reason "sponsor changed the goal"')
+    .action(
+      withCtx(async (ctx, project: string, item: string, o: { note?: string; reopen?: boolean; reason?: string }) => {
+        const { engine } = await ctx.vt();
+        const c = o.reopen
+          ? await engine.reopenItem(project, item, o.reason ?? '', ctx.who)
+          : await engine.tick(project, item, o.note ?? null, ctx.who);
+        if (ctx.json) json(ctx.io, { project, item, ticked: !o.reopen, events: c.events.length });
+        done(ctx, `${o.reopen ? 'reopened' : 'ticked'} ${item}${c.events.length || c.replayed ? '' : ' (already ticked)'}`);
+        return 0;
+      }),
+    );
+
+  const artifact = program.command('artifact').description('record files a phase produced');
+  artifact
+    .command('add')
+    .description('record an artifact of the current phase: its file is hashed where it lies in the workspace')
+    .argument('<project>')
+    .argument('<artifact>', 'artifact id from the phase')
+    .argument('[path]', 'path inside the workspace (default: the path the train gives)')
+    .addHelpText('after', '\nExample:\n  vt artifact add churn opportunity-brief docs/opportunity-brief.md')
+    .action(
+      withCtx(async (ctx, project: string, id: string, path?: string) => {
+        const { engine } = await ctx.vt();
+        const c = await engine.addArtifact(project, id, path, ctx.who);
+        const rec = c.state.artifacts[c.state.phase]?.[id];
+        if (ctx.json) json(ctx.io, { project, artifact: id, ...rec });
+        done(ctx, `recorded ${id}: ${rec?.path} sha256 ${rec?.sha256.slice(0, 12)} ${rec?.size} bytes`);
+        return 0;
+      }),
+    );
+
+  const metric = program.command('metric').description('record metrics');
+  metric
+    .command('set')
+    .description('record a metric value for the project (in its current phase)')
+    .argument('<project>')
+    .argument('<name>', 'a metric declared in the train')
+    .argument('<value>', 'a number')
+    .addHelpText('after', '\nExample:\n  vt metric set churn auc 0.91')
+    .action(
+      withCtx(async (ctx, project: string, name: string, value: string) => {
+        const n = Number(value);
+        if (value.trim() === '' || !Number.isFinite(n)) throw new VtError('BAD_INPUT', `"${value}" is not a finite number`);
+        const { engine } = await ctx.vt();
+        await engine.setMetric(project, name, n, ctx.who);
+        if (ctx.json) json(ctx.io, { project, name, value: n });
+        done(ctx, `${name} = ${n}`);
+        return 0;
+      }),
+    );
+
+  const gate = program.command('gate').description('evaluate quality gates');
+  gate
+    .command('check')
+    .description("evaluate the current phase's exit gates and record the results (exit 1 when one fails)")
+    .argument('[project]')
+    .addHelpText('after', '\nExample:\n  vt gate check churn --json')
+    .action(
+      withCtx(async (ctx, given?: string) => {
+        const project = await resolveProject(ctx, given);
+        const { engine } = await ctx.vt();
+        const c = await engine.checkGates(project, ctx.who);
+        if (ctx.json) json(ctx.io, { project, phase: c.state.phase, passed: c.passed, results: c.results });
+        else {
+          ctx.io.err(`gates of ${c.state.phase}\n`);
+          printGates(ctx, c.results);
+        }
+        return c.passed ? 0 : 1;
+      }),
+    );
+
+  program
+    .command('advance')
+    .description('evaluate the exit gates and move on: next phase, a route, a rework loop, or stay (exit 1)')
+    .argument('<project>')
+    .addHelpText('after', '\nExample:\n  vt advance churn && vt status churn')
+    .action(
+      withCtx(async (ctx, project: string) => {
+        const { engine } = await ctx.vt();
+        const c = await engine.advance(project, ctx.who);
+        if (ctx.json) json(ctx.io, { project, ...c.outcome, phase: c.state.phase, status: c.state.status, results: c.results });
+        else {
+          printGates(ctx, c.results);
+          ctx.io.err(`${describeOutcome(c.outcome, ctx)}\n`);
+        }
+        return c.outcome.outcome === 'advanced' || c.outcome.outcome === 'completed' ? 0 : 1;
+      }),
+    );
+
+  for (const decision of ['approve', 'reject'] as const) {
+    program
+      .command(decision)
+      .description(
+        decision === 'approve'
+          ? "approve the current phase's work (you need the gate's role and must not have done the work)"
+          : "reject the current phase's work, with a reason; its approval gate fails until the evidence changes",
+      )
+      .argument('<project>')
+      .option('--role <role>', 'the role you act in, when you hold several')
+      .option('--reason <text>', decision === 'reject' ? 'why (required)' : 'a note')
+      .addHelpText('after', `\nExample:\n  vt ${decision} churn --as lead${decision === 'reject' ? ' --reason "brief lacks a baseline"' : ''}`)
+      .action(
+        withCtx(async (ctx, project: string, o: { role?: string; reason?: string }) => {
+          const { engine } = await ctx.vt();
+          const c =
+            decision === 'approve'
+              ? await engine.approve(project, ctx.who, { ...(o.role ? { role: o.role } : {}), reason: o.reason ?? null })
+              : await engine.reject(project, ctx.who, { ...(o.role ? { role: o.role } : {}), reason: o.reason ?? '' });
+          if (ctx.json) json(ctx.io, { project, decision, phase: c.state.phase, actor: ctx.actor });
+          done(ctx, `${decision === 'approve' ? 'approved' : 'rejected'} ${c.state.phase} as ${ctx.actor}`);
+          return 0;
+        }),
+      );
+  }
+
+  program
+    .command('waive')
+    .description('waive a failing gate of the current phase until a date (waiver roles only; reason required)')
+    .argument('<project>')
+    .argument('<gate>', 'gate id')
+    .requiredOption('--reason <text>', 'why the gate may be skipped')
+    .requiredOption('--expires <when>', 'e.g. 7d, 12h, or an ISO date')
+    .addHelpText('after', '\nExample:\n  vt waive churn latency --reason "load test env down" --expires 3d')
+    .action(
+      withCtx(async (ctx, project: string, gateId: string, o: { reason: string; expires: string }) => {
+        const { engine } = await ctx.vt();
+        const expires = parseExpiry(o.expires, engine.clock.now());
+        await engine.waive(project, gateId, o.reason, expires, ctx.who);
+        if (ctx.json) json(ctx.io, { project, gate: gateId, expires_at: expires.toISOString() });
+        done(ctx, `waived ${gateId} until ${expires.toISOString()}`);
+        return 0;
+      }),
+    );
+
+  const lifecycle: [name: 'hold' | 'resume' | 'cancel' | 'reopen', what: string, reasonNeeded: boolean][] = [
+    ['hold', 'put a project on hold: nothing moves until it is resumed', false],
+    ['resume', 'resume a project on hold', false],
+    ['cancel', 'cancel a project (needs --reason)', true],
+    ['reopen', 'reopen a cancelled or completed project (needs --reason)', true],
+  ];
+  for (const [name, what, needed] of lifecycle) {
+    program
+      .command(name)
+      .description(what)
+      .argument('<project>')
+      .option('--reason <text>', needed ? 'why (required)' : 'why')
+      .action(
+        withCtx(async (ctx, project: string, o: { reason?: string }) => {
+          const { engine } = await ctx.vt();
+          const c = await engine.lifecycle(project, name, o.reason ?? null, ctx.who);
+          if (ctx.json) json(ctx.io, { project, status: c.state.status });
+          done(ctx, `${project} is ${c.state.status}`);
+          return 0;
+        }),
+      );
+  }
+}
+
+export function describeOutcome(o: AdvanceOutcome, ctx: CliContext): string {
+  const c = ctx.color;
+  switch (o.outcome) {
+    case 'advanced':
+      return `${paint(c, 'green', '✓')} ${o.from} → ${o.to}${o.kind === 'route' ? ` (route: ${o.reason})` : ''}`;
+    case 'completed':
+      return `${paint(c, 'green', '✓')} ${o.from} was the last phase: the project is complete`;
+    case 'reworked':
+      return `${paint(c, 'yellow', '↺')} ${o.from} failed its gates: back to ${o.to} for rework`;
+    case 'stayed':
+      return `${paint(c, 'red', '✗')} ${o.from} stays: its ${o.blockedBy === 'entry' ? "next phase's entry" : 'exit'} gates did not pass. See: vt status`;
+  }
+}

@@ -1,0 +1,81 @@
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import { VtError } from '../errors.ts';
+import { defaultDbPath, findRoot, openVt, type Vt } from '../wiring.ts';
+import { type Io, useColor } from './output.ts';
+
+/** Options every command accepts. */
+export interface GlobalOptions {
+  db?: string;
+  as?: string;
+  json?: boolean;
+  color?: boolean;
+  dir?: string;
+  idempotencyKey?: string;
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+/** What a command handler gets: where to write, who acts, and a lazily opened store. */
+export class CliContext {
+  readonly io: Io;
+  readonly opts: GlobalOptions;
+  #vt: Vt | null = null;
+  constructor(io: Io, opts: GlobalOptions) {
+    this.io = io;
+    this.opts = opts;
+  }
+  get color(): boolean {
+    return useColor(this.io, this.opts.color);
+  }
+  get json(): boolean {
+    return !!this.opts.json;
+  }
+  get cwd(): string {
+    return resolve(this.opts.dir ?? '.');
+  }
+  /** Flags, then VT_ACTOR, then the login name. */
+  get actor(): string {
+    const a = this.opts.as ?? this.io.env.VT_ACTOR ?? safeUser();
+    if (!/^[\w.@:+-]{1,64}$/.test(a))
+      throw new VtError('BAD_INPUT', `"${a}" is not a usable actor name: letters, digits and . @ : + - _ only`);
+    return a;
+  }
+  get who() {
+    return { actor: this.actor, idempotencyKey: this.opts.idempotencyKey ?? this.io.env.VT_IDEMPOTENCY_KEY ?? null };
+  }
+  /** The folder holding vt.yaml (searched upwards), or null. */
+  root(): string | null {
+    return findRoot(this.cwd);
+  }
+  requireRoot(): string {
+    const r = this.root();
+    if (!r) throw new VtError('NOT_FOUND', `no vt.yaml in ${this.cwd} or any parent folder`, { hint: 'Create one with: vt init' });
+    return r;
+  }
+  dbTarget(): string {
+    const fromEnv = this.opts.db ?? this.io.env.VT_DATABASE_URL;
+    if (fromEnv) return fromEnv;
+    return defaultDbPath(this.requireRoot());
+  }
+  async vt(): Promise<Vt> {
+    if (!this.#vt) {
+      const sync = this.opts.synchronous ?? (this.io.env.VT_SQLITE_SYNCHRONOUS?.toUpperCase() as 'FULL' | 'NORMAL' | undefined);
+      if (sync && sync !== 'FULL' && sync !== 'NORMAL')
+        throw new VtError('BAD_INPUT', `VT_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not ${sync}`);
+      this.#vt = await openVt(this.dbTarget(), sync ? { synchronous: sync } : {});
+    }
+    return this.#vt;
+  }
+  async close(): Promise<void> {
+    await this.#vt?.close();
+    this.#vt = null;
+  }
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,337 @@
+import { VtError } from '../errors.ts';
+import { evaluateGates } from '../gates/registry.ts';
+import type { GateIo, GateResult } from '../gates/types.ts';
+import type { LoadedTrain } from '../train/loader.ts';
+import { type Train, TrainSchema } from '../train/schema.ts';
+import { appendEvents, findByIdempotencyKey, readEvents, toRecorded } from '../store/append.ts';
+import { project } from '../store/projector.ts';
+import type { Store, Trx } from '../store/store.ts';
+import type { Priority } from '../types.ts';
+import {
+  type AdvanceOutcome,
+  chooseTarget,
+  decideAdvance,
+  decideApproval,
+  decideArtifact,
+  decideCheck,
+  decideLifecycle,
+  decideMetric,
+  decideReopenItem,
+  decideTick,
+  decideWaive,
+  phaseOf,
+} from './core.ts';
+import { event, type NewEvent, type RecordedEvent } from './events.ts';
+import { evolve, type ProjectState } from './state.ts';
+
+export interface Clock {
+  now(): Date;
+}
+export const systemClock: Clock = { now: () => new Date() };
+
+/** The engine's I/O: gate I/O plus hashing a file confined to a workspace. */
+export interface EngineIo extends GateIo {
+  /** Resolve `path` inside `workspace` (refusing escapes), hash it; returns the normalised relative path. */
+  hashArtifact(workspace: string, path: string): Promise<{ path: string; sha256: string; size: number }>;
+}
+
+/** Who is acting, and the key that makes a retried call a no-op. */
+export interface Who {
+  actor: string;
+  idempotencyKey?: string | null | undefined;
+}
+
+export interface Committed {
+  events: RecordedEvent[];
+  state: ProjectState;
+  /** True when the idempotency key had been used: nothing new was written. */
+  replayed: boolean;
+}
+
+export const PROJECT_ID = /^[a-z][a-z0-9-]{0,62}$/;
+
+export function slugify(name: string): string {
+  const s = name
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
+  return /^[a-z]/.test(s) ? s : `p-${s || 'project'}`;
+}
+
+/**
+ * The only writer. Each call folds the project's events into its state, decides in the pure core,
+ * and appends the events and updates the projections in one immediate transaction.
+ */
+export class Engine {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly io: EngineIo;
+  readonly #states = new Map<string, ProjectState>();
+  readonly #trains = new Map<string, Train>();
+
+  constructor(deps: { store: Store; io: EngineIo; clock?: Clock }) {
+    this.store = deps.store;
+    this.io = deps.io;
+    this.clock = deps.clock ?? systemClock;
+  }
+
+  /** Store a train body by its content hash (once), so projects can pin it. */
+  async registerTrain(loaded: LoadedTrain): Promise<string> {
+    if (!this.#trains.has(loaded.hash)) {
+      await this.store.transaction(async (trx) => {
+        await trx
+          .insertInto('trains')
+          .values({
+            hash: loaded.hash,
+            name: loaded.train.name,
+            body: JSON.stringify(loaded.train),
+            created_at: this.clock.now().toISOString(),
+          })
+          .onConflict((oc) => oc.column('hash').doNothing())
+          .execute();
+      });
+      this.#trains.set(loaded.hash, loaded.train);
+    }
+    return loaded.hash;
+  }
+
+  async train(hash: string): Promise<Train> {
+    let t = this.#trains.get(hash);
+    if (!t) {
+      const row = await this.store.db.selectFrom('trains').select('body').where('hash', '=', hash).executeTakeFirst();
+      if (!row) throw new VtError('NOT_FOUND', `train ${hash.slice(0, 12)} is not in the store`);
+      t = TrainSchema.parse(JSON.parse(row.body));
+      this.#trains.set(hash, t);
+    }
+    return t;
+  }
+
+  /** The project's state folded from its events (cached, caught up incrementally). */
+  async state(projectId: string, trx?: Trx): Promise<ProjectState> {
+    const cached = this.#states.get(projectId);
+    const rows = await readEvents(trx ?? this.store.db, projectId, cached?.seq ?? 0);
+    let s = cached;
+    for (const row of rows) s = evolve(s, toRecorded(row));
+    if (!s) {
+      throw new VtError('NOT_FOUND', `no project "${projectId}"`, { hint: 'List projects with: vt project list' });
+    }
+    this.#states.set(projectId, s);
+    return s;
+  }
+
+  async createProject(
+    input: {
+      id?: string | undefined;
+      name: string;
+      team?: string | null | undefined;
+      priority?: Priority | undefined;
+      budget?: number | null | undefined;
+      workspace: string;
+      train: LoadedTrain;
+    },
+    who: Who,
+  ): Promise<Committed> {
+    const id = input.id ?? slugify(input.name);
+    if (!PROJECT_ID.test(id))
+      throw new VtError('BAD_INPUT', `"${id}" is not a valid project id: lowercase letters, digits and "-", starting with a letter`);
+    if (!input.name.trim()) throw new VtError('BAD_INPUT', 'a project needs a name');
+    if (input.budget != null && !(Number.isFinite(input.budget) && input.budget >= 0))
+      throw new VtError('BAD_INPUT', 'the budget must be a non-negative number');
+    const hash = await this.registerTrain(input.train);
+    const first = input.train.train.phases[0]!.id;
+    const created = event('project.created', {
+      name: input.name.trim(),
+      team: input.team ?? null,
+      priority: input.priority ?? input.train.train.defaults.priority,
+      budget: input.budget ?? null,
+      train_hash: hash,
+      train_name: input.train.train.name,
+      workspace: input.workspace,
+      phase: first,
+    });
+    const committed = await this.store.transaction(async (trx) => {
+      if (who.idempotencyKey) {
+        const prior = await findByIdempotencyKey(trx, id, who.idempotencyKey);
+        if (prior) return { events: [toRecorded(prior)], replayed: true };
+      }
+      const exists = await trx.selectFrom('events').select('seq').where('project_id', '=', id).limit(1).executeTakeFirst();
+      if (exists) throw new VtError('CONFLICT', `project "${id}" already exists`, { hint: 'Choose another --id' });
+      const events = await this.#append(trx, id, { seq: 0, hash: '' }, [created], who);
+      return { events, replayed: false };
+    });
+    return { ...committed, state: await this.state(id) };
+  }
+
+  tick(projectId: string, item: string, note: string | null, who: Who): Promise<Committed> {
+    return this.#commit(projectId, who, (s, t) => decideTick(s, t, item, note));
+  }
+
+  reopenItem(projectId: string, item: string, reason: string, who: Who): Promise<Committed> {
+    return this.#commit(projectId, who, (s, t) => decideReopenItem(s, t, item, reason));
+  }
+
+  /** Record an artifact of the current phase; the file is hashed where it lies in the workspace. */
+  async addArtifact(projectId: string, artifact: string, path: string | undefined, who: Who & { workspace?: string }): Promise<Committed> {
+    return this.#commitWith(
+      projectId,
+      who,
+      async (s, t) => {
+        const spec = phaseOf(t, s.phase).artifacts.find((a) => a.id === artifact);
+        const rel = path ?? spec?.path;
+        if (!rel) return null;
+        const workspace = who.workspace ?? s.workspace;
+        return { workspace, ...(await this.io.hashArtifact(workspace, rel)) };
+      },
+      (s, t, file) =>
+        decideArtifact(s, t, {
+          artifact,
+          path: file?.path ?? path ?? '',
+          workspace: file?.workspace ?? s.workspace,
+          sha256: file?.sha256 ?? '',
+          size: file?.size ?? 0,
+        }),
+    );
+  }
+
+  setMetric(projectId: string, name: string, value: number, who: Who): Promise<Committed> {
+    return this.#commit(projectId, who, (s, t) => decideMetric(s, t, name, value));
+  }
+
+  /** Evaluate the current phase's exit gates and record the results. */
+  async checkGates(projectId: string, who: Who): Promise<Committed & { results: GateResult[]; passed: boolean }> {
+    let results: GateResult[] = [];
+    const c = await this.#commitWith(
+      projectId,
+      who,
+      async (s, t) => (results = await this.#evaluate(s, t, s.phase, 'exit')),
+      (s, t) => [decideCheck(s, 'exit', s.phase, results)],
+    );
+    const ev = c.events.find((e) => e.type === 'gate.evaluated');
+    if (c.replayed && ev?.type === 'gate.evaluated') results = ev.payload.results;
+    return { ...c, results, passed: results.every((r) => r.status === 'pass' || r.status === 'waived') };
+  }
+
+  /** Evaluate gates and move on: to the next phase, along a route, back to a rework phase, or nowhere. */
+  async advance(projectId: string, who: Who): Promise<Committed & { outcome: AdvanceOutcome; results: GateResult[] }> {
+    let outcome: AdvanceOutcome | undefined;
+    let gathered: { exit: GateResult[]; entry: { phase: string; results: GateResult[] } | null } = { exit: [], entry: null };
+    const c = await this.#commitWith(
+      projectId,
+      who,
+      async (s, t) => {
+        const exit = await this.#evaluate(s, t, s.phase, 'exit');
+        let entry: { phase: string; results: GateResult[] } | null = null;
+        if (exit.every((r) => r.status === 'pass' || r.status === 'waived')) {
+          const target = chooseTarget(s, t);
+          if (target.to) entry = { phase: target.to, results: await this.#evaluate(s, t, target.to, 'entry') };
+        }
+        gathered = { exit, entry };
+        return gathered;
+      },
+      (s, t, g) => {
+        const d = decideAdvance(s, t, g.exit, g.entry);
+        outcome = d.outcome;
+        return d.events;
+      },
+    );
+    if (c.replayed) outcome = outcomeFromEvents(c.events);
+    return { ...c, outcome: outcome!, results: gathered.exit };
+  }
+
+  approve(projectId: string, who: Who, opts: { role?: string; reason?: string | null } = {}): Promise<Committed> {
+    return this.#commit(projectId, who, (s, t) =>
+      decideApproval(s, t, who.actor, 'approve', { role: opts.role, reason: opts.reason ?? null }),
+    );
+  }
+
+  reject(projectId: string, who: Who, opts: { role?: string; reason: string }): Promise<Committed> {
+    return this.#commit(projectId, who, (s, t) => decideApproval(s, t, who.actor, 'reject', opts));
+  }
+
+  waive(projectId: string, gate: string, reason: string, expiresAt: Date, who: Who): Promise<Committed> {
+    return this.#commit(projectId, who, (s, t) => decideWaive(s, t, who.actor, gate, reason, expiresAt, this.clock.now()));
+  }
+
+  lifecycle(projectId: string, action: 'hold' | 'resume' | 'cancel' | 'reopen', reason: string | null, who: Who) {
+    return this.#commit(projectId, who, (s, t) => decideLifecycle(s, t, action, reason));
+  }
+
+  async #evaluate(s: ProjectState, t: Train, phaseId: string, side: 'entry' | 'exit'): Promise<GateResult[]> {
+    const phase = phaseOf(t, phaseId);
+    return evaluateGates(phase.gates[side], { state: s, train: t, phase, now: this.clock.now(), io: this.io });
+  }
+
+  #commit(projectId: string, who: Who, decide: (s: ProjectState, t: Train) => NewEvent[]): Promise<Committed> {
+    return this.#commitWith(projectId, who, async () => null, decide);
+  }
+
+  /**
+   * Gather (I/O, outside the transaction), then decide and append inside it. If another writer moved
+   * the project on in between, gather again: gate results must be about the state they change.
+   */
+  async #commitWith<G>(
+    projectId: string,
+    who: Who,
+    gather: (s: ProjectState, t: Train) => Promise<G>,
+    decide: (s: ProjectState, t: Train, gathered: G) => NewEvent[],
+  ): Promise<Committed> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const before = await this.state(projectId);
+      const seen = before.seq;
+      const train = await this.train(before.trainHash);
+      const gathered = await gather(before, train);
+      const result = await this.store.transaction(async (trx) => {
+        if (who.idempotencyKey) {
+          const prior = await findByIdempotencyKey(trx, projectId, who.idempotencyKey);
+          if (prior) {
+            const rest = await readEvents(trx, projectId, prior.seq - 1);
+            const same = rest.filter(
+              (r, i) => i === 0 || (r.idempotency_key === null && r.ts === prior.ts && r.actor === prior.actor),
+            );
+            return { events: same.map(toRecorded), replayed: true };
+          }
+        }
+        const s = await this.state(projectId, trx);
+        if (s.seq !== seen && gathered !== null) return null;
+        const events = decide(s, train, gathered);
+        return { events: await this.#append(trx, projectId, { seq: s.seq, hash: s.headHash }, events, who), replayed: false };
+      });
+      if (result === null) continue;
+      // The cache caught up inside the transaction; fold our own events only once they are committed.
+      let s = this.#states.get(projectId)!;
+      if (!result.replayed) for (const e of result.events) s = evolve(s, e);
+      this.#states.set(projectId, s);
+      return { ...result, state: s };
+    }
+    throw new VtError('CONFLICT', `project ${projectId} kept changing while its gates were evaluated; try again`);
+  }
+
+  async #append(trx: Trx, projectId: string, head: { seq: number; hash: string }, events: NewEvent[], who: Who) {
+    const recorded = await appendEvents(trx, projectId, head, events, {
+      ts: this.clock.now().toISOString(),
+      actor: who.actor,
+      idempotencyKey: who.idempotencyKey ?? null,
+    });
+    for (const e of recorded) await project(trx, e);
+    return recorded;
+  }
+
+  /** Drop cached states, e.g. after the store was rebuilt by someone else. */
+  forget(): void {
+    this.#states.clear();
+  }
+}
+
+function outcomeFromEvents(events: RecordedEvent[]): AdvanceOutcome {
+  for (const e of events) {
+    if (e.type === 'phase.advanced')
+      return e.payload.kind === 'rework'
+        ? { outcome: 'reworked', from: e.payload.from, to: e.payload.to }
+        : { outcome: 'advanced', from: e.payload.from, to: e.payload.to, kind: e.payload.kind, reason: e.payload.reason };
+    if (e.type === 'project.completed') return { outcome: 'completed', from: e.payload.from };
+  }
+  const first = events[0];
+  return { outcome: 'stayed', from: first?.type === 'gate.evaluated' ? first.payload.phase : '', blockedBy: 'exit' };
+}

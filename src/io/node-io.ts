@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { EngineIo } from '../engine/engine.ts';
+import { VtError } from '../errors.ts';
+import type { CommandOutcome, FileObservation } from '../gates/types.ts';
+import { redact, stripControl } from '../redact.ts';
+import { resolveInside } from './paths.ts';
+
+const TAIL_BYTES = 4096;
+
+async function hashFile(abs: string): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(abs)) {
+    h.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: h.digest('hex'), size };
+}
+
+/** Run argv without a shell; output is kept as a redacted tail. Never rejects. */
+export function runCommand(
+  argv: readonly string[],
+  cwd: string,
+  timeoutMs: number,
+  env: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<CommandOutcome> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let tail = '';
+    let timedOut = false;
+    const keep = (b: Buffer) => {
+      tail = (tail + b.toString('utf8')).slice(-TAIL_BYTES * 2);
+    };
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd,
+      env: { ...process.env, ...env },
+      shell: false,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      signal,
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const done = (exitCode: number | null, extra = '') => {
+      clearTimeout(timer);
+      resolve({
+        exitCode,
+        timedOut,
+        durationMs: Math.round(performance.now() - started),
+        outputTail: redact(stripControl(tail + extra)).slice(-TAIL_BYTES),
+      });
+    };
+    child.on('error', (err) => done(null, `\n${err.message}`));
+    child.on('close', (code) => done(timedOut ? null : code));
+  });
+}
+
+/** The engine's I/O on this machine's file system and processes. */
+export const nodeIo: EngineIo = {
+  async hashArtifact(workspace, path) {
+    const { abs, rel } = await resolveInside(workspace, path);
+    return { path: rel, ...(await hashFile(abs)) };
+  },
+  async observeFile(workspace, path, opts): Promise<FileObservation> {
+    try {
+      const { abs } = await resolveInside(workspace, path);
+      if (!opts.wantText) return { ok: true, ...(await hashFile(abs)) };
+      const bytes = await readFile(abs);
+      return {
+        ok: true,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        size: bytes.length,
+        text: bytes.toString('utf8'),
+      };
+    } catch (err) {
+      if (err instanceof VtError) return { ok: false, problem: err.message };
+      return { ok: false, problem: (err as Error).message };
+    }
+  },
+  runCommand: (argv, cwd, timeoutMs, env) => runCommand(argv, cwd, timeoutMs, env),
+};

@@ -1,0 +1,73 @@
+import type { NewEvent, RecordedEvent } from '../engine/events.ts';
+import { canonicalJson, sha256 } from './canonical.ts';
+import { eventHash, GENESIS_HASH, type StoredEvent } from './chain.ts';
+import type { Db, Trx } from './store.ts';
+
+/**
+ * Append events to a project's chain inside the caller's transaction. The (project_id, seq) key
+ * makes a forked chain impossible: a writer that raced past a stale head fails instead.
+ */
+export async function appendEvents(
+  trx: Trx,
+  projectId: string,
+  head: { seq: number; hash: string },
+  events: readonly NewEvent[],
+  meta: { ts: string; actor: string; idempotencyKey: string | null },
+): Promise<RecordedEvent[]> {
+  const out: RecordedEvent[] = [];
+  const rows: StoredEvent[] = [];
+  let prev = head.seq === 0 ? GENESIS_HASH : head.hash;
+  let seq = head.seq;
+  events.forEach((e, i) => {
+    seq += 1;
+    const payload = canonicalJson(e.payload);
+    const row: Omit<StoredEvent, 'hash'> = {
+      project_id: projectId,
+      seq,
+      ts: meta.ts,
+      actor: meta.actor,
+      type: e.type,
+      payload,
+      payload_sha256: sha256(payload),
+      prev_hash: prev,
+      idempotency_key: i === 0 ? meta.idempotencyKey : null,
+    };
+    const hash = eventHash(prev, row);
+    rows.push({ ...row, hash });
+    out.push({ ...e, project_id: projectId, seq, ts: meta.ts, actor: meta.actor, hash } as RecordedEvent);
+    prev = hash;
+  });
+  if (rows.length) await trx.insertInto('events').values(rows).execute();
+  return out;
+}
+
+export function toRecorded(row: StoredEvent): RecordedEvent {
+  return {
+    type: row.type,
+    payload: JSON.parse(row.payload),
+    project_id: row.project_id,
+    seq: row.seq,
+    ts: row.ts,
+    actor: row.actor,
+    hash: row.hash,
+  } as RecordedEvent;
+}
+
+export async function readEvents(db: Db | Trx, projectId: string, afterSeq = 0): Promise<StoredEvent[]> {
+  return db
+    .selectFrom('events')
+    .selectAll()
+    .where('project_id', '=', projectId)
+    .where('seq', '>', afterSeq)
+    .orderBy('seq')
+    .execute();
+}
+
+export async function findByIdempotencyKey(db: Db | Trx, projectId: string, key: string): Promise<StoredEvent | undefined> {
+  return db
+    .selectFrom('events')
+    .selectAll()
+    .where('project_id', '=', projectId)
+    .where('idempotency_key', '=', key)
+    .executeTakeFirst();
+}

@@ -1,0 +1,120 @@
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type Kysely,
+  type QueryResult,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  sql,
+} from 'kysely';
+
+/** The few parts of better-sqlite3 this driver uses; the store never imports the driver package itself. */
+export interface SqliteDatabase {
+  prepare(sql: string): SqliteStatement;
+  exec(sql: string): unknown;
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  close(): unknown;
+}
+interface SqliteStatement {
+  readonly reader: boolean;
+  all(parameters: readonly unknown[]): unknown[];
+  run(parameters: readonly unknown[]): { changes: number | bigint; lastInsertRowid: number | bigint };
+}
+
+/**
+ * A Kysely dialect over better-sqlite3 that starts every transaction with BEGIN IMMEDIATE (so
+ * several processes sharing one file queue on the write lock instead of failing with SQLITE_BUSY
+ * half-way) and caches prepared statements.
+ */
+export class ImmediateSqliteDialect implements Dialect {
+  readonly #db: SqliteDatabase;
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+  }
+  createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#db);
+  }
+  createQueryCompiler() {
+    return new SqliteQueryCompiler();
+  }
+  createAdapter() {
+    return new SqliteAdapter();
+  }
+  createIntrospector(db: Kysely<unknown>) {
+    return new SqliteIntrospector(db);
+  }
+}
+
+class ImmediateSqliteDriver implements Driver {
+  readonly #connection: CachedConnection;
+  readonly #db: SqliteDatabase;
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+    this.#connection = new CachedConnection(db);
+  }
+  async init() {}
+  async acquireConnection() {
+    return this.#connection;
+  }
+  async beginTransaction(conn: DatabaseConnection) {
+    await conn.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+  async commitTransaction(conn: DatabaseConnection) {
+    await conn.executeQuery(CompiledQuery.raw('commit'));
+  }
+  async rollbackTransaction(conn: DatabaseConnection) {
+    await conn.executeQuery(CompiledQuery.raw('rollback'));
+  }
+  async releaseConnection() {}
+  async destroy() {
+    this.#db.close();
+  }
+}
+
+class CachedConnection implements DatabaseConnection {
+  readonly #db: SqliteDatabase;
+  readonly #statements = new Map<string, SqliteStatement>();
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+  }
+  #prepare(text: string): SqliteStatement {
+    let stmt = this.#statements.get(text);
+    if (!stmt) {
+      stmt = this.#db.prepare(text);
+      if (this.#statements.size > 500) this.#statements.clear();
+      this.#statements.set(text, stmt);
+    }
+    return stmt;
+  }
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const stmt = this.#prepare(query.sql);
+    if (stmt.reader) return { rows: stmt.all(query.parameters) as R[] };
+    const { changes, lastInsertRowid } = stmt.run(query.parameters);
+    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+  }
+  // biome-ignore lint/correctness/useYield: streaming is not used by the store
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming is not supported by the SQLite store');
+  }
+}
+
+export type Synchronous = 'FULL' | 'NORMAL';
+
+/** Pragmas that make an acknowledged commit durable and let other processes wait their turn. */
+export function configureSqlite(db: SqliteDatabase, synchronous: Synchronous): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma('busy_timeout = 10000');
+  db.pragma('foreign_keys = ON');
+}
+
+/** The events table refuses edits: a tamper-evident log is append-only at the storage level too. */
+export async function sqliteAfterMigrate(db: Kysely<unknown>): Promise<void> {
+  await sql`create trigger if not exists events_no_update before update on events
+    begin select raise(abort, 'events are append-only'); end`.execute(db);
+  await sql`create trigger if not exists events_no_delete before delete on events
+    begin select raise(abort, 'events are append-only'); end`.execute(db);
+}

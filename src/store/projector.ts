@@ -1,0 +1,195 @@
+import type { RecordedEvent } from '../engine/events.ts';
+import { canonicalJson } from './canonical.ts';
+import type { Db, Trx } from './store.ts';
+import { readEvents, toRecorded } from './append.ts';
+
+/** Projection tables, in the order a rebuild clears them. */
+export const PROJECTION_TABLES = [
+  'projects',
+  'checklist',
+  'artifacts',
+  'metrics',
+  'gate_results',
+  'approvals',
+  'waivers',
+  'transitions',
+] as const;
+
+/**
+ * Update the projections for one event. The same function serves live writes and rebuilds, so a
+ * rebuild from events reproduces the live tables exactly.
+ */
+export async function project(trx: Trx, e: RecordedEvent): Promise<void> {
+  const pid = e.project_id;
+  switch (e.type) {
+    case 'project.created': {
+      const p = e.payload;
+      await trx
+        .insertInto('projects')
+        .values({
+          id: pid,
+          name: p.name,
+          team: p.team,
+          priority: p.priority,
+          budget: p.budget,
+          train_hash: p.train_hash,
+          workspace: p.workspace,
+          phase: p.phase,
+          status: 'active',
+          visit: 1,
+          transitions: 0,
+          created_at: e.ts,
+          updated_at: e.ts,
+          head_seq: e.seq,
+          head_hash: e.hash,
+        })
+        .execute();
+      return;
+    }
+    case 'checklist.ticked':
+    case 'checklist.reopened': {
+      const ticked = e.type === 'checklist.ticked' ? 1 : 0;
+      const reason = e.type === 'checklist.reopened' ? e.payload.reason : e.payload.note;
+      await trx
+        .insertInto('checklist')
+        .values({ project_id: pid, phase: e.payload.phase, item: e.payload.item, ticked, actor: e.actor, ts: e.ts, reason })
+        .onConflict((oc) =>
+          oc.columns(['project_id', 'phase', 'item']).doUpdateSet({ ticked, actor: e.actor, ts: e.ts, reason }),
+        )
+        .execute();
+      break;
+    }
+    case 'artifact.recorded': {
+      const { phase, artifact, path, workspace, sha256, size } = e.payload;
+      const row = { path, workspace, sha256, size, actor: e.actor, ts: e.ts, seq: e.seq };
+      await trx
+        .insertInto('artifacts')
+        .values({ project_id: pid, phase, artifact, ...row })
+        .onConflict((oc) => oc.columns(['project_id', 'phase', 'artifact']).doUpdateSet(row))
+        .execute();
+      break;
+    }
+    case 'metric.recorded':
+      await trx
+        .insertInto('metrics')
+        .values({ project_id: pid, seq: e.seq, ...e.payload, actor: e.actor, ts: e.ts })
+        .execute();
+      break;
+    case 'gate.evaluated': {
+      const { phase, visit, side, results } = e.payload;
+      if (results.length) {
+        await trx
+          .insertInto('gate_results')
+          .values(
+            results.map((r) => ({
+              project_id: pid,
+              seq: e.seq,
+              phase,
+              visit,
+              side,
+              gate: r.gate,
+              kind: r.kind,
+              status: r.status,
+              evidence: canonicalJson({ message: r.message, ...r.evidence, children: r.children ?? [] }),
+              ts: e.ts,
+            })),
+          )
+          .execute();
+      }
+      break;
+    }
+    case 'phase.advanced':
+      await trx
+        .insertInto('transitions')
+        .values({
+          project_id: pid,
+          n: e.payload.n,
+          seq: e.seq,
+          from_phase: e.payload.from,
+          to_phase: e.payload.to,
+          kind: e.payload.kind,
+          reason: e.payload.reason,
+          ts: e.ts,
+        })
+        .execute();
+      await trx
+        .updateTable('projects')
+        .set((eb) => ({ phase: e.payload.to, visit: eb('visit', '+', 1), transitions: e.payload.n }))
+        .where('id', '=', pid)
+        .execute();
+      break;
+    case 'project.completed':
+      await trx
+        .insertInto('transitions')
+        .values({
+          project_id: pid,
+          n: e.payload.n,
+          seq: e.seq,
+          from_phase: e.payload.from,
+          to_phase: null,
+          kind: 'advance',
+          reason: e.payload.reason,
+          ts: e.ts,
+        })
+        .execute();
+      await trx
+        .updateTable('projects')
+        .set({ status: 'completed', transitions: e.payload.n })
+        .where('id', '=', pid)
+        .execute();
+      break;
+    case 'approval.recorded':
+      await trx
+        .insertInto('approvals')
+        .values({ project_id: pid, seq: e.seq, ...e.payload, actor: e.actor, ts: e.ts })
+        .execute();
+      break;
+    case 'gate.waived':
+      await trx
+        .insertInto('waivers')
+        .values({ project_id: pid, seq: e.seq, ...e.payload, actor: e.actor, ts: e.ts })
+        .execute();
+      break;
+    case 'project.held':
+    case 'project.resumed':
+    case 'project.cancelled':
+    case 'project.reopened': {
+      const status = { 'project.held': 'on-hold', 'project.resumed': 'active', 'project.cancelled': 'cancelled', 'project.reopened': 'active' }[
+        e.type
+      ];
+      await trx.updateTable('projects').set({ status }).where('id', '=', pid).execute();
+      break;
+    }
+  }
+  await trx
+    .updateTable('projects')
+    .set({ head_seq: e.seq, head_hash: e.hash, updated_at: e.ts })
+    .where('id', '=', pid)
+    .execute();
+}
+
+/** Clear every projection and replay all events into it, in one transaction. */
+export async function rebuildProjections(store: { transaction<T>(fn: (trx: Trx) => Promise<T>): Promise<T> }): Promise<{ events: number; projects: number }> {
+  return store.transaction(async (trx) => {
+    for (const t of PROJECTION_TABLES) await trx.deleteFrom(t).execute();
+    const ids = await trx.selectFrom('events').select('project_id').distinct().orderBy('project_id').execute();
+    let events = 0;
+    for (const { project_id } of ids) {
+      for (const row of await readEvents(trx, project_id)) {
+        await project(trx, toRecorded(row));
+        events++;
+      }
+    }
+    return { events, projects: ids.length };
+  });
+}
+
+/** Every projection row, sorted, for comparing a live store with a rebuilt one. */
+export async function dumpProjections(db: Db): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const t of PROJECTION_TABLES) {
+    const rows = await db.selectFrom(t).selectAll().execute();
+    out[t] = rows.map((r) => JSON.stringify(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1)))).sort();
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, type Transaction } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import { VtError } from '../errors.ts';
+import { configureSqlite, ImmediateSqliteDialect, type Synchronous, sqliteAfterMigrate } from './dialects/sqlite.ts';
+import { migrationProvider } from './migrations/index.ts';
+import type { DB } from './schema.ts';
+
+export type Trx = Transaction<DB>;
+export type Db = Kysely<DB>;
+
+/** An open store: a Kysely handle plus the one way to write (an immediate transaction). */
+export interface Store {
+  readonly db: Db;
+  readonly kind: 'sqlite' | 'postgres';
+  /** Where it lives, safe to print (no password). */
+  readonly location: string;
+  transaction<T>(fn: (trx: Trx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** SQLite only: FULL (default) makes an acknowledged commit survive power loss; NORMAL is faster. */
+  synchronous?: Synchronous;
+}
+
+/** Open (creating and migrating when needed) the store named by a path, `sqlite:PATH`, or a postgres URL. */
+export async function openStore(target: string, opts: StoreOptions = {}): Promise<Store> {
+  if (/^postgres(ql)?:\/\//.test(target)) {
+    throw new VtError('BAD_INPUT', 'PostgreSQL stores are not available in this version', {
+      hint: 'Use a SQLite file: unset VT_DATABASE_URL or pass --db .vt/vt.db',
+    });
+  }
+  const file = resolve(target.replace(/^sqlite:(\/\/)?/, ''));
+  mkdirSync(dirname(file), { recursive: true });
+  let raw: Database.Database;
+  try {
+    raw = new Database(file);
+    configureSqlite(raw, opts.synchronous ?? 'FULL');
+  } catch (err) {
+    throw new VtError('STORE_ERROR', `cannot open the store ${file}: ${(err as Error).message}`);
+  }
+  const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect(raw) });
+  await migrate(db, (d) => sqliteAfterMigrate(d));
+  return {
+    db,
+    kind: 'sqlite',
+    location: file,
+    transaction: (fn) => db.transaction().execute(fn),
+    close: () => db.destroy(),
+  };
+}
+
+async function migrate(db: Db, after: (db: Kysely<unknown>) => Promise<void>): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new VtError('STORE_ERROR', `migration ${failed} failed: ${(error as Error).message ?? error}`);
+  }
+  await after(db as unknown as Kysely<unknown>);
+}

@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import canonicalize from 'canonicalize';
+import { isNode, LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { VtError } from '../errors.ts';
+import { type Train, TrainSchema } from './schema.ts';
+
+/** One problem in a train file, located by line and column (1-based). */
+export interface TrainProblem {
+  file: string;
+  line: number;
+  column: number;
+  /** The dotted path of the offending field, e.g. phases[3].gates.exit[0].kind */
+  field: string;
+  message: string;
+}
+
+export interface LoadedTrain {
+  train: Train;
+  /** sha256 of the canonical JSON of the validated train: formatting and comments do not change it. */
+  hash: string;
+  file: string;
+  /** Map a field path to its line and column, for the linter's messages. */
+  locate(path: readonly (string | number)[]): { line: number; column: number };
+}
+
+export function formatProblem(p: TrainProblem): string {
+  return `${p.file}:${p.line}:${p.column}: ${p.field ? `${p.field}: ` : ''}${p.message}`;
+}
+
+export function trainHash(train: Train): string {
+  return createHash('sha256').update(canonicalize(train)!).digest('hex');
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const k of path) out += typeof k === 'number' ? `[${k}]` : out ? `.${String(k)}` : String(k);
+  return out;
+}
+
+/** Parse and validate a train from YAML text; every problem is reported with file:line:column. */
+export function parseTrain(text: string, file = 'vt.yaml'): LoadedTrain {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const pos = (offset: number) => lineCounter.linePos(offset);
+  const problems: TrainProblem[] = [];
+  for (const e of doc.errors) {
+    const { line, col } = pos(e.pos[0]);
+    problems.push({ file, line, column: col, field: '', message: e.message.split('\n')[0]! });
+  }
+  if (problems.length) throw trainInvalid(problems);
+
+  const locate = (path: readonly (string | number)[]) => {
+    // Walk down as far as the path exists, so a missing key points at its parent.
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true);
+      if (isNode(node) && node.range) {
+        const { line, col } = pos(node.range[0]);
+        return { line, column: col };
+      }
+    }
+    return { line: 1, column: 1 };
+  };
+  const data = doc.toJS({ maxAliasCount: 100 });
+  const parsed = TrainSchema.safeParse(data);
+  if (!parsed.success) {
+    throw trainInvalid(
+      parsed.error.issues.map((issue) => {
+        const path = issue.path.filter((k): k is string | number => typeof k !== 'symbol');
+        return { file, ...locate(path), field: formatPath(path), message: describeIssue(issue) };
+      }),
+    );
+  }
+  return { train: parsed.data, hash: trainHash(parsed.data), file, locate };
+}
+
+export function loadTrainFile(file: string): LoadedTrain {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new VtError('NOT_FOUND', `cannot read the train file ${file}: ${(err as Error).message}`, {
+      hint: 'Create one with: vt init',
+    });
+  }
+  return parseTrain(text, file);
+}
+
+function trainInvalid(problems: TrainProblem[]): VtError {
+  const shown = problems.slice(0, 20).map(formatProblem).join('\n');
+  const more = problems.length > 20 ? `\n… and ${problems.length - 20} more` : '';
+  return new VtError('TRAIN_INVALID', `the train is not valid:\n${shown}${more}`, {
+    hint: 'Fix the lines above, then run: vt lint',
+    details: { problems },
+  });
+}
+
+/** Turn a zod issue into a sentence that says what would be valid. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? `is required (${issue.expected})` : `expected ${issue.expected}`;
+    case 'unrecognized_keys':
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_union':
+      if ('discriminator' in issue && issue.discriminator) return `unknown ${issue.discriminator}: ${issue.message}`;
+      return issue.message;
+    default:
+      return issue.message;
+  }
+}

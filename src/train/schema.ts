@@ -1,0 +1,180 @@
+import { z } from 'zod';
+import { PRIORITIES, STAGES } from '../types.ts';
+
+/** Ids are kebab or snake case words: they appear in branch names, file names and URLs. */
+const Id = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'an id: lowercase letters, digits, "-" or "_", starting with a letter');
+/** Metric names may be dotted (model.auc) so they read like the tools that produced them. */
+const MetricName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]{0,62}$/, 'a metric name: letters, digits, "_" or "."');
+
+export const ExecutorSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('command'),
+      run: z.array(z.string()).min(1).describe('argv of the command, run without a shell in the workspace'),
+      timeout_s: z.number().positive().max(86_400).default(600),
+      report: z.string().optional().describe('a JSON report file the command writes, relative to the workspace'),
+    })
+    .strict(),
+  z.object({ kind: z.literal('human') }).strict(),
+  z
+    .object({
+      kind: z.literal('cli-agent'),
+      preset: z.string().optional(),
+      run: z.array(z.string()).optional(),
+      timeout_s: z.number().positive().max(86_400).default(1800),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('llm'),
+      provider: z.string(),
+      model: z.string(),
+      base_url: z.string().optional(),
+      max_steps: z.number().int().positive().default(20),
+    })
+    .strict(),
+]);
+export type ExecutorSpec = z.infer<typeof ExecutorSchema>;
+
+export const ValidatorSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('json-schema'), schema: z.record(z.string(), z.unknown()) }).strict(),
+  z.object({ kind: z.literal('csv-columns'), columns: z.array(z.string()).min(1) }).strict(),
+  z.object({ kind: z.literal('max-size'), bytes: z.number().int().positive() }).strict(),
+]);
+export type ValidatorSpec = z.infer<typeof ValidatorSchema>;
+
+export type GateSpec =
+  | { id: string; kind: 'checklist'; items?: string[] | undefined; description?: string | undefined }
+  | { id: string; kind: 'artifacts'; artifacts?: string[] | undefined; description?: string | undefined }
+  | { id: string; kind: 'metric'; expr: string; description?: string | undefined }
+  | {
+      id: string;
+      kind: 'command';
+      run: string[];
+      timeout_s: number;
+      description?: string | undefined;
+    }
+  | { id: string; kind: 'approval'; role: string; count: number; description?: string | undefined }
+  | { id: string; kind: 'all' | 'any'; gates: GateSpec[]; description?: string | undefined };
+
+const gateBase = { id: Id, description: z.string().optional() };
+export const GateSchema: z.ZodType<GateSpec> = z.lazy(() =>
+  z.discriminatedUnion('kind', [
+    z.object({ ...gateBase, kind: z.literal('checklist'), items: z.array(Id).optional() }).strict(),
+    z.object({ ...gateBase, kind: z.literal('artifacts'), artifacts: z.array(Id).optional() }).strict(),
+    z.object({ ...gateBase, kind: z.literal('metric'), expr: z.string().min(1) }).strict(),
+    z
+      .object({
+        ...gateBase,
+        kind: z.literal('command'),
+        run: z.array(z.string()).min(1),
+        timeout_s: z.number().positive().max(3600).default(60),
+      })
+      .strict(),
+    z
+      .object({ ...gateBase, kind: z.literal('approval'), role: Id, count: z.number().int().min(1).default(1) })
+      .strict(),
+    z.object({ ...gateBase, kind: z.enum(['all', 'any']), gates: z.array(GateSchema).min(1) }).strict(),
+  ]),
+);
+
+export const ChecklistItemSchema = z
+  .object({ id: Id, text: z.string().min(1), required: z.boolean().default(true) })
+  .strict();
+
+export const ArtifactSchema = z
+  .object({
+    id: Id,
+    path: z.string().min(1).describe('where the file lives, relative to the workspace'),
+    required: z.boolean().default(true),
+    description: z.string().optional(),
+    template: z.string().optional().describe('a markdown template under templates/docs to start from'),
+    validators: z.array(ValidatorSchema).default([]),
+  })
+  .strict();
+
+export const RouteSchema = z
+  .object({
+    when: z.string().min(1).describe('a metric expression over metrics recorded during this visit'),
+    to: Id,
+    reason: z.string().optional(),
+  })
+  .strict();
+
+export const PhaseSchema = z
+  .object({
+    id: Id,
+    name: z.string().min(1),
+    stage: z.enum(STAGES),
+    owner: Id.describe('the role that owns the phase'),
+    mode: Id.optional(),
+    description: z.string().optional(),
+    instructions: z.string().optional().describe("what the owning role is asked to do: the phase's prompt"),
+    checklist: z.array(ChecklistItemSchema).default([]),
+    artifacts: z.array(ArtifactSchema).default([]),
+    metrics: z.array(MetricName).default([]).describe('metrics this phase records'),
+    gates: z
+      .object({ entry: z.array(GateSchema).default([]), exit: z.array(GateSchema).default([]) })
+      .strict()
+      .default({ entry: [], exit: [] }),
+    next: Id.nullable().optional().describe('the phase after this one; null or absent ends the train'),
+    on_fail: Id.optional().describe('where a failed exit gate sends the project (a rework loop)'),
+    routes: z.array(RouteSchema).default([]).describe('conditional next phases, first match wins'),
+    executor: ExecutorSchema.optional(),
+  })
+  .strict();
+
+export const RoleSchema = z
+  .object({
+    id: Id,
+    name: z.string().min(1),
+    description: z.string().optional(),
+    can_waive: z.boolean().default(false).describe('whether members of this role may waive gates'),
+    executor: ExecutorSchema.optional(),
+  })
+  .strict();
+
+export const ModeSchema = z
+  .object({ id: Id, description: z.string().optional(), allowed_tools: z.array(z.string()).default([]) })
+  .strict();
+
+export const MetricSchema = z
+  .object({
+    id: MetricName,
+    description: z.string().optional(),
+    direction: z.enum(['higher', 'lower', 'none']).default('none'),
+  })
+  .strict();
+
+export const TrainSchema = z
+  .object({
+    version: z.literal(1),
+    name: Id,
+    description: z.string().optional(),
+    roles: z.array(RoleSchema).min(1),
+    modes: z.array(ModeSchema).default([]),
+    metrics: z.array(MetricSchema).default([]),
+    people: z
+      .record(z.string(), z.array(Id))
+      .default({})
+      .describe('who holds which roles: actor name -> role ids'),
+    defaults: z
+      .object({ priority: z.enum(PRIORITIES).default('next') })
+      .strict()
+      .default({ priority: 'next' }),
+    phases: z.array(PhaseSchema).min(1),
+  })
+  .strict();
+
+export type Train = z.infer<typeof TrainSchema>;
+export type Phase = z.infer<typeof PhaseSchema>;
+export type Role = z.infer<typeof RoleSchema>;
+export type ArtifactSpec = z.infer<typeof ArtifactSchema>;
+export type ChecklistItem = z.infer<typeof ChecklistItemSchema>;
+
+/** The JSON Schema of vt.yaml, for editor completion (`vt schema`). */
+export function trainJsonSchema(): unknown {
+  return z.toJSONSchema(TrainSchema, { io: 'input', unrepresentable: 'any' });
+}

@@ -1,0 +1,46 @@
+/**
+ * Terminology
+ * - train:     the methodology as code (vt.yaml): phases, roles, modes, gates, transitions; pinned by content hash.
+ * - phase:     one step of a train, owned by a role, with a checklist, artifacts, gates and transitions.
+ * - role:      who owns a phase (conductor, lab, ops...), played by an executor or a person.
+ * - project:   one run of a train: name, team, priority, budget, current phase and status.
+ * - gate:      a check at a transition that returns pass, fail or error with evidence.
+ * - artifact:  a file a phase produces, recorded with its sha256 and size, confined to the workspace.
+ * - metric:    a named number recorded for a project (auc, psi...), read by metric gates and routes.
+ * - event:     an append-only, hash-chained record of a change: who, when, what, why.
+ * - visit:     one stay of a project in a phase, from entering it to leaving it; numbered per project.
+ * - issue:     a unit of queued work for a project and phase.
+ * - ticket:    a phase x issue work item with a status, attempts and a workspace.
+ * - session:   one run of one executor (or person) on one ticket.
+ * - executor:  what plays a role: a command, a coding-agent CLI, a model, or a human.
+ */
+
+/** Project lifecycle statuses; drives the TypeScript union, the SQL CHECK and the status glyphs. */
+export const PROJECT_STATUSES = {
+  active: { glyph: '●', word: 'active' },
+  'on-hold': { glyph: '⏸', word: 'on hold' },
+  cancelled: { glyph: '✗', word: 'cancelled' },
+  completed: { glyph: '✓', word: 'completed' },
+} as const;
+export type ProjectStatus = keyof typeof PROJECT_STATUSES;
+
+/** Gate verdicts. `error` means the gate could not decide (a missing metric, a crashed command). */
+export const GATE_STATUSES = {
+  pass: { glyph: '✓', word: 'passed' },
+  fail: { glyph: '✗', word: 'failed' },
+  error: { glyph: '!', word: 'error' },
+  waived: { glyph: '~', word: 'waived' },
+} as const;
+export type GateStatus = keyof typeof GATE_STATUSES;
+
+export const PRIORITIES = ['now', 'next', 'future'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export const STAGES = ['pre-engagement', 'delivery', 'operations'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** How a project left one phase for another. */
+export const TRANSITION_KINDS = ['advance', 'route', 'rework'] as const;
+export type TransitionKind = (typeof TRANSITION_KINDS)[number];
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
