@@ -21,7 +21,11 @@ export class VtError extends Error {
   /** The exact next command or fix to suggest, shown after the message. */
   readonly hint: string | undefined;
   readonly details: Record<string, unknown> | undefined;
-  constructor(code: ErrorCode, message: string, opts: { hint?: string; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { hint?: string; details?: Record<string, unknown> } = {},
+  ) {
     super(message);
     this.name = 'VtError';
     this.code = code;

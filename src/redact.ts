@@ -32,6 +32,8 @@ export function redact(text: string, env: NodeJS.ProcessEnv = process.env): stri
 
 /** Strip terminal control sequences and other control characters (keeping newlines and tabs). */
 export function stripControl(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: this removes them
-  return text.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*(\u0007|\u001b\\)|[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+  return text.replace(
+    /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*(\u0007|\u001b\\)|[\u0000-\u0008\u000b-\u001f\u007f]/g,
+    '',
+  );
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Engine, type Clock } from './engine/engine.ts';
+import { type Clock, Engine } from './engine/engine.ts';
 import { nodeIo } from './io/node-io.ts';
 import { openStore, type Store, type StoreOptions } from './store/store.ts';
 

@@ -51,7 +51,12 @@ export interface BundleManifest {
  * Write a self-contained bundle: a manifest line, then one event per line. It verifies with no
  * database. Written to a temporary file and renamed, so a crash never leaves half a bundle.
  */
-export async function exportBundle(db: Db, file: string, now: Date, projectId?: string): Promise<BundleManifest> {
+export async function exportBundle(
+  db: Db,
+  file: string,
+  now: Date,
+  projectId?: string,
+): Promise<BundleManifest> {
   const lines: string[] = [];
   const events: StoredEvent[] = [];
   for await (const e of allEvents(db, projectId)) {
@@ -61,7 +66,10 @@ export async function exportBundle(db: Db, file: string, now: Date, projectId?: 
   const check = verifyEvents(events);
   if (!check.ok) {
     const b = check.firstBad!;
-    throw new VtError('VERIFY_FAILED', `refusing to export: event ${b.project_id}#${b.seq} does not verify (${b.reason})`);
+    throw new VtError(
+      'VERIFY_FAILED',
+      `refusing to export: event ${b.project_id}#${b.seq} does not verify (${b.reason})`,
+    );
   }
   const body = lines.join('');
   const manifest: BundleManifest = {
@@ -93,7 +101,8 @@ export function verifyBundle(file: string): VerifyResult & { manifestOk: boolean
   } catch {
     throw new VtError('BAD_INPUT', `${file} is not a vt audit bundle: its first line is not a manifest`);
   }
-  if (manifest?.format !== 'vt-audit-bundle') throw new VtError('BAD_INPUT', `${file} is not a vt audit bundle`);
+  if (manifest?.format !== 'vt-audit-bundle')
+    throw new VtError('BAD_INPUT', `${file} is not a vt audit bundle`);
   const eventLines = rest.filter((l) => l !== '');
   const events: StoredEvent[] = [];
   for (let i = 0; i < eventLines.length; i++) {
@@ -121,7 +130,11 @@ export function verifyBundle(file: string): VerifyResult & { manifestOk: boolean
       ...result,
       ok: false,
       manifestOk,
-      firstBad: { project_id: '*', seq: 0, reason: 'the events do not match the manifest (count, digest or projects)' },
+      firstBad: {
+        project_id: '*',
+        seq: 0,
+        reason: 'the events do not match the manifest (count, digest or projects)',
+      },
     };
   }
   return { ...result, manifestOk };

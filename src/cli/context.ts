@@ -37,11 +37,17 @@ export class CliContext {
   get actor(): string {
     const a = this.opts.as ?? this.io.env.VT_ACTOR ?? safeUser();
     if (!/^[\w.@:+-]{1,64}$/.test(a))
-      throw new VtError('BAD_INPUT', `"${a}" is not a usable actor name: letters, digits and . @ : + - _ only`);
+      throw new VtError(
+        'BAD_INPUT',
+        `"${a}" is not a usable actor name: letters, digits and . @ : + - _ only`,
+      );
     return a;
   }
   get who() {
-    return { actor: this.actor, idempotencyKey: this.opts.idempotencyKey ?? this.io.env.VT_IDEMPOTENCY_KEY ?? null };
+    return {
+      actor: this.actor,
+      idempotencyKey: this.opts.idempotencyKey ?? this.io.env.VT_IDEMPOTENCY_KEY ?? null,
+    };
   }
   /** The folder holding vt.yaml (searched upwards), or null. */
   root(): string | null {
@@ -49,7 +55,10 @@ export class CliContext {
   }
   requireRoot(): string {
     const r = this.root();
-    if (!r) throw new VtError('NOT_FOUND', `no vt.yaml in ${this.cwd} or any parent folder`, { hint: 'Create one with: vt init' });
+    if (!r)
+      throw new VtError('NOT_FOUND', `no vt.yaml in ${this.cwd} or any parent folder`, {
+        hint: 'Create one with: vt init',
+      });
     return r;
   }
   dbTarget(): string {
@@ -59,7 +68,9 @@ export class CliContext {
   }
   async vt(): Promise<Vt> {
     if (!this.#vt) {
-      const sync = this.opts.synchronous ?? (this.io.env.VT_SQLITE_SYNCHRONOUS?.toUpperCase() as 'FULL' | 'NORMAL' | undefined);
+      const sync =
+        this.opts.synchronous ??
+        (this.io.env.VT_SQLITE_SYNCHRONOUS?.toUpperCase() as 'FULL' | 'NORMAL' | undefined);
       if (sync && sync !== 'FULL' && sync !== 'NORMAL')
         throw new VtError('BAD_INPUT', `VT_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not ${sync}`);
       this.#vt = await openVt(this.dbTarget(), sync ? { synchronous: sync } : {});

@@ -18,10 +18,18 @@ export const EXIT_CODES_HELP = `Exit codes
 `;
 
 /** Build the command tree. Handlers receive a CliContext built from the global options. */
-export function buildProgram(io: Io, run: (thunk: () => Promise<number | undefined>) => Promise<void>): Command {
+export function buildProgram(
+  io: Io,
+  run: (thunk: () => Promise<number | undefined>) => Promise<void>,
+): Command {
   const program = new Command('vt')
-    .description('Value Train: carry ML projects through phase gates with agents and people, on an audit trail.')
-    .option('--db <url>', 'store: a SQLite path or sqlite:PATH (default .vt/vt.db beside vt.yaml; env VT_DATABASE_URL)')
+    .description(
+      'Value Train: carry ML projects through phase gates with agents and people, on an audit trail.',
+    )
+    .option(
+      '--db <url>',
+      'store: a SQLite path or sqlite:PATH (default .vt/vt.db beside vt.yaml; env VT_DATABASE_URL)',
+    )
     .option('--as <actor>', 'who is acting (env VT_ACTOR; default: your login name)')
     .option('--json', 'machine-readable output on stdout')
     .option('--no-color', 'no colour (also NO_COLOR, CLICOLOR=0, TERM=dumb)')
@@ -49,7 +57,10 @@ Examples:
       const ctx = new CliContext(io, cmd.optsWithGlobals() as GlobalOptions);
       return run(async () => {
         try {
-          return await (fn as (c: CliContext, ...a: unknown[]) => Promise<number | undefined>)(ctx, ...args.slice(0, -1));
+          return await (fn as (c: CliContext, ...a: unknown[]) => Promise<number | undefined>)(
+            ctx,
+            ...args.slice(0, -1),
+          );
         } finally {
           await ctx.close();
         }
@@ -90,7 +101,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return 0;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0)
+        return 0;
       if (err.code === 'commander.help') return 0;
       return 2;
     }
@@ -99,4 +111,3 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
   return code;
 }
-

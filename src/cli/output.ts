@@ -45,7 +45,10 @@ const STATUS_COLOUR: Record<string, Colour> = {
 /** A status as glyph and word (the same ones the dashboard uses), coloured when colour is on. */
 export function badge(status: GateStatus | ProjectStatus, color: boolean): string {
   const s = (GATE_STATUSES as Record<string, { glyph: string; word: string }>)[status] ??
-    (PROJECT_STATUSES as Record<string, { glyph: string; word: string }>)[status] ?? { glyph: '?', word: status };
+    (PROJECT_STATUSES as Record<string, { glyph: string; word: string }>)[status] ?? {
+      glyph: '?',
+      word: status,
+    };
   return paint(color, STATUS_COLOUR[status] ?? 'bold', `${s.glyph} ${s.word}`);
 }
 
@@ -58,12 +61,18 @@ export const safe = (s: unknown) => stripControl(String(s ?? ''));
  */
 export function table(io: Io, headers: string[], rows: string[][], opts: { wide?: boolean } = {}): string {
   const clean = rows.map((r) => r.map(safe));
-  if (!io.isTTY) return clean.map((r) => r.map((c) => c.replace(/[\t\n]/g, ' ')).join('\t')).join('\n') + (rows.length ? '\n' : '');
+  if (!io.isTTY)
+    return (
+      clean.map((r) => r.map((c) => c.replace(/[\t\n]/g, ' ')).join('\t')).join('\n') +
+      (rows.length ? '\n' : '')
+    );
   const width = opts.wide ? Number.POSITIVE_INFINITY : Math.max(80, Number(io.env.COLUMNS) || 80);
   const visible = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '').length;
   const widths = headers.map((h, i) => Math.max(h.length, ...clean.map((r) => visible(r[i] ?? ''))));
   const lines = [headers, ...clean].map((r, ri) => {
-    const line = r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i]! - visible(c)))).join('  ');
+    const line = r
+      .map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i]! - visible(c))))
+      .join('  ');
     const text = ri === 0 ? line.toUpperCase() : line;
     return visible(text) > width ? `${text.slice(0, width - 1)}…` : text;
   });
@@ -90,10 +99,15 @@ export function printError(io: Io, err: unknown, opts: { json: boolean; color: b
   const code = e?.code ?? 'INTERNAL';
   const message = err instanceof Error ? err.message : String(err);
   if (opts.json) {
-    io.err(`${JSON.stringify({ error: { code, message: safe(message), hint: e?.hint ?? null, details: e?.details ?? null } })}\n`);
+    io.err(
+      `${JSON.stringify({ error: { code, message: safe(message), hint: e?.hint ?? null, details: e?.details ?? null } })}\n`,
+    );
     return;
   }
   io.err(`${paint(opts.color, 'red', '✗')} ${safe(message)}\n`);
   if (e?.hint) io.err(`  ${paint(opts.color, 'gray', e.hint)}\n`);
-  if (!e) io.err(`  ${paint(opts.color, 'gray', 'This is a bug in vt; the stack follows.')}\n${(err as Error)?.stack ?? ''}\n`);
+  if (!e)
+    io.err(
+      `  ${paint(opts.color, 'gray', 'This is a bug in vt; the stack follows.')}\n${(err as Error)?.stack ?? ''}\n`,
+    );
 }

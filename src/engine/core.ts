@@ -21,7 +21,11 @@ export function phaseOf(train: Train, id: string): Phase {
 function requireActive(s: ProjectState, doing: string): void {
   if (s.status === 'active') return;
   const fix =
-    s.status === 'on-hold' ? `vt resume ${s.id}` : s.status === 'cancelled' ? `vt reopen ${s.id} --reason …` : undefined;
+    s.status === 'on-hold'
+      ? `vt resume ${s.id}`
+      : s.status === 'cancelled'
+        ? `vt reopen ${s.id} --reason …`
+        : undefined;
   throw new VtError('INVALID_STATE', `cannot ${doing}: project ${s.id} is ${s.status}`, { hint: fix });
 }
 
@@ -84,7 +88,10 @@ export function decideMetric(s: ProjectState, train: Train, name: string, value:
 }
 
 /** Where passing the current phase leads: the first matching route, else `next`, else the end. */
-export function chooseTarget(s: ProjectState, train: Train): { to: string | null; kind: TransitionKind; reason: string | null } {
+export function chooseTarget(
+  s: ProjectState,
+  train: Train,
+): { to: string | null; kind: TransitionKind; reason: string | null } {
   const phase = phaseOf(train, s.phase);
   const visit = new Map(Object.entries(s.visitMetrics));
   for (const r of phase.routes) {
@@ -94,7 +101,12 @@ export function chooseTarget(s: ProjectState, train: Train): { to: string | null
   return { to: phase.next ?? null, kind: 'advance', reason: null };
 }
 
-export function decideCheck(s: ProjectState, side: 'entry' | 'exit', phase: string, results: GateResult[]): NewEvent {
+export function decideCheck(
+  s: ProjectState,
+  side: 'entry' | 'exit',
+  phase: string,
+  results: GateResult[],
+): NewEvent {
   const passed = results.every((r) => r.status === 'pass' || r.status === 'waived');
   return event('gate.evaluated', { phase, visit: s.visit, side, passed, results });
 }
@@ -119,9 +131,18 @@ export function decideAdvance(
   const exitPassed = exit.every((r) => r.status === 'pass' || r.status === 'waived');
   if (!exitPassed) {
     if (phase.on_fail) {
-      const reason = exit.filter((r) => r.status === 'fail' || r.status === 'error').map((r) => r.gate).join(', ');
+      const reason = exit
+        .filter((r) => r.status === 'fail' || r.status === 'error')
+        .map((r) => r.gate)
+        .join(', ');
       events.push(
-        event('phase.advanced', { n, from: phase.id, to: phase.on_fail, kind: 'rework', reason: `failed: ${reason}` }),
+        event('phase.advanced', {
+          n,
+          from: phase.id,
+          to: phase.on_fail,
+          kind: 'rework',
+          reason: `failed: ${reason}`,
+        }),
       );
       return { events, outcome: { outcome: 'reworked', from: phase.id, to: phase.on_fail } };
     }
@@ -132,7 +153,7 @@ export function decideAdvance(
     events.push(event('project.completed', { n, from: phase.id, reason: null }));
     return { events, outcome: { outcome: 'completed', from: phase.id } };
   }
-  if (entry && entry.results.length) {
+  if (entry?.results.length) {
     const ev = event('gate.evaluated', {
       phase: entry.phase,
       visit: s.visit,
@@ -144,8 +165,13 @@ export function decideAdvance(
     if (!(ev.payload as { passed: boolean }).passed)
       return { events, outcome: { outcome: 'stayed', from: phase.id, blockedBy: 'entry' } };
   }
-  events.push(event('phase.advanced', { n, from: phase.id, to: target.to, kind: target.kind, reason: target.reason }));
-  return { events, outcome: { outcome: 'advanced', from: phase.id, to: target.to, kind: target.kind, reason: target.reason } };
+  events.push(
+    event('phase.advanced', { n, from: phase.id, to: target.to, kind: target.kind, reason: target.reason }),
+  );
+  return {
+    events,
+    outcome: { outcome: 'advanced', from: phase.id, to: target.to, kind: target.kind, reason: target.reason },
+  };
 }
 
 /** Which approval role this actor approves in, for the current phase's approval gates. */
@@ -174,7 +200,8 @@ export function decideApproval(
       hint: 'Ask another member of the role to review it',
     });
   }
-  if (decision === 'reject' && !opts.reason?.trim()) throw new VtError('BAD_INPUT', 'a rejection needs a reason (--reason)');
+  if (decision === 'reject' && !opts.reason?.trim())
+    throw new VtError('BAD_INPUT', 'a rejection needs a reason (--reason)');
   return [
     event('approval.recorded', {
       phase: phase.id,
@@ -215,10 +242,14 @@ export function decideWaive(
   }
   const waivers = train.roles.filter((r) => r.can_waive).map((r) => r.id);
   if (!rolesOf(train, actor).some((r) => waivers.includes(r))) {
-    throw new VtError('NOT_PERMITTED', `${actor} may not waive gates: that needs the role ${waivers.join(' or ') || '(none can)'}`);
+    throw new VtError(
+      'NOT_PERMITTED',
+      `${actor} may not waive gates: that needs the role ${waivers.join(' or ') || '(none can)'}`,
+    );
   }
   if (!reason.trim()) throw new VtError('BAD_INPUT', 'a waiver needs a reason (--reason)');
-  if (!(expiresAt.getTime() > now.getTime())) throw new VtError('BAD_INPUT', 'a waiver must expire in the future (--expires)');
+  if (!(expiresAt.getTime() > now.getTime()))
+    throw new VtError('BAD_INPUT', 'a waiver must expire in the future (--expires)');
   return [event('gate.waived', { phase: phase.id, gate, reason, expires_at: expiresAt.toISOString() })];
 }
 
@@ -233,7 +264,8 @@ export function decideLifecycle(
       requireActive(s, 'hold');
       return [event('project.held', { reason })];
     case 'resume':
-      if (s.status !== 'on-hold') throw new VtError('INVALID_STATE', `project ${s.id} is ${s.status}, not on hold`);
+      if (s.status !== 'on-hold')
+        throw new VtError('INVALID_STATE', `project ${s.id} is ${s.status}, not on hold`);
       return [event('project.resumed', { reason })];
     case 'cancel':
       if (s.status === 'cancelled' || s.status === 'completed')
@@ -242,7 +274,10 @@ export function decideLifecycle(
       return [event('project.cancelled', { reason })];
     case 'reopen':
       if (s.status !== 'cancelled' && s.status !== 'completed')
-        throw new VtError('INVALID_STATE', `project ${s.id} is ${s.status}; only a cancelled or completed project reopens`);
+        throw new VtError(
+          'INVALID_STATE',
+          `project ${s.id} is ${s.status}; only a cancelled or completed project reopens`,
+        );
       if (!reason?.trim()) throw new VtError('BAD_INPUT', 'reopening needs a reason (--reason)');
       phaseOf(train, s.phase);
       return [event('project.reopened', { reason, phase: s.phase })];

@@ -10,7 +10,9 @@ export function evidenceDigest(state: ProjectState, phase: string): string {
     .filter(([, v]) => v.ticked)
     .map(([k]) => k)
     .sort();
-  const artifacts = Object.fromEntries(Object.entries(state.artifacts[phase] ?? {}).map(([k, v]) => [k, v.sha256]));
+  const artifacts = Object.fromEntries(
+    Object.entries(state.artifacts[phase] ?? {}).map(([k, v]) => [k, v.sha256]),
+  );
   const metrics = phase === state.phase ? state.visitMetrics : {};
   return sha256(canonicalJson({ phase, ticked, artifacts, metrics }));
 }

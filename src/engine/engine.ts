@@ -1,11 +1,11 @@
 import { VtError } from '../errors.ts';
 import { evaluateGates } from '../gates/registry.ts';
 import type { GateIo, GateResult } from '../gates/types.ts';
-import type { LoadedTrain } from '../train/loader.ts';
-import { type Train, TrainSchema } from '../train/schema.ts';
 import { appendEvents, findByIdempotencyKey, readEvents, toRecorded } from '../store/append.ts';
 import { project } from '../store/projector.ts';
 import type { Store, Trx } from '../store/store.ts';
+import type { LoadedTrain } from '../train/loader.ts';
+import { type Train, TrainSchema } from '../train/schema.ts';
 import type { Priority } from '../types.ts';
 import {
   type AdvanceOutcome,
@@ -100,7 +100,11 @@ export class Engine {
   async train(hash: string): Promise<Train> {
     let t = this.#trains.get(hash);
     if (!t) {
-      const row = await this.store.db.selectFrom('trains').select('body').where('hash', '=', hash).executeTakeFirst();
+      const row = await this.store.db
+        .selectFrom('trains')
+        .select('body')
+        .where('hash', '=', hash)
+        .executeTakeFirst();
       if (!row) throw new VtError('NOT_FOUND', `train ${hash.slice(0, 12)} is not in the store`);
       t = TrainSchema.parse(JSON.parse(row.body));
       this.#trains.set(hash, t);
@@ -115,7 +119,9 @@ export class Engine {
     let s = cached;
     for (const row of rows) s = evolve(s, toRecorded(row));
     if (!s) {
-      throw new VtError('NOT_FOUND', `no project "${projectId}"`, { hint: 'List projects with: vt project list' });
+      throw new VtError('NOT_FOUND', `no project "${projectId}"`, {
+        hint: 'List projects with: vt project list',
+      });
     }
     this.#states.set(projectId, s);
     return s;
@@ -135,7 +141,10 @@ export class Engine {
   ): Promise<Committed> {
     const id = input.id ?? slugify(input.name);
     if (!PROJECT_ID.test(id))
-      throw new VtError('BAD_INPUT', `"${id}" is not a valid project id: lowercase letters, digits and "-", starting with a letter`);
+      throw new VtError(
+        'BAD_INPUT',
+        `"${id}" is not a valid project id: lowercase letters, digits and "-", starting with a letter`,
+      );
     if (!input.name.trim()) throw new VtError('BAD_INPUT', 'a project needs a name');
     if (input.budget != null && !(Number.isFinite(input.budget) && input.budget >= 0))
       throw new VtError('BAD_INPUT', 'the budget must be a non-negative number');
@@ -156,8 +165,14 @@ export class Engine {
         const prior = await findByIdempotencyKey(trx, id, who.idempotencyKey);
         if (prior) return { events: [toRecorded(prior)], replayed: true };
       }
-      const exists = await trx.selectFrom('events').select('seq').where('project_id', '=', id).limit(1).executeTakeFirst();
-      if (exists) throw new VtError('CONFLICT', `project "${id}" already exists`, { hint: 'Choose another --id' });
+      const exists = await trx
+        .selectFrom('events')
+        .select('seq')
+        .where('project_id', '=', id)
+        .limit(1)
+        .executeTakeFirst();
+      if (exists)
+        throw new VtError('CONFLICT', `project "${id}" already exists`, { hint: 'Choose another --id' });
       const events = await this.#append(trx, id, { seq: 0, hash: '' }, [created], who);
       return { events, replayed: false };
     });
@@ -173,25 +188,29 @@ export class Engine {
   }
 
   /** Record an artifact of the current phase; the file is hashed where it lies in the workspace. */
-  async addArtifact(projectId: string, artifact: string, path: string | undefined, who: Who & { workspace?: string }): Promise<Committed> {
+  async addArtifact(
+    projectId: string,
+    artifact: string,
+    path: string | undefined,
+    who: Who & { workspace?: string },
+  ): Promise<Committed> {
     return this.#commitWith(
       projectId,
       who,
       async (s, t) => {
         const spec = phaseOf(t, s.phase).artifacts.find((a) => a.id === artifact);
-        const rel = path ?? spec?.path;
-        if (!rel) return null;
+        if (!spec) return null; // decide() names the phase's artifacts
         const workspace = who.workspace ?? s.workspace;
-        return { workspace, ...(await this.io.hashArtifact(workspace, rel)) };
+        return { workspace, ...(await this.io.hashArtifact(workspace, path ?? spec.path)) };
       },
-      (s, t, file) =>
-        decideArtifact(s, t, {
-          artifact,
-          path: file?.path ?? path ?? '',
-          workspace: file?.workspace ?? s.workspace,
-          sha256: file?.sha256 ?? '',
-          size: file?.size ?? 0,
-        }),
+      (s, t, file) => {
+        if (file) return decideArtifact(s, t, { artifact, ...file });
+        decideArtifact(s, t, { artifact, path: '', workspace: '', sha256: '', size: 0 }); // throws: not an artifact here
+        throw new VtError(
+          'CONFLICT',
+          `project ${projectId} changed phase while ${artifact} was hashed; try again`,
+        );
+      },
     );
   }
 
@@ -200,13 +219,16 @@ export class Engine {
   }
 
   /** Evaluate the current phase's exit gates and record the results. */
-  async checkGates(projectId: string, who: Who): Promise<Committed & { results: GateResult[]; passed: boolean }> {
+  async checkGates(
+    projectId: string,
+    who: Who,
+  ): Promise<Committed & { results: GateResult[]; passed: boolean }> {
     let results: GateResult[] = [];
     const c = await this.#commitWith(
       projectId,
       who,
       async (s, t) => (results = await this.#evaluate(s, t, s.phase, 'exit')),
-      (s, t) => [decideCheck(s, 'exit', s.phase, results)],
+      (s, _t, gathered) => [decideCheck(s, 'exit', s.phase, gathered)],
     );
     const ev = c.events.find((e) => e.type === 'gate.evaluated');
     if (c.replayed && ev?.type === 'gate.evaluated') results = ev.payload.results;
@@ -214,9 +236,15 @@ export class Engine {
   }
 
   /** Evaluate gates and move on: to the next phase, along a route, back to a rework phase, or nowhere. */
-  async advance(projectId: string, who: Who): Promise<Committed & { outcome: AdvanceOutcome; results: GateResult[] }> {
+  async advance(
+    projectId: string,
+    who: Who,
+  ): Promise<Committed & { outcome: AdvanceOutcome; results: GateResult[] }> {
     let outcome: AdvanceOutcome | undefined;
-    let gathered: { exit: GateResult[]; entry: { phase: string; results: GateResult[] } | null } = { exit: [], entry: null };
+    let gathered: { exit: GateResult[]; entry: { phase: string; results: GateResult[] } | null } = {
+      exit: [],
+      entry: null,
+    };
     const c = await this.#commitWith(
       projectId,
       who,
@@ -225,7 +253,8 @@ export class Engine {
         let entry: { phase: string; results: GateResult[] } | null = null;
         if (exit.every((r) => r.status === 'pass' || r.status === 'waived')) {
           const target = chooseTarget(s, t);
-          if (target.to) entry = { phase: target.to, results: await this.#evaluate(s, t, target.to, 'entry') };
+          if (target.to)
+            entry = { phase: target.to, results: await this.#evaluate(s, t, target.to, 'entry') };
         }
         gathered = { exit, entry };
         return gathered;
@@ -240,7 +269,11 @@ export class Engine {
     return { ...c, outcome: outcome!, results: gathered.exit };
   }
 
-  approve(projectId: string, who: Who, opts: { role?: string; reason?: string | null } = {}): Promise<Committed> {
+  approve(
+    projectId: string,
+    who: Who,
+    opts: { role?: string; reason?: string | null } = {},
+  ): Promise<Committed> {
     return this.#commit(projectId, who, (s, t) =>
       decideApproval(s, t, who.actor, 'approve', { role: opts.role, reason: opts.reason ?? null }),
     );
@@ -251,19 +284,36 @@ export class Engine {
   }
 
   waive(projectId: string, gate: string, reason: string, expiresAt: Date, who: Who): Promise<Committed> {
-    return this.#commit(projectId, who, (s, t) => decideWaive(s, t, who.actor, gate, reason, expiresAt, this.clock.now()));
+    return this.#commit(projectId, who, (s, t) =>
+      decideWaive(s, t, who.actor, gate, reason, expiresAt, this.clock.now()),
+    );
   }
 
-  lifecycle(projectId: string, action: 'hold' | 'resume' | 'cancel' | 'reopen', reason: string | null, who: Who) {
+  lifecycle(
+    projectId: string,
+    action: 'hold' | 'resume' | 'cancel' | 'reopen',
+    reason: string | null,
+    who: Who,
+  ) {
     return this.#commit(projectId, who, (s, t) => decideLifecycle(s, t, action, reason));
   }
 
   async #evaluate(s: ProjectState, t: Train, phaseId: string, side: 'entry' | 'exit'): Promise<GateResult[]> {
     const phase = phaseOf(t, phaseId);
-    return evaluateGates(phase.gates[side], { state: s, train: t, phase, now: this.clock.now(), io: this.io });
+    return evaluateGates(phase.gates[side], {
+      state: s,
+      train: t,
+      phase,
+      now: this.clock.now(),
+      io: this.io,
+    });
   }
 
-  #commit(projectId: string, who: Who, decide: (s: ProjectState, t: Train) => NewEvent[]): Promise<Committed> {
+  #commit(
+    projectId: string,
+    who: Who,
+    decide: (s: ProjectState, t: Train) => NewEvent[],
+  ): Promise<Committed> {
     return this.#commitWith(projectId, who, async () => null, decide);
   }
 
@@ -288,7 +338,8 @@ export class Engine {
           if (prior) {
             const rest = await readEvents(trx, projectId, prior.seq - 1);
             const same = rest.filter(
-              (r, i) => i === 0 || (r.idempotency_key === null && r.ts === prior.ts && r.actor === prior.actor),
+              (r, i) =>
+                i === 0 || (r.idempotency_key === null && r.ts === prior.ts && r.actor === prior.actor),
             );
             return { events: same.map(toRecorded), replayed: true };
           }
@@ -296,7 +347,10 @@ export class Engine {
         const s = await this.state(projectId, trx);
         if (s.seq !== seen && gathered !== null) return null;
         const events = decide(s, train, gathered);
-        return { events: await this.#append(trx, projectId, { seq: s.seq, hash: s.headHash }, events, who), replayed: false };
+        return {
+          events: await this.#append(trx, projectId, { seq: s.seq, hash: s.headHash }, events, who),
+          replayed: false,
+        };
       });
       if (result === null) continue;
       // The cache caught up inside the transaction; fold our own events only once they are committed.
@@ -305,10 +359,19 @@ export class Engine {
       this.#states.set(projectId, s);
       return { ...result, state: s };
     }
-    throw new VtError('CONFLICT', `project ${projectId} kept changing while its gates were evaluated; try again`);
+    throw new VtError(
+      'CONFLICT',
+      `project ${projectId} kept changing while its gates were evaluated; try again`,
+    );
   }
 
-  async #append(trx: Trx, projectId: string, head: { seq: number; hash: string }, events: NewEvent[], who: Who) {
+  async #append(
+    trx: Trx,
+    projectId: string,
+    head: { seq: number; hash: string },
+    events: NewEvent[],
+    who: Who,
+  ) {
     const recorded = await appendEvents(trx, projectId, head, events, {
       ts: this.clock.now().toISOString(),
       actor: who.actor,
@@ -329,9 +392,19 @@ function outcomeFromEvents(events: RecordedEvent[]): AdvanceOutcome {
     if (e.type === 'phase.advanced')
       return e.payload.kind === 'rework'
         ? { outcome: 'reworked', from: e.payload.from, to: e.payload.to }
-        : { outcome: 'advanced', from: e.payload.from, to: e.payload.to, kind: e.payload.kind, reason: e.payload.reason };
+        : {
+            outcome: 'advanced',
+            from: e.payload.from,
+            to: e.payload.to,
+            kind: e.payload.kind,
+            reason: e.payload.reason,
+          };
     if (e.type === 'project.completed') return { outcome: 'completed', from: e.payload.from };
   }
   const first = events[0];
-  return { outcome: 'stayed', from: first?.type === 'gate.evaluated' ? first.payload.phase : '', blockedBy: 'exit' };
+  return {
+    outcome: 'stayed',
+    from: first?.type === 'gate.evaluated' ? first.payload.phase : '',
+    blockedBy: 'exit',
+  };
 }

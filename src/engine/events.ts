@@ -70,7 +70,13 @@ export const EVENT_TYPES = [
 export type NewEvent = { [K in EventType]: { type: K; payload: EventMap[K] } }[EventType];
 
 /** An event as read back: with its place in the chain and who caused it. */
-export type RecordedEvent = NewEvent & { project_id: string; seq: number; ts: string; actor: string; hash: string };
+export type RecordedEvent = NewEvent & {
+  project_id: string;
+  seq: number;
+  ts: string;
+  actor: string;
+  hash: string;
+};
 
 /** One factory per type, so a misspelt type or payload field is a compile error. */
 export function event<K extends EventType>(type: K, payload: EventMap[K]): NewEvent {

@@ -6,12 +6,17 @@ import type { GateContext, GateResult } from './types.ts';
  * Passes with `count` approvals from members of `role` during the current visit, each given on the
  * evidence as it stands now, by people who did not do the phase's work. Any rejection fails it.
  */
-export async function approvalGate(spec: Extract<GateSpec, { kind: 'approval' }>, ctx: GateContext): Promise<GateResult> {
+export async function approvalGate(
+  spec: Extract<GateSpec, { kind: 'approval' }>,
+  ctx: GateContext,
+): Promise<GateResult> {
   const digest = evidenceDigest(ctx.state, ctx.phase.id);
   const workers = ctx.state.contributors[ctx.phase.id] ?? [];
   const mine = ctx.state.approvals.filter((a) => a.phase === ctx.phase.id && a.role === spec.role);
   const rejected = mine.filter((a) => a.decision === 'reject');
-  const valid = mine.filter((a) => a.decision === 'approve' && a.digest === digest && !workers.includes(a.actor));
+  const valid = mine.filter(
+    (a) => a.decision === 'approve' && a.digest === digest && !workers.includes(a.actor),
+  );
   const approvers = [...new Set(valid.map((a) => a.actor))];
   const stale = mine.filter((a) => a.decision === 'approve' && a.digest !== digest).map((a) => a.actor);
   let status: GateResult['status'] = approvers.length >= spec.count ? 'pass' : 'fail';

@@ -1,5 +1,5 @@
-import type { Json } from '../types.ts';
 import type { ArtifactSpec, GateSpec, ValidatorSpec } from '../train/schema.ts';
+import type { Json } from '../types.ts';
 import type { GateContext, GateResult } from './types.ts';
 import { validateContent } from './validators.ts';
 
@@ -9,7 +9,10 @@ const TEXT_LIMIT = 8 * 1024 * 1024;
  * Passes when every listed artifact (by default every required one) was recorded, is still in the
  * workspace with the hash that was recorded, is not empty, and passes its validators.
  */
-export async function artifactsGate(spec: Extract<GateSpec, { kind: 'artifacts' }>, ctx: GateContext): Promise<GateResult> {
+export async function artifactsGate(
+  spec: Extract<GateSpec, { kind: 'artifacts' }>,
+  ctx: GateContext,
+): Promise<GateResult> {
   const specs = spec.artifacts
     ? spec.artifacts.map((id) => ctx.phase.artifacts.find((a) => a.id === id)!).filter(Boolean)
     : ctx.phase.artifacts.filter((a) => a.required);
@@ -25,7 +28,9 @@ export async function artifactsGate(spec: Extract<GateSpec, { kind: 'artifacts' 
     gate: spec.id,
     kind: spec.kind,
     status: problems.length ? 'fail' : 'pass',
-    message: problems.length ? problems.join('; ') : `${specs.length} artifact${specs.length === 1 ? '' : 's'} present and valid`,
+    message: problems.length
+      ? problems.join('; ')
+      : `${specs.length} artifact${specs.length === 1 ? '' : 's'} present and valid`,
     evidence: { artifacts: checks },
   };
 }
@@ -41,7 +46,12 @@ async function checkOne(
   const seen = await ctx.io.observeFile(rec.workspace, rec.path, { wantText });
   if (!seen.ok) return { ...base, sha256: rec.sha256, problem: seen.problem };
   if (seen.sha256 !== rec.sha256)
-    return { ...base, sha256: seen.sha256, recorded_sha256: rec.sha256, problem: 'changed since it was recorded' };
+    return {
+      ...base,
+      sha256: seen.sha256,
+      recorded_sha256: rec.sha256,
+      problem: 'changed since it was recorded',
+    };
   if (seen.size === 0) return { ...base, sha256: seen.sha256, size: 0, problem: 'empty' };
   for (const v of a.validators) {
     const problem = validateContent(v, seen.size, seen.text);

@@ -2,7 +2,10 @@ import type { GateSpec } from '../train/schema.ts';
 import type { GateContext, GateResult } from './types.ts';
 
 /** Passes when every listed item (by default every required item) is ticked and not reopened. */
-export async function checklistGate(spec: Extract<GateSpec, { kind: 'checklist' }>, ctx: GateContext): Promise<GateResult> {
+export async function checklistGate(
+  spec: Extract<GateSpec, { kind: 'checklist' }>,
+  ctx: GateContext,
+): Promise<GateResult> {
   const ids = spec.items ?? ctx.phase.checklist.filter((c) => c.required).map((c) => c.id);
   const state = ctx.state.checklist[ctx.phase.id] ?? {};
   const ticked = ids.filter((id) => state[id]?.ticked);

@@ -2,7 +2,10 @@ import type { GateSpec } from '../train/schema.ts';
 import type { GateContext, GateResult } from './types.ts';
 
 /** Passes when the command exits 0 within its timeout; the tail of its output is kept as evidence. */
-export async function commandGate(spec: Extract<GateSpec, { kind: 'command' }>, ctx: GateContext): Promise<GateResult> {
+export async function commandGate(
+  spec: Extract<GateSpec, { kind: 'command' }>,
+  ctx: GateContext,
+): Promise<GateResult> {
   const out = await ctx.io.runCommand(spec.run, ctx.state.workspace, spec.timeout_s * 1000, {
     VT_PROJECT: ctx.state.id,
     VT_PHASE: ctx.phase.id,

@@ -29,7 +29,10 @@ export async function evaluateGate(spec: GateSpec, ctx: GateContext): Promise<Ga
   }
 }
 
-async function combine(spec: Extract<GateSpec, { kind: 'all' | 'any' }>, ctx: GateContext): Promise<GateResult> {
+async function combine(
+  spec: Extract<GateSpec, { kind: 'all' | 'any' }>,
+  ctx: GateContext,
+): Promise<GateResult> {
   const children: GateResult[] = [];
   for (const g of spec.gates) children.push(await evaluateGate(g, ctx));
   const ok = (r: GateResult) => r.status === 'pass' || r.status === 'waived';
@@ -38,7 +41,11 @@ async function combine(spec: Extract<GateSpec, { kind: 'all' | 'any' }>, ctx: Ga
   return {
     gate: spec.id,
     kind: spec.kind,
-    status: passed ? 'pass' : failing.some((c) => c.status === 'error') && spec.kind === 'all' ? 'error' : 'fail',
+    status: passed
+      ? 'pass'
+      : failing.some((c) => c.status === 'error') && spec.kind === 'all'
+        ? 'error'
+        : 'fail',
     message: passed
       ? `${spec.kind === 'all' ? 'all' : 'at least one'} of ${children.length} passed`
       : failing.map((c) => `${c.gate}: ${c.message}`).join('; '),
@@ -61,7 +68,10 @@ export async function evaluateGates(specs: readonly GateSpec[], ctx: GateContext
         ...r,
         status: 'waived',
         message: `waived by ${waiver.actor} until ${waiver.expiresAt}: ${waiver.reason} (was: ${r.message})`,
-        evidence: { ...r.evidence, waiver: { actor: waiver.actor, reason: waiver.reason, expires_at: waiver.expiresAt } },
+        evidence: {
+          ...r.evidence,
+          waiver: { actor: waiver.actor, reason: waiver.reason, expires_at: waiver.expiresAt },
+        },
       });
     } else results.push(r);
   }

@@ -1,6 +1,6 @@
+import type { ProjectState } from '../engine/state.ts';
 import type { Phase, Train } from '../train/schema.ts';
 import type { GateStatus, Json } from '../types.ts';
-import type { ProjectState } from '../engine/state.ts';
 
 /** The result of one gate, stored with its evidence. */
 export interface GateResult {
@@ -29,7 +29,12 @@ export interface CommandOutcome {
 export interface GateIo {
   /** Read a workspace file (resolved and confined to the workspace), with its hash; text when small. */
   observeFile(workspace: string, path: string, opts: { wantText: boolean }): Promise<FileObservation>;
-  runCommand(argv: readonly string[], cwd: string, timeoutMs: number, env: Record<string, string>): Promise<CommandOutcome>;
+  runCommand(
+    argv: readonly string[],
+    cwd: string,
+    timeoutMs: number,
+    env: Record<string, string>,
+  ): Promise<CommandOutcome>;
 }
 
 export interface GateContext {

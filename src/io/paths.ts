@@ -50,6 +50,7 @@ export async function resolveInside(workspace: string, rel: string): Promise<{ a
   const info = await lstat(real);
   if (!info.isFile()) refuse('it is not a regular file');
   const st = await stat(real);
-  if (st.nlink > 1) refuse(`it is a hard link (${st.nlink} links), which may share content outside the workspace`);
+  if (st.nlink > 1)
+    refuse(`it is a hard link (${st.nlink} links), which may share content outside the workspace`);
   return { abs: real, rel: inside.split(sep).join('/') };
 }

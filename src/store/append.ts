@@ -63,7 +63,11 @@ export async function readEvents(db: Db | Trx, projectId: string, afterSeq = 0):
     .execute();
 }
 
-export async function findByIdempotencyKey(db: Db | Trx, projectId: string, key: string): Promise<StoredEvent | undefined> {
+export async function findByIdempotencyKey(
+  db: Db | Trx,
+  projectId: string,
+  key: string,
+): Promise<StoredEvent | undefined> {
   return db
     .selectFrom('events')
     .selectAll()

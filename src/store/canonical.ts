@@ -41,7 +41,8 @@ export function assertPlainJson(value: unknown, path: string): asserts value is 
   }
   if (typeof value === 'object') {
     const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) bad(`a ${proto?.constructor?.name ?? 'non-plain'} object`);
+    if (proto !== Object.prototype && proto !== null)
+      bad(`a ${proto?.constructor?.name ?? 'non-plain'} object`);
     for (const [k, v] of Object.entries(value)) {
       if (LONE_SURROGATE.test(k)) bad('a key holds a lone surrogate');
       if (v === undefined) bad(`${k} is undefined`);

@@ -88,7 +88,16 @@ export function verifyEvents(
     }
     checked++;
     if (e.seq !== expectSeq) {
-      fail(e.project_id, expectSeq, e.seq > expectSeq ? `event ${expectSeq} is missing` : 'sequence repeats');
+      // A chain of a project nobody recorded is itself the bad event; a known chain lacks its start.
+      if (expectSeq === 1 && expectedHeads && !expectedHeads[e.project_id])
+        fail(e.project_id, e.seq, `an event of an unknown project (its chain starts at ${e.seq})`);
+      else if (expectSeq === 1) fail(e.project_id, 1, `the chain starts at ${e.seq}: event 1 is missing`);
+      else
+        fail(
+          e.project_id,
+          expectSeq,
+          e.seq > expectSeq ? `event ${expectSeq} is missing` : 'sequence repeats',
+        );
       break;
     }
     if (sha256(e.payload) !== e.payload_sha256) {
@@ -118,8 +127,10 @@ export function verifyEvents(
     for (const [project, head] of Object.entries(expectedHeads)) {
       const got = heads[project];
       if (!got) fail(project, 1, 'the project has a recorded head but no events');
-      else if (got.seq < head.seq) fail(project, got.seq + 1, `events after ${got.seq} are missing (head is ${head.seq})`);
-      else if (got.seq === head.seq && got.hash !== head.hash) fail(project, got.seq, 'the chain head differs');
+      else if (got.seq < head.seq)
+        fail(project, got.seq + 1, `events after ${got.seq} are missing (head is ${head.seq})`);
+      else if (got.seq === head.seq && got.hash !== head.hash)
+        fail(project, got.seq, 'the chain head differs');
       if (firstBad) break;
     }
   }

@@ -1,7 +1,7 @@
 import type { RecordedEvent } from '../engine/events.ts';
+import { readEvents, toRecorded } from './append.ts';
 import { canonicalJson } from './canonical.ts';
 import type { Db, Trx } from './store.ts';
-import { readEvents, toRecorded } from './append.ts';
 
 /** Projection tables, in the order a rebuild clears them. */
 export const PROJECTION_TABLES = [
@@ -52,9 +52,19 @@ export async function project(trx: Trx, e: RecordedEvent): Promise<void> {
       const reason = e.type === 'checklist.reopened' ? e.payload.reason : e.payload.note;
       await trx
         .insertInto('checklist')
-        .values({ project_id: pid, phase: e.payload.phase, item: e.payload.item, ticked, actor: e.actor, ts: e.ts, reason })
+        .values({
+          project_id: pid,
+          phase: e.payload.phase,
+          item: e.payload.item,
+          ticked,
+          actor: e.actor,
+          ts: e.ts,
+          reason,
+        })
         .onConflict((oc) =>
-          oc.columns(['project_id', 'phase', 'item']).doUpdateSet({ ticked, actor: e.actor, ts: e.ts, reason }),
+          oc
+            .columns(['project_id', 'phase', 'item'])
+            .doUpdateSet({ ticked, actor: e.actor, ts: e.ts, reason }),
         )
         .execute();
       break;
@@ -154,9 +164,12 @@ export async function project(trx: Trx, e: RecordedEvent): Promise<void> {
     case 'project.resumed':
     case 'project.cancelled':
     case 'project.reopened': {
-      const status = { 'project.held': 'on-hold', 'project.resumed': 'active', 'project.cancelled': 'cancelled', 'project.reopened': 'active' }[
-        e.type
-      ];
+      const status = {
+        'project.held': 'on-hold',
+        'project.resumed': 'active',
+        'project.cancelled': 'cancelled',
+        'project.reopened': 'active',
+      }[e.type];
       await trx.updateTable('projects').set({ status }).where('id', '=', pid).execute();
       break;
     }
@@ -169,10 +182,17 @@ export async function project(trx: Trx, e: RecordedEvent): Promise<void> {
 }
 
 /** Clear every projection and replay all events into it, in one transaction. */
-export async function rebuildProjections(store: { transaction<T>(fn: (trx: Trx) => Promise<T>): Promise<T> }): Promise<{ events: number; projects: number }> {
+export async function rebuildProjections(store: {
+  transaction<T>(fn: (trx: Trx) => Promise<T>): Promise<T>;
+}): Promise<{ events: number; projects: number }> {
   return store.transaction(async (trx) => {
     for (const t of PROJECTION_TABLES) await trx.deleteFrom(t).execute();
-    const ids = await trx.selectFrom('events').select('project_id').distinct().orderBy('project_id').execute();
+    const ids = await trx
+      .selectFrom('events')
+      .select('project_id')
+      .distinct()
+      .orderBy('project_id')
+      .execute();
     let events = 0;
     for (const { project_id } of ids) {
       for (const row of await readEvents(trx, project_id)) {

@@ -4,7 +4,12 @@ import Database from 'better-sqlite3';
 import { Kysely, type Transaction } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { VtError } from '../errors.ts';
-import { configureSqlite, ImmediateSqliteDialect, type Synchronous, sqliteAfterMigrate } from './dialects/sqlite.ts';
+import {
+  configureSqlite,
+  ImmediateSqliteDialect,
+  type Synchronous,
+  sqliteAfterMigrate,
+} from './dialects/sqlite.ts';
 import { migrationProvider } from './migrations/index.ts';
 import type { DB } from './schema.ts';
 

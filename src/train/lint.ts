@@ -50,7 +50,11 @@ export function lintTrain(loaded: LoadedTrain): TrainProblem[] {
   const suggest = (value: string, known: Iterable<string>) => {
     const list = [...known];
     const close = list.find((k) => editDistance(k, value) <= 2);
-    return close ? ` (did you mean "${close}"?)` : list.length ? ` (known: ${list.slice(0, 8).join(', ')})` : '';
+    return close
+      ? ` (did you mean "${close}"?)`
+      : list.length
+        ? ` (known: ${list.slice(0, 8).join(', ')})`
+        : '';
   };
   const checkExpr = (expr: string, path: Path) => {
     try {
@@ -71,7 +75,8 @@ export function lintTrain(loaded: LoadedTrain): TrainProblem[] {
 
   train.phases.forEach((phase, pi) => {
     const at = (...rest: Path): Path => ['phases', pi, ...rest];
-    if (!roles.has(phase.owner)) report(at('owner'), `unknown role "${phase.owner}"${suggest(phase.owner, roles)}`);
+    if (!roles.has(phase.owner))
+      report(at('owner'), `unknown role "${phase.owner}"${suggest(phase.owner, roles)}`);
     if (phase.mode && !modes.has(phase.mode))
       report(at('mode'), `unknown mode "${phase.mode}"${suggest(phase.mode, modes)}`);
     dupes(
@@ -88,7 +93,8 @@ export function lintTrain(loaded: LoadedTrain): TrainProblem[] {
       if (!metrics.has(m)) report(at('metrics', i), `unknown metric "${m}"${suggest(m, metrics)}`);
     });
     const target = (id: string | null | undefined, path: Path) => {
-      if (id && !phases.has(id)) report(path, `transition to unknown phase "${id}"${suggest(id, phases.keys())}`);
+      if (id && !phases.has(id))
+        report(path, `transition to unknown phase "${id}"${suggest(id, phases.keys())}`);
     };
     target(phase.next, at('next'));
     target(phase.on_fail, at('on_fail'));
@@ -117,21 +123,25 @@ interface GateLintCtx {
 }
 
 function lintGate(g: GateSpec, path: Path, phase: Phase, ctx: GateLintCtx): void {
-  if (ctx.gateIds.includes(g.id)) ctx.report([...path, 'id'], `duplicate gate id "${g.id}" in phase ${phase.id}`);
+  if (ctx.gateIds.includes(g.id))
+    ctx.report([...path, 'id'], `duplicate gate id "${g.id}" in phase ${phase.id}`);
   ctx.gateIds.push(g.id);
   switch (g.kind) {
     case 'checklist': {
       const items = new Set(phase.checklist.map((c) => c.id));
       g.items?.forEach((id, i) => {
-        if (!items.has(id)) ctx.report([...path, 'items', i], `unknown checklist item "${id}"${ctx.suggest(id, items)}`);
+        if (!items.has(id))
+          ctx.report([...path, 'items', i], `unknown checklist item "${id}"${ctx.suggest(id, items)}`);
       });
-      if (!phase.checklist.length) ctx.report(path, `phase ${phase.id} has no checklist for this gate to check`);
+      if (!phase.checklist.length)
+        ctx.report(path, `phase ${phase.id} has no checklist for this gate to check`);
       break;
     }
     case 'artifacts': {
       const arts = new Set(phase.artifacts.map((a) => a.id));
       g.artifacts?.forEach((id, i) => {
-        if (!arts.has(id)) ctx.report([...path, 'artifacts', i], `unknown artifact "${id}"${ctx.suggest(id, arts)}`);
+        if (!arts.has(id))
+          ctx.report([...path, 'artifacts', i], `unknown artifact "${id}"${ctx.suggest(id, arts)}`);
       });
       break;
     }
@@ -139,7 +149,8 @@ function lintGate(g: GateSpec, path: Path, phase: Phase, ctx: GateLintCtx): void
       ctx.checkExpr(g.expr, [...path, 'expr']);
       break;
     case 'approval':
-      if (!ctx.roles.has(g.role)) ctx.report([...path, 'role'], `unknown role "${g.role}"${ctx.suggest(g.role, ctx.roles)}`);
+      if (!ctx.roles.has(g.role))
+        ctx.report([...path, 'role'], `unknown role "${g.role}"${ctx.suggest(g.role, ctx.roles)}`);
       break;
     case 'all':
     case 'any':

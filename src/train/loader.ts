@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import canonicalize from 'canonicalize';
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { VtError } from '../errors.ts';
 import { type Train, TrainSchema } from './schema.ts';
@@ -62,13 +62,26 @@ export function parseTrain(text: string, file = 'vt.yaml'): LoadedTrain {
     }
     return { line: 1, column: 1 };
   };
+  /** Point at an unknown key itself rather than at the mapping that holds it. */
+  const locateKey = (path: readonly (string | number)[], key: string) => {
+    const map = doc.getIn(path, true);
+    if (isMap(map)) {
+      const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
+      if (pair && isNode(pair.key) && pair.key.range) {
+        const { line, col } = pos(pair.key.range[0]);
+        return { line, column: col };
+      }
+    }
+    return locate(path);
+  };
   const data = doc.toJS({ maxAliasCount: 100 });
-  const parsed = TrainSchema.safeParse(data);
+  const parsed = TrainSchema.safeParse(data, { reportInput: true });
   if (!parsed.success) {
     throw trainInvalid(
       parsed.error.issues.map((issue) => {
         const path = issue.path.filter((k): k is string | number => typeof k !== 'symbol');
-        return { file, ...locate(path), field: formatPath(path), message: describeIssue(issue) };
+        const at = issue.code === 'unrecognized_keys' ? locateKey(path, issue.keys[0]!) : locate(path);
+        return { file, ...at, field: formatPath(path), message: describeIssue(issue) };
       }),
     );
   }
@@ -100,13 +113,20 @@ function trainInvalid(problems: TrainProblem[]): VtError {
 function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
-      return issue.input === undefined ? `is required (${issue.expected})` : `expected ${issue.expected}`;
+      return issue.input === undefined
+        ? `is required (${issue.expected})`
+        : `expected ${issue.expected}, not ${issue.input === null ? 'null' : Array.isArray(issue.input) ? 'a list' : typeof issue.input}`;
+    case 'too_small':
+      return issue.origin === 'array'
+        ? `needs at least ${issue.minimum} item${Number(issue.minimum) === 1 ? '' : 's'}`
+        : `must be at least ${issue.minimum}`;
     case 'unrecognized_keys':
       return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     case 'invalid_value':
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'invalid_union':
-      if ('discriminator' in issue && issue.discriminator) return `unknown ${issue.discriminator}: ${issue.message}`;
+      if ('discriminator' in issue && issue.discriminator)
+        return `unknown ${issue.discriminator}: ${issue.message}`;
       return issue.message;
     default:
       return issue.message;

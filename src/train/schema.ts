@@ -6,7 +6,9 @@ const Id = z
   .string()
   .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'an id: lowercase letters, digits, "-" or "_", starting with a letter');
 /** Metric names may be dotted (model.auc) so they read like the tools that produced them. */
-const MetricName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]{0,62}$/, 'a metric name: letters, digits, "_" or "."');
+const MetricName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_.]{0,62}$/, 'a metric name: letters, digits, "_" or "."');
 
 export const ExecutorSchema = z.discriminatedUnion('kind', [
   z
@@ -14,7 +16,10 @@ export const ExecutorSchema = z.discriminatedUnion('kind', [
       kind: z.literal('command'),
       run: z.array(z.string()).min(1).describe('argv of the command, run without a shell in the workspace'),
       timeout_s: z.number().positive().max(86_400).default(600),
-      report: z.string().optional().describe('a JSON report file the command writes, relative to the workspace'),
+      report: z
+        .string()
+        .optional()
+        .describe('a JSON report file the command writes, relative to the workspace'),
     })
     .strict(),
   z.object({ kind: z.literal('human') }).strict(),
@@ -74,7 +79,12 @@ export const GateSchema: z.ZodType<GateSpec> = z.lazy(() =>
       })
       .strict(),
     z
-      .object({ ...gateBase, kind: z.literal('approval'), role: Id, count: z.number().int().min(1).default(1) })
+      .object({
+        ...gateBase,
+        kind: z.literal('approval'),
+        role: Id,
+        count: z.number().int().min(1).default(1),
+      })
       .strict(),
     z.object({ ...gateBase, kind: z.enum(['all', 'any']), gates: z.array(GateSchema).min(1) }).strict(),
   ]),

@@ -11,11 +11,15 @@ import { json, paint, safe, table, when } from '../output.ts';
 function report(ctx: CliContext, r: VerifyResult, what: string): number {
   if (ctx.json) json(ctx.io, r);
   if (r.ok) {
-    ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${what}: ${r.checked} events in ${r.projects} chain${r.projects === 1 ? '' : 's'} verify\n`);
+    ctx.io.err(
+      `${paint(ctx.color, 'green', '✓')} ${what}: ${r.checked} events in ${r.projects} chain${r.projects === 1 ? '' : 's'} verify\n`,
+    );
     return 0;
   }
   const b = r.firstBad!;
-  ctx.io.err(`${paint(ctx.color, 'red', '✗')} ${what}: event ${b.project_id}#${b.seq} does not verify: ${b.reason}\n`);
+  ctx.io.err(
+    `${paint(ctx.color, 'red', '✗')} ${what}: event ${b.project_id}#${b.seq} does not verify: ${b.reason}\n`,
+  );
   return 1;
 }
 
@@ -23,7 +27,9 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
   const audit = program.command('audit').description('verify, export and read the hash-chained audit trail');
   audit
     .command('verify')
-    .description('recompute every chain (or a bundle offline) and name the first bad event; exit 1 on tampering')
+    .description(
+      'recompute every chain (or a bundle offline) and name the first bad event; exit 1 on tampering',
+    )
     .argument('[project]', 'only this project')
     .option('--bundle <file>', 'verify an exported bundle instead of the store (no database needed)')
     .addHelpText('after', '\nExamples:\n  vt audit verify\n  vt audit verify --bundle audit.jsonl')
@@ -45,7 +51,9 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
         const path = resolve(ctx.cwd, file);
         const m = await exportBundle(store.db, path, engine.clock.now(), o.project);
         if (ctx.json) json(ctx.io, { file: path, ...m });
-        ctx.io.err(`${paint(ctx.color, 'green', '✓')} wrote ${path}: ${m.events} events, ${Object.keys(m.heads).length} chains\n`);
+        ctx.io.err(
+          `${paint(ctx.color, 'green', '✓')} wrote ${path}: ${m.events} events, ${Object.keys(m.heads).length} chains\n`,
+        );
         return 0;
       }),
     );
@@ -57,21 +65,41 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
     .option('--wide', 'do not truncate')
     .action(
       withCtx(async (ctx, project: string, o: { limit: number; wide?: boolean }) => {
-        if (!Number.isInteger(o.limit) || o.limit <= 0) throw new VtError('BAD_INPUT', '--limit must be a positive integer');
+        if (!Number.isInteger(o.limit) || o.limit <= 0)
+          throw new VtError('BAD_INPUT', '--limit must be a positive integer');
         const { store } = await ctx.vt();
         const rows = (
-          await store.db.selectFrom('events').selectAll().where('project_id', '=', project).orderBy('seq', 'desc').limit(o.limit).execute()
+          await store.db
+            .selectFrom('events')
+            .selectAll()
+            .where('project_id', '=', project)
+            .orderBy('seq', 'desc')
+            .limit(o.limit)
+            .execute()
         ).reverse();
-        if (!rows.length) throw new VtError('NOT_FOUND', `no events for project "${project}"`, { hint: 'See: vt project list' });
+        if (!rows.length)
+          throw new VtError('NOT_FOUND', `no events for project "${project}"`, {
+            hint: 'See: vt project list',
+          });
         if (ctx.json) {
-          json(ctx.io, rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) })));
+          json(
+            ctx.io,
+            rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) })),
+          );
           return 0;
         }
         ctx.io.out(
           table(
             ctx.io,
             ['seq', 'when', 'actor', 'type', 'summary', 'hash'],
-            rows.map((r) => [String(r.seq), when(ctx.io, r.ts), r.actor, r.type, summarize(r.type, JSON.parse(r.payload)), r.hash.slice(0, 12)]),
+            rows.map((r) => [
+              String(r.seq),
+              when(ctx.io, r.ts),
+              r.actor,
+              r.type,
+              summarize(r.type, JSON.parse(r.payload)),
+              r.hash.slice(0, 12),
+            ]),
             o,
           ),
         );
@@ -88,7 +116,9 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
         const { store } = await ctx.vt();
         const r = await rebuildProjections(store);
         if (ctx.json) json(ctx.io, r);
-        ctx.io.err(`${paint(ctx.color, 'green', '✓')} rebuilt projections from ${r.events} events of ${r.projects} projects\n`);
+        ctx.io.err(
+          `${paint(ctx.color, 'green', '✓')} rebuilt projections from ${r.events} events of ${r.projects} projects\n`,
+        );
         return 0;
       }),
     );

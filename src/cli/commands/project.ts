@@ -17,9 +17,13 @@ export async function resolveProject(ctx: CliContext, given: string | undefined)
   const { store } = await ctx.vt();
   const rows = await store.db.selectFrom('projects').select('id').limit(2).execute();
   if (rows.length === 1) return rows[0]!.id;
-  throw new VtError('USAGE', rows.length ? 'name the project: the store holds several' : 'the store holds no project yet', {
-    hint: rows.length ? 'See them with: vt project list' : 'Create one with: vt project create NAME',
-  });
+  throw new VtError(
+    'USAGE',
+    rows.length ? 'name the project: the store holds several' : 'the store holds no project yet',
+    {
+      hint: rows.length ? 'See them with: vt project list' : 'Create one with: vt project create NAME',
+    },
+  );
 }
 
 export function registerProject(program: Command, withCtx: WithCtx): void {
@@ -32,25 +36,44 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
     .option('--team <team>', 'owning team')
     .option('--priority <p>', `priority: ${PRIORITIES.join(', ')}`)
     .option('--budget <amount>', 'budget (in your currency)', parseFloat)
-    .addHelpText('after', '\nExamples:\n  vt project create "Churn model" --team growth --priority now\n  id=$(vt project create "Fraud" --budget 20000)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt project create "Churn model" --team growth --priority now\n  id=$(vt project create "Fraud" --budget 20000)',
+    )
     .action(
-      withCtx(async (ctx, name: string, o: { id?: string; team?: string; priority?: string; budget?: number }) => {
-        if (o.priority && !PRIORITIES.includes(o.priority as Priority))
-          throw new VtError('BAD_INPUT', `priority must be one of ${PRIORITIES.join(', ')}, not "${o.priority}"`);
-        if (o.budget !== undefined && Number.isNaN(o.budget)) throw new VtError('BAD_INPUT', '--budget must be a number');
-        const root = ctx.requireRoot();
-        const loaded = loadTrainFile(join(root, TRAIN_FILE));
-        assertTrainSound(loaded);
-        const { engine } = await ctx.vt();
-        const c = await engine.createProject(
-          { id: o.id, name, team: o.team, priority: o.priority as Priority | undefined, budget: o.budget, workspace: root, train: loaded },
-          ctx.who,
-        );
-        if (ctx.json) json(ctx.io, { id: c.state.id, phase: c.state.phase, train_hash: c.state.trainHash });
-        else ctx.io.out(`${c.state.id}\n`);
-        ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${c.replayed ? 'already created' : 'created'} ${c.state.id} in phase ${c.state.phase}\n`);
-        return 0;
-      }),
+      withCtx(
+        async (ctx, name: string, o: { id?: string; team?: string; priority?: string; budget?: number }) => {
+          if (o.priority && !PRIORITIES.includes(o.priority as Priority))
+            throw new VtError(
+              'BAD_INPUT',
+              `priority must be one of ${PRIORITIES.join(', ')}, not "${o.priority}"`,
+            );
+          if (o.budget !== undefined && Number.isNaN(o.budget))
+            throw new VtError('BAD_INPUT', '--budget must be a number');
+          const root = ctx.requireRoot();
+          const loaded = loadTrainFile(join(root, TRAIN_FILE));
+          assertTrainSound(loaded);
+          const { engine } = await ctx.vt();
+          const c = await engine.createProject(
+            {
+              id: o.id,
+              name,
+              team: o.team,
+              priority: o.priority as Priority | undefined,
+              budget: o.budget,
+              workspace: root,
+              train: loaded,
+            },
+            ctx.who,
+          );
+          if (ctx.json) json(ctx.io, { id: c.state.id, phase: c.state.phase, train_hash: c.state.trainHash });
+          else ctx.io.out(`${c.state.id}\n`);
+          ctx.io.err(
+            `${paint(ctx.color, 'green', '✓')} ${c.replayed ? 'already created' : 'created'} ${c.state.id} in phase ${c.state.phase}\n`,
+          );
+          return 0;
+        },
+      ),
     );
   project
     .command('list')
@@ -62,7 +85,22 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
         const { store } = await ctx.vt();
         const rows = await store.db.selectFrom('projects').selectAll().orderBy('id').execute();
         if (ctx.json) {
-          json(ctx.io, rows.map((r) => ({ id: r.id, name: r.name, team: r.team, priority: r.priority, budget: r.budget, phase: r.phase, status: r.status, visit: r.visit, transitions: r.transitions, created_at: r.created_at, updated_at: r.updated_at })));
+          json(
+            ctx.io,
+            rows.map((r) => ({
+              id: r.id,
+              name: r.name,
+              team: r.team,
+              priority: r.priority,
+              budget: r.budget,
+              phase: r.phase,
+              status: r.status,
+              visit: r.visit,
+              transitions: r.transitions,
+              created_at: r.created_at,
+              updated_at: r.updated_at,
+            })),
+          );
           return 0;
         }
         if (!rows.length) ctx.io.err('no projects yet: vt project create NAME\n');
@@ -70,7 +108,14 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
           table(
             ctx.io,
             ['id', 'phase', 'status', 'priority', 'team', 'updated'],
-            rows.map((r) => [r.id, r.phase, badge(r.status as never, ctx.color), r.priority, r.team ?? '', when(ctx.io, r.updated_at)]),
+            rows.map((r) => [
+              r.id,
+              r.phase,
+              badge(r.status as never, ctx.color),
+              r.priority,
+              r.team ?? '',
+              when(ctx.io, r.updated_at),
+            ]),
             o,
           ),
         );
@@ -90,16 +135,45 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
         const s = await engine.state(id);
         const train = await engine.train(s.trainHash);
         const phase = phaseOf(train, s.phase);
-        const gates = await evaluateGates(phase.gates.exit, { state: s, train, phase, now: engine.clock.now(), io: engine.io });
+        const gates = await evaluateGates(phase.gates.exit, {
+          state: s,
+          train,
+          phase,
+          now: engine.clock.now(),
+          io: engine.io,
+        });
         const index = train.phases.findIndex((p) => p.id === phase.id);
-        const checklist = phase.checklist.map((c) => ({ id: c.id, text: c.text, required: c.required, ticked: !!s.checklist[phase.id]?.[c.id]?.ticked }));
-        const artifacts = phase.artifacts.map((a) => ({ id: a.id, path: a.path, required: a.required, recorded: s.artifacts[phase.id]?.[a.id] ?? null }));
+        const checklist = phase.checklist.map((c) => ({
+          id: c.id,
+          text: c.text,
+          required: c.required,
+          ticked: !!s.checklist[phase.id]?.[c.id]?.ticked,
+        }));
+        const artifacts = phase.artifacts.map((a) => ({
+          id: a.id,
+          path: a.path,
+          required: a.required,
+          recorded: s.artifacts[phase.id]?.[a.id] ?? null,
+        }));
         if (ctx.json) {
           json(ctx.io, {
-            id: s.id, name: s.name, team: s.team, priority: s.priority, budget: s.budget, status: s.status,
-            phase: s.phase, phase_index: index + 1, phases: train.phases.length, stage: phase.stage, owner: phase.owner,
-            visit: s.visit, transitions: s.transitions, train: { name: train.name, hash: s.trainHash },
-            checklist, artifacts, metrics: Object.fromEntries(Object.entries(s.metrics).map(([k, v]) => [k, v.value])),
+            id: s.id,
+            name: s.name,
+            team: s.team,
+            priority: s.priority,
+            budget: s.budget,
+            status: s.status,
+            phase: s.phase,
+            phase_index: index + 1,
+            phases: train.phases.length,
+            stage: phase.stage,
+            owner: phase.owner,
+            visit: s.visit,
+            transitions: s.transitions,
+            train: { name: train.name, hash: s.trainHash },
+            checklist,
+            artifacts,
+            metrics: Object.fromEntries(Object.entries(s.metrics).map(([k, v]) => [k, v.value])),
             gates: gates.map((g) => ({ gate: g.gate, kind: g.kind, status: g.status, message: g.message })),
             head: { seq: s.seq, hash: s.headHash },
           });
@@ -108,13 +182,22 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
         const c = ctx.color;
         const o = (t: string) => ctx.io.out(t);
         o(`${paint(c, 'bold', safe(s.name))} (${s.id})  ${badge(s.status, c)}\n`);
-        o(`phase ${index + 1}/${train.phases.length}: ${paint(c, 'bold', phase.name)} [${phase.id}]  stage ${phase.stage}, owner ${phase.owner}, visit ${s.visit}\n`);
+        o(
+          `phase ${index + 1}/${train.phases.length}: ${paint(c, 'bold', phase.name)} [${phase.id}]  stage ${phase.stage}, owner ${phase.owner}, visit ${s.visit}\n`,
+        );
         if (phase.checklist.length) o('\nchecklist\n');
-        for (const i of checklist) o(`  ${i.ticked ? paint(c, 'green', '✓') : paint(c, 'gray', '○')} ${i.id}${i.required ? '' : ' (optional)'}  ${paint(c, 'gray', safe(i.text))}\n`);
+        for (const i of checklist)
+          o(
+            `  ${i.ticked ? paint(c, 'green', '✓') : paint(c, 'gray', '○')} ${i.id}${i.required ? '' : ' (optional)'}  ${paint(c, 'gray', safe(i.text))}\n`,
+          );
         if (phase.artifacts.length) o('\nartifacts\n');
-        for (const a of artifacts) o(`  ${a.recorded ? paint(c, 'green', '✓') : paint(c, 'gray', '○')} ${a.id}  ${a.recorded ? `${a.recorded.path} ${a.recorded.sha256.slice(0, 12)} ${a.recorded.size} B` : a.path}\n`);
+        for (const a of artifacts)
+          o(
+            `  ${a.recorded ? paint(c, 'green', '✓') : paint(c, 'gray', '○')} ${a.id}  ${a.recorded ? `${a.recorded.path} ${a.recorded.sha256.slice(0, 12)} ${a.recorded.size} B` : a.path}\n`,
+          );
         const metrics = Object.entries(s.metrics);
-        if (metrics.length) o(`\nmetrics\n${metrics.map(([k, v]) => `  ${k} = ${v.value}  (${v.phase})`).join('\n')}\n`);
+        if (metrics.length)
+          o(`\nmetrics\n${metrics.map(([k, v]) => `  ${k} = ${v.value}  (${v.phase})`).join('\n')}\n`);
         o('\nexit gates\n');
         for (const g of gates) o(`  ${badge(g.status, c)}  ${g.gate}: ${safe(g.message)}\n`);
         if (!gates.length) o('  (none)\n');

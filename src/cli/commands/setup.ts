@@ -22,11 +22,15 @@ export function templateNames(): string[] {
 export function writeStarter(dir: string, template: string, actor: string, force: boolean): string {
   const src = join(TEMPLATES_DIR, `${template}.yaml`);
   if (!existsSync(src)) {
-    throw new VtError('BAD_INPUT', `no template "${template}"`, { hint: `Templates: ${templateNames().join(', ')}` });
+    throw new VtError('BAD_INPUT', `no template "${template}"`, {
+      hint: `Templates: ${templateNames().join(', ')}`,
+    });
   }
   const target = join(dir, TRAIN_FILE);
   if (existsSync(target) && !force)
-    throw new VtError('CONFLICT', `${target} already exists`, { hint: 'Keep it, or overwrite with: vt init --force' });
+    throw new VtError('CONFLICT', `${target} already exists`, {
+      hint: 'Keep it, or overwrite with: vt init --force',
+    });
   const text = readFileSync(src, 'utf8').replace(
     /^people: \{\}$/m,
     `people:\n  # who holds which roles; approvers may not approve work they did\n  ${actor}: [conductor, evaluator]`,
@@ -53,7 +57,9 @@ export function registerSetup(program: Command, withCtx: WithCtx): void {
       withCtx(async (ctx, opts: { template: string; force?: boolean }) => {
         const file = writeStarter(ctx.cwd, opts.template, ctx.actor, !!opts.force);
         const { store } = await ctx.vt();
-        ctx.io.err(`${paint(ctx.color, 'green', '✓')} wrote ${file}\n${paint(ctx.color, 'green', '✓')} store ${store.location}\n`);
+        ctx.io.err(
+          `${paint(ctx.color, 'green', '✓')} wrote ${file}\n${paint(ctx.color, 'green', '✓')} store ${store.location}\n`,
+        );
         ctx.io.err(`  next: vt project create "My project"\n`);
         if (ctx.json) json(ctx.io, { train: file, store: store.location });
         return 0;
@@ -73,14 +79,19 @@ export function registerSetup(program: Command, withCtx: WithCtx): void {
         if (ctx.json) json(ctx.io, { file: path, hash: loaded.hash, ok: problems.length === 0, problems });
         else if (problems.length) {
           for (const p of problems) ctx.io.err(`${formatProblem(p)}\n`);
-          ctx.io.err(`${paint(ctx.color, 'red', '✗')} ${problems.length} problem${problems.length > 1 ? 's' : ''}\n`);
+          ctx.io.err(
+            `${paint(ctx.color, 'red', '✗')} ${problems.length} problem${problems.length > 1 ? 's' : ''}\n`,
+          );
         } else {
           const t = loaded.train;
           ctx.io.err(
             `${paint(ctx.color, 'green', '✓')} ${path}: ${t.phases.length} phases, ${t.roles.length} roles, ${t.modes.length} modes; hash ${loaded.hash.slice(0, 12)}\n`,
           );
         }
-        if (problems.length) throw new VtError('TRAIN_INVALID', `${path} has ${problems.length} problem(s)`, { hint: 'Fix them and run vt lint again' });
+        if (problems.length)
+          throw new VtError('TRAIN_INVALID', `${path} has ${problems.length} problem(s)`, {
+            hint: 'Fix them and run vt lint again',
+          });
         return 0;
       }),
     );
@@ -88,7 +99,10 @@ export function registerSetup(program: Command, withCtx: WithCtx): void {
   program
     .command('schema')
     .description('print the JSON Schema of vt.yaml (for editor completion)')
-    .addHelpText('after', '\nExample:\n  vt schema > vt.schema.json   # then add "# yaml-language-server: $schema=vt.schema.json" to vt.yaml')
+    .addHelpText(
+      'after',
+      '\nExample:\n  vt schema > vt.schema.json   # then add "# yaml-language-server: $schema=vt.schema.json" to vt.yaml',
+    )
     .action(
       withCtx(async (ctx) => {
         ctx.io.out(`${JSON.stringify(trainJsonSchema(), null, 2)}\n`);

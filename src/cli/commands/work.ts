@@ -10,7 +10,8 @@ import { resolveProject } from './project.ts';
 function printGates(ctx: CliContext, results: GateResult[]): void {
   for (const g of results) {
     ctx.io.err(`  ${badge(g.status, ctx.color)}  ${g.gate}: ${safe(g.message)}\n`);
-    for (const ch of g.children ?? []) ctx.io.err(`      ${badge(ch.status, ctx.color)}  ${ch.gate}: ${safe(ch.message)}\n`);
+    for (const ch of g.children ?? [])
+      ctx.io.err(`      ${badge(ch.status, ctx.color)}  ${ch.gate}: ${safe(ch.message)}\n`);
   }
 }
 
@@ -19,9 +20,13 @@ const done = (ctx: CliContext, text: string) => ctx.io.err(`${paint(ctx.color, '
 /** Parse "7d", "12h", "30m" or an ISO date into an absolute time. */
 export function parseExpiry(text: string, now: Date): Date {
   const m = /^(\d+)([dhm])$/.exec(text.trim());
-  if (m) return new Date(now.getTime() + Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm']);
+  if (m)
+    return new Date(
+      now.getTime() + Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm'],
+    );
   const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new VtError('BAD_INPUT', `--expires must be like 7d, 12h or an ISO date, not "${text}"`);
+  if (Number.isNaN(t))
+    throw new VtError('BAD_INPUT', `--expires must be like 7d, 12h or an ISO date, not "${text}"`);
   return new Date(t);
 }
 
@@ -34,17 +39,30 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
     .option('--note <text>', 'a note kept with the tick')
     .option('--reopen', 'untick a ticked item (needs --reason; recorded)')
     .option('--reason <text>', 'why the item is reopened')
-    .addHelpText('after', '\nExamples:\n  vt tick churn problem-stated\n  vt tick churn problem-stated --reopen --reason "sponsor changed the goal"')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt tick churn problem-stated\n  vt tick churn problem-stated --reopen --reason "sponsor changed the goal"',
+    )
     .action(
-      withCtx(async (ctx, project: string, item: string, o: { note?: string; reopen?: boolean; reason?: string }) => {
-        const { engine } = await ctx.vt();
-        const c = o.reopen
-          ? await engine.reopenItem(project, item, o.reason ?? '', ctx.who)
-          : await engine.tick(project, item, o.note ?? null, ctx.who);
-        if (ctx.json) json(ctx.io, { project, item, ticked: !o.reopen, events: c.events.length });
-        done(ctx, `${o.reopen ? 'reopened' : 'ticked'} ${item}${c.events.length || c.replayed ? '' : ' (already ticked)'}`);
-        return 0;
-      }),
+      withCtx(
+        async (
+          ctx,
+          project: string,
+          item: string,
+          o: { note?: string; reopen?: boolean; reason?: string },
+        ) => {
+          const { engine } = await ctx.vt();
+          const c = o.reopen
+            ? await engine.reopenItem(project, item, o.reason ?? '', ctx.who)
+            : await engine.tick(project, item, o.note ?? null, ctx.who);
+          if (ctx.json) json(ctx.io, { project, item, ticked: !o.reopen, events: c.events.length });
+          done(
+            ctx,
+            `${o.reopen ? 'reopened' : 'ticked'} ${item}${c.events.length || c.replayed ? '' : ' (already ticked)'}`,
+          );
+          return 0;
+        },
+      ),
     );
 
   const artifact = program.command('artifact').description('record files a phase produced');
@@ -77,7 +95,8 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
     .action(
       withCtx(async (ctx, project: string, name: string, value: string) => {
         const n = Number(value);
-        if (value.trim() === '' || !Number.isFinite(n)) throw new VtError('BAD_INPUT', `"${value}" is not a finite number`);
+        if (value.trim() === '' || !Number.isFinite(n))
+          throw new VtError('BAD_INPUT', `"${value}" is not a finite number`);
         const { engine } = await ctx.vt();
         await engine.setMetric(project, name, n, ctx.who);
         if (ctx.json) json(ctx.io, { project, name, value: n });
@@ -115,7 +134,14 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
       withCtx(async (ctx, project: string) => {
         const { engine } = await ctx.vt();
         const c = await engine.advance(project, ctx.who);
-        if (ctx.json) json(ctx.io, { project, ...c.outcome, phase: c.state.phase, status: c.state.status, results: c.results });
+        if (ctx.json)
+          json(ctx.io, {
+            project,
+            ...c.outcome,
+            phase: c.state.phase,
+            status: c.state.status,
+            results: c.results,
+          });
         else {
           printGates(ctx, c.results);
           ctx.io.err(`${describeOutcome(c.outcome, ctx)}\n`);
@@ -135,14 +161,23 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
       .argument('<project>')
       .option('--role <role>', 'the role you act in, when you hold several')
       .option('--reason <text>', decision === 'reject' ? 'why (required)' : 'a note')
-      .addHelpText('after', `\nExample:\n  vt ${decision} churn --as lead${decision === 'reject' ? ' --reason "brief lacks a baseline"' : ''}`)
+      .addHelpText(
+        'after',
+        `\nExample:\n  vt ${decision} churn --as lead${decision === 'reject' ? ' --reason "brief lacks a baseline"' : ''}`,
+      )
       .action(
         withCtx(async (ctx, project: string, o: { role?: string; reason?: string }) => {
           const { engine } = await ctx.vt();
           const c =
             decision === 'approve'
-              ? await engine.approve(project, ctx.who, { ...(o.role ? { role: o.role } : {}), reason: o.reason ?? null })
-              : await engine.reject(project, ctx.who, { ...(o.role ? { role: o.role } : {}), reason: o.reason ?? '' });
+              ? await engine.approve(project, ctx.who, {
+                  ...(o.role ? { role: o.role } : {}),
+                  reason: o.reason ?? null,
+                })
+              : await engine.reject(project, ctx.who, {
+                  ...(o.role ? { role: o.role } : {}),
+                  reason: o.reason ?? '',
+                });
           if (ctx.json) json(ctx.io, { project, decision, phase: c.state.phase, actor: ctx.actor });
           done(ctx, `${decision === 'approve' ? 'approved' : 'rejected'} ${c.state.phase} as ${ctx.actor}`);
           return 0;
@@ -152,7 +187,9 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
 
   program
     .command('waive')
-    .description('waive a failing gate of the current phase until a date (waiver roles only; reason required)')
+    .description(
+      'waive a failing gate of the current phase until a date (waiver roles only; reason required)',
+    )
     .argument('<project>')
     .argument('<gate>', 'gate id')
     .requiredOption('--reason <text>', 'why the gate may be skipped')

@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { exportBundle, verifyBundle, verifyStore } from '../src/audit/audit.ts';
+import { freshEngine, runVt, tempDir, writeFile } from './helpers.ts';
+
+const COLUMNS = [
+  'project_id',
+  'seq',
+  'ts',
+  'actor',
+  'type',
+  'payload',
+  'payload_sha256',
+  'prev_hash',
+  'hash',
+  'idempotency_key',
+] as const;
+
+/** A store with two projects and a few dozen events. */
+async function populated() {
+  const f = await freshEngine();
+  for (const name of ['Alpha', 'Beta']) {
+    await f.engine.createProject(
+      { name, workspace: f.dir, train: f.train },
+      { actor: 'lead-1', idempotencyKey: `create-${name}` },
+    );
+    const id = name.toLowerCase();
+    for (const item of ['asked', 'sized', 'extra'])
+      await f.engine.tick(id, item, `note ${item}`, { actor: 'lab-1' });
+    writeFile(f.dir, 'docs/brief.md', `# ${name}\n`);
+    await f.engine.addArtifact(id, 'brief', undefined, { actor: 'lab-1' });
+    await f.engine.approve(id, { actor: 'lead-2' });
+    await f.engine.advance(id, { actor: 'lead-1' });
+    for (let i = 0; i < 5; i++) await f.engine.setMetric(id, 'auc', 0.5 + i / 10, { actor: 'lab-1' });
+  }
+  await f.store.close();
+  return join(f.dir, '.vt', 'vt.db');
+}
+
+/** Raw access as an attacker would have it: the append-only triggers dropped. */
+function raw(file: string) {
+  const db = new Database(file);
+  db.exec('drop trigger if exists events_no_update; drop trigger if exists events_no_delete;');
+  return db;
+}
+
+function flip(value: unknown): unknown {
+  if (value === null) return 'injected';
+  if (typeof value === 'number') return value + 1000;
+  const s = String(value);
+  const i = Math.floor(s.length / 2);
+  const c = s.charCodeAt(i);
+  return s.slice(0, i) + String.fromCharCode(c === 0x61 ? 0x62 : 0x61) + s.slice(i + 1);
+}
+
+async function verifyFile(file: string) {
+  const { openStore } = await import('../src/store/store.ts');
+  const store = await openStore(file, { synchronous: 'NORMAL' });
+  try {
+    return await verifyStore(store.db);
+  } finally {
+    await store.close();
+  }
+}
+
+describe('audit trail', () => {
+  it('the store refuses UPDATE and DELETE on events', async () => {
+    const file = await populated();
+    const db = new Database(file);
+    assert.throws(() => db.prepare("update events set actor = 'x' where seq = 1").run(), /append-only/);
+    assert.throws(() => db.prepare('delete from events where seq = 1').run(), /append-only/);
+    db.close();
+  });
+
+  it('a changed byte in any column of any event is found at exactly that event', async () => {
+    const file = await populated();
+    const db = raw(file);
+    const rows = db.prepare('select * from events order by project_id, seq').all() as Record<
+      string,
+      unknown
+    >[];
+    assert.ok(rows.length > 20);
+    db.close();
+    let cases = 0;
+    for (const row of rows) {
+      for (const col of COLUMNS) {
+        const db2 = raw(file);
+        const tampered = flip(row[col]);
+        db2
+          .prepare(`update events set ${col} = ? where project_id = ? and seq = ?`)
+          .run(tampered, row.project_id, row.seq);
+        db2.close();
+        const r = await verifyFile(file);
+        assert.equal(r.ok, false, `${col} of ${row.project_id}#${row.seq} changed unnoticed`);
+        assert.equal(
+          r.firstBad!.seq,
+          row.seq,
+          `${col} of ${row.project_id}#${row.seq}: reported ${JSON.stringify(r.firstBad)}`,
+        );
+        if (col !== 'project_id') assert.equal(r.firstBad!.project_id, row.project_id);
+        const db3 = raw(file);
+        const where =
+          col === 'project_id' ? [tampered, row.seq] : [row.project_id, col === 'seq' ? tampered : row.seq];
+        db3.prepare(`update events set ${col} = ? where project_id = ? and seq = ?`).run(row[col], ...where);
+        db3.close();
+        cases++;
+      }
+    }
+    assert.equal((await verifyFile(file)).ok, true, 'restored store verifies again');
+    assert.equal(cases, rows.length * COLUMNS.length);
+  });
+
+  it('swapped, deleted and truncated events are found', async () => {
+    const file = await populated();
+    let db = raw(file);
+    const a = db.prepare("select * from events where project_id = 'alpha' and seq = 4").get() as Record<
+      string,
+      unknown
+    >;
+    const b = db.prepare("select * from events where project_id = 'alpha' and seq = 7").get() as Record<
+      string,
+      unknown
+    >;
+    const put = (row: Record<string, unknown>, seq: number) =>
+      db
+        .prepare(
+          'update events set ts = ?, actor = ?, type = ?, payload = ?, payload_sha256 = ?, prev_hash = ?, hash = ? where project_id = ? and seq = ?',
+        )
+        .run(
+          row.ts,
+          row.actor,
+          row.type,
+          row.payload,
+          row.payload_sha256,
+          row.prev_hash,
+          row.hash,
+          'alpha',
+          seq,
+        );
+    put(b, 4);
+    put(a, 7);
+    db.close();
+    assert.deepEqual((await verifyFile(file)).firstBad?.seq, 4);
+    db = raw(file);
+    put(a, 4);
+    put(b, 7);
+    db.prepare("delete from events where project_id = 'beta' and seq = 9").run();
+    db.close();
+    assert.deepEqual((await verifyFile(file)).firstBad, {
+      project_id: 'beta',
+      seq: 9,
+      reason: 'event 9 is missing',
+    });
+    const fresh = await populated();
+    db = raw(fresh);
+    const last = db.prepare("select max(seq) as m from events where project_id = 'beta'").get() as {
+      m: number;
+    };
+    db.prepare("delete from events where project_id = 'beta' and seq > ?").run(last.m - 2);
+    db.close();
+    const r = await verifyFile(fresh);
+    assert.equal(r.ok, false);
+    assert.equal(r.firstBad!.seq, last.m - 1);
+    assert.match(r.firstBad!.reason, /missing/);
+  });
+
+  it('an exported bundle verifies offline; a tampered or truncated one does not', async () => {
+    const file = await populated();
+    const { openStore } = await import('../src/store/store.ts');
+    const store = await openStore(file);
+    const out = join(tempDir(), 'audit.jsonl');
+    const m = await exportBundle(store.db, out, new Date());
+    await store.close();
+    assert.equal(verifyBundle(out).ok, true);
+    // Verified by the CLI in a folder with no vt.yaml and no store.
+    const elsewhere = tempDir();
+    const ok = await runVt(['audit', 'verify', '--bundle', out], { cwd: elsewhere });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stderr, new RegExp(`${m.events} events in 2 chains verify`));
+    const lines = readFileSync(out, 'utf8').split('\n');
+    const tampered = join(elsewhere, 't.jsonl');
+    const ev = JSON.parse(lines[5]!);
+    writeFileSync(
+      tampered,
+      [...lines.slice(0, 5), JSON.stringify({ ...ev, actor: 'mallory' }), ...lines.slice(6)].join('\n'),
+    );
+    const bad = await runVt(['audit', 'verify', '--bundle', tampered], { cwd: elsewhere });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, new RegExp(`event ${ev.project_id}#${ev.seq} does not verify`));
+    const short = join(elsewhere, 's.jsonl');
+    writeFileSync(short, `${lines.slice(0, -2).join('\n')}\n`);
+    assert.equal(verifyBundle(short).ok, false);
+    const manifest = JSON.parse(lines[0]!);
+    const forged = join(elsewhere, 'f.jsonl');
+    writeFileSync(
+      forged,
+      [JSON.stringify({ ...manifest, events: manifest.events + 1 }), ...lines.slice(1)].join('\n'),
+    );
+    assert.equal(verifyBundle(forged).ok, false);
+  });
+
+  it('vt audit verify exits 1 and names the event when the store was tampered with', async () => {
+    const file = await populated();
+    const dir = join(file, '..', '..');
+    assert.equal((await runVt(['audit', 'verify'], { cwd: dir })).code, 0);
+    const db = raw(file);
+    db.prepare(
+      "update events set payload = replace(payload, '0.7', '0.9') where project_id = 'beta' and type = 'metric.recorded'",
+    ).run();
+    db.close();
+    const r = await runVt(['audit', 'verify', '--json'], { cwd: dir });
+    assert.equal(r.code, 1);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.firstBad.project_id, 'beta');
+    assert.match(out.firstBad.reason, /payload/);
+  });
+});

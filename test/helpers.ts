@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Clock, Engine } from '../src/engine/engine.ts';
+import { nodeIo } from '../src/io/node-io.ts';
+import { openStore, type Store } from '../src/store/store.ts';
+import { type LoadedTrain, parseTrain } from '../src/train/loader.ts';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const VT_BIN = join(ROOT, 'bin', 'vt.js');
+export const MINI = join(ROOT, 'test', 'fixtures', 'mini.yaml');
+
+export function tempDir(prefix = 'vt-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function miniTrain(): LoadedTrain {
+  return parseTrain(readFileSync(MINI, 'utf8'), MINI);
+}
+
+/** A clock the test moves by hand. */
+export class TestClock implements Clock {
+  t: number;
+  constructor(start = Date.parse('2026-01-01T00:00:00Z')) {
+    this.t = start;
+  }
+  now(): Date {
+    this.t += 1000;
+    return new Date(this.t);
+  }
+}
+
+/** A fresh SQLite store and engine in a temp workspace holding the mini train. */
+export async function freshEngine(opts: { synchronous?: 'FULL' | 'NORMAL' } = {}): Promise<{
+  dir: string;
+  store: Store;
+  engine: Engine;
+  train: LoadedTrain;
+  clock: TestClock;
+}> {
+  const dir = tempDir();
+  cpSync(MINI, join(dir, 'vt.yaml'));
+  const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: opts.synchronous ?? 'NORMAL' });
+  const clock = new TestClock();
+  const engine = new Engine({ store, io: nodeIo, clock });
+  return { dir, store, engine, train: miniTrain(), clock };
+}
+
+export function writeFile(dir: string, rel: string, text: string): void {
+  mkdirSync(dirname(join(dir, rel)), { recursive: true });
+  writeFileSync(join(dir, rel), text);
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  signal: NodeJS.Signals | null;
+}
+
+/** Run the real CLI as a subprocess. */
+export function runVt(
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string>; input?: string },
+): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [VT_BIN, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, NO_COLOR: '1', VT_SQLITE_SYNCHRONOUS: 'NORMAL', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolvePromise({ code, stdout, stderr, signal }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
