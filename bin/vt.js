@@ -23,6 +23,13 @@ if (major < 24) {
   );
   process.exit(2);
 }
+// A closed pipe (vt ... | head) ends the output quietly, as with any Unix tool.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
 const { main } = await import('../src/cli/main.ts');

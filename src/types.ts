@@ -33,6 +33,24 @@ export const GATE_STATUSES = {
 } as const;
 export type GateStatus = keyof typeof GATE_STATUSES;
 
+/** Ticket statuses (phase x issue work items); the autopilot claims only `queued` ones. */
+export const TICKET_STATUSES = {
+  queued: { glyph: '○', word: 'queued' },
+  running: { glyph: '●', word: 'running' },
+  'awaiting-gates': { glyph: '◐', word: 'awaiting gates' },
+  'awaiting-approval': { glyph: '⏸', word: 'awaiting approval' },
+  'awaiting-human': { glyph: '✋', word: 'awaiting a person' },
+  blocked: { glyph: '⛔', word: 'blocked' },
+  done: { glyph: '✓', word: 'done' },
+  reworked: { glyph: '↺', word: 'rework' },
+  cancelled: { glyph: '✗', word: 'cancelled' },
+} as const;
+export type TicketStatus = keyof typeof TICKET_STATUSES;
+
+/** Kinds of context entries sessions write; the handoff packet is built from them. */
+export const CONTEXT_KINDS = ['fact', 'decision', 'assumption', 'risk', 'note'] as const;
+export type ContextKind = (typeof CONTEXT_KINDS)[number];
+
 export const PRIORITIES = ['now', 'next', 'future'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 

@@ -39,7 +39,12 @@ describe('several processes, crashes', () => {
     assert.equal(ra.code, 0, a.err());
     assert.equal(rb.code, 0, b.err());
     const store = await openStore(db);
-    const events = await store.db.selectFrom('events').select(['seq', 'actor']).where('project_id', '=', 'shared').orderBy('seq').execute();
+    const events = await store.db
+      .selectFrom('events')
+      .select(['seq', 'actor'])
+      .where('project_id', '=', 'shared')
+      .orderBy('seq')
+      .execute();
     assert.equal(events.length, 1 + 2 * n);
     assert.deepEqual(
       events.map((e) => e.seq),
@@ -48,7 +53,9 @@ describe('several processes, crashes', () => {
     assert.equal(events.filter((e) => e.actor === 'writer-a').length, n);
     assert.equal(events.filter((e) => e.actor === 'writer-b').length, n);
     // Each acknowledged seq is unique across both writers: no two commits took the same place.
-    const acked = [...a.out().matchAll(/ack shared (\d+)/g), ...b.out().matchAll(/ack shared (\d+)/g)].map((m) => Number(m[1]));
+    const acked = [...a.out().matchAll(/ack shared (\d+)/g), ...b.out().matchAll(/ack shared (\d+)/g)].map(
+      (m) => Number(m[1]),
+    );
     assert.equal(new Set(acked).size, 2 * n);
     assert.equal((await verifyStore(store.db)).ok, true);
     await store.close();
@@ -72,11 +79,21 @@ describe('several processes, crashes', () => {
       assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
       for (const m of h.out().matchAll(/ack (\S+) (\d+)/g)) {
         acks++;
-        const row = await store.db.selectFrom('events').select('seq').where('project_id', '=', m[1]!).where('seq', '=', Number(m[2])).executeTakeFirst();
+        const row = await store.db
+          .selectFrom('events')
+          .select('seq')
+          .where('project_id', '=', m[1]!)
+          .where('seq', '=', Number(m[2]))
+          .executeTakeFirst();
         assert.ok(row, `acknowledged ${m[1]}#${m[2]} was lost`);
       }
       for (const p of await store.db.selectFrom('projects').selectAll().execute()) {
-        const t = await store.db.selectFrom('transitions').selectAll().where('project_id', '=', p.id).orderBy('n').execute();
+        const t = await store.db
+          .selectFrom('transitions')
+          .selectAll()
+          .where('project_id', '=', p.id)
+          .orderBy('n')
+          .execute();
         assert.deepEqual(
           t.map((x) => x.n),
           t.map((_, i) => i + 1),

@@ -84,3 +84,48 @@ export function runVt(
     child.stdin.end(opts.input ?? '');
   });
 }
+
+/** A train of `n` phases, each worked by a command executor running test/fixtures/step.ts. */
+export function autoTrainYaml(n: number, opts: { approvalAt?: number; humanAt?: number } = {}): string {
+  const step = join(ROOT, 'test', 'fixtures', 'step.ts');
+  const ids = Array.from({ length: n }, (_, i) => `p${String(i + 1).padStart(2, '0')}`);
+  const metrics = ids.map((id) => `  - { id: m_${id} }`).join('\n');
+  const phases = ids
+    .map((id, i) => {
+      const gates = [
+        '        - { id: done, kind: checklist }',
+        '        - { id: files, kind: artifacts }',
+        `        - { id: measured, kind: metric, expr: "m_${id} > 0" }`,
+        ...(opts.approvalAt === i + 1 ? ['        - { id: signed, kind: approval, role: lead }'] : []),
+      ];
+      return [
+        `  - id: ${id}`,
+        `    name: Phase ${i + 1}`,
+        '    stage: delivery',
+        `    owner: ${opts.humanAt === i + 1 ? 'person' : 'worker'}`,
+        '    checklist: [{ id: done, text: Work done }]',
+        `    artifacts: [{ id: out, path: out/${id}.txt }]`,
+        `    metrics: [m_${id}]`,
+        '    gates:',
+        '      exit:',
+        ...gates,
+        `    next: ${ids[i + 1] ?? 'null'}`,
+      ].join('\n');
+    })
+    .join('\n');
+  return `version: 1
+name: auto
+roles:
+  - id: worker
+    name: Worker
+    executor: { kind: command, run: ["{node}", "${step}"], timeout_s: 60 }
+  - { id: person, name: Person }
+  - { id: lead, name: Lead }
+metrics:
+${metrics}
+people:
+  lead-1: [lead]
+phases:
+${phases}
+`;
+}

@@ -43,10 +43,13 @@ export class CliContext {
       );
     return a;
   }
-  get who() {
+  /** Who acts. Inside an executor (VT_SESSION set) every call is bound to that session's ticket. */
+  get who(): { actor: string; idempotencyKey: string | null; session: string | null } {
+    const session = this.io.env.VT_SESSION || null;
     return {
-      actor: this.actor,
+      actor: session ? (this.io.env.VT_ACTOR ?? this.actor) : this.actor,
       idempotencyKey: this.opts.idempotencyKey ?? this.io.env.VT_IDEMPOTENCY_KEY ?? null,
+      session,
     };
   }
   /** The folder holding vt.yaml (searched upwards), or null. */

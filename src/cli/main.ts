@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { coerceError, exitCodeOf } from '../errors.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerAutopilot } from './commands/autopilot.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerIssue } from './commands/issue.ts';
 import { registerProject } from './commands/project.ts';
 import { registerSetup } from './commands/setup.ts';
 import { registerWork } from './commands/work.ts';
@@ -69,6 +71,8 @@ Examples:
   registerSetup(program, withCtx);
   registerProject(program, withCtx);
   registerWork(program, withCtx);
+  registerIssue(program, withCtx);
+  registerAutopilot(program, withCtx);
   registerAudit(program, withCtx);
   registerDemo(program, withCtx);
   return program;

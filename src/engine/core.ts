@@ -61,6 +61,7 @@ export interface ArtifactInput {
   workspace: string;
   sha256: string;
   size: number;
+  preview: string | null;
 }
 
 export function decideArtifact(s: ProjectState, train: Train, a: ArtifactInput): NewEvent[] {

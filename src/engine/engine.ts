@@ -23,6 +23,7 @@ import {
 } from './core.ts';
 import { event, type NewEvent, type RecordedEvent } from './events.ts';
 import { evolve, type ProjectState } from './state.ts';
+import { requireLiveSession, ticketsAwaitingApproval } from './tickets.ts';
 
 export interface Clock {
   now(): Date;
@@ -32,13 +33,18 @@ export const systemClock: Clock = { now: () => new Date() };
 /** The engine's I/O: gate I/O plus hashing a file confined to a workspace. */
 export interface EngineIo extends GateIo {
   /** Resolve `path` inside `workspace` (refusing escapes), hash it; returns the normalised relative path. */
-  hashArtifact(workspace: string, path: string): Promise<{ path: string; sha256: string; size: number }>;
+  hashArtifact(
+    workspace: string,
+    path: string,
+  ): Promise<{ path: string; sha256: string; size: number; preview: string | null }>;
 }
 
 /** Who is acting, and the key that makes a retried call a no-op. */
 export interface Who {
   actor: string;
   idempotencyKey?: string | null | undefined;
+  /** Set when an agent's session acts: the call is refused unless that session is live in the current phase. */
+  session?: string | null | undefined;
 }
 
 export interface Committed {
@@ -173,7 +179,7 @@ export class Engine {
         .executeTakeFirst();
       if (exists)
         throw new VtError('CONFLICT', `project "${id}" already exists`, { hint: 'Choose another --id' });
-      const events = await this.#append(trx, id, { seq: 0, hash: '' }, [created], who);
+      const events = await this.appendIn(trx, id, { seq: 0, hash: '' }, [created], who);
       return { events, replayed: false };
     });
     return { ...committed, state: await this.state(id) };
@@ -194,18 +200,19 @@ export class Engine {
     path: string | undefined,
     who: Who & { workspace?: string },
   ): Promise<Committed> {
-    return this.#commitWith(
+    return this.commit(
       projectId,
       who,
       async (s, t) => {
         const spec = phaseOf(t, s.phase).artifacts.find((a) => a.id === artifact);
         if (!spec) return null; // decide() names the phase's artifacts
-        const workspace = who.workspace ?? s.workspace;
+        const workspace =
+          who.workspace ?? (who.session ? s.sessions[who.session]?.workspace : undefined) ?? s.workspace;
         return { workspace, ...(await this.io.hashArtifact(workspace, path ?? spec.path)) };
       },
       (s, t, file) => {
         if (file) return decideArtifact(s, t, { artifact, ...file });
-        decideArtifact(s, t, { artifact, path: '', workspace: '', sha256: '', size: 0 }); // throws: not an artifact here
+        decideArtifact(s, t, { artifact, path: '', workspace: '', sha256: '', size: 0, preview: null }); // throws: not an artifact here
         throw new VtError(
           'CONFLICT',
           `project ${projectId} changed phase while ${artifact} was hashed; try again`,
@@ -224,10 +231,10 @@ export class Engine {
     who: Who,
   ): Promise<Committed & { results: GateResult[]; passed: boolean }> {
     let results: GateResult[] = [];
-    const c = await this.#commitWith(
+    const c = await this.commit(
       projectId,
       who,
-      async (s, t) => (results = await this.#evaluate(s, t, s.phase, 'exit')),
+      async (s, t) => (results = await this.evaluatePhase(s, t, s.phase, 'exit')),
       (s, _t, gathered) => [decideCheck(s, 'exit', s.phase, gathered)],
     );
     const ev = c.events.find((e) => e.type === 'gate.evaluated');
@@ -245,16 +252,16 @@ export class Engine {
       exit: [],
       entry: null,
     };
-    const c = await this.#commitWith(
+    const c = await this.commit(
       projectId,
       who,
       async (s, t) => {
-        const exit = await this.#evaluate(s, t, s.phase, 'exit');
+        const exit = await this.evaluatePhase(s, t, s.phase, 'exit');
         let entry: { phase: string; results: GateResult[] } | null = null;
         if (exit.every((r) => r.status === 'pass' || r.status === 'waived')) {
           const target = chooseTarget(s, t);
           if (target.to)
-            entry = { phase: target.to, results: await this.#evaluate(s, t, target.to, 'entry') };
+            entry = { phase: target.to, results: await this.evaluatePhase(s, t, target.to, 'entry') };
         }
         gathered = { exit, entry };
         return gathered;
@@ -274,16 +281,23 @@ export class Engine {
     who: Who,
     opts: { role?: string; reason?: string | null } = {},
   ): Promise<Committed> {
-    return this.#commit(projectId, who, (s, t) =>
-      decideApproval(s, t, who.actor, 'approve', { role: opts.role, reason: opts.reason ?? null }),
-    );
+    refuseSession(who, 'approve');
+    return this.#commit(projectId, who, (s, t) => [
+      ...decideApproval(s, t, who.actor, 'approve', { role: opts.role, reason: opts.reason ?? null }),
+      ...ticketsAwaitingApproval(s),
+    ]);
   }
 
   reject(projectId: string, who: Who, opts: { role?: string; reason: string }): Promise<Committed> {
-    return this.#commit(projectId, who, (s, t) => decideApproval(s, t, who.actor, 'reject', opts));
+    refuseSession(who, 'reject');
+    return this.#commit(projectId, who, (s, t) => [
+      ...decideApproval(s, t, who.actor, 'reject', opts),
+      ...ticketsAwaitingApproval(s),
+    ]);
   }
 
   waive(projectId: string, gate: string, reason: string, expiresAt: Date, who: Who): Promise<Committed> {
+    refuseSession(who, 'waive a gate');
     return this.#commit(projectId, who, (s, t) =>
       decideWaive(s, t, who.actor, gate, reason, expiresAt, this.clock.now()),
     );
@@ -298,7 +312,13 @@ export class Engine {
     return this.#commit(projectId, who, (s, t) => decideLifecycle(s, t, action, reason));
   }
 
-  async #evaluate(s: ProjectState, t: Train, phaseId: string, side: 'entry' | 'exit'): Promise<GateResult[]> {
+  /** Evaluate one side of a phase's gates against a state (no write). */
+  async evaluatePhase(
+    s: ProjectState,
+    t: Train,
+    phaseId: string,
+    side: 'entry' | 'exit',
+  ): Promise<GateResult[]> {
     const phase = phaseOf(t, phaseId);
     return evaluateGates(phase.gates[side], {
       state: s,
@@ -314,18 +334,20 @@ export class Engine {
     who: Who,
     decide: (s: ProjectState, t: Train) => NewEvent[],
   ): Promise<Committed> {
-    return this.#commitWith(projectId, who, async () => null, decide);
+    return this.commit(projectId, who, async () => null, decide);
   }
 
   /**
    * Gather (I/O, outside the transaction), then decide and append inside it. If another writer moved
    * the project on in between, gather again: gate results must be about the state they change.
+   * `within` runs in the same transaction after the append (lease rows, outbox entries).
    */
-  async #commitWith<G>(
+  async commit<G>(
     projectId: string,
     who: Who,
     gather: (s: ProjectState, t: Train) => Promise<G>,
     decide: (s: ProjectState, t: Train, gathered: G) => NewEvent[],
+    within?: (trx: Trx, recorded: RecordedEvent[], s: ProjectState) => Promise<void>,
   ): Promise<Committed> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const before = await this.state(projectId);
@@ -346,18 +368,14 @@ export class Engine {
         }
         const s = await this.state(projectId, trx);
         if (s.seq !== seen && gathered !== null) return null;
+        if (who.session) requireLiveSession(s, who.session, who.actor);
         const events = decide(s, train, gathered);
-        return {
-          events: await this.#append(trx, projectId, { seq: s.seq, hash: s.headHash }, events, who),
-          replayed: false,
-        };
+        const recorded = await this.appendIn(trx, projectId, { seq: s.seq, hash: s.headHash }, events, who);
+        if (within) await within(trx, recorded, s);
+        return { events: recorded, replayed: false };
       });
       if (result === null) continue;
-      // The cache caught up inside the transaction; fold our own events only once they are committed.
-      let s = this.#states.get(projectId)!;
-      if (!result.replayed) for (const e of result.events) s = evolve(s, e);
-      this.#states.set(projectId, s);
-      return { ...result, state: s };
+      return { ...result, state: this.absorb(projectId, result.replayed ? [] : result.events) };
     }
     throw new VtError(
       'CONFLICT',
@@ -365,7 +383,19 @@ export class Engine {
     );
   }
 
-  async #append(
+  /**
+   * Fold events this process committed into the cached state. The cache caught up inside the
+   * transaction; our own events are folded only once they are committed.
+   */
+  absorb(projectId: string, events: readonly RecordedEvent[]): ProjectState {
+    let s = this.#states.get(projectId)!;
+    for (const e of events) s = evolve(s, e);
+    this.#states.set(projectId, s);
+    return s;
+  }
+
+  /** Append events and update projections inside the caller's transaction. */
+  async appendIn(
     trx: Trx,
     projectId: string,
     head: { seq: number; hash: string },
@@ -385,6 +415,12 @@ export class Engine {
   forget(): void {
     this.#states.clear();
   }
+}
+
+/** Approvals and waivers are people's decisions: an agent's session may not make them. */
+function refuseSession(who: Who, doing: string): void {
+  if (who.session)
+    throw new VtError('NOT_PERMITTED', `an agent session (${who.session}) cannot ${doing}; a person must`);
 }
 
 function outcomeFromEvents(events: RecordedEvent[]): AdvanceOutcome {

@@ -1,5 +1,5 @@
 import type { GateResult } from '../gates/types.ts';
-import type { Priority, TransitionKind } from '../types.ts';
+import type { ContextKind, Priority, TicketStatus, TransitionKind } from '../types.ts';
 
 /** Every event the engine appends, by type. Payloads are plain JSON. */
 export interface EventMap {
@@ -22,6 +22,8 @@ export interface EventMap {
     workspace: string;
     sha256: string;
     size: number;
+    /** The start of a text artifact, redacted, for handoff packets (absent in early histories). */
+    preview?: string | null;
   };
   'metric.recorded': { phase: string; visit: number; name: string; value: number };
   'gate.evaluated': {
@@ -46,6 +48,70 @@ export interface EventMap {
   'project.resumed': { reason: string | null };
   'project.cancelled': { reason: string };
   'project.reopened': { reason: string; phase: string };
+  'issue.added': {
+    issue: string;
+    title: string;
+    priority: Priority;
+    labels: string[];
+    phase: string;
+    source: 'local' | 'github';
+    external: { repo: string; number: number } | null;
+  };
+  'issue.assigned': { issue: string; assignee: string | null };
+  'issue.closed': { issue: string; reason: string };
+  'ticket.queued': {
+    ticket: string;
+    issue: string;
+    phase: string;
+    visit: number;
+    branch: string;
+    /** The branch (or workspace) of the ticket whose work this one continues; null starts from the project's base. */
+    base: string | null;
+    reason: string | null;
+  };
+  'ticket.claimed': { ticket: string; worker: string; lease_gen: number };
+  'ticket.status': {
+    ticket: string;
+    status: TicketStatus;
+    reason: string | null;
+    not_before: string | null;
+    attempts: number;
+  };
+  'ticket.finished': { ticket: string; outcome: 'done' | 'reworked' | 'cancelled'; reason: string | null };
+  'session.started': {
+    session: string;
+    ticket: string;
+    phase: string;
+    role: string;
+    executor: string;
+    workspace: string;
+    log: string;
+  };
+  'session.ended': {
+    session: string;
+    outcome: 'succeeded' | 'failed' | 'timed-out' | 'abandoned' | 'unavailable';
+    exit_code: number | null;
+    summary: string | null;
+    tokens_in: number | null;
+    tokens_out: number | null;
+    cost: number | null;
+  };
+  'context.added': {
+    kind: ContextKind;
+    text: string;
+    phase: string;
+    ticket: string | null;
+    session: string | null;
+  };
+  'handoff.built': {
+    phase: string;
+    visit: number;
+    path: string;
+    sha256: string;
+    tokens: number;
+    truncated: boolean;
+  };
+  'alert.raised': { ticket: string | null; reason: string };
 }
 
 export type EventType = keyof EventMap;
@@ -64,6 +130,18 @@ export const EVENT_TYPES = [
   'project.resumed',
   'project.cancelled',
   'project.reopened',
+  'issue.added',
+  'issue.assigned',
+  'issue.closed',
+  'ticket.queued',
+  'ticket.claimed',
+  'ticket.status',
+  'ticket.finished',
+  'session.started',
+  'session.ended',
+  'context.added',
+  'handoff.built',
+  'alert.raised',
 ] as const satisfies readonly EventType[];
 
 /** An event before it is stored: its type and payload. */

@@ -1,4 +1,4 @@
-import type { Priority, ProjectStatus } from '../types.ts';
+import type { ContextKind, Priority, ProjectStatus, TicketStatus } from '../types.ts';
 import type { RecordedEvent } from './events.ts';
 
 export interface ArtifactRecord {
@@ -8,6 +8,57 @@ export interface ArtifactRecord {
   size: number;
   actor: string;
   seq: number;
+  preview: string | null;
+}
+
+export interface IssueState {
+  id: string;
+  title: string;
+  priority: Priority;
+  labels: string[];
+  source: 'local' | 'github';
+  external: { repo: string; number: number } | null;
+  assignee: string | null;
+  closed: boolean;
+  seq: number;
+}
+
+export interface TicketState {
+  id: string;
+  issue: string;
+  phase: string;
+  visit: number;
+  branch: string;
+  base: string | null;
+  status: TicketStatus;
+  /** Failed attempts so far (a crashed worker does not count). */
+  attempts: number;
+  /** Bumped by every claim; a worker may commit only while its generation is current. */
+  leaseGen: number;
+  worker: string | null;
+  notBefore: string | null;
+  session: string | null;
+  seq: number;
+}
+
+export interface SessionState {
+  id: string;
+  ticket: string;
+  phase: string;
+  role: string;
+  actor: string;
+  workspace: string;
+  ended: boolean;
+}
+
+export interface ContextEntry {
+  seq: number;
+  kind: ContextKind;
+  text: string;
+  phase: string;
+  ticket: string | null;
+  session: string | null;
+  actor: string;
 }
 
 export interface ApprovalRecord {
@@ -53,6 +104,12 @@ export interface ProjectState {
   approvals: ApprovalRecord[];
   /** phase/gate -> the latest waiver. */
   waivers: Record<string, { actor: string; reason: string; expiresAt: string; seq: number }>;
+  issues: Record<string, IssueState>;
+  tickets: Record<string, TicketState>;
+  sessions: Record<string, SessionState>;
+  context: ContextEntry[];
+  /** Issues added so far: the next one is numbered issueCount + 1. */
+  issueCount: number;
 }
 
 const addContributor = (s: ProjectState, phase: string, actor: string) => {
@@ -91,6 +148,11 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       contributors: {},
       approvals: [],
       waivers: {},
+      issues: {},
+      tickets: {},
+      sessions: {},
+      context: [],
+      issueCount: 0,
     };
   }
   const s = state;
@@ -109,7 +171,16 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       break;
     case 'artifact.recorded': {
       const { phase, artifact, path, workspace, sha256, size } = e.payload;
-      (s.artifacts[phase] ??= {})[artifact] = { path, workspace, sha256, size, actor: e.actor, seq: e.seq };
+      const preview = e.payload.preview ?? null;
+      (s.artifacts[phase] ??= {})[artifact] = {
+        path,
+        workspace,
+        sha256,
+        size,
+        actor: e.actor,
+        seq: e.seq,
+        preview,
+      };
       addContributor(s, phase, e.actor);
       break;
     }
@@ -158,6 +229,92 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
     case 'project.reopened':
       s.status = 'active';
       s.phase = e.payload.phase;
+      break;
+    case 'issue.added': {
+      const p = e.payload;
+      s.issueCount += 1;
+      s.issues[p.issue] = {
+        id: p.issue,
+        title: p.title,
+        priority: p.priority,
+        labels: p.labels,
+        source: p.source,
+        external: p.external,
+        assignee: null,
+        closed: false,
+        seq: e.seq,
+      };
+      break;
+    }
+    case 'issue.assigned':
+      s.issues[e.payload.issue]!.assignee = e.payload.assignee;
+      break;
+    case 'issue.closed':
+      s.issues[e.payload.issue]!.closed = true;
+      break;
+    case 'ticket.queued': {
+      const p = e.payload;
+      s.tickets[p.ticket] = {
+        id: p.ticket,
+        issue: p.issue,
+        phase: p.phase,
+        visit: p.visit,
+        branch: p.branch,
+        base: p.base,
+        status: 'queued',
+        attempts: 0,
+        leaseGen: 0,
+        worker: null,
+        notBefore: null,
+        session: null,
+        seq: e.seq,
+      };
+      break;
+    }
+    case 'ticket.claimed': {
+      const t = s.tickets[e.payload.ticket]!;
+      t.status = 'running';
+      t.leaseGen = e.payload.lease_gen;
+      t.worker = e.payload.worker;
+      t.notBefore = null;
+      break;
+    }
+    case 'ticket.status': {
+      const t = s.tickets[e.payload.ticket]!;
+      t.status = e.payload.status;
+      t.attempts = e.payload.attempts;
+      t.notBefore = e.payload.not_before;
+      if (t.status !== 'running') t.worker = null;
+      break;
+    }
+    case 'ticket.finished': {
+      const t = s.tickets[e.payload.ticket]!;
+      t.status = e.payload.outcome;
+      t.worker = null;
+      break;
+    }
+    case 'session.started': {
+      const p = e.payload;
+      s.sessions[p.session] = {
+        id: p.session,
+        ticket: p.ticket,
+        phase: p.phase,
+        role: p.role,
+        actor: e.actor,
+        workspace: p.workspace,
+        ended: false,
+      };
+      s.tickets[p.ticket]!.session = p.session;
+      break;
+    }
+    case 'session.ended':
+      s.sessions[e.payload.session]!.ended = true;
+      break;
+    case 'context.added':
+      s.context.push({ seq: e.seq, actor: e.actor, ...e.payload });
+      break;
+    case 'handoff.built':
+    case 'alert.raised':
       break;
   }
   return s;

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { EngineIo } from '../engine/engine.ts';
 import { VtError } from '../errors.ts';
 import type { CommandOutcome, FileObservation } from '../gates/types.ts';
@@ -18,6 +18,24 @@ async function hashFile(abs: string): Promise<{ sha256: string; size: number }> 
     size += (chunk as Buffer).length;
   }
   return { sha256: h.digest('hex'), size };
+}
+
+const PREVIEW_CHARS = 240;
+
+/** The start of a text file, redacted, for handoff packets; null for binary files. */
+async function textPreview(abs: string): Promise<string | null> {
+  const fh = await open(abs, 'r');
+  try {
+    const buf = Buffer.alloc(1024);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const bytes = buf.subarray(0, bytesRead);
+    if (bytes.includes(0)) return null;
+    const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes).replace(/\uFFFD+$/, '');
+    if (text.includes('\uFFFD')) return null;
+    return redact(stripControl(text)).replace(/\s+/g, ' ').trim().slice(0, PREVIEW_CHARS);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Run argv without a shell; output is kept as a redacted tail. Never rejects. */
@@ -66,7 +84,7 @@ export function runCommand(
 export const nodeIo: EngineIo = {
   async hashArtifact(workspace, path) {
     const { abs, rel } = await resolveInside(workspace, path);
-    return { path: rel, ...(await hashFile(abs)) };
+    return { path: rel, ...(await hashFile(abs)), preview: await textPreview(abs) };
   },
   async observeFile(workspace, path, opts): Promise<FileObservation> {
     try {

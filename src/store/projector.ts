@@ -13,6 +13,12 @@ export const PROJECTION_TABLES = [
   'approvals',
   'waivers',
   'transitions',
+  'issues',
+  'tickets',
+  'sessions',
+  'context',
+  'handoffs',
+  'alerts',
 ] as const;
 
 /**
@@ -42,6 +48,7 @@ export async function project(trx: Trx, e: RecordedEvent): Promise<void> {
           updated_at: e.ts,
           head_seq: e.seq,
           head_hash: e.hash,
+          last_claim_at: null,
         })
         .execute();
       return;
@@ -174,11 +181,177 @@ export async function project(trx: Trx, e: RecordedEvent): Promise<void> {
       break;
     }
   }
+  await projectAutopilot(trx, e);
   await trx
     .updateTable('projects')
     .set({ head_seq: e.seq, head_hash: e.hash, updated_at: e.ts })
     .where('id', '=', pid)
     .execute();
+}
+
+/** Projections of issues, tickets, sessions, context, handoffs and alerts. */
+async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
+  const pid = e.project_id;
+  switch (e.type) {
+    case 'issue.added': {
+      const p = e.payload;
+      await trx
+        .insertInto('issues')
+        .values({
+          id: p.issue,
+          project_id: pid,
+          title: p.title,
+          priority: p.priority,
+          labels: JSON.stringify(p.labels),
+          phase: p.phase,
+          source: p.source,
+          external_repo: p.external?.repo ?? null,
+          external_number: p.external?.number ?? null,
+          assignee: null,
+          closed: 0,
+          created_at: e.ts,
+          seq: e.seq,
+        })
+        .execute();
+      break;
+    }
+    case 'issue.assigned':
+      await trx
+        .updateTable('issues')
+        .set({ assignee: e.payload.assignee })
+        .where('id', '=', e.payload.issue)
+        .execute();
+      break;
+    case 'issue.closed':
+      await trx.updateTable('issues').set({ closed: 1 }).where('id', '=', e.payload.issue).execute();
+      break;
+    case 'ticket.queued': {
+      const p = e.payload;
+      const issue = await trx
+        .selectFrom('issues')
+        .select(['priority', 'labels'])
+        .where('id', '=', p.issue)
+        .executeTakeFirstOrThrow();
+      await trx
+        .insertInto('tickets')
+        .values({
+          id: p.ticket,
+          project_id: pid,
+          issue: p.issue,
+          phase: p.phase,
+          visit: p.visit,
+          branch: p.branch,
+          base: p.base,
+          status: 'queued',
+          attempts: 0,
+          lease_gen: 0,
+          worker: null,
+          not_before: null,
+          session: null,
+          priority: issue.priority,
+          labels: issue.labels,
+          created_at: e.ts,
+          updated_at: e.ts,
+          seq: e.seq,
+        })
+        .execute();
+      break;
+    }
+    case 'ticket.claimed':
+      await trx
+        .updateTable('tickets')
+        .set({
+          status: 'running',
+          lease_gen: e.payload.lease_gen,
+          worker: e.payload.worker,
+          not_before: null,
+          updated_at: e.ts,
+        })
+        .where('id', '=', e.payload.ticket)
+        .execute();
+      await trx.updateTable('projects').set({ last_claim_at: e.ts }).where('id', '=', pid).execute();
+      break;
+    case 'ticket.status': {
+      const p = e.payload;
+      await trx
+        .updateTable('tickets')
+        .set({
+          status: p.status,
+          attempts: p.attempts,
+          not_before: p.not_before,
+          updated_at: e.ts,
+          ...(p.status === 'running' ? {} : { worker: null }),
+        })
+        .where('id', '=', p.ticket)
+        .execute();
+      break;
+    }
+    case 'ticket.finished':
+      await trx
+        .updateTable('tickets')
+        .set({ status: e.payload.outcome, worker: null, updated_at: e.ts })
+        .where('id', '=', e.payload.ticket)
+        .execute();
+      break;
+    case 'session.started': {
+      const p = e.payload;
+      await trx
+        .insertInto('sessions')
+        .values({
+          id: p.session,
+          project_id: pid,
+          ticket: p.ticket,
+          phase: p.phase,
+          role: p.role,
+          executor: p.executor,
+          actor: e.actor,
+          workspace: p.workspace,
+          log: p.log,
+          started_at: e.ts,
+          ended_at: null,
+          outcome: null,
+          exit_code: null,
+          summary: null,
+          tokens_in: null,
+          tokens_out: null,
+          cost: null,
+        })
+        .execute();
+      await trx.updateTable('tickets').set({ session: p.session }).where('id', '=', p.ticket).execute();
+      break;
+    }
+    case 'session.ended': {
+      const { session, ...rest } = e.payload;
+      await trx
+        .updateTable('sessions')
+        .set({ ended_at: e.ts, ...rest })
+        .where('id', '=', session)
+        .execute();
+      break;
+    }
+    case 'context.added':
+      await trx
+        .insertInto('context')
+        .values({ project_id: pid, seq: e.seq, ...e.payload, actor: e.actor, ts: e.ts })
+        .execute();
+      break;
+    case 'handoff.built': {
+      const p = e.payload;
+      await trx
+        .insertInto('handoffs')
+        .values({ project_id: pid, seq: e.seq, ...p, truncated: p.truncated ? 1 : 0, ts: e.ts })
+        .execute();
+      break;
+    }
+    case 'alert.raised':
+      await trx
+        .insertInto('alerts')
+        .values({ project_id: pid, seq: e.seq, ticket: e.payload.ticket, reason: e.payload.reason, ts: e.ts })
+        .execute();
+      break;
+    default:
+      break;
+  }
 }
 
 /** Clear every projection and replay all events into it, in one transaction. */

@@ -12,6 +12,15 @@ export interface DB {
   approvals: ApprovalsTable;
   waivers: WaiversTable;
   transitions: TransitionsTable;
+  issues: IssuesTable;
+  tickets: TicketsTable;
+  sessions: SessionsTable;
+  context: ContextTable;
+  handoffs: HandoffsTable;
+  alerts: AlertsTable;
+  leases: LeasesTable;
+  outbox: OutboxTable;
+  control: ControlTable;
 }
 
 /** Content-addressed train bodies: insert-only, shared by every project that pins the same hash. */
@@ -52,6 +61,7 @@ export interface ProjectsTable {
   updated_at: string;
   head_seq: number;
   head_hash: string;
+  last_claim_at: string | null;
 }
 
 export interface ChecklistTable {
@@ -134,6 +144,124 @@ export interface TransitionsTable {
   kind: string;
   reason: string | null;
   ts: string;
+}
+
+export interface IssuesTable {
+  id: string;
+  project_id: string;
+  title: string;
+  priority: string;
+  /** JSON array of label strings. */
+  labels: string;
+  phase: string;
+  source: string;
+  external_repo: string | null;
+  external_number: number | null;
+  assignee: string | null;
+  closed: number;
+  created_at: string;
+  seq: number;
+}
+
+export interface TicketsTable {
+  id: string;
+  project_id: string;
+  issue: string;
+  phase: string;
+  visit: number;
+  branch: string;
+  base: string | null;
+  status: string;
+  attempts: number;
+  lease_gen: number;
+  worker: string | null;
+  not_before: string | null;
+  session: string | null;
+  priority: string;
+  labels: string;
+  created_at: string;
+  updated_at: string;
+  seq: number;
+}
+
+export interface SessionsTable {
+  id: string;
+  project_id: string;
+  ticket: string;
+  phase: string;
+  role: string;
+  executor: string;
+  actor: string;
+  workspace: string;
+  log: string;
+  started_at: string;
+  ended_at: string | null;
+  outcome: string | null;
+  exit_code: number | null;
+  summary: string | null;
+  tokens_in: number | null;
+  tokens_out: number | null;
+  cost: number | null;
+}
+
+export interface ContextTable {
+  project_id: string;
+  seq: number;
+  kind: string;
+  text: string;
+  phase: string;
+  ticket: string | null;
+  session: string | null;
+  actor: string;
+  ts: string;
+}
+
+export interface HandoffsTable {
+  project_id: string;
+  seq: number;
+  phase: string;
+  visit: number;
+  path: string;
+  sha256: string;
+  tokens: number;
+  truncated: number;
+  ts: string;
+}
+
+export interface AlertsTable {
+  project_id: string;
+  seq: number;
+  ticket: string | null;
+  reason: string;
+  ts: string;
+}
+
+/** Who holds a ticket, until when. Operational: heartbeats move expires_at without an event. */
+export interface LeasesTable {
+  ticket: string;
+  project_id: string;
+  worker: string;
+  lease_gen: number;
+  expires_at: string;
+}
+
+/** Side effects for outside systems (GitHub comments...), written in the same transaction as their events. */
+export interface OutboxTable {
+  id: string;
+  project_id: string;
+  kind: string;
+  payload: string;
+  attempts: number;
+  next_at: string;
+  delivered_at: string | null;
+  last_error: string | null;
+  created_at: string;
+}
+
+export interface ControlTable {
+  key: string;
+  value: string;
+  updated_at: string;
 }
 
 export type { Generated };

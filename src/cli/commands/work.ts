@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { AdvanceOutcome } from '../../engine/core.ts';
 import { VtError } from '../../errors.ts';
 import type { GateResult } from '../../gates/types.ts';
+import { setControl } from '../../store/queue.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { badge, json, paint, safe } from '../output.ts';
@@ -208,7 +209,7 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
 
   const lifecycle: [name: 'hold' | 'resume' | 'cancel' | 'reopen', what: string, reasonNeeded: boolean][] = [
     ['hold', 'put a project on hold: nothing moves until it is resumed', false],
-    ['resume', 'resume a project on hold', false],
+    ['resume', 'resume a project on hold; with no project, resume the paused autopilot', false],
     ['cancel', 'cancel a project (needs --reason)', true],
     ['reopen', 'reopen a cancelled or completed project (needs --reason)', true],
   ];
@@ -216,11 +217,16 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
     program
       .command(name)
       .description(what)
-      .argument('<project>')
+      .argument(name === 'resume' ? '[project]' : '<project>')
       .option('--reason <text>', needed ? 'why (required)' : 'why')
       .action(
-        withCtx(async (ctx, project: string, o: { reason?: string }) => {
-          const { engine } = await ctx.vt();
+        withCtx(async (ctx, project: string | undefined, o: { reason?: string }) => {
+          const { engine, store } = await ctx.vt();
+          if (!project) {
+            await setControl(store.db, 'paused', null, engine.clock.now().toISOString());
+            done(ctx, 'the autopilot resumes claiming tickets');
+            return 0;
+          }
           const c = await engine.lifecycle(project, name, o.reason ?? null, ctx.who);
           if (ctx.json) json(ctx.io, { project, status: c.state.status });
           done(ctx, `${project} is ${c.state.status}`);

@@ -1,0 +1,20 @@
+/** What an executor is given for one session. */
+export interface ExecutorRun {
+  cwd: string;
+  env: Record<string, string>;
+  /** The task, as JSON, on the executor's standard input. */
+  input: string;
+  timeoutMs: number;
+  logFile: string;
+  signal?: AbortSignal;
+}
+
+/** How an executor's session ended. `unavailable` sends the ticket to a person's inbox. */
+export interface ExecutorResult {
+  outcome: 'succeeded' | 'failed' | 'timed-out' | 'unavailable';
+  exitCode: number | null;
+  message: string;
+  tokensIn?: number | null;
+  tokensOut?: number | null;
+  cost?: number | null;
+}

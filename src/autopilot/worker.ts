@@ -1,0 +1,435 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { runCommandExecutor } from '../agents/executors/command.ts';
+import { applyReport, readReport } from '../agents/report.ts';
+import type { ExecutorResult } from '../agents/types.ts';
+import { buildHandoff, DEFAULT_BUDGET_TOKENS } from '../context/handoff.ts';
+import { phaseOf } from '../engine/core.ts';
+import type { Engine } from '../engine/engine.ts';
+import type { RecordedEvent } from '../engine/events.ts';
+import type { Claim, Tickets } from '../engine/ticket-ops.ts';
+import { VtError } from '../errors.ts';
+import type { GateResult } from '../gates/types.ts';
+import { sha256 } from '../store/canonical.ts';
+import { getControl, queueRows } from '../store/queue.ts';
+import type { ExecutorSpec } from '../train/schema.ts';
+import { nextWake, selectTickets } from './select.ts';
+import type { Workspaces } from './workspace.ts';
+
+export interface AutopilotDeps {
+  engine: Engine;
+  tickets: Tickets;
+  workspaces: Workspaces;
+  /** The folder holding vt.yaml and .vt/. */
+  root: string;
+  /** The store, as executors' own `vt` calls should reach it. */
+  dbTarget: string;
+  /** A folder with a `vt` launcher, put first on executors' PATH. */
+  binDir: string;
+}
+
+export interface AutopilotOptions {
+  worker?: string;
+  concurrency: number;
+  /** Stop when nothing is claimable right now, instead of waiting for backoffs and other workers. */
+  once: boolean;
+  /** Keep polling for new work instead of stopping when the queue is empty. */
+  watch: boolean;
+  project?: string | undefined;
+  labels?: string[] | undefined;
+  leaseMs: number;
+  heartbeatMs: number;
+  backoffMs: number;
+  pollMs: number;
+  handoffBudget?: number;
+  onProgress?: (e: Progress) => void;
+  onAlert?: (alert: { project: string; ticket: string | null; reason: string }) => Promise<void> | void;
+  signal?: AbortSignal;
+}
+
+export type Progress =
+  | {
+      type: 'claimed';
+      project: string;
+      ticket: string;
+      phase: string;
+      mode: 'run' | 'gates';
+      attempt: number;
+    }
+  | { type: 'session'; project: string; ticket: string; session: string; executor: string }
+  | {
+      type: 'finished';
+      project: string;
+      ticket: string;
+      phase: string;
+      outcome: string;
+      to?: string;
+      results: GateResult[];
+    }
+  | { type: 'failed'; project: string; ticket: string; reason: string; attempts: number; blocked: boolean }
+  | { type: 'waiting'; project: string; ticket: string; status: string; reason: string }
+  | { type: 'lost'; project: string; ticket: string; reason: string }
+  | { type: 'idle'; waiting: number; until: string | null }
+  | { type: 'stopped'; reason: string };
+
+export interface AutopilotSummary {
+  claimed: number;
+  finished: number;
+  failed: number;
+  blocked: number;
+  waiting: number;
+  stopped: 'empty' | 'once' | 'aborted' | 'signal';
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+
+/**
+ * The autopilot loop: claim the next ticket, prepare its workspace, open a session with a handoff
+ * packet, run the owning role's executor, then evaluate the gates and advance, retry with backoff or
+ * block. Every step is idempotent, so a ticket taken over after a crash resumes safely.
+ */
+export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions): Promise<AutopilotSummary> {
+  const worker = opts.worker ?? `${hostname()}:${process.pid}`;
+  const summary: AutopilotSummary = {
+    claimed: 0,
+    finished: 0,
+    failed: 0,
+    blocked: 0,
+    waiting: 0,
+    stopped: 'empty',
+  };
+  const inFlight = new Set<Promise<void>>();
+  const abortAll = new AbortController();
+  const emit = (p: Progress) => opts.onProgress?.(p);
+  const db = deps.engine.store.db;
+  let claimedAny = false;
+
+  for (;;) {
+    if (opts.signal?.aborted) {
+      summary.stopped = 'signal';
+      break;
+    }
+    if (await getControl(db, 'abort')) {
+      abortAll.abort();
+      summary.stopped = 'aborted';
+      break;
+    }
+    const paused = !!(await getControl(db, 'paused'));
+    while (!paused && inFlight.size < opts.concurrency && !(opts.once && claimedAny && inFlight.size === 0)) {
+      const claim = await deps.tickets.claimNext(worker, {
+        project: opts.project,
+        labels: opts.labels,
+        leaseMs: opts.leaseMs,
+      });
+      if (!claim) break;
+      claimedAny = true;
+      summary.claimed++;
+      const job: Promise<void> = runTicket(deps, opts, worker, claim, summary, abortAll.signal, emit)
+        .catch((err) => {
+          if (err instanceof VtError && err.code === 'CONFLICT') {
+            emit({ type: 'lost', project: claim.projectId, ticket: claim.ticket.id, reason: err.message });
+            return;
+          }
+          throw err;
+        })
+        .finally(() => inFlight.delete(job));
+      inFlight.add(job);
+    }
+    if (inFlight.size) {
+      await Promise.race([...inFlight, sleep(opts.pollMs, opts.signal)]);
+      continue;
+    }
+    if (opts.once) {
+      summary.stopped = 'once';
+      break;
+    }
+    const now = deps.engine.clock.now();
+    const rows = await queueRows(db, opts.project);
+    const claimable = selectTickets(rows, { now, labels: opts.labels, assignees: [worker] });
+    if (claimable.length && !paused) continue;
+    if (!rows.length && !paused && !opts.watch) {
+      summary.stopped = 'empty';
+      break;
+    }
+    const wake = nextWake(rows, now);
+    emit({ type: 'idle', waiting: rows.length, until: wake?.toISOString() ?? null });
+    await sleep(
+      Math.min(opts.pollMs, wake ? Math.max(wake.getTime() - now.getTime(), 10) : opts.pollMs),
+      opts.signal,
+    );
+  }
+  abortAll.abort();
+  await Promise.allSettled(inFlight);
+  summary.waiting = Number(
+    (
+      await db
+        .selectFrom('tickets')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('status', 'in', ['awaiting-approval', 'awaiting-human', 'blocked'])
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
+  emit({ type: 'stopped', reason: summary.stopped });
+  return summary;
+}
+
+async function runTicket(
+  deps: AutopilotDeps,
+  opts: AutopilotOptions,
+  worker: string,
+  claim: Claim,
+  summary: AutopilotSummary,
+  stopAll: AbortSignal,
+  emit: (p: Progress) => void,
+): Promise<void> {
+  const { engine, tickets, workspaces } = deps;
+  const { projectId, ticket } = claim;
+  const state = await engine.state(projectId);
+  const train = await engine.train(state.trainHash);
+  const phase = phaseOf(train, ticket.phase);
+  const role = train.roles.find((r) => r.id === phase.owner)!;
+  const spec: ExecutorSpec = phase.executor ?? role.executor ?? { kind: 'human' };
+  const actor = `agent:${role.id}`;
+  const auto = { actor: 'autopilot' };
+  emit({
+    type: 'claimed',
+    project: projectId,
+    ticket: ticket.id,
+    phase: phase.id,
+    mode: claim.mode,
+    attempt: ticket.attempts + 1,
+  });
+
+  const lost = new AbortController();
+  const onStop = () => lost.abort();
+  stopAll.addEventListener('abort', onStop, { once: true });
+  const beat = setInterval(() => {
+    tickets.heartbeat(claim, worker, opts.leaseMs).then(
+      (held) => held || lost.abort(),
+      () => {},
+    );
+  }, opts.heartbeatMs);
+  try {
+    const ws = await workspaces.prepare(projectId, ticket);
+    if (claim.mode === 'run') {
+      if (spec.kind !== 'command') {
+        const reason =
+          spec.kind === 'human'
+            ? `waiting for ${role.name}: this phase is worked by a person (vt done ${ticket.id} when finished)`
+            : `the ${spec.kind} executor is not available here; a person takes the ticket (vt done ${ticket.id} when finished)`;
+        await tickets.awaitHuman(claim, reason, auto);
+        emit({ type: 'waiting', project: projectId, ticket: ticket.id, status: 'awaiting-human', reason });
+        return;
+      }
+      const result = await runSession(deps, opts, claim, spec, ws, actor, lost.signal, emit);
+      if (lost.signal.aborted) throw new VtError('CONFLICT', `lost the lease on ${ticket.id}`);
+      if (result.outcome === 'unavailable') {
+        const reason = `${result.message}; a person takes the ticket (vt done ${ticket.id} when finished)`;
+        await tickets.awaitHuman(claim, reason, auto);
+        emit({ type: 'waiting', project: projectId, ticket: ticket.id, status: 'awaiting-human', reason });
+        return;
+      }
+      if (result.outcome !== 'succeeded') {
+        const c = await tickets.failAttempt(claim, `${phase.id}: ${result.message}`, auto, opts.backoffMs);
+        await reportFailure(opts, projectId, ticket.id, c.events, summary, emit);
+        return;
+      }
+      await workspaces.commit(ws, `${phase.id}: ${ticket.id} (session ${ticket.id}.s${claim.gen})`);
+    }
+    const f = await tickets.finish(claim, auto, opts.backoffMs);
+    const o = f.outcome;
+    if (
+      o.outcome === 'advanced' ||
+      o.outcome === 'completed' ||
+      o.outcome === 'reworked' ||
+      o.outcome === 'closed'
+    ) {
+      summary.finished++;
+      await workspaces.integrate(projectId, f.state.tickets[ticket.id]!);
+      emit({
+        type: 'finished',
+        project: projectId,
+        ticket: ticket.id,
+        phase: phase.id,
+        outcome: o.outcome,
+        ...('to' in o ? { to: o.to } : {}),
+        results: f.results,
+      });
+    } else {
+      const status = f.state.tickets[ticket.id]!.status;
+      if (status === 'awaiting-approval')
+        emit({
+          type: 'waiting',
+          project: projectId,
+          ticket: ticket.id,
+          status,
+          reason: 'waiting for approval',
+        });
+      else await reportFailure(opts, projectId, ticket.id, f.events, summary, emit);
+    }
+  } finally {
+    clearInterval(beat);
+    stopAll.removeEventListener('abort', onStop);
+  }
+}
+
+async function reportFailure(
+  opts: AutopilotOptions,
+  project: string,
+  ticket: string,
+  events: RecordedEvent[],
+  summary: AutopilotSummary,
+  emit: (p: Progress) => void,
+) {
+  const status = events.find((e) => e.type === 'ticket.status');
+  const alert = events.find((e) => e.type === 'alert.raised');
+  const blocked = status?.type === 'ticket.status' && status.payload.status === 'blocked';
+  summary.failed++;
+  if (blocked) summary.blocked++;
+  emit({
+    type: 'failed',
+    project,
+    ticket,
+    reason: status?.type === 'ticket.status' ? (status.payload.reason ?? '') : '',
+    attempts: status?.type === 'ticket.status' ? status.payload.attempts : 0,
+    blocked,
+  });
+  if (alert?.type === 'alert.raised') await opts.onAlert?.({ project, ticket, reason: alert.payload.reason });
+}
+
+/** Open a session, hand over the packet, run the command and apply what it reports. */
+async function runSession(
+  deps: AutopilotDeps,
+  opts: AutopilotOptions,
+  claim: Claim,
+  spec: Extract<ExecutorSpec, { kind: 'command' }>,
+  ws: string,
+  actor: string,
+  signal: AbortSignal,
+  emit: (p: Progress) => void,
+): Promise<ExecutorResult> {
+  const { engine, tickets, root } = deps;
+  const { projectId, ticket } = claim;
+  const sessionId = `${ticket.id}.s${claim.gen}`;
+  const log = join(root, '.vt', 'logs', `${sessionId}.log`);
+  const session = await tickets.startSession(claim, {
+    role: actor.slice(6),
+    executor: 'command',
+    workspace: ws,
+    log,
+    actor,
+  });
+  emit({ type: 'session', project: projectId, ticket: ticket.id, session, executor: spec.run.join(' ') });
+  const handoff = await ensureHandoff(deps, projectId, opts.handoffBudget ?? DEFAULT_BUDGET_TOKENS);
+  const reportFile = join(root, '.vt', 'reports', `${session}.json`);
+  mkdirSync(join(root, '.vt', 'reports'), { recursive: true });
+  rmSync(reportFile, { force: true });
+  const s = await engine.state(projectId);
+  const issue = s.issues[ticket.issue];
+  const env: Record<string, string> = {
+    VT_PROJECT: projectId,
+    VT_PHASE: ticket.phase,
+    VT_TICKET: ticket.id,
+    VT_SESSION: session,
+    VT_WORKSPACE: ws,
+    VT_HANDOFF: handoff,
+    VT_REPORT: reportFile,
+    VT_DATABASE_URL: deps.dbTarget,
+    VT_ACTOR: actor,
+    PATH: `${deps.binDir}:${process.env.PATH ?? ''}`,
+  };
+  const input = JSON.stringify({
+    project: projectId,
+    phase: ticket.phase,
+    ticket: ticket.id,
+    session,
+    issue: issue ? { id: issue.id, title: issue.title, labels: issue.labels } : null,
+    workspace: ws,
+    handoff,
+    report: reportFile,
+  });
+  const argv = expandArgv(spec.run, { node: process.execPath, root, workspace: ws });
+  let result = await runCommandExecutor({
+    argv,
+    cwd: ws,
+    env,
+    input,
+    timeoutMs: spec.timeout_s * 1000,
+    logFile: log,
+    signal,
+  });
+  if (result.outcome === 'succeeded' && !signal.aborted) {
+    try {
+      const report = readReport(reportFile);
+      if (report) await applyReport(engine, tickets, projectId, report, { actor, session });
+    } catch (err) {
+      if (!(err instanceof VtError) || err.code === 'CONFLICT') throw err;
+      result = { outcome: 'failed', exitCode: 0, message: `its report was refused: ${err.message}` };
+    }
+  }
+  if (!signal.aborted) {
+    await tickets.endSession(
+      projectId,
+      session,
+      {
+        outcome: result.outcome,
+        exitCode: result.exitCode,
+        summary: result.message,
+        tokensIn: result.tokensIn,
+        tokensOut: result.tokensOut,
+        cost: result.cost,
+      },
+      { actor },
+    );
+  }
+  return result;
+}
+
+/** Placeholders a train's command may use: {node} (this Node), {root} (the folder of vt.yaml), {workspace}. */
+export function expandArgv(argv: readonly string[], vars: Record<string, string>): string[] {
+  return argv.map((a) => a.replace(/\{(node|root|workspace)\}/g, (_, k: string) => vars[k]!));
+}
+
+/** Build the current visit's handoff packet once, store it as a file and an event; returns its path. */
+export async function ensureHandoff(deps: AutopilotDeps, projectId: string, budget: number): Promise<string> {
+  const { engine, tickets, root } = deps;
+  const s = await engine.state(projectId);
+  const rel = join('.vt', 'handoffs', projectId, `${String(s.visit).padStart(3, '0')}-${s.phase}.md`);
+  const existing = await engine.store.db
+    .selectFrom('handoffs')
+    .select('path')
+    .where('project_id', '=', projectId)
+    .where('phase', '=', s.phase)
+    .where('visit', '=', s.visit)
+    .executeTakeFirst();
+  const train = await engine.train(s.trainHash);
+  if (existing) return join(root, existing.path);
+  const h = buildHandoff(s, train, budget);
+  mkdirSync(join(root, '.vt', 'handoffs', projectId), { recursive: true });
+  writeFileSync(join(root, rel), h.text);
+  await tickets.recordHandoff(
+    projectId,
+    {
+      phase: s.phase,
+      visit: s.visit,
+      path: rel,
+      sha256: sha256(h.text),
+      tokens: h.tokens,
+      truncated: h.truncated,
+    },
+    { actor: 'conductor', idempotencyKey: `handoff:${s.phase}:${s.visit}` },
+  );
+  return join(root, rel);
+}

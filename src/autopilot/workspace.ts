@@ -1,0 +1,179 @@
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { TicketState } from '../engine/state.ts';
+import { VtError } from '../errors.ts';
+
+const exec = promisify(execFile);
+
+/** Where tickets do their work: a git worktree per ticket, or a plain folder outside git. */
+export interface Workspaces {
+  readonly kind: 'git' | 'folder';
+  /** Create (or reuse, after a crash) the ticket's workspace; returns its absolute path. */
+  prepare(projectId: string, ticket: TicketState): Promise<string>;
+  /** Record a successful step: a commit on the ticket's branch (git), nothing for folders. */
+  commit(path: string, message: string): Promise<string | null>;
+  /** Bring a finished ticket's work into the project's line (vt/<project>), when it continues it. */
+  integrate(projectId: string, ticket: TicketState): Promise<boolean>;
+}
+
+export const workspaceDir = (root: string, ticket: TicketState) =>
+  join(root, '.vt', 'workspaces', ticket.branch.replaceAll('/', '__'));
+
+const SKIP = new Set(['.vt', '.git', 'node_modules']);
+
+/** Pick git worktrees when `root` is a git work tree with a commit, else plain folders. */
+export async function openWorkspaces(
+  root: string,
+  prefer: 'auto' | 'git' | 'folder' = 'auto',
+): Promise<Workspaces> {
+  mkdirSync(join(root, '.vt'), { recursive: true });
+  const ignore = join(root, '.vt', '.gitignore');
+  if (!existsSync(ignore)) writeFileSync(ignore, '*\n');
+  if (prefer !== 'folder') {
+    const git = await gitRoot(root);
+    if (git) return new GitWorkspaces(root);
+    if (prefer === 'git')
+      throw new VtError('BAD_INPUT', `${root} is not a git repository with a commit`, {
+        hint: 'git init && git commit, or use folders',
+      });
+  }
+  return new FolderWorkspaces(root);
+}
+
+async function gitRoot(root: string): Promise<string | null> {
+  try {
+    const { stdout } = await exec('git', ['-C', root, 'rev-parse', '--show-toplevel'], { encoding: 'utf8' });
+    await exec('git', ['-C', root, 'rev-parse', '--verify', '--quiet', 'HEAD']);
+    return stdout.trim();
+  } catch {
+    return null;
+  }
+}
+
+const IDENTITY = [
+  '-c',
+  'user.name=Value Train',
+  '-c',
+  'user.email=vt@localhost',
+  '-c',
+  'commit.gpgsign=false',
+];
+
+class GitWorkspaces implements Workspaces {
+  readonly kind = 'git' as const;
+  readonly #root: string;
+  constructor(root: string) {
+    this.#root = root;
+  }
+
+  /** Run git; index and ref locks from a concurrent git call are retried briefly. */
+  async #git(args: string[], cwd = this.#root): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { stdout } = await exec('git', ['-C', cwd, ...IDENTITY, ...args], {
+          encoding: 'utf8',
+          maxBuffer: 16 << 20,
+        });
+        return stdout;
+      } catch (err) {
+        const msg = String((err as { stderr?: string }).stderr ?? (err as Error).message);
+        if (attempt < 8 && /\.lock'?:? File exists|Unable to create .*\.lock|cannot lock ref/i.test(msg)) {
+          await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+          continue;
+        }
+        throw new VtError(
+          'STORE_ERROR',
+          `git ${args.join(' ')} failed: ${msg.trim().split('\n').slice(-3).join(' ')}`,
+        );
+      }
+    }
+  }
+
+  async #branchExists(branch: string): Promise<boolean> {
+    try {
+      await this.#git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #line(projectId: string): Promise<string> {
+    const line = `vt/${projectId}`;
+    if (!(await this.#branchExists(line))) await this.#git(['branch', '--', line, 'HEAD']);
+    return line;
+  }
+
+  async prepare(projectId: string, ticket: TicketState): Promise<string> {
+    const path = workspaceDir(this.#root, ticket);
+    if (existsSync(join(path, '.git'))) {
+      const head = (await this.#git(['rev-parse', '--abbrev-ref', 'HEAD'], path)).trim();
+      if (head === ticket.branch) return path;
+      rmSync(path, { recursive: true, force: true });
+    } else if (existsSync(path)) rmSync(path, { recursive: true, force: true });
+    await this.#git(['worktree', 'prune']);
+    if (await this.#branchExists(ticket.branch))
+      await this.#git(['worktree', 'add', '--', path, ticket.branch]);
+    else {
+      const base =
+        ticket.base && (await this.#branchExists(ticket.base)) ? ticket.base : await this.#line(projectId);
+      await this.#git(['worktree', 'add', '-b', ticket.branch, '--', path, base]);
+    }
+    return path;
+  }
+
+  async commit(path: string, message: string): Promise<string | null> {
+    await this.#git(['add', '-A'], path);
+    const staged = await this.#git(['diff', '--cached', '--name-only'], path);
+    if (staged.trim()) await this.#git(['commit', '-q', '-m', message], path);
+    return (await this.#git(['rev-parse', 'HEAD'], path)).trim();
+  }
+
+  async integrate(projectId: string, ticket: TicketState): Promise<boolean> {
+    const line = await this.#line(projectId);
+    try {
+      await this.#git(['merge-base', '--is-ancestor', line, ticket.branch]);
+    } catch {
+      return false; // the line moved elsewhere: leave the branch for review
+    }
+    const tip = (await this.#git(['rev-parse', `refs/heads/${ticket.branch}`])).trim();
+    await this.#git(['update-ref', `refs/heads/${line}`, tip]);
+    return true;
+  }
+}
+
+class FolderWorkspaces implements Workspaces {
+  readonly kind = 'folder' as const;
+  readonly #root: string;
+  constructor(root: string) {
+    this.#root = root;
+  }
+
+  async prepare(_projectId: string, ticket: TicketState): Promise<string> {
+    const path = workspaceDir(this.#root, ticket);
+    if (existsSync(path)) return path;
+    const baseDir = ticket.base
+      ? join(this.#root, '.vt', 'workspaces', ticket.base.replaceAll('/', '__'))
+      : null;
+    const from = baseDir && existsSync(baseDir) ? baseDir : this.#root;
+    // Copy to a temporary folder and rename, so a crash never leaves half a workspace.
+    const tmp = `${path}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    cpSync(from, tmp, {
+      recursive: true,
+      filter: (src) => from !== this.#root || !SKIP.has(src.slice(from.length + 1).split('/')[0]!),
+    });
+    renameSync(tmp, path);
+    return path;
+  }
+
+  async commit(): Promise<string | null> {
+    return null;
+  }
+
+  async integrate(): Promise<boolean> {
+    return true;
+  }
+}

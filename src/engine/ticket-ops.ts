@@ -1,0 +1,250 @@
+import { selectTickets } from '../autopilot/select.ts';
+import { VtError } from '../errors.ts';
+import type { GateResult } from '../gates/types.ts';
+import { extendLease, projectOfTicket, queueRows, releaseLease, upsertLease } from '../store/queue.ts';
+import type { ContextKind } from '../types.ts';
+import { chooseTarget, phaseOf } from './core.ts';
+import type { Committed, Engine, Who } from './engine.ts';
+import { event } from './events.ts';
+import type { TicketState } from './state.ts';
+import {
+  type ClaimMode,
+  decideAddIssue,
+  decideAssign,
+  decideAwaitHuman,
+  decideClaim,
+  decideContext,
+  decideEndSession,
+  decideFailAttempt,
+  decideFinish,
+  decidePersonMoves,
+  decideStartSession,
+  type IssueInput,
+} from './tickets.ts';
+
+export interface Claim {
+  projectId: string;
+  ticket: TicketState;
+  gen: number;
+  mode: ClaimMode;
+}
+
+/** The engine calls the autopilot and the people around it make about issues, tickets and sessions. */
+export class Tickets {
+  readonly engine: Engine;
+  constructor(engine: Engine) {
+    this.engine = engine;
+  }
+
+  async projectOf(ticket: string): Promise<string> {
+    const p = await projectOfTicket(this.engine.store.db, ticket);
+    if (!p) throw new VtError('NOT_FOUND', `no ticket "${ticket}"`, { hint: 'See: vt issue list' });
+    return p;
+  }
+
+  async addIssue(
+    projectId: string,
+    input: IssueInput,
+    who: Who,
+  ): Promise<Committed & { issue: string; ticket: string }> {
+    const c = await this.engine.commit(
+      projectId,
+      who,
+      async () => null,
+      (s, t) => decideAddIssue(s, t, input),
+    );
+    const added = c.events.find((e) => e.type === 'issue.added');
+    const queued = c.events.find((e) => e.type === 'ticket.queued');
+    return {
+      ...c,
+      issue: added?.type === 'issue.added' ? added.payload.issue : '',
+      ticket: queued?.type === 'ticket.queued' ? queued.payload.ticket : '',
+    };
+  }
+
+  assign(projectId: string, issue: string, assignee: string | null, who: Who): Promise<Committed> {
+    return this.engine.commit(
+      projectId,
+      who,
+      async () => null,
+      (s) => decideAssign(s, issue, assignee),
+    );
+  }
+
+  /**
+   * Select and claim the next ticket in one immediate transaction, so two workers can never take the
+   * same one. Writes the lease row with the claim event.
+   */
+  async claimNext(
+    worker: string,
+    opts: { project?: string | undefined; labels?: string[] | undefined; leaseMs: number },
+  ): Promise<Claim | null> {
+    const { engine } = this;
+    const now = engine.clock.now();
+    const who = { actor: 'autopilot' };
+    const claimed = await engine.store.transaction(async (trx) => {
+      const rows = selectTickets(await queueRows(trx, opts.project), {
+        now,
+        labels: opts.labels,
+        assignees: [worker],
+      });
+      for (const row of rows) {
+        const s = await engine.state(row.project_id, trx);
+        let d: ReturnType<typeof decideClaim>;
+        try {
+          d = decideClaim(s, row.id, worker, now, row.status === 'running');
+        } catch (err) {
+          if (err instanceof VtError) continue;
+          throw err;
+        }
+        const recorded = await engine.appendIn(
+          trx,
+          row.project_id,
+          { seq: s.seq, hash: s.headHash },
+          d.events,
+          who,
+        );
+        const expires = new Date(now.getTime() + opts.leaseMs).toISOString();
+        await upsertLease(trx, {
+          ticket: row.id,
+          project_id: row.project_id,
+          worker,
+          lease_gen: d.gen,
+          expires_at: expires,
+        });
+        return { projectId: row.project_id, recorded, gen: d.gen, mode: d.mode, id: row.id };
+      }
+      return null;
+    });
+    if (!claimed) return null;
+    const s = engine.absorb(claimed.projectId, claimed.recorded);
+    return {
+      projectId: claimed.projectId,
+      ticket: s.tickets[claimed.id]!,
+      gen: claimed.gen,
+      mode: claimed.mode,
+    };
+  }
+
+  async startSession(
+    claim: Claim,
+    info: { role: string; executor: string; workspace: string; log: string; actor: string },
+  ): Promise<string> {
+    let session = '';
+    await this.engine.commit(
+      claim.projectId,
+      { actor: info.actor },
+      async () => null,
+      (s) => {
+        const d = decideStartSession(s, claim.ticket.id, claim.gen, info);
+        session = d.session;
+        return d.events;
+      },
+    );
+    return session;
+  }
+
+  endSession(
+    projectId: string,
+    session: string,
+    result: Parameters<typeof decideEndSession>[2],
+    who: Who,
+  ): Promise<Committed> {
+    return this.engine.commit(
+      projectId,
+      who,
+      async () => null,
+      (s) => decideEndSession(s, session, result),
+    );
+  }
+
+  addContext(
+    projectId: string,
+    entry: { kind: ContextKind; text: string; ticket?: string | null; session?: string | null },
+    who: Who,
+  ): Promise<Committed> {
+    return this.engine.commit(
+      projectId,
+      who,
+      async () => null,
+      (s) => decideContext(s, entry),
+    );
+  }
+
+  recordHandoff(
+    projectId: string,
+    h: { phase: string; visit: number; path: string; sha256: string; tokens: number; truncated: boolean },
+    who: Who,
+  ): Promise<Committed> {
+    return this.engine.commit(
+      projectId,
+      who,
+      async () => null,
+      () => [event('handoff.built', h)],
+    );
+  }
+
+  /** Evaluate the gates and move the project on, with the ticket's events and the lease release, in one transaction. */
+  async finish(claim: Claim, who: Who, backoffBaseMs: number) {
+    let outcome: ReturnType<typeof decideFinish>['outcome'] | undefined;
+    let exit: GateResult[] = [];
+    const c = await this.engine.commit(
+      claim.projectId,
+      who,
+      async (s, t) => {
+        exit = await this.engine.evaluatePhase(s, t, s.phase, 'exit');
+        let entry: { phase: string; results: GateResult[] } | null = null;
+        if (exit.every((r) => r.status === 'pass' || r.status === 'waived')) {
+          const target = chooseTarget(s, t);
+          if (target.to)
+            entry = { phase: target.to, results: await this.engine.evaluatePhase(s, t, target.to, 'entry') };
+        }
+        return { exit, entry };
+      },
+      (s, t, g) => {
+        phaseOf(t, s.phase);
+        const d = decideFinish(s, t, claim.ticket.id, claim.gen, g, this.engine.clock.now(), backoffBaseMs);
+        outcome = d.outcome;
+        return d.events;
+      },
+      (trx) => releaseLease(trx, claim.ticket.id, claim.gen),
+    );
+    return { ...c, outcome: outcome!, results: exit };
+  }
+
+  failAttempt(claim: Claim, reason: string, who: Who, backoffBaseMs: number): Promise<Committed> {
+    return this.engine.commit(
+      claim.projectId,
+      who,
+      async () => null,
+      (s) => decideFailAttempt(s, claim.ticket.id, claim.gen, reason, this.engine.clock.now(), backoffBaseMs),
+      (trx) => releaseLease(trx, claim.ticket.id, claim.gen),
+    );
+  }
+
+  awaitHuman(claim: Claim, reason: string, who: Who): Promise<Committed> {
+    return this.engine.commit(
+      claim.projectId,
+      who,
+      async () => null,
+      (s) => decideAwaitHuman(s, claim.ticket.id, claim.gen, reason),
+      (trx) => releaseLease(trx, claim.ticket.id, claim.gen),
+    );
+  }
+
+  /** Extend the lease while work goes on; false means another worker has taken the ticket. */
+  heartbeat(claim: Claim, worker: string, leaseMs: number): Promise<boolean> {
+    const expires = new Date(this.engine.clock.now().getTime() + leaseMs).toISOString();
+    return extendLease(this.engine.store.db, claim.ticket.id, claim.gen, worker, expires);
+  }
+
+  async personMoves(ticket: string, action: 'done' | 'retry', who: Who): Promise<Committed> {
+    const projectId = await this.projectOf(ticket);
+    return this.engine.commit(
+      projectId,
+      who,
+      async () => null,
+      (s) => decidePersonMoves(s, ticket, action),
+    );
+  }
+}

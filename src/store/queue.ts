@@ -1,0 +1,88 @@
+import type { QueueRow } from '../autopilot/select.ts';
+import type { Db, Trx } from './store.ts';
+
+/** Tickets that may be claimable: open, in their project's current phase, of an active project. */
+export async function queueRows(db: Db | Trx, project?: string): Promise<QueueRow[]> {
+  let q = db
+    .selectFrom('tickets as t')
+    .innerJoin('projects as p', 'p.id', 't.project_id')
+    .innerJoin('issues as i', 'i.id', 't.issue')
+    .leftJoin('leases as l', 'l.ticket', 't.id')
+    .select([
+      't.id',
+      't.project_id',
+      't.status',
+      't.not_before',
+      't.priority',
+      't.labels',
+      't.created_at',
+      't.seq',
+      'p.last_claim_at',
+      'i.assignee',
+      'l.expires_at as lease_expires_at',
+    ])
+    .where('p.status', '=', 'active')
+    .whereRef('t.phase', '=', 'p.phase')
+    .where('t.status', 'in', ['queued', 'awaiting-gates', 'running']);
+  if (project) q = q.where('t.project_id', '=', project);
+  return q.execute();
+}
+
+export async function projectOfTicket(db: Db | Trx, ticket: string): Promise<string | null> {
+  const row = await db.selectFrom('tickets').select('project_id').where('id', '=', ticket).executeTakeFirst();
+  return row?.project_id ?? null;
+}
+
+export async function upsertLease(
+  trx: Trx,
+  lease: { ticket: string; project_id: string; worker: string; lease_gen: number; expires_at: string },
+): Promise<void> {
+  await trx
+    .insertInto('leases')
+    .values(lease)
+    .onConflict((oc) =>
+      oc
+        .column('ticket')
+        .doUpdateSet({ worker: lease.worker, lease_gen: lease.lease_gen, expires_at: lease.expires_at }),
+    )
+    .execute();
+}
+
+/** Extend a lease; false when the worker no longer holds it (another claimed the ticket). */
+export async function extendLease(
+  db: Db,
+  ticket: string,
+  gen: number,
+  worker: string,
+  expiresAt: string,
+): Promise<boolean> {
+  const r = await db
+    .updateTable('leases')
+    .set({ expires_at: expiresAt })
+    .where('ticket', '=', ticket)
+    .where('lease_gen', '=', gen)
+    .where('worker', '=', worker)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+export async function releaseLease(trx: Trx, ticket: string, gen: number): Promise<void> {
+  await trx.deleteFrom('leases').where('ticket', '=', ticket).where('lease_gen', '=', gen).execute();
+}
+
+export async function getControl(db: Db, key: string): Promise<string | null> {
+  const r = await db.selectFrom('control').select('value').where('key', '=', key).executeTakeFirst();
+  return r?.value ?? null;
+}
+
+export async function setControl(db: Db, key: string, value: string | null, now: string): Promise<void> {
+  if (value === null) {
+    await db.deleteFrom('control').where('key', '=', key).execute();
+    return;
+  }
+  await db
+    .insertInto('control')
+    .values({ key, value, updated_at: now })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: now }))
+    .execute();
+}
