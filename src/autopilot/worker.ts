@@ -29,7 +29,17 @@ export interface AutopilotDeps {
   binDir: string;
 }
 
+/** An outside queue (GitHub Issues): imports its work and delivers the outbox's side effects. */
+export interface IssueSource {
+  readonly name: string;
+  /** Import new work as vt issues; returns how many were added. */
+  sync(): Promise<number>;
+  /** Deliver due outbox entries; returns how many were delivered. */
+  deliver(): Promise<number>;
+}
+
 export interface AutopilotOptions {
+  sources?: IssueSource[];
   worker?: string;
   concurrency: number;
   /** Stop when nothing is claimable right now, instead of waiting for backoffs and other workers. */
@@ -71,6 +81,7 @@ export type Progress =
   | { type: 'waiting'; project: string; ticket: string; status: string; reason: string }
   | { type: 'lost'; project: string; ticket: string; reason: string }
   | { type: 'idle'; waiting: number; until: string | null }
+  | { type: 'source-error'; source: string; reason: string }
   | { type: 'stopped'; reason: string };
 
 export interface AutopilotSummary {
@@ -126,6 +137,14 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
       summary.stopped = 'aborted';
       break;
     }
+    for (const source of opts.sources ?? []) {
+      try {
+        await source.sync();
+        await source.deliver();
+      } catch (err) {
+        emit({ type: 'source-error', source: source.name, reason: err instanceof Error ? err.message : String(err) });
+      }
+    }
     const paused = !!(await getControl(db, 'paused'));
     while (!paused && inFlight.size < opts.concurrency && !(opts.once && claimedAny && inFlight.size === 0)) {
       const claim = await deps.tickets.claimNext(worker, {
@@ -172,6 +191,7 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
   }
   abortAll.abort();
   await Promise.allSettled(inFlight);
+  for (const source of opts.sources ?? []) await source.deliver().catch(() => 0);
   summary.waiting = Number(
     (
       await db

@@ -39,6 +39,15 @@ export interface EngineIo extends GateIo {
   ): Promise<{ path: string; sha256: string; size: number; preview: string | null }>;
 }
 
+/**
+ * Derives side effects from an event: `id` must be deterministic (e.g. project:seq:kind) so a replay
+ * never queues the same effect twice. `state` is the project's state before the event's command.
+ */
+export type OutboxRule = (
+  state: ProjectState | undefined,
+  e: RecordedEvent,
+) => { id: string; kind: string; payload: Record<string, unknown> }[];
+
 /** Who is acting, and the key that makes a retried call a no-op. */
 export interface Who {
   actor: string;
@@ -76,6 +85,7 @@ export class Engine {
   readonly io: EngineIo;
   readonly #states = new Map<string, ProjectState>();
   readonly #trains = new Map<string, Train>();
+  readonly #outbox: OutboxRule[] = [];
 
   constructor(deps: { store: Store; io: EngineIo; clock?: Clock }) {
     this.store = deps.store;
@@ -408,7 +418,34 @@ export class Engine {
       idempotencyKey: who.idempotencyKey ?? null,
     });
     for (const e of recorded) await project(trx, e);
+    if (this.#outbox.length) {
+      // Side effects for outside systems commit with the events that cause them (the outbox pattern).
+      const s = this.#states.get(projectId);
+      const rows = recorded.flatMap((e) => this.#outbox.flatMap((rule) => rule(s, e)));
+      for (const r of rows) {
+        await trx
+          .insertInto('outbox')
+          .values({
+            id: r.id,
+            project_id: projectId,
+            kind: r.kind,
+            payload: JSON.stringify(r.payload),
+            attempts: 0,
+            next_at: recorded[0]!.ts,
+            delivered_at: null,
+            last_error: null,
+            created_at: recorded[0]!.ts,
+          })
+          .onConflict((oc) => oc.column('id').doNothing())
+          .execute();
+      }
+    }
     return recorded;
+  }
+
+  /** Add a rule that turns events into outbox entries (e.g. GitHub comments), written in the same transaction. */
+  addOutboxRule(rule: OutboxRule): void {
+    this.#outbox.push(rule);
   }
 
   /** Drop cached states, e.g. after the store was rebuilt by someone else. */
