@@ -138,11 +138,17 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
       break;
     }
     for (const source of opts.sources ?? []) {
-      try {
-        await source.sync();
-        await source.deliver();
-      } catch (err) {
-        emit({ type: 'source-error', source: source.name, reason: err instanceof Error ? err.message : String(err) });
+      // A failed listing must not hold back delivery of what is already in the outbox.
+      for (const step of [() => source.sync(), () => source.deliver()]) {
+        try {
+          await step();
+        } catch (err) {
+          emit({
+            type: 'source-error',
+            source: source.name,
+            reason: err instanceof Error ? err.message : String(err),
+          });
+        }
       }
     }
     const paused = !!(await getControl(db, 'paused'));

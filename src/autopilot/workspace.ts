@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TicketState } from '../engine/state.ts';
@@ -32,8 +32,10 @@ export async function openWorkspaces(
   const ignore = join(root, '.vt', '.gitignore');
   if (!existsSync(ignore)) writeFileSync(ignore, '*\n');
   if (prefer !== 'folder') {
+    // Only a repository whose top is `root` itself: a folder nested in someone else's repository
+    // would branch off that repository's files.
     const git = await gitRoot(root);
-    if (git) return new GitWorkspaces(root);
+    if (git && realpathSync(git) === realpathSync(root)) return new GitWorkspaces(root);
     if (prefer === 'git')
       throw new VtError('BAD_INPUT', `${root} is not a git repository with a commit`, {
         hint: 'git init && git commit, or use folders',

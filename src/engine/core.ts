@@ -112,6 +112,20 @@ export function decideCheck(
   return event('gate.evaluated', { phase, visit: s.visit, side, passed, results });
 }
 
+/** True when every failing gate is an approval still waiting for approvers (none rejected). */
+export function onlyApprovalsPending(results: readonly GateResult[]): boolean {
+  const failing = results.filter((r) => r.status !== 'pass' && r.status !== 'waived');
+  return (
+    failing.length > 0 &&
+    failing.every(
+      (r) =>
+        r.kind === 'approval' &&
+        r.status === 'fail' &&
+        !(r.evidence.rejected_by as string[] | undefined)?.length,
+    )
+  );
+}
+
 export type AdvanceOutcome =
   | { outcome: 'advanced'; from: string; to: string; kind: TransitionKind; reason: string | null }
   | { outcome: 'completed'; from: string }
@@ -131,7 +145,8 @@ export function decideAdvance(
   const n = s.transitions + 1;
   const exitPassed = exit.every((r) => r.status === 'pass' || r.status === 'waived');
   if (!exitPassed) {
-    if (phase.on_fail) {
+    // Waiting for a sign-off is not a failure: the project stays until the approver acts.
+    if (phase.on_fail && !onlyApprovalsPending(exit)) {
       const reason = exit
         .filter((r) => r.status === 'fail' || r.status === 'error')
         .map((r) => r.gate)

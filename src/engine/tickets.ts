@@ -2,7 +2,7 @@ import { VtError } from '../errors.ts';
 import type { GateResult } from '../gates/types.ts';
 import type { Train } from '../train/schema.ts';
 import type { ContextKind, Priority, TicketStatus } from '../types.ts';
-import { type AdvanceOutcome, decideAdvance, phaseOf } from './core.ts';
+import { type AdvanceOutcome, decideAdvance, onlyApprovalsPending, phaseOf } from './core.ts';
 import { event, type NewEvent } from './events.ts';
 import type { ProjectState, TicketState } from './state.ts';
 
@@ -11,6 +11,8 @@ import type { ProjectState, TicketState } from './state.ts';
  */
 
 export const MAX_ATTEMPTS = 3;
+/** A loop that brings one issue back to the same phase this often is stuck: a person must look. */
+export const MAX_VISITS_PER_PHASE = 8;
 const OPEN: readonly TicketStatus[] = [
   'queued',
   'running',
@@ -39,6 +41,27 @@ function queueTicket(
 ): NewEvent {
   const { ticket, branch } = ticketFor(s, issue, phase);
   return event('ticket.queued', { ticket, issue, phase, visit, branch, base, reason });
+}
+
+/** Queue the issue's ticket for the next phase; a runaway loop is queued blocked, with an alert. */
+function queueNext(
+  s: ProjectState,
+  from: TicketState,
+  phase: string,
+  visit: number,
+  reason: string,
+): NewEvent[] {
+  const queued = queueTicket(s, from.issue, phase, visit, from.branch, reason);
+  const visits =
+    Object.values(s.tickets).filter((x) => x.issue === from.issue && x.phase === phase).length + 1;
+  if (visits <= MAX_VISITS_PER_PHASE) return [queued];
+  const ticket = (queued.payload as { ticket: string }).ticket;
+  const why = `${from.issue} reached ${phase} ${visits} times: the loop looks stuck`;
+  return [
+    queued,
+    event('ticket.status', { ticket, status: 'blocked', reason: why, not_before: null, attempts: 0 }),
+    event('alert.raised', { ticket, reason: why }),
+  ];
 }
 
 /** The branch the project's newest finished work is on: where the next ticket starts from. */
@@ -300,14 +323,6 @@ export function decidePersonMoves(s: ProjectState, id: string, action: 'done' | 
   ];
 }
 
-const onlyApprovalsPending = (results: GateResult[]) => {
-  const failing = results.filter((r) => r.status !== 'pass' && r.status !== 'waived');
-  return (
-    failing.length > 0 &&
-    failing.every((r) => r.kind === 'approval' && r.status === 'fail' && !/rejected/.test(r.message))
-  );
-};
-
 /**
  * Finish a ticket's run: when it is the phase's last open ticket, evaluate the gates and move the
  * project (advance, route or rework) and queue the issue's next ticket; otherwise just close it.
@@ -347,9 +362,7 @@ export function decideFinish(
     case 'advanced':
       events.push(event('ticket.finished', { ticket: id, outcome: 'done', reason: `${o.from} → ${o.to}` }));
       if (!hasOpenFor(o.to))
-        events.push(
-          queueTicket(s, t.issue, o.to, nextVisit, t.branch, `conductor: ${o.kind} from ${o.from}`),
-        );
+        events.push(...queueNext(s, t, o.to, nextVisit, `conductor: ${o.kind} from ${o.from}`));
       break;
     case 'reworked':
       events.push(
@@ -360,7 +373,7 @@ export function decideFinish(
         }),
       );
       if (!hasOpenFor(o.to))
-        events.push(queueTicket(s, t.issue, o.to, nextVisit, t.branch, `conductor: rework from ${o.from}`));
+        events.push(...queueNext(s, t, o.to, nextVisit, `conductor: rework from ${o.from}`));
       break;
     case 'completed':
       events.push(event('ticket.finished', { ticket: id, outcome: 'done', reason: 'the train is complete' }));

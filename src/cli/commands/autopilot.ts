@@ -2,7 +2,13 @@ import { appendFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { type AutopilotOptions, type Progress, runAutopilot } from '../../autopilot/worker.ts';
+import { createGithubSource } from '../../autopilot/github.ts';
+import {
+  type AutopilotOptions,
+  type IssueSource,
+  type Progress,
+  runAutopilot,
+} from '../../autopilot/worker.ts';
 import { openWorkspaces } from '../../autopilot/workspace.ts';
 import { Tickets } from '../../engine/ticket-ops.ts';
 import { VtError } from '../../errors.ts';
@@ -62,6 +68,9 @@ export function progressPrinter(ctx: CliContext, started = performance.now()): (
       case 'waiting':
         line(`${paint(c, 'yellow', '⏸')} ${p.ticket} ${p.status}: ${safe(p.reason)}`);
         break;
+      case 'source-error':
+        line(`${paint(c, 'yellow', '!')} ${p.source}: ${safe(p.reason)}`);
+        break;
       case 'lost':
         line(`${paint(c, 'yellow', '!')} ${p.ticket}: ${safe(p.reason)}`);
         break;
@@ -114,6 +123,8 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
     .option('--backoff-ms <ms>', 'first retry delay (doubles per attempt)', int('--backoff-ms', 0), 2000)
     .option('--workspaces <kind>', 'auto, git or folder', 'auto')
     .option('--alert-webhook <url>', 'POST alerts here (env VT_ALERT_WEBHOOK)')
+    .option('--github <owner/repo>', 'also take work from GitHub Issues (token from GITHUB_TOKEN)')
+    .option('--github-label <label>', 'the label that marks issues for the autopilot', 'autopilot')
     .addHelpText(
       'after',
       '\nExamples:\n  vt autopilot                      # until the queue is empty\n  vt autopilot --concurrency 4 --label auto\n  vt autopilot --json | jq .type    # one JSON object per line',
@@ -132,17 +143,45 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
             backoffMs: number;
             workspaces: string;
             alertWebhook?: string;
+            github?: string;
+            githubLabel: string;
           },
         ) => {
           if (!['auto', 'git', 'folder'].includes(o.workspaces))
             throw new VtError('BAD_INPUT', `--workspaces must be auto, git or folder, not "${o.workspaces}"`);
           const root = ctx.requireRoot();
           const { engine } = await ctx.vt();
+          const tickets = new Tickets(engine);
+          const sources: IssueSource[] = [];
+          if (o.github) {
+            const token = ctx.io.env.GITHUB_TOKEN;
+            if (!token)
+              throw new VtError(
+                'BAD_INPUT',
+                '--github needs a token in the GITHUB_TOKEN environment variable',
+                {
+                  hint: 'export GITHUB_TOKEN=… (a token with issues: read and write on the repository)',
+                },
+              );
+            sources.push(
+              createGithubSource({
+                engine,
+                tickets,
+                repo: o.github,
+                label: o.githubLabel,
+                defaultProject: o.project,
+                token,
+                baseUrl: ctx.io.env.VT_GITHUB_API_URL,
+                onLog: (line) => ctx.io.err(`  github: ${safe(line)}\n`),
+              }),
+            );
+          }
           const stop = new AbortController();
           const onSignal = () => stop.abort();
           process.once('SIGINT', onSignal);
           process.once('SIGTERM', onSignal);
           const opts: AutopilotOptions = {
+            sources,
             concurrency: o.concurrency,
             once: !!o.once,
             watch: !!o.watch,
@@ -160,7 +199,7 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
             const summary = await runAutopilot(
               {
                 engine,
-                tickets: new Tickets(engine),
+                tickets,
                 workspaces: await openWorkspaces(root, o.workspaces as 'auto'),
                 root,
                 dbTarget: ctx.dbTarget(),
