@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { type Clock, Engine } from './engine/engine.ts';
 import { nodeIo } from './io/node-io.ts';
 import { openStore, type Store, type StoreOptions } from './store/store.ts';
@@ -10,12 +10,27 @@ export const STATE_DIR = '.vt';
 /** Find vt.yaml in `from` or the nearest parent, as git finds .git. */
 export function findRoot(from: string): string | null {
   let dir = resolve(from);
+  // Inside a ticket's workspace (which holds its own copy of vt.yaml) the root is the one above .vt/.
+  const ws = workspaceOf(dir);
+  if (ws) return ws.root;
   for (;;) {
     if (existsSync(join(dir, TRAIN_FILE))) return dir;
     const up = dirname(dir);
     if (up === dir) return null;
     dir = up;
   }
+}
+
+const WORKSPACES = `${sep}${STATE_DIR}${sep}workspaces${sep}`;
+
+/** When `dir` is inside a ticket's workspace: that workspace and the root that holds it. */
+export function workspaceOf(dir: string): { root: string; workspace: string } | null {
+  const at = `${resolve(dir)}${sep}`.indexOf(WORKSPACES);
+  if (at < 0) return null;
+  const full = `${resolve(dir)}${sep}`;
+  const name = full.slice(at + WORKSPACES.length).split(sep)[0];
+  if (!name) return null;
+  return { root: full.slice(0, at), workspace: full.slice(0, at + WORKSPACES.length) + name };
 }
 
 export function defaultDbPath(root: string): string {

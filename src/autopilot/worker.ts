@@ -162,12 +162,24 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
       claimedAny = true;
       summary.claimed++;
       const job: Promise<void> = runTicket(deps, opts, worker, claim, summary, abortAll.signal, emit)
-        .catch((err) => {
+        .catch(async (err) => {
           if (err instanceof VtError && err.code === 'CONFLICT') {
             emit({ type: 'lost', project: claim.projectId, ticket: claim.ticket.id, reason: err.message });
             return;
           }
-          throw err;
+          // Anything else (a broken workspace, a git failure) is a failed attempt, never a dead loop.
+          const reason = `${claim.ticket.phase}: ${err instanceof Error ? err.message : String(err)}`;
+          try {
+            const c = await deps.tickets.failAttempt(claim, reason, { actor: 'autopilot' }, opts.backoffMs);
+            await reportFailure(opts, claim.projectId, claim.ticket.id, c.events, summary, emit);
+          } catch (inner) {
+            emit({
+              type: 'lost',
+              project: claim.projectId,
+              ticket: claim.ticket.id,
+              reason: `${reason}; ${String(inner)}`,
+            });
+          }
         })
         .finally(() => inFlight.delete(job));
       inFlight.add(job);

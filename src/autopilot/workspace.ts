@@ -1,5 +1,15 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TicketState } from '../engine/state.ts';
@@ -54,6 +64,20 @@ async function gitRoot(root: string): Promise<string | null> {
   }
 }
 
+/**
+ * A git process killed mid-write leaves its lock file behind, and every later git call would fail.
+ * A lock older than a few seconds has no live writer (git holds locks for milliseconds): remove it.
+ */
+function clearStaleLock(message: string): void {
+  const m = /'([^']+\.lock)'/.exec(message);
+  if (!m) return;
+  try {
+    if (Date.now() - statSync(m[1]!).mtimeMs > 5000) rmSync(m[1]!, { force: true });
+  } catch {
+    // gone already
+  }
+}
+
 const IDENTITY = [
   '-c',
   'user.name=Value Train',
@@ -82,6 +106,7 @@ class GitWorkspaces implements Workspaces {
       } catch (err) {
         const msg = String((err as { stderr?: string }).stderr ?? (err as Error).message);
         if (attempt < 8 && /\.lock'?:? File exists|Unable to create .*\.lock|cannot lock ref/i.test(msg)) {
+          clearStaleLock(msg);
           await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
           continue;
         }
@@ -111,8 +136,14 @@ class GitWorkspaces implements Workspaces {
   async prepare(projectId: string, ticket: TicketState): Promise<string> {
     const path = workspaceDir(this.#root, ticket);
     if (existsSync(join(path, '.git'))) {
-      const head = (await this.#git(['rev-parse', '--abbrev-ref', 'HEAD'], path)).trim();
-      if (head === ticket.branch) return path;
+      // Reuse a worktree a crashed worker left, if it is whole and on the ticket's branch.
+      const head = await this.#git(['rev-parse', '--abbrev-ref', 'HEAD'], path).catch(() => '');
+      if (head.trim() === ticket.branch) {
+        // Only the lease holder works here, so an index lock is a crashed predecessor's.
+        const gitDir = (await this.#git(['rev-parse', '--absolute-git-dir'], path)).trim();
+        rmSync(join(gitDir, 'index.lock'), { force: true });
+        return path;
+      }
       rmSync(path, { recursive: true, force: true });
     } else if (existsSync(path)) rmSync(path, { recursive: true, force: true });
     await this.#git(['worktree', 'prune']);
@@ -163,10 +194,12 @@ class FolderWorkspaces implements Workspaces {
     // Copy to a temporary folder and rename, so a crash never leaves half a workspace.
     const tmp = `${path}.tmp-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
-    cpSync(from, tmp, {
-      recursive: true,
-      filter: (src) => from !== this.#root || !SKIP.has(src.slice(from.length + 1).split('/')[0]!),
-    });
+    mkdirSync(tmp, { recursive: true });
+    // Entry by entry: the workspaces live inside the root, which cpSync refuses to copy whole.
+    for (const entry of readdirSync(from)) {
+      if (from === this.#root && SKIP.has(entry)) continue;
+      cpSync(join(from, entry), join(tmp, entry), { recursive: true });
+    }
     renameSync(tmp, path);
     return path;
   }

@@ -3,6 +3,7 @@ import type { AdvanceOutcome } from '../../engine/core.ts';
 import { VtError } from '../../errors.ts';
 import type { GateResult } from '../../gates/types.ts';
 import { setControl } from '../../store/queue.ts';
+import { workspaceOf } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { badge, json, paint, safe } from '../output.ts';
@@ -77,7 +78,12 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
     .action(
       withCtx(async (ctx, project: string, id: string, path?: string) => {
         const { engine } = await ctx.vt();
-        const c = await engine.addArtifact(project, id, path, ctx.who);
+        // Run inside a ticket's workspace, the file is taken from there.
+        const ws = workspaceOf(ctx.cwd);
+        const c = await engine.addArtifact(project, id, path, {
+          ...ctx.who,
+          ...(ws ? { workspace: ws.workspace } : {}),
+        });
         const rec = c.state.artifacts[c.state.phase]?.[id];
         if (ctx.json) json(ctx.io, { project, artifact: id, ...rec });
         done(ctx, `recorded ${id}: ${rec?.path} sha256 ${rec?.sha256.slice(0, 12)} ${rec?.size} bytes`);

@@ -1,0 +1,337 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { verifyStore } from '../src/audit/audit.ts';
+import { buildHandoff, estimateTokens } from '../src/context/handoff.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { evolve, type ProjectState } from '../src/engine/state.ts';
+import { Tickets } from '../src/engine/ticket-ops.ts';
+import { nodeIo } from '../src/io/node-io.ts';
+import { toRecorded } from '../src/store/append.ts';
+import { sha256 } from '../src/store/canonical.ts';
+import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
+import { openStore } from '../src/store/store.ts';
+import { parseTrain } from '../src/train/loader.ts';
+import { autoTrainYaml, runVt, tempDir, VT_BIN } from './helpers.ts';
+
+/** A folder with vt.yaml (a git repository when `git`), projects created, and issues queued. */
+async function setUp(opts: {
+  phases: number;
+  projects: string[];
+  issuesPerProject: number;
+  git?: boolean;
+  approvalAt?: number;
+}) {
+  const dir = tempDir('vt-auto-');
+  const yaml = autoTrainYaml(opts.phases, { approvalAt: opts.approvalAt });
+  writeFileSync(join(dir, 'vt.yaml'), yaml);
+  if (opts.git !== false) {
+    const g = (...a: string[]) =>
+      execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@t', ...a], {
+        stdio: 'ignore',
+      });
+    g('init', '-q');
+    g('add', '-A');
+    g('commit', '-qm', 'init');
+  }
+  const store = await openStore(join(dir, '.vt', 'vt.db'));
+  const engine = new Engine({ store, io: nodeIo });
+  const tickets = new Tickets(engine);
+  const train = parseTrain(yaml, join(dir, 'vt.yaml'));
+  const phaseIds = train.train.phases.map((p) => p.id);
+  for (const name of opts.projects) {
+    await engine.createProject({ name, workspace: dir, train }, { actor: 'lead-1' });
+    for (let i = 0; i < opts.issuesPerProject; i++) {
+      await tickets.addIssue(
+        name,
+        { title: `work ${i + 1}`, phase: phaseIds[i % phaseIds.length] },
+        { actor: 'lead-1' },
+      );
+    }
+  }
+  await store.close();
+  return { dir, db: join(dir, '.vt', 'vt.db') };
+}
+
+function autopilot(dir: string, args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [VT_BIN, 'autopilot', '--json', ...args], {
+    cwd: dir,
+    env: { ...process.env, NO_COLOR: '1', VT_SQLITE_SYNCHRONOUS: 'NORMAL', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
+  const done = new Promise<{ code: number | null; signal: string | null }>((r) =>
+    child.on('close', (code, signal) => r({ code, signal })),
+  );
+  return { child, done, out: () => out, err: () => err };
+}
+
+async function eventsOf(db: string, type: string) {
+  const store = await openStore(db);
+  const rows = await store.db
+    .selectFrom('events')
+    .select(['project_id', 'seq', 'payload'])
+    .where('type', '=', type)
+    .execute();
+  await store.close();
+  return rows.map((r) => ({ project: r.project_id, seq: r.seq, ...JSON.parse(r.payload) }));
+}
+
+describe('autopilot', () => {
+  it('50 tickets over 5 projects at concurrency 4 survive ten SIGKILLs: every ticket done, every transition once', {
+    timeout: 600_000,
+  }, async (t) => {
+    const projects = ['alpha', 'beta', 'gamma', 'delta', 'epsilon'];
+    const { dir, db } = await setUp({ phases: 10, projects, issuesPerProject: 10 });
+    const env = { VT_TEST_SLEEP_MS: '150' };
+    const args = ['--concurrency', '4', '--lease-ms', '1500', '--backoff-ms', '50'];
+    const delays = fc.sample(fc.integer({ min: 300, max: 2500 }), { numRuns: 10, seed: 7 });
+    for (const delay of delays) {
+      const run = autopilot(dir, args, env);
+      await new Promise((r) => setTimeout(r, delay));
+      run.child.kill('SIGKILL');
+      await run.done;
+    }
+    const final = autopilot(dir, args, env);
+    const res = await final.done;
+    assert.equal(res.code, 0, final.err());
+    const store = await openStore(db);
+    const tickets = await store.db.selectFrom('tickets').select(['id', 'status', 'attempts']).execute();
+    t.diagnostic(`tickets: ${tickets.length}; claims: ${(await eventsOf(db, 'ticket.claimed')).length}`);
+    assert.equal(tickets.length, 50);
+    assert.deepEqual(
+      tickets.filter((x) => x.status !== 'done'),
+      [],
+    );
+    for (const p of projects) {
+      const tr = await store.db
+        .selectFrom('transitions')
+        .select(['n', 'from_phase', 'to_phase'])
+        .where('project_id', '=', p)
+        .orderBy('n')
+        .execute();
+      assert.deepEqual(
+        tr.map((x) => x.n),
+        Array.from({ length: 10 }, (_, i) => i + 1),
+        `${p}: ten transitions, each once`,
+      );
+      assert.equal(tr.at(-1)!.to_phase, null);
+      const status = await store.db
+        .selectFrom('projects')
+        .select('status')
+        .where('id', '=', p)
+        .executeTakeFirstOrThrow();
+      assert.equal(status.status, 'completed');
+    }
+    const finished = await eventsOf(db, 'ticket.finished');
+    assert.equal(finished.length, 50);
+    assert.equal(new Set(finished.map((f) => f.ticket)).size, 50, 'no ticket finished twice');
+    const verified = await verifyStore(store.db);
+    assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
+    const live = await dumpProjections(store.db);
+    await rebuildProjections(store);
+    assert.deepEqual(await dumpProjections(store.db), live);
+    await store.close();
+  });
+
+  it('two autopilot processes on one store finish the queue without claiming any ticket twice', {
+    timeout: 300_000,
+  }, async () => {
+    const { dir, db } = await setUp({
+      phases: 4,
+      projects: ['one', 'two', 'three', 'four'],
+      issuesPerProject: 1,
+    });
+    const a = autopilot(dir, ['--concurrency', '2']);
+    const b = autopilot(dir, ['--concurrency', '2']);
+    const [ra, rb] = await Promise.all([a.done, b.done]);
+    assert.equal(ra.code, 0, a.err());
+    assert.equal(rb.code, 0, b.err());
+    const claims = await eventsOf(db, 'ticket.claimed');
+    assert.equal(claims.length, 16);
+    assert.equal(new Set(claims.map((c) => c.ticket)).size, 16, 'each ticket claimed once');
+    const workers = new Set(claims.map((c) => c.worker));
+    assert.equal(workers.size, 2, 'both processes took work');
+    const store = await openStore(db);
+    const open = await store.db.selectFrom('tickets').select('id').where('status', '!=', 'done').execute();
+    assert.deepEqual(open, []);
+    await store.close();
+  });
+
+  it('a failing command is retried with backoff, blocked after three attempts with an alert, and completes after vt retry', {
+    timeout: 300_000,
+  }, async () => {
+    const { dir, db } = await setUp({ phases: 3, projects: ['flaky'], issuesPerProject: 1 });
+    const failDir = tempDir();
+    writeFileSync(join(failDir, 'p02'), '5');
+    const hooks: unknown[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => {
+        body += d;
+      });
+      req.on('end', () => {
+        hooks.push(JSON.parse(body));
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`;
+    const run = autopilot(dir, ['--backoff-ms', '200', '--alert-webhook', url], {
+      VT_TEST_FAIL_DIR: failDir,
+    });
+    const res = await run.done;
+    assert.equal(res.code, 0, run.err());
+    const statuses = (await eventsOf(db, 'ticket.status')).filter((s) => s.ticket === 'flaky-1-p02');
+    assert.deepEqual(
+      statuses.map((s) => [s.status, s.attempts]),
+      [
+        ['queued', 1],
+        ['queued', 2],
+        ['blocked', 3],
+      ],
+    );
+    // Backoff doubles: 200 ms, then 400 ms.
+    const store = await openStore(db);
+    const rows = await store.db
+      .selectFrom('events')
+      .select(['ts', 'payload'])
+      .where('project_id', '=', 'flaky')
+      .where('type', '=', 'ticket.status')
+      .orderBy('seq')
+      .execute();
+    const waits = rows
+      .slice(0, 2)
+      .map((r) => Date.parse(JSON.parse(r.payload).not_before) - Date.parse(r.ts));
+    assert.deepEqual(waits, [200, 400]);
+    await store.close();
+    assert.match(run.err(), /alert.*flaky-1-p02 blocked after 3 failed attempts/);
+    assert.match(readFileSync(join(dir, '.vt', 'alerts.log'), 'utf8'), /flaky-1-p02 blocked/);
+    assert.equal(hooks.length, 1);
+    assert.match(JSON.stringify(hooks[0]), /blocked after 3 failed attempts/);
+    server.close();
+    const inbox = await runVt(['inbox', '--json'], { cwd: dir });
+    assert.equal(JSON.parse(inbox.stdout)[0].status, 'blocked');
+    // A person fixes the cause and unblocks the ticket.
+    writeFileSync(join(failDir, 'p02'), '0');
+    const retry = await runVt(['retry', 'flaky-1-p02'], { cwd: dir });
+    assert.equal(retry.code, 0, retry.stderr);
+    const again = autopilot(dir, [], { VT_TEST_FAIL_DIR: failDir });
+    assert.equal((await again.done).code, 0, again.err());
+    const status = await runVt(['status', 'flaky', '--json'], { cwd: dir });
+    assert.equal(JSON.parse(status.stdout).status, 'completed');
+  });
+
+  it('waits for a person at an approval gate, and a human-owned phase waits in the inbox until vt done', {
+    timeout: 300_000,
+  }, async () => {
+    const dir = tempDir('vt-auto-');
+    writeFileSync(join(dir, 'vt.yaml'), autoTrainYaml(3, { approvalAt: 1, humanAt: 2 }));
+    assert.equal((await runVt(['project', 'create', 'Solo', '--as', 'lead-1'], { cwd: dir })).code, 0);
+    assert.equal((await runVt(['plan', 'solo'], { cwd: dir })).code, 0);
+    let run = autopilot(dir, ['--workspaces', 'folder']);
+    assert.equal((await run.done).code, 0, run.err());
+    let inbox = JSON.parse((await runVt(['inbox', '--json'], { cwd: dir })).stdout);
+    assert.deepEqual(
+      inbox.map((x: { ticket: string; status: string }) => [x.ticket, x.status]),
+      [['solo-1-p01', 'awaiting-approval']],
+    );
+    assert.equal((await runVt(['approve', 'solo', '--as', 'lead-1'], { cwd: dir })).code, 0);
+    run = autopilot(dir, ['--workspaces', 'folder']);
+    assert.equal((await run.done).code, 0, run.err());
+    inbox = JSON.parse((await runVt(['inbox', '--json'], { cwd: dir })).stdout);
+    assert.equal(inbox[0].status, 'awaiting-human');
+    // The person does the phase's work by hand and says so.
+    const ws = join(dir, '.vt', 'workspaces', 'phase__p02_solo-1');
+    assert.ok(existsSync(ws));
+    mkdirSync(join(ws, 'out'), { recursive: true });
+    writeFileSync(join(ws, 'out', 'p02.txt'), 'by hand\n');
+    const env = { VT_ACTOR: 'lead-1' };
+    for (const args of [
+      ['tick', 'solo', 'done'],
+      ['artifact', 'add', 'solo', 'out', 'out/p02.txt'],
+      ['metric', 'set', 'solo', 'm_p02', '1'],
+    ]) {
+      const r = await runVt(args, { cwd: ws, env });
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    }
+    assert.equal((await runVt(['done', 'solo-1-p02'], { cwd: dir })).code, 0);
+    run = autopilot(dir, ['--workspaces', 'folder']);
+    assert.equal((await run.done).code, 0, run.err());
+    assert.equal(
+      JSON.parse((await runVt(['status', 'solo', '--json'], { cwd: dir })).stdout).status,
+      'completed',
+    );
+  });
+
+  it('an empty queue says so and how to fill it', async () => {
+    const dir = tempDir('vt-auto-');
+    writeFileSync(join(dir, 'vt.yaml'), autoTrainYaml(2));
+    const r = await runVt(['autopilot'], { cwd: dir });
+    assert.equal(r.code, 0);
+    assert.match(r.stderr, /the queue is empty.*vt issue add TITLE --project P, or vt plan PROJECT/);
+  });
+});
+
+describe('handoff packets', () => {
+  it('a late phase gets earlier artifacts, metrics and decisions within budget, identical when rebuilt from events', {
+    timeout: 300_000,
+  }, async () => {
+    const { dir, db } = await setUp({ phases: 8, projects: ['late'], issuesPerProject: 1, git: false });
+    const run = autopilot(dir, ['--workspaces', 'folder']);
+    assert.equal((await run.done).code, 0, run.err());
+    const store = await openStore(db);
+    const handoffs = await store.db
+      .selectFrom('handoffs')
+      .selectAll()
+      .where('project_id', '=', 'late')
+      .orderBy('seq')
+      .execute();
+    assert.equal(handoffs.length, 8);
+    const last = handoffs.at(-1)!;
+    const text = readFileSync(join(dir, last.path), 'utf8');
+    assert.equal(sha256(text), last.sha256);
+    for (let i = 1; i < 8; i++) {
+      const id = `p0${i}`;
+      assert.match(text, new RegExp(`${id}/out: out/${id}\\.txt sha256 [0-9a-f]{16}`), `artifact of ${id}`);
+      assert.match(text, new RegExp(`m_${id} = 0\\.3 \\(${id}\\)`), `metric of ${id}`);
+      assert.match(text, new RegExp(`\\[${id}\\] decision made in ${id}`), `decision of ${id}`);
+    }
+    assert.ok(last.tokens <= 8000 && estimateTokens(text) === last.tokens);
+    // Rebuild every packet from the events that preceded it.
+    const rows = await store.db
+      .selectFrom('events')
+      .selectAll()
+      .where('project_id', '=', 'late')
+      .orderBy('seq')
+      .execute();
+    const trainRow = await store.db.selectFrom('trains').select('body').executeTakeFirstOrThrow();
+    const train = JSON.parse(trainRow.body);
+    for (const h of handoffs) {
+      let s: ProjectState | undefined;
+      for (const r of rows.filter((x) => x.seq < h.seq)) s = evolve(s, toRecorded(r));
+      const rebuilt = buildHandoff(s!, train);
+      assert.equal(sha256(rebuilt.text), h.sha256, `handoff at seq ${h.seq}`);
+    }
+    // A small budget trims the least important lines first and says so.
+    let s: ProjectState | undefined;
+    for (const r of rows) s = evolve(s, toRecorded(r));
+    const small = buildHandoff(s!, train, 300);
+    assert.equal(small.truncated, true);
+    assert.ok(small.tokens <= 300, `${small.tokens} tokens`);
+    assert.match(small.text, /Trimmed to fit/);
+    await store.close();
+  });
+});

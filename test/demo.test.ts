@@ -1,0 +1,422 @@
+// `vt demo`: the penguins example carried through all 18 phases by the real CLI, in a subprocess.
+// Proves the "main job" criteria: a fresh run completes, its audit trail and artifacts verify, the
+// drift loop is taken and closed, a run SIGKILLed at random moments resumes to the same result, and
+// the demo never touches a folder it did not set up.
+import assert from 'node:assert/strict';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { verifyStore } from '../src/audit/audit.ts';
+import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
+import { openStore, type Store } from '../src/store/store.ts';
+import { type RunResult, runVt, tempDir, VT_BIN } from './helpers.ts';
+
+const PROJECT = 'penguins';
+const TIMEOUT = { timeout: 300_000 };
+
+interface DemoSummary {
+  project: string;
+  status: string;
+  phases_done: number;
+  phases: number;
+  phase_visits: number;
+  gates_passed_first_time: number;
+  rework_loops: string[];
+  metrics: Record<string, number>;
+  wall_time_s: number;
+  artifacts: string;
+  audit: string;
+}
+
+interface Step {
+  from: string;
+  to: string | null;
+  kind: string;
+}
+
+/** The summary of `vt demo --json`: stdout is NDJSON (progress events, then the summary last). */
+function summaryOf(res: RunResult): DemoSummary {
+  const lines = res.stdout.split('\n').filter((l) => l.trim());
+  const last = lines.at(-1);
+  assert.ok(last, `no JSON on stdout; stderr:\n${res.stderr}`);
+  const summary = JSON.parse(last) as DemoSummary;
+  assert.equal(summary.project, PROJECT, `the last stdout line is not the summary: ${last}`);
+  return summary;
+}
+
+function dbOf(dir: string): string {
+  return join(dir, '.vt', 'vt.db');
+}
+
+async function withStore<T>(dir: string, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(dbOf(dir), { synchronous: 'NORMAL' });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function transitionsOf(store: Store) {
+  return store.db
+    .selectFrom('transitions')
+    .select(['n', 'from_phase', 'to_phase', 'kind', 'reason'])
+    .where('project_id', '=', PROJECT)
+    .orderBy('n')
+    .execute();
+}
+
+function steps(rows: { from_phase: string; to_phase: string | null; kind: string }[]): Step[] {
+  return rows.map((r) => ({ from: r.from_phase, to: r.to_phase, kind: r.kind }));
+}
+
+function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/** Every file under `dir` with its content hash, to prove a folder was left untouched. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[relative(dir, p)] = sha256(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The uninterrupted run every other test compares with, run once, on first use. */
+interface FreshRun {
+  dir: string;
+  res: RunResult;
+  summary: DemoSummary;
+  elapsedS: number;
+  steps: Step[];
+}
+let fresh: Promise<FreshRun> | undefined;
+function freshRun(): Promise<FreshRun> {
+  fresh ??= (async () => {
+    const dir = join(tempDir('vt-demo-'), 'demo'); // a folder that does not exist yet
+    const t0 = performance.now();
+    const res = await runVt(['demo', '--dir', dir, '--json'], { cwd: tempDir() });
+    const elapsedS = (performance.now() - t0) / 1000;
+    assert.equal(res.code, 0, `vt demo failed:\n${res.stderr}`);
+    const summary = summaryOf(res);
+    const rows = await withStore(dir, transitionsOf);
+    return { dir, res, summary, elapsedS, steps: steps(rows) };
+  })();
+  return fresh;
+}
+
+/** `vt demo` in its own process group, so a SIGKILL takes its step scripts with it, like a crash. */
+function startDemo(dir: string, args: string[] = []) {
+  const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(
+    process.execPath,
+    [VT_BIN, 'demo', '--dir', dir, ...args],
+    {
+      cwd: tempDir(),
+      env: { ...process.env, NO_COLOR: '1', VT_SQLITE_SYNCHRONOUS: 'NORMAL' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  child.stdin.end();
+  const done = new Promise<RunResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+async function assertArtifactsMatch(store: Store): Promise<number> {
+  const rows = await store.db
+    .selectFrom('artifacts')
+    .select(['phase', 'artifact', 'path', 'workspace', 'sha256', 'size'])
+    .where('project_id', '=', PROJECT)
+    .execute();
+  assert.ok(rows.length > 0, 'no artifact rows');
+  for (const a of rows) {
+    const file = join(a.workspace, a.path);
+    assert.ok(existsSync(file), `${a.phase}/${a.artifact}: ${file} is missing`);
+    assert.equal(sha256(file), a.sha256, `${a.phase}/${a.artifact}: ${file} differs from its recorded hash`);
+    assert.equal(statSync(file).size, a.size, `${a.phase}/${a.artifact}: size`);
+  }
+  return rows.length;
+}
+
+function assertContiguous(ns: number[]): void {
+  assert.deepEqual(
+    ns,
+    Array.from({ length: ns.length }, (_, i) => i + 1),
+    'transition numbers are 1..N, no gap, no duplicate',
+  );
+}
+
+describe('vt demo', { concurrency: false }, () => {
+  it('a fresh run completes all 18 phases and prints a JSON summary', TIMEOUT, async (t) => {
+    const { res, summary, elapsedS } = await freshRun();
+    t.diagnostic(`wall time: ${summary.wall_time_s} s (summary), ${elapsedS.toFixed(1)} s (process)`);
+    assert.equal(res.code, 0);
+    assert.equal(summary.status, 'completed');
+    assert.equal(summary.phases, 18);
+    assert.equal(summary.phases_done, 18);
+    assert.ok(summary.phase_visits >= 18, `${summary.phase_visits} phase visits`);
+    assert.ok(summary.gates_passed_first_time <= summary.phase_visits);
+    assert.match(summary.audit, /^\d+ events verify$/);
+    assert.equal(typeof summary.wall_time_s, 'number');
+    t.diagnostic(
+      `visits ${summary.phase_visits}, first-time passes ${summary.gates_passed_first_time}, loops: ${summary.rework_loops.join('; ')}`,
+    );
+    t.diagnostic(`metrics: ${JSON.stringify(summary.metrics)}`);
+  });
+
+  it(
+    'the audit chain and every recorded artifact verify; vt status shows the project completed',
+    TIMEOUT,
+    async (t) => {
+      const { dir } = await freshRun();
+      const verify = await runVt(['audit', 'verify'], { cwd: dir });
+      assert.equal(verify.code, 0, verify.stderr + verify.stdout);
+
+      const status = await runVt(['status', PROJECT, '--json'], { cwd: dir });
+      assert.equal(status.code, 0, status.stderr);
+      const s = JSON.parse(status.stdout) as { id: string; status: string; phases: number };
+      assert.equal(s.id, PROJECT);
+      assert.equal(s.status, 'completed');
+      assert.equal(s.phases, 18);
+
+      await withStore(dir, async (store) => {
+        const verified = await verifyStore(store.db);
+        assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
+        const n = await assertArtifactsMatch(store);
+        // Every artifact ever recorded, not only the latest per phase: each ticket has its own worktree.
+        const recorded = await store.db
+          .selectFrom('events')
+          .select('payload')
+          .where('project_id', '=', PROJECT)
+          .where('type', '=', 'artifact.recorded')
+          .execute();
+        for (const e of recorded) {
+          const a = JSON.parse(e.payload) as {
+            artifact: string;
+            path: string;
+            workspace: string;
+            sha256: string;
+          };
+          assert.equal(sha256(join(a.workspace, a.path)), a.sha256, `${a.workspace}/${a.path}`);
+        }
+        t.diagnostic(
+          `${verified.checked} events verify; ${n} artifact rows, ${recorded.length} recordings match`,
+        );
+      });
+    },
+  );
+
+  it(
+    'drift routes monitoring to improvement, the promoted challenger goes back through validation, and the project completes',
+    TIMEOUT,
+    async (t) => {
+      const { dir } = await freshRun();
+      await withStore(dir, async (store) => {
+        const rows = await transitionsOf(store);
+        t.diagnostic(
+          rows.map((r) => `${r.n}. ${r.from_phase} → ${r.to_phase ?? '(end)'} ${r.kind}`).join('\n'),
+        );
+        const drift = rows.find(
+          (r) => r.kind === 'route' && r.from_phase === 'monitoring' && r.to_phase === 'improvement',
+        );
+        assert.ok(drift, 'a route from monitoring to improvement');
+        const back = rows.find(
+          (r) =>
+            r.kind === 'route' &&
+            r.from_phase === 'retraining' &&
+            r.to_phase === 'validation' &&
+            r.n > drift.n,
+        );
+        assert.ok(back, 'a route from retraining back to validation, after the drift route');
+        const after = rows.filter((r) => r.n > back.n);
+        const passed = (from: string, to: string) =>
+          after.find((r) => r.from_phase === from && r.to_phase === to && r.kind === 'advance');
+        const v = passed('validation', 'deployment');
+        const d = passed('deployment', 'monitoring');
+        assert.ok(v, 'validation passed again after the loop');
+        assert.ok(d && d.n > v.n, 'deployment passed again after validation');
+        const m = after.find((r) => r.from_phase === 'monitoring' && r.n > d.n);
+        assert.ok(m, 'monitoring passed again after redeployment');
+        assert.notEqual(m.to_phase, 'improvement', 'no second drift route');
+        const last = rows.at(-1)!;
+        assert.equal(last.to_phase, null, 'the last transition completes the project');
+        assert.ok(last.n > m.n);
+        const project = await store.db
+          .selectFrom('projects')
+          .select('status')
+          .where('id', '=', PROJECT)
+          .executeTakeFirstOrThrow();
+        assert.equal(project.status, 'completed');
+
+        const psi = await store.db
+          .selectFrom('metrics')
+          .select(['seq', 'value', 'phase', 'visit'])
+          .where('project_id', '=', PROJECT)
+          .where('name', '=', 'psi')
+          .orderBy('seq')
+          .execute();
+        t.diagnostic(
+          `psi history: ${psi.map((p) => `${p.value} (${p.phase}, visit ${p.visit})`).join(', ')}`,
+        );
+        const high = psi.findIndex((p) => p.value > 0.2);
+        assert.ok(high >= 0, 'a psi value above 0.2');
+        assert.ok(
+          psi.slice(high + 1).some((p) => p.value < 0.2),
+          'a later psi value below 0.2',
+        );
+      });
+    },
+  );
+
+  it('SIGKILLed three times at random moments, the demo resumes to the same result', TIMEOUT, async (t) => {
+    const expected = (await freshRun()).steps;
+    const dir = join(tempDir('vt-demo-crash-'), 'demo');
+    const delays = fc.sample(fc.integer({ min: 2000, max: 12_000 }), { numRuns: 3, seed: 2026 });
+    let kills = 0;
+    for (const delay of delays) {
+      const run = startDemo(dir);
+      const exited = await Promise.race([run.done.then(() => true), sleep(delay).then(() => false)]);
+      if (!exited) process.kill(-run.child.pid!, 'SIGKILL');
+      const res = await run.done;
+      const progress = existsSync(dbOf(dir))
+        ? await withStore(dir, async (s) => (await transitionsOf(s)).length)
+        : 0;
+      t.diagnostic(
+        `run killed after ${delay} ms: ${res.signal ?? `exit ${res.code}`}; ${progress} transitions so far`,
+      );
+      if (res.signal === 'SIGKILL') kills++;
+      else assert.equal(res.code, 0, `an interrupted demo should resume, not fail:\n${res.stderr}`);
+    }
+    assert.ok(kills >= 1, 'at least one run was killed mid-way');
+
+    const t0 = performance.now();
+    const final = await runVt(['demo', '--dir', dir, '--json'], { cwd: tempDir() });
+    t.diagnostic(`final run: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    assert.equal(final.code, 0, final.stderr);
+    const summary = summaryOf(final);
+    assert.equal(summary.status, 'completed');
+    assert.equal(summary.phases_done, 18);
+
+    await withStore(dir, async (store) => {
+      const verified = await verifyStore(store.db);
+      assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
+      const rows = await transitionsOf(store);
+      assertContiguous(rows.map((r) => r.n));
+      assert.deepEqual(steps(rows), expected, 'the same path through the train as the uninterrupted run');
+
+      const finished = await store.db
+        .selectFrom('events')
+        .select('payload')
+        .where('project_id', '=', PROJECT)
+        .where('type', '=', 'ticket.finished')
+        .execute();
+      const perTicket = new Map<string, number>();
+      for (const e of finished) {
+        const ticket = (JSON.parse(e.payload) as { ticket: string }).ticket;
+        perTicket.set(ticket, (perTicket.get(ticket) ?? 0) + 1);
+      }
+      assert.deepEqual(
+        [...perTicket].filter(([, n]) => n > 1),
+        [],
+        'no ticket finished twice',
+      );
+      assert.equal(perTicket.size, expected.length, 'one finished ticket per phase visit');
+      const claims = await store.db
+        .selectFrom('events')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('project_id', '=', PROJECT)
+        .where('type', '=', 'ticket.claimed')
+        .executeTakeFirstOrThrow();
+      t.diagnostic(`${verified.checked} events, ${claims.n} claims, ${finished.length} tickets finished`);
+
+      await assertArtifactsMatch(store);
+      const live = await dumpProjections(store.db);
+      await rebuildProjections(store);
+      assert.deepEqual(
+        await dumpProjections(store.db),
+        live,
+        'the projections are exactly the replayed events',
+      );
+    });
+  });
+
+  it('refuses a non-empty folder it did not set up, and leaves it untouched', TIMEOUT, async () => {
+    const dir = tempDir('vt-demo-foreign-');
+    writeFileSync(join(dir, 'notes.txt'), 'my notes\n');
+    mkdirSync(join(dir, 'data'));
+    writeFileSync(join(dir, 'data', 'x.csv'), 'a,b\n1,2\n');
+    const before = snapshot(dir);
+    for (const args of [['demo'], ['demo', '--reset'], ['demo', '--json']]) {
+      const res = await runVt([...args, '--dir', dir], { cwd: tempDir() });
+      assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
+      assert.match(res.stderr, /not empty|not set up by vt demo/);
+      assert.deepEqual(snapshot(dir), before, `${args.join(' ')} touched the folder`);
+      assert.deepEqual(readdirSync(dir).sort(), ['data', 'notes.txt']);
+    }
+  });
+
+  it('--reset in a demo folder starts over and completes', TIMEOUT, async (t) => {
+    const { dir, steps: expected } = await freshRun();
+    const before = await withStore(dir, async (store) => {
+      const p = await store.db
+        .selectFrom('projects')
+        .select(['created_at', 'head_seq'])
+        .where('id', '=', PROJECT)
+        .executeTakeFirstOrThrow();
+      return p;
+    });
+    writeFileSync(join(dir, '.vt', 'stale-from-last-run'), 'x');
+    const t0 = performance.now();
+    const res = await runVt(['demo', '--dir', dir, '--reset', '--json'], { cwd: tempDir() });
+    t.diagnostic(`reset run: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /set up the penguins example/);
+    const summary = summaryOf(res);
+    assert.equal(summary.status, 'completed');
+    assert.equal(summary.phases_done, 18);
+    assert.ok(!existsSync(join(dir, '.vt', 'stale-from-last-run')), 'the old .vt/ was removed');
+    await withStore(dir, async (store) => {
+      const p = await store.db
+        .selectFrom('projects')
+        .select(['created_at', 'head_seq'])
+        .where('id', '=', PROJECT)
+        .executeTakeFirstOrThrow();
+      assert.notEqual(p.created_at, before.created_at, 'a new project, not the old one resumed');
+      const created = await store.db
+        .selectFrom('events')
+        .select('seq')
+        .where('type', '=', 'project.created')
+        .execute();
+      assert.deepEqual(created, [{ seq: 1 }], 'one chain, started anew, not appended to the old one');
+      t.diagnostic(`events: ${before.head_seq} before the reset, ${p.head_seq} after`);
+      const rows = await transitionsOf(store);
+      assertContiguous(rows.map((r) => r.n));
+      assert.deepEqual(steps(rows), expected);
+      const verified = await verifyStore(store.db);
+      assert.equal(verified.ok, true);
+    });
+  });
+});
