@@ -131,7 +131,17 @@ export class Engine {
   /** The project's state folded from its events (cached, caught up incrementally). */
   async state(projectId: string, trx?: Trx): Promise<ProjectState> {
     const cached = this.#states.get(projectId);
-    const rows = await readEvents(trx ?? this.store.db, projectId, cached?.seq ?? 0);
+    const db = trx ?? this.store.db;
+    if (cached) {
+      // The projection's head moves in the same transaction as the events: a cheap freshness check.
+      const head = await db
+        .selectFrom('projects')
+        .select('head_seq')
+        .where('id', '=', projectId)
+        .executeTakeFirst();
+      if (head && head.head_seq === cached.seq) return cached;
+    }
+    const rows = await readEvents(db, projectId, cached?.seq ?? 0);
     let s = cached;
     for (const row of rows) s = evolve(s, toRecorded(row));
     if (!s) {
@@ -360,11 +370,12 @@ export class Engine {
     within?: (trx: Trx, recorded: RecordedEvent[], s: ProjectState) => Promise<void>,
   ): Promise<Committed> {
     for (let attempt = 0; attempt < 20; attempt++) {
-      const before = await this.state(projectId);
+      // Trust the cache before the transaction (it is checked, and caught up, inside it); read only on a miss.
+      const before = this.#states.get(projectId) ?? (await this.state(projectId));
       const seen = before.seq;
       const train = await this.train(before.trainHash);
       const gathered = await gather(before, train);
-      const result = await this.store.transaction(async (trx) => {
+      const result = await this.#guard(projectId, async (trx) => {
         if (who.idempotencyKey) {
           const prior = await findByIdempotencyKey(trx, projectId, who.idempotencyKey);
           if (prior) {
@@ -385,7 +396,7 @@ export class Engine {
         return { events: recorded, replayed: false };
       });
       if (result === null) continue;
-      return { ...result, state: this.absorb(projectId, result.replayed ? [] : result.events) };
+      return { ...result, state: await this.absorb(projectId, result.replayed ? [] : result.events) };
     }
     throw new VtError(
       'CONFLICT',
@@ -394,13 +405,37 @@ export class Engine {
   }
 
   /**
+   * Run a transaction; on any failure drop the project's cached state, which may have caught up
+   * with events of a group commit that did not commit.
+   */
+  async #guard<T>(projectId: string | null, fn: (trx: Trx) => Promise<T>): Promise<T> {
+    try {
+      return await this.store.transaction(fn);
+    } catch (err) {
+      // A refused command rolled back alone; anything else may have been a failed group commit.
+      if (!(err instanceof VtError)) {
+        if (projectId) this.#states.delete(projectId);
+        else this.#states.clear();
+      }
+      throw err;
+    }
+  }
+
+  /** Run `fn` in a transaction of the store, forgetting cached states if it fails (see #guard). */
+  transaction<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
+    return this.#guard(null, fn);
+  }
+
+  /**
    * Fold events this process committed into the cached state. The cache caught up inside the
    * transaction; our own events are folded only once they are committed.
    */
-  absorb(projectId: string, events: readonly RecordedEvent[]): ProjectState {
-    let s = this.#states.get(projectId)!;
-    for (const e of events) s = evolve(s, e);
-    this.#states.set(projectId, s);
+  async absorb(projectId: string, events: readonly RecordedEvent[]): Promise<ProjectState> {
+    const s = this.#states.get(projectId);
+    // The cache was dropped after a failed commit: read the project afresh, our events included.
+    if (!s) return this.state(projectId);
+    // Another call committed in the same group may already have caught the cache up past these.
+    for (const e of events) if (e.seq > s.seq) evolve(s, e);
     return s;
   }
 
@@ -417,7 +452,7 @@ export class Engine {
       actor: who.actor,
       idempotencyKey: who.idempotencyKey ?? null,
     });
-    for (const e of recorded) await project(trx, e);
+    for (const [i, e] of recorded.entries()) await project(trx, e, { head: i === recorded.length - 1 });
     if (this.#outbox.length) {
       // Side effects for outside systems commit with the events that cause them (the outbox pattern).
       const s = this.#states.get(projectId);

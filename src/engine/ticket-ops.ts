@@ -82,7 +82,7 @@ export class Tickets {
     const { engine } = this;
     const now = engine.clock.now();
     const who = { actor: 'autopilot' };
-    const claimed = await engine.store.transaction(async (trx) => {
+    const claimed = await engine.transaction(async (trx) => {
       const rows = selectTickets(await queueRows(trx, opts.project), {
         now,
         labels: opts.labels,
@@ -117,7 +117,7 @@ export class Tickets {
       return null;
     });
     if (!claimed) return null;
-    const s = engine.absorb(claimed.projectId, claimed.recorded);
+    const s = await engine.absorb(claimed.projectId, claimed.recorded);
     return {
       projectId: claimed.projectId,
       ticket: s.tickets[claimed.id]!,

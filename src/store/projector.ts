@@ -25,7 +25,7 @@ export const PROJECTION_TABLES = [
  * Update the projections for one event. The same function serves live writes and rebuilds, so a
  * rebuild from events reproduces the live tables exactly.
  */
-export async function project(trx: Trx, e: RecordedEvent): Promise<void> {
+export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean } = {}): Promise<void> {
   const pid = e.project_id;
   switch (e.type) {
     case 'project.created': {
@@ -182,6 +182,8 @@ export async function project(trx: Trx, e: RecordedEvent): Promise<void> {
     }
   }
   await projectAutopilot(trx, e);
+  // A command's events move the head once, after its last event (opts.head false for the others).
+  if (opts.head === false) return;
   await trx
     .updateTable('projects')
     .set({ head_seq: e.seq, head_hash: e.hash, updated_at: e.ts })

@@ -10,6 +10,7 @@ import {
   type Synchronous,
   sqliteAfterMigrate,
 } from './dialects/sqlite.ts';
+import { GroupCommitter } from './group-commit.ts';
 import { migrationProvider } from './migrations/index.ts';
 import type { DB } from './schema.ts';
 
@@ -49,11 +50,12 @@ export async function openStore(target: string, opts: StoreOptions = {}): Promis
   }
   const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect(raw) });
   await migrate(db, (d) => sqliteAfterMigrate(d));
+  const group = new GroupCommitter(db);
   return {
     db,
     kind: 'sqlite',
     location: file,
-    transaction: (fn) => db.transaction().execute(fn),
+    transaction: (fn) => group.run(fn),
     close: () => db.destroy(),
   };
 }

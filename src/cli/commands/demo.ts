@@ -55,10 +55,22 @@ function git(dir: string, ...args: string[]) {
 }
 
 /** Write vt.yaml, the document templates and a git repository in `dir`, once. */
+const SET_UP = 'set up';
+
+/**
+ * Write vt.yaml, the document templates and a git repository in `dir`, once. The marker is written
+ * first and completed last, so a demo killed half-way through setting up just sets up again.
+ */
 function setUp(ctx: CliContext, dir: string): void {
-  if (existsSync(join(dir, MARKER))) return;
-  const entries = existsSync(dir) ? readdirSync(dir) : [];
-  if (entries.length) {
+  const marker = join(dir, MARKER);
+  if (
+    existsSync(marker) &&
+    readFileSync(marker, 'utf8').includes(SET_UP) &&
+    existsSync(join(dir, TRAIN_FILE))
+  )
+    return;
+  const entries = existsSync(dir) ? readdirSync(dir).filter((e) => e !== MARKER) : [];
+  if (entries.length && !existsSync(marker)) {
     throw new VtError(
       'CONFLICT',
       `${dir} is not empty: vt demo writes vt.yaml, .vt/ and a git repository there`,
@@ -68,19 +80,20 @@ function setUp(ctx: CliContext, dir: string): void {
     );
   }
   mkdirSync(dir, { recursive: true });
+  writeFileSync(marker, 'Created by vt demo (setting up); vt demo --reset removes what it made here.\n');
   writeStarter(dir, 'ml-value-train', DEMO_OPERATOR, true);
   const text = demoTrain();
   parseTrain(text, join(dir, TRAIN_FILE));
   writeFileSync(join(dir, TRAIN_FILE), text);
-  writeFileSync(join(dir, '.gitignore'), '.vt/\n');
+  writeFileSync(join(dir, '.gitignore'), '.vt/\n.vt-demo\n');
   try {
     git(dir, 'init', '-q');
     git(dir, 'add', '-A');
-    git(dir, 'commit', '-q', '-m', 'vt demo: train and document templates');
+    git(dir, 'commit', '-q', '--allow-empty', '-m', 'vt demo: train and document templates');
   } catch {
     rmSync(join(dir, '.git'), { recursive: true, force: true }); // no git here: plain folders
   }
-  writeFileSync(join(dir, MARKER), 'Created by vt demo; vt demo --reset removes what it made here.\n');
+  writeFileSync(marker, `Created by vt demo (${SET_UP}); vt demo --reset removes what it made here.\n`);
   ctx.io.err(`${paint(ctx.color, 'green', '✓')} set up the penguins example in ${dir}\n`);
 }
 
@@ -227,7 +240,7 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
       ? `${verified.checked} events verify`
       : `FAILED at ${verified.firstBad?.project_id}#${verified.firstBad?.seq}`,
   };
-  if (ctx.json) json(ctx.io, summary);
+  if (ctx.json) json(ctx.io, { type: 'summary', ...summary });
   const c = ctx.color;
   const ok = s.status === 'completed' && summary.phases_done === summary.phases;
   ctx.io.err(

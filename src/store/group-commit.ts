@@ -1,0 +1,74 @@
+import { type Kysely, sql, type Transaction } from 'kysely';
+
+interface Pending<DB> {
+  fn: (trx: Transaction<DB>) => Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+const MAX_BATCH = 64;
+
+/**
+ * Group commit: transactions asked for while another is committing run together in the next
+ * database transaction, each inside its own savepoint, and share one durable commit. A caller's
+ * promise settles only after that commit, so an acknowledged write is as durable as before; a
+ * failing caller rolls back its savepoint alone. With one caller at a time this is a plain
+ * transaction.
+ */
+export class GroupCommitter<DB> {
+  readonly #db: Kysely<DB>;
+  readonly #queue: Pending<DB>[] = [];
+  #draining = false;
+
+  constructor(db: Kysely<DB>) {
+    this.#db = db;
+  }
+
+  run<T>(fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.#draining) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      while (this.#queue.length) {
+        const batch = this.#queue.splice(0, MAX_BATCH);
+        if (batch.length === 1) {
+          const [one] = batch as [Pending<DB>];
+          await this.#db.transaction().execute(one.fn).then(one.resolve, one.reject);
+          continue;
+        }
+        const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+        try {
+          await this.#db.transaction().execute(async (trx) => {
+            for (const item of batch) {
+              await sql`savepoint vt_group`.execute(trx);
+              try {
+                const value = await item.fn(trx);
+                await sql`release vt_group`.execute(trx);
+                outcomes.push({ ok: true, value });
+              } catch (error) {
+                await sql`rollback to vt_group`.execute(trx);
+                await sql`release vt_group`.execute(trx);
+                outcomes.push({ ok: false, error });
+              }
+            }
+          });
+        } catch (commitError) {
+          for (const item of batch) item.reject(commitError);
+          continue;
+        }
+        batch.forEach((item, i) => {
+          const o = outcomes[i]!;
+          if (o.ok) item.resolve(o.value);
+          else item.reject(o.error);
+        });
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { verifyStore } from '../src/audit/audit.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { VtError } from '../src/errors.ts';
+import { nodeIo } from '../src/io/node-io.ts';
+import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
+import { freshEngine } from './helpers.ts';
+
+describe('group commit', () => {
+  it('concurrent calls in one process share commits; failures roll back alone; nothing is lost or folded twice', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            project: fc.constantFrom('a', 'b', 'c'),
+            op: fc.constantFrom('metric', 'bad-metric', 'tick', 'bad-tick', 'context'),
+            value: fc.double({ min: 0, max: 1, noNaN: true }),
+          }),
+          { minLength: 5, maxLength: 60 },
+        ),
+        async (ops) => {
+          const f = await freshEngine();
+          try {
+            for (const id of ['a', 'b', 'c'])
+              await f.engine.createProject(
+                { id, name: id, workspace: f.dir, train: f.train },
+                { actor: 'lead-1' },
+              );
+            const who = { actor: 'lab-1' };
+            // All in flight at once: the store groups them into shared transactions.
+            const results = await Promise.allSettled(
+              ops.map((o) => {
+                switch (o.op) {
+                  case 'metric':
+                    return f.engine.setMetric(o.project, 'auc', o.value, who);
+                  case 'bad-metric':
+                    return f.engine.setMetric(o.project, 'no_such_metric', o.value, who);
+                  case 'tick':
+                    return f.engine.tick(o.project, 'asked', null, who);
+                  case 'bad-tick':
+                    return f.engine.tick(o.project, 'no-such-item', null, who);
+                  default:
+                    return f.engine.reopenItem(o.project, 'sized', 'never ticked', who);
+                }
+              }),
+            );
+            for (const [i, r] of results.entries()) {
+              const bad = ops[i]!.op !== 'metric' && ops[i]!.op !== 'tick';
+              if (bad)
+                assert.ok(r.status === 'rejected' && r.reason instanceof VtError, `op ${i} should fail`);
+              else assert.equal(r.status, 'fulfilled', `op ${i}: ${r.status === 'rejected' ? r.reason : ''}`);
+            }
+            const metrics = await f.store.db.selectFrom('metrics').select(['project_id', 'value']).execute();
+            assert.equal(
+              metrics.length,
+              ops.filter((o) => o.op === 'metric').length,
+              'every acknowledged metric stored, no failed one',
+            );
+            assert.equal((await verifyStore(f.store.db)).ok, true);
+            for (const id of ['a', 'b', 'c']) {
+              const cached = structuredClone(await f.engine.state(id));
+              const fresh = await new Engine({ store: f.store, io: nodeIo }).state(id);
+              assert.deepEqual(fresh, cached, `the cache of ${id} equals a fresh fold`);
+            }
+            const live = await dumpProjections(f.store.db);
+            await rebuildProjections(f.store);
+            assert.deepEqual(await dumpProjections(f.store.db), live);
+          } finally {
+            await f.store.close();
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
