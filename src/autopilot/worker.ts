@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { executorLabel, resolveExecutor, runAgentSession } from '../agents/dispatch.ts';
 import { runCommandExecutor } from '../agents/executors/command.ts';
 import { applyReport, readReport } from '../agents/report.ts';
 import type { ExecutorResult } from '../agents/types.ts';
@@ -238,7 +239,7 @@ async function runTicket(
   const train = await engine.train(state.trainHash);
   const phase = phaseOf(train, ticket.phase);
   const role = train.roles.find((r) => r.id === phase.owner)!;
-  const spec: ExecutorSpec = phase.executor ?? role.executor ?? { kind: 'human' };
+  const spec: ExecutorSpec = resolveExecutor(phase, role, projectId);
   const actor = `agent:${role.id}`;
   const auto = { actor: 'autopilot' };
   emit({
@@ -262,11 +263,8 @@ async function runTicket(
   try {
     const ws = await workspaces.prepare(projectId, ticket);
     if (claim.mode === 'run') {
-      if (spec.kind !== 'command') {
-        const reason =
-          spec.kind === 'human'
-            ? `waiting for ${role.name}: this phase is worked by a person (vt done ${ticket.id} when finished)`
-            : `the ${spec.kind} executor is not available here; a person takes the ticket (vt done ${ticket.id} when finished)`;
+      if (spec.kind === 'human') {
+        const reason = `waiting for ${role.name}: this phase is worked by a person (vt done ${ticket.id} when finished)`;
         await tickets.awaitHuman(claim, reason, auto);
         emit({ type: 'waiting', project: projectId, ticket: ticket.id, status: 'awaiting-human', reason });
         return;
@@ -352,7 +350,7 @@ async function runSession(
   deps: AutopilotDeps,
   opts: AutopilotOptions,
   claim: Claim,
-  spec: Extract<ExecutorSpec, { kind: 'command' }>,
+  spec: Exclude<ExecutorSpec, { kind: 'human' }>,
   ws: string,
   actor: string,
   signal: AbortSignal,
@@ -364,12 +362,12 @@ async function runSession(
   const log = join(root, '.vt', 'logs', `${sessionId}.log`);
   const session = await tickets.startSession(claim, {
     role: actor.slice(6),
-    executor: 'command',
+    executor: spec.kind,
     workspace: ws,
     log,
     actor,
   });
-  emit({ type: 'session', project: projectId, ticket: ticket.id, session, executor: spec.run.join(' ') });
+  emit({ type: 'session', project: projectId, ticket: ticket.id, session, executor: executorLabel(spec) });
   const handoff = await ensureHandoff(deps, projectId, opts.handoffBudget ?? DEFAULT_BUDGET_TOKENS);
   const reportFile = join(root, '.vt', 'reports', `${session}.json`);
   mkdirSync(join(root, '.vt', 'reports'), { recursive: true });
@@ -398,16 +396,32 @@ async function runSession(
     handoff,
     report: reportFile,
   });
-  const argv = expandArgv(spec.run, { node: process.execPath, root, workspace: ws });
-  let result = await runCommandExecutor({
-    argv,
-    cwd: ws,
-    env,
-    input,
-    timeoutMs: spec.timeout_s * 1000,
-    logFile: log,
-    signal,
-  });
+  let result =
+    spec.kind === 'command'
+      ? await runCommandExecutor({
+          argv: expandArgv(spec.run, { node: process.execPath, root, workspace: ws }),
+          cwd: ws,
+          env,
+          input,
+          timeoutMs: spec.timeout_s * 1000,
+          logFile: log,
+          signal,
+        })
+      : await runAgentSession(spec, {
+          engine,
+          tickets,
+          root,
+          dbTarget: deps.dbTarget,
+          projectId,
+          ticket: ticket.id,
+          session,
+          workspace: ws,
+          handoff,
+          logFile: log,
+          reportFile,
+          env,
+          signal,
+        });
   if (result.outcome === 'succeeded' && !signal.aborted) {
     try {
       const report = readReport(reportFile);

@@ -4,6 +4,7 @@ import { registerAudit } from './commands/audit.ts';
 import { registerAutopilot } from './commands/autopilot.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerIssue } from './commands/issue.ts';
+import { registerMcp } from './commands/mcp.ts';
 import { registerProject } from './commands/project.ts';
 import { registerSetup } from './commands/setup.ts';
 import { registerWork } from './commands/work.ts';
@@ -75,6 +76,7 @@ Examples:
   registerAutopilot(program, withCtx);
   registerAudit(program, withCtx);
   registerDemo(program, withCtx);
+  registerMcp(program, withCtx);
   return program;
 }
 

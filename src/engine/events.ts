@@ -112,6 +112,8 @@ export interface EventMap {
     truncated: boolean;
   };
   'alert.raised': { ticket: string | null; reason: string };
+  /** An agent session's tool call (MCP or LLM), allowed or refused: what the session asked for, by name. */
+  'session.tool-called': { session: string; tool: string; outcome: 'ok' | 'refused'; reason: string | null };
 }
 
 export type EventType = keyof EventMap;
@@ -142,6 +144,7 @@ export const EVENT_TYPES = [
   'context.added',
   'handoff.built',
   'alert.raised',
+  'session.tool-called',
 ] as const satisfies readonly EventType[];
 
 /** An event before it is stored: its type and payload. */

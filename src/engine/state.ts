@@ -315,6 +315,7 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       break;
     case 'handoff.built':
     case 'alert.raised':
+    case 'session.tool-called':
       break;
   }
   return s;

@@ -21,6 +21,7 @@ export interface DB {
   leases: LeasesTable;
   outbox: OutboxTable;
   control: ControlTable;
+  session_tokens: SessionTokensTable;
 }
 
 /** Content-addressed train bodies: insert-only, shared by every project that pins the same hash. */
@@ -262,6 +263,14 @@ export interface ControlTable {
   key: string;
   value: string;
   updated_at: string;
+}
+
+/** The sha256 of each live agent session's token (operational; the token itself is never stored). */
+export interface SessionTokensTable {
+  session: string;
+  project_id: string;
+  token_sha256: string;
+  created_at: string;
 }
 
 export type { Generated };

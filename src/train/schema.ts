@@ -10,6 +10,12 @@ const MetricName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_.]{0,62}$/, 'a metric name: letters, digits, "_" or "."');
 
+/** Coding-agent CLIs with a built-in preset (see src/agents/executors/presets.ts). */
+export const CLI_AGENT_PRESETS = ['claude', 'codex', 'gemini', 'aider'] as const;
+export type CliAgentPreset = (typeof CLI_AGENT_PRESETS)[number];
+/** Model providers the llm executor can reach (openai-compatible covers Ollama, vLLM, llama.cpp). */
+export const LLM_PROVIDERS = ['anthropic', 'openai', 'openai-compatible'] as const;
+
 export const ExecutorSchema = z.discriminatedUnion('kind', [
   z
     .object({
@@ -26,18 +32,40 @@ export const ExecutorSchema = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('cli-agent'),
-      preset: z.string().optional(),
-      run: z.array(z.string()).optional(),
+      preset: z.enum(CLI_AGENT_PRESETS).optional().describe('a coding-agent CLI vt knows how to drive'),
+      run: z
+        .array(z.string())
+        .min(1)
+        .optional()
+        .describe(
+          'or a generic template: argv with {prompt_file}, {mcp_config}, {workspace}, {node}, {root}',
+        ),
+      model: z.string().optional().describe("passed to the preset's --model flag; also prices its tokens"),
+      args: z.array(z.string()).default([]).describe("extra arguments appended to the preset's command"),
       timeout_s: z.number().positive().max(86_400).default(1800),
     })
-    .strict(),
+    .strict()
+    .refine((e) => (e.preset === undefined) !== (e.run === undefined), {
+      message: 'a cli-agent executor needs either a preset or a run template (not both)',
+    }),
   z
     .object({
       kind: z.literal('llm'),
-      provider: z.string(),
-      model: z.string(),
-      base_url: z.string().optional(),
+      provider: z.enum(LLM_PROVIDERS),
+      model: z.string().min(1),
+      base_url: z.string().optional().describe('the API base URL (required for openai-compatible)'),
       max_steps: z.number().int().positive().default(20),
+      timeout_s: z.number().positive().max(86_400).default(1800),
+      price: z
+        .object({ input: z.number().nonnegative(), output: z.number().nonnegative() })
+        .strict()
+        .optional()
+        .describe("USD per million input and output tokens, instead of vt's price table"),
+      budget: z
+        .object({ ticket: z.number().nonnegative().optional(), project: z.number().nonnegative().optional() })
+        .strict()
+        .optional()
+        .describe('USD caps on model spend per ticket and per project (VT_BUDGET_*_USD override them)'),
     })
     .strict(),
 ]);

@@ -1,11 +1,13 @@
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import * as m001 from './001_core.ts';
 import * as m002 from './002_autopilot.ts';
+import * as m003 from './003_sessions.ts';
 
 /** Numbered migrations, listed statically so a bundle or a type-stripped run finds them all. */
 export const MIGRATIONS: Record<string, Migration> = {
   '001_core': m001,
   '002_autopilot': m002,
+  '003_sessions': m003,
 };
 
 export const migrationProvider: MigrationProvider = {
