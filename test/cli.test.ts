@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { buildProgram, main } from '../src/cli/main.ts';
+import type { Io } from '../src/cli/output.ts';
+import { MINI, runVt, tempDir } from './helpers.ts';
+
+const silent: Io = { out: () => {}, err: () => {}, isTTY: false, env: {} };
+
+/** Every command path in the CLI, e.g. ['project', 'create']. */
+function commandPaths(): string[][] {
+  const out: string[][] = [];
+  const walk = (cmd: ReturnType<typeof buildProgram>, prefix: string[]) => {
+    for (const c of cmd.commands) {
+      const path = [...prefix, c.name()];
+      if (c.commands.length) walk(c as ReturnType<typeof buildProgram>, path);
+      else out.push(path);
+    }
+  };
+  walk(buildProgram(silent, async () => {}), []);
+  return out;
+}
+
+describe('the CLI', () => {
+  it('every command has help text with a description, and exits 0 for --help', async () => {
+    const paths = commandPaths();
+    assert.ok(paths.length >= 30, `${paths.length} commands`);
+    for (const p of paths) {
+      let out = '';
+      let err = '';
+      const io: Io = { out: (t) => (out += t), err: (t) => (err += t), isTTY: false, env: {} };
+      const code = await main([...p, '--help'], io);
+      assert.equal(code, 0, `${p.join(' ')} --help: ${err}`);
+      assert.match(out, /^Usage: vt /m, p.join(' '));
+      assert.ok(out.split('\n').length > 3, `${p.join(' ')} has a description`);
+    }
+  });
+
+  it('a mistyped command gets "did you mean" and exit 2; exit codes are documented', async () => {
+    const dir = tempDir();
+    const r = await runVt(['statsu'], { cwd: dir });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /Did you mean status\?/);
+    const codes = await runVt(['help', 'exit-codes'], { cwd: dir });
+    assert.equal(codes.code, 0);
+    assert.match(codes.stdout, /1 +a negative verdict/);
+  });
+
+  it('stdout carries data only; errors are JSON with --json; tables are tab-separated when piped', async () => {
+    const dir = tempDir();
+    cpSync(MINI, join(dir, 'vt.yaml'));
+    const created = await runVt(['project', 'create', 'Alpha Beta', '--as', 'lead-1'], { cwd: dir });
+    assert.equal(created.stdout, 'alpha-beta\n');
+    const bad = await runVt(['tick', 'alpha-beta', 'nope', '--json'], { cwd: dir });
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stdout, '');
+    const err = JSON.parse(bad.stderr);
+    assert.equal(err.error.code, 'BAD_INPUT');
+    assert.match(err.error.hint, /Items: asked, sized, extra/);
+    const list = await runVt(['project', 'list'], { cwd: dir });
+    const cols = list.stdout.trim().split('\t');
+    assert.equal(cols[0], 'alpha-beta');
+    assert.match(cols.at(-1)!, /^\d{4}-\d\d-\d\dT/);
+    const missing = await runVt(['status', 'nobody'], { cwd: dir });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /no project "nobody"/);
+    const denied = await runVt(['approve', 'alpha-beta', '--as', 'rev-1'], { cwd: dir });
+    assert.equal(denied.code, 4);
+  });
+
+  it('titles with control characters, ANSI escapes and shell metacharacters are stored as data and printed safely', async () => {
+    const dir = tempDir();
+    cpSync(MINI, join(dir, 'vt.yaml'));
+    const name = 'x\u001b[31mred\u001b[0m $(touch pwned) `id`; rm -rf /';
+    const r = await runVt(['project', 'create', name, '--id', 'hostile', '--as', 'lead-1'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const s = await runVt(['status', 'hostile'], { cwd: dir });
+    assert.ok(!s.stdout.includes('\u001b'), 'no escape sequence reaches the terminal');
+    assert.match(s.stdout, /\$\(touch pwned\)/);
+    const { existsSync } = await import('node:fs');
+    assert.equal(existsSync(join(dir, 'pwned')), false);
+  });
+});
