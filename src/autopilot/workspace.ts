@@ -127,9 +127,13 @@ class GitWorkspaces implements Workspaces {
     }
   }
 
+  readonly #lines = new Set<string>();
+
   async #line(projectId: string): Promise<string> {
     const line = `vt/${projectId}`;
-    if (!(await this.#branchExists(line))) await this.#git(['branch', '--', line, 'HEAD']);
+    if (this.#lines.has(line)) return line;
+    if (!(await this.#branchExists(line))) await this.#git(['branch', '--', line, 'HEAD']).catch(() => {});
+    this.#lines.add(line);
     return line;
   }
 
@@ -146,13 +150,19 @@ class GitWorkspaces implements Workspaces {
       }
       rmSync(path, { recursive: true, force: true });
     } else if (existsSync(path)) rmSync(path, { recursive: true, force: true });
-    await this.#git(['worktree', 'prune']);
-    if (await this.#branchExists(ticket.branch))
-      await this.#git(['worktree', 'add', '--', path, ticket.branch]);
-    else {
-      const base =
-        ticket.base && (await this.#branchExists(ticket.base)) ? ticket.base : await this.#line(projectId);
-      await this.#git(['worktree', 'add', '-b', ticket.branch, '--', path, base]);
+    const add = async () => {
+      if (await this.#branchExists(ticket.branch)) await this.#git(['worktree', 'add', '--', path, ticket.branch]);
+      else {
+        const base = ticket.base && (await this.#branchExists(ticket.base)) ? ticket.base : await this.#line(projectId);
+        await this.#git(['worktree', 'add', '-b', ticket.branch, '--', path, base]);
+      }
+    };
+    try {
+      await add();
+    } catch {
+      // A worktree registered by a killed worker whose folder is gone blocks the path: prune, retry.
+      await this.#git(['worktree', 'prune']);
+      await add();
     }
     return path;
   }
@@ -160,7 +170,8 @@ class GitWorkspaces implements Workspaces {
   async commit(path: string, message: string): Promise<string | null> {
     await this.#git(['add', '-A'], path);
     const staged = await this.#git(['diff', '--cached', '--name-only'], path);
-    if (staged.trim()) await this.#git(['commit', '-q', '-m', message], path);
+    if (!staged.trim()) return null;
+    await this.#git(['commit', '-q', '-m', message], path);
     return (await this.#git(['rev-parse', 'HEAD'], path)).trim();
   }
 
