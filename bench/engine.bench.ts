@@ -28,12 +28,14 @@ import { type LoadedTrain, parseTrain } from '../src/train/loader.ts';
 const argv = process.argv.slice(2);
 const concurrencyAt = argv.indexOf('--concurrency');
 /** Walks (and LangGraph runs) in flight at once; the engine's group commit lets them share fsyncs. */
-const CONCURRENCY = concurrencyAt >= 0 ? Number(argv[concurrencyAt + 1]) : 8;
+const CONCURRENCY = concurrencyAt >= 0 ? Number(argv[concurrencyAt + 1]) : 16;
 if (!Number.isInteger(CONCURRENCY) || CONCURRENCY < 1) {
   process.stderr.write('--concurrency needs a positive integer\n');
   process.exit(2);
 }
-const args = new Set(argv.filter((_, i) => i !== concurrencyAt && i !== concurrencyAt + 1));
+const args = new Set(
+  concurrencyAt >= 0 ? argv.filter((_, i) => i !== concurrencyAt && i !== concurrencyAt + 1) : argv,
+);
 const JSON_OUT = args.has('--json');
 /** --quick: a 20th of the counts, to check the benchmark runs (figures are then rough). */
 const SCALE = args.has('--quick') ? 1 / 20 : 1;

@@ -1,6 +1,5 @@
 import type { RecordedEvent } from '../engine/events.ts';
 import { readEvents, toRecorded } from './append.ts';
-import { canonicalJson } from './canonical.ts';
 import type { Db, Trx } from './store.ts';
 
 /** Projection tables, in the order a rebuild clears them. */
@@ -9,7 +8,6 @@ export const PROJECTION_TABLES = [
   'checklist',
   'artifacts',
   'metrics',
-  'gate_results',
   'approvals',
   'waivers',
   'transitions',
@@ -92,29 +90,10 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
         .values({ project_id: pid, seq: e.seq, ...e.payload, actor: e.actor, ts: e.ts })
         .execute();
       break;
-    case 'gate.evaluated': {
-      const { phase, visit, side, results } = e.payload;
-      if (results.length) {
-        await trx
-          .insertInto('gate_results')
-          .values(
-            results.map((r) => ({
-              project_id: pid,
-              seq: e.seq,
-              phase,
-              visit,
-              side,
-              gate: r.gate,
-              kind: r.kind,
-              status: r.status,
-              evidence: canonicalJson({ message: r.message, ...r.evidence, children: r.children ?? [] }),
-              ts: e.ts,
-            })),
-          )
-          .execute();
-      }
+    case 'gate.evaluated':
+      // Gate results and their evidence live in the event itself (vt audit log, vt gate check --json);
+      // no projection row, so a transition writes fewer pages before its durable commit.
       break;
-    }
     case 'phase.advanced':
       await trx
         .insertInto('transitions')

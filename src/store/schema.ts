@@ -8,7 +8,6 @@ export interface DB {
   checklist: ChecklistTable;
   artifacts: ArtifactsTable;
   metrics: MetricsTable;
-  gate_results: GateResultsTable;
   approvals: ApprovalsTable;
   waivers: WaiversTable;
   transitions: TransitionsTable;
@@ -96,19 +95,6 @@ export interface MetricsTable {
   visit: number;
   value: number;
   actor: string;
-  ts: string;
-}
-
-export interface GateResultsTable {
-  project_id: string;
-  seq: number;
-  phase: string;
-  visit: number;
-  side: string;
-  gate: string;
-  kind: string;
-  status: string;
-  evidence: string;
   ts: string;
 }
 

@@ -96,21 +96,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
 
   await db.schema
-    .createTable('gate_results')
-    .addColumn('project_id', 'text', (c) => c.notNull())
-    .addColumn('seq', 'integer', (c) => c.notNull())
-    .addColumn('phase', 'text', (c) => c.notNull())
-    .addColumn('visit', 'integer', (c) => c.notNull())
-    .addColumn('side', 'text', (c) => c.notNull())
-    .addColumn('gate', 'text', (c) => c.notNull())
-    .addColumn('kind', 'text', (c) => c.notNull())
-    .addColumn('status', 'text', (c) => c.notNull())
-    .addColumn('evidence', 'text', (c) => c.notNull())
-    .addColumn('ts', 'text', (c) => c.notNull())
-    .addPrimaryKeyConstraint('gate_results_pk', ['project_id', 'seq', 'side', 'gate'])
-    .execute();
-
-  await db.schema
     .createTable('approvals')
     .addColumn('project_id', 'text', (c) => c.notNull())
     .addColumn('seq', 'integer', (c) => c.notNull())
