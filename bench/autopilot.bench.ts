@@ -11,8 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openWorkspaces } from '../src/autopilot/workspace.ts';
 import { runAutopilot } from '../src/autopilot/worker.ts';
+import { openWorkspaces } from '../src/autopilot/workspace.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
 import { nodeIo } from '../src/io/node-io.ts';
@@ -26,13 +26,19 @@ const WHO = { actor: 'bench' };
 
 const base = readFileSync(new URL('./fixtures/bench-train.yaml', import.meta.url), 'utf8');
 /** The bench train with every phase worked by a command that does nothing. */
-const yaml = base.replace('  - { id: lead, name: Lead }', '  - { id: lead, name: Lead, executor: { kind: command, run: ["true"] } }');
+const yaml = base.replace(
+  '  - { id: lead, name: Lead }',
+  '  - { id: lead, name: Lead, executor: { kind: command, run: ["true"] } }',
+);
 
 async function setUp(kind: 'git' | 'folder' | 'engine') {
   const dir = mkdtempSync(join(tmpdir(), `vt-bench-ap-${kind}-`));
   writeFileSync(join(dir, 'vt.yaml'), yaml);
   if (kind === 'git') {
-    const g = (...a: string[]) => execFileSync('git', ['-C', dir, '-c', 'user.name=b', '-c', 'user.email=b@b', ...a], { stdio: 'ignore' });
+    const g = (...a: string[]) =>
+      execFileSync('git', ['-C', dir, '-c', 'user.name=b', '-c', 'user.email=b@b', ...a], {
+        stdio: 'ignore',
+      });
     g('init', '-q');
     g('add', '-A');
     g('commit', '-qm', 'init');
@@ -68,11 +74,27 @@ async function autopilot(kind: 'git' | 'folder'): Promise<number> {
   mkdirSync(bin, { recursive: true });
   const t0 = performance.now();
   const summary = await runAutopilot(
-    { engine, tickets, workspaces: await openWorkspaces(dir, kind), root: dir, dbTarget: join(dir, '.vt', 'vt.db'), binDir: bin },
-    { concurrency: 1, once: false, watch: false, leaseMs: 30_000, heartbeatMs: 10_000, backoffMs: 100, pollMs: 50 },
+    {
+      engine,
+      tickets,
+      workspaces: await openWorkspaces(dir, kind),
+      root: dir,
+      dbTarget: join(dir, '.vt', 'vt.db'),
+      binDir: bin,
+    },
+    {
+      concurrency: 1,
+      once: false,
+      watch: false,
+      leaseMs: 30_000,
+      heartbeatMs: 10_000,
+      backoffMs: 100,
+      pollMs: 50,
+    },
   );
   const ms = (performance.now() - t0) / (PROJECTS * PHASES);
-  if (summary.finished !== PROJECTS * PHASES) throw new Error(`benchmark invalid: ${summary.finished} tickets finished`);
+  if (summary.finished !== PROJECTS * PHASES)
+    throw new Error(`benchmark invalid: ${summary.finished} tickets finished`);
   await store.close();
   rmSync(dir, { recursive: true, force: true });
   return ms;
@@ -82,9 +104,15 @@ const rounds: { bare: number; folder: number; git: number }[] = [];
 for (let r = 0; r < 2; r++) {
   const round = { bare: await bare(), folder: await autopilot('folder'), git: await autopilot('git') };
   rounds.push(round);
-  process.stderr.write(`round ${r + 1}: bare ${round.bare.toFixed(2)} ms, folder ${round.folder.toFixed(1)} ms, git ${round.git.toFixed(1)} ms per ticket\n`);
+  process.stderr.write(
+    `round ${r + 1}: bare ${round.bare.toFixed(2)} ms, folder ${round.folder.toFixed(1)} ms, git ${round.git.toFixed(1)} ms per ticket\n`,
+  );
 }
-const best = { bare: Math.min(...rounds.map((x) => x.bare)), folder: Math.min(...rounds.map((x) => x.folder)), git: Math.min(...rounds.map((x) => x.git)) };
+const best = {
+  bare: Math.min(...rounds.map((x) => x.bare)),
+  folder: Math.min(...rounds.map((x) => x.folder)),
+  git: Math.min(...rounds.map((x) => x.git)),
+};
 const result = {
   tickets: PROJECTS * PHASES,
   msPerBareTransition: best.bare,

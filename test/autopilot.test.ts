@@ -212,10 +212,11 @@ describe('autopilot', () => {
       .where('type', '=', 'ticket.status')
       .orderBy('seq')
       .execute();
+    // ts and not_before come from two readings of the clock, a millisecond or so apart under load.
     const waits = rows
       .slice(0, 2)
       .map((r) => Date.parse(JSON.parse(r.payload).not_before) - Date.parse(r.ts));
-    assert.deepEqual(waits, [200, 400]);
+    assert.ok(Math.abs(waits[0]! - 200) <= 10 && Math.abs(waits[1]! - 400) <= 10, `waits ${waits}`);
     await store.close();
     assert.match(run.err(), /alert.*flaky-1-p02 blocked after 3 failed attempts/);
     assert.match(readFileSync(join(dir, '.vt', 'alerts.log'), 'utf8'), /flaky-1-p02 blocked/);

@@ -18,7 +18,10 @@ function commandPaths(): string[][] {
       else out.push(path);
     }
   };
-  walk(buildProgram(silent, async () => {}), []);
+  walk(
+    buildProgram(silent, async () => {}),
+    [],
+  );
   return out;
 }
 

@@ -151,9 +151,11 @@ class GitWorkspaces implements Workspaces {
       rmSync(path, { recursive: true, force: true });
     } else if (existsSync(path)) rmSync(path, { recursive: true, force: true });
     const add = async () => {
-      if (await this.#branchExists(ticket.branch)) await this.#git(['worktree', 'add', '--', path, ticket.branch]);
+      if (await this.#branchExists(ticket.branch))
+        await this.#git(['worktree', 'add', '--', path, ticket.branch]);
       else {
-        const base = ticket.base && (await this.#branchExists(ticket.base)) ? ticket.base : await this.#line(projectId);
+        const base =
+          ticket.base && (await this.#branchExists(ticket.base)) ? ticket.base : await this.#line(projectId);
         await this.#git(['worktree', 'add', '-b', ticket.branch, '--', path, base]);
       }
     };

@@ -1,0 +1,66 @@
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
+import type { ExecutorResult, ExecutorRun } from '../types.ts';
+import { runCommandExecutor } from './command.ts';
+import { type AgentUsage, parseUsage } from './presets.ts';
+import { costOf, type Price } from './pricing.ts';
+
+/** Where `command` would be found, as the shell looks it up on PATH; null when it is not there. */
+export function findOnPath(command: string, path: string | undefined): string | null {
+  const executable = (file: string) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes('/')) return isAbsolute(command) && executable(command) ? command : null;
+  for (const dir of (path ?? '').split(delimiter)) {
+    if (dir && executable(join(dir, command))) return join(dir, command);
+  }
+  return null;
+}
+
+/**
+ * Run a coding-agent CLI for one session: the command executor's process handling (no shell, the
+ * workspace as cwd, timeout and abort, a redacted transcript as the session log), plus the token and
+ * cost figures the CLI printed. A missing binary is `unavailable`, so a person takes the ticket.
+ */
+export async function runCliAgent(
+  run: ExecutorRun & {
+    argv: readonly string[];
+    /** What to call the agent in messages ("the claude preset"). */
+    label: string;
+    /** Prices tokens when the CLI reports tokens but no cost. */
+    price: Price | null;
+  },
+): Promise<ExecutorResult> {
+  const bin = run.argv[0]!;
+  if (!findOnPath(bin, run.env.PATH ?? process.env.PATH))
+    return {
+      outcome: 'unavailable',
+      exitCode: null,
+      message: `${run.label} needs the \`${bin}\` command, which is not on PATH on this machine`,
+    };
+  let offset = 0;
+  try {
+    offset = statSync(run.logFile).size;
+  } catch {
+    // a new log
+  }
+  const result = await runCommandExecutor(run);
+  let usage: AgentUsage | null = null;
+  try {
+    usage = parseUsage(readFileSync(run.logFile).subarray(offset).toString('utf8'));
+  } catch {
+    // no transcript, no figures
+  }
+  if (!usage) return result;
+  const cost =
+    usage.cost ??
+    (run.price && (usage.tokensIn !== null || usage.tokensOut !== null)
+      ? costOf(usage.tokensIn ?? 0, usage.tokensOut ?? 0, run.price)
+      : null);
+  return { ...result, tokensIn: usage.tokensIn, tokensOut: usage.tokensOut, cost };
+}

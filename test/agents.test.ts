@@ -1,0 +1,399 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { resolveExecutor } from '../src/agents/dispatch.ts';
+import { claudeAllowedTools, PRESETS, parseUsage } from '../src/agents/executors/presets.ts';
+import { costOf, priceOf } from '../src/agents/executors/pricing.ts';
+import { type Progress, runAutopilot } from '../src/autopilot/worker.ts';
+import { openWorkspaces } from '../src/autopilot/workspace.ts';
+import { writeLauncher } from '../src/cli/commands/autopilot.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { Tickets } from '../src/engine/ticket-ops.ts';
+import { nodeIo } from '../src/io/node-io.ts';
+import { openStore, type Store } from '../src/store/store.ts';
+import { parseTrain } from '../src/train/loader.ts';
+import { startFakeOpenAI } from './fixtures/fake-openai.ts';
+import { ROOT, tempDir } from './helpers.ts';
+
+const FAKE_AGENT = join(ROOT, 'test', 'fixtures', 'fake-agent.ts');
+
+/** Build is worked by the Lab role's executor (given as YAML flow), then Ship by a person. */
+function agentTrain(executor: string): string {
+  return `version: 1
+name: agents
+roles:
+  - id: lab
+    name: Lab
+    executor: ${executor}
+  - { id: lead, name: Lead }
+modes:
+  - id: build
+    allowed_tools: [read_files, write_files, tick, put_artifact, record_metric, check_gates, request_advance]
+metrics:
+  - { id: auc }
+phases:
+  - id: build
+    name: Build
+    stage: delivery
+    owner: lab
+    mode: build
+    instructions: Train the churn model and write its report.
+    checklist: [{ id: trained, text: Model trained }]
+    artifacts: [{ id: report, path: out/report.md }]
+    metrics: [auc]
+    gates:
+      exit:
+        - { id: done, kind: checklist }
+        - { id: files, kind: artifacts }
+        - { id: good, kind: metric, expr: auc >= 0.8 }
+    next: ship
+  - id: ship
+    name: Ship
+    stage: operations
+    owner: lead
+    checklist: [{ id: shipped, text: Shipped }]
+    gates: { exit: [{ id: done, kind: checklist }] }
+    next: null
+`;
+}
+
+const stores: Store[] = [];
+after(async () => {
+  for (const s of stores) await s.close();
+});
+
+/** A project with one issue queued in Build, then the real autopilot run until the queue is empty. */
+async function runTrain(executor: string) {
+  const dir = tempDir('vt-agents-');
+  const yaml = agentTrain(executor);
+  writeFileSync(join(dir, 'vt.yaml'), yaml);
+  const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
+  stores.push(store);
+  const engine = new Engine({ store, io: nodeIo });
+  const tickets = new Tickets(engine);
+  const train = parseTrain(yaml, join(dir, 'vt.yaml'));
+  await engine.createProject({ id: 'churn', name: 'Churn', workspace: dir, train }, { actor: 'ana' });
+  await tickets.addIssue('churn', { title: 'Train a churn model' }, { actor: 'ana' });
+  const progress: Progress[] = [];
+  const summary = await runAutopilot(
+    {
+      engine,
+      tickets,
+      workspaces: await openWorkspaces(dir, 'folder'),
+      root: dir,
+      dbTarget: join(dir, '.vt', 'vt.db'),
+      binDir: writeLauncher(dir),
+    },
+    {
+      concurrency: 1,
+      once: false,
+      watch: false,
+      leaseMs: 60_000,
+      heartbeatMs: 20_000,
+      backoffMs: 10,
+      pollMs: 50,
+      onProgress: (p) => progress.push(p),
+    },
+  );
+  const s = await engine.state('churn');
+  const sessions = await store.db.selectFrom('sessions').selectAll().orderBy('started_at').execute();
+  const events = await store.db
+    .selectFrom('events')
+    .select(['type', 'actor', 'payload'])
+    .where('project_id', '=', 'churn')
+    .orderBy('seq')
+    .execute();
+  return { dir, store, engine, summary, progress, s, sessions, events };
+}
+
+const toolCalls = (events: { type: string; payload: string }[]) =>
+  events
+    .filter((e) => e.type === 'session.tool-called')
+    .map(
+      (e) =>
+        JSON.parse(e.payload) as { session: string; tool: string; outcome: string; reason: string | null },
+    );
+
+/** Set environment variables for one test, and put them back. */
+async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+describe('cli-agent executor', () => {
+  it('runs a coding agent that works the ticket over vt mcp, and the ticket passes its gates', async () => {
+    const run = await withEnv({ FAKE_AGENT_TRY: 'add_context' }, () =>
+      runTrain(
+        `{ kind: cli-agent, run: ["{node}", "${FAKE_AGENT}", "--prompt-file", "{prompt_file}", "--mcp-config", "{mcp_config}"], timeout_s: 60 }`,
+      ),
+    );
+    const build = Object.values(run.s.tickets).find((t) => t.phase === 'build')!;
+    assert.equal(build.status, 'done', JSON.stringify(run.progress));
+    assert.equal(run.s.phase, 'ship');
+    assert.equal(run.s.checklist.build?.trained?.actor, 'agent:lab');
+    assert.equal(run.s.artifacts.build?.report?.path, 'out/report.md');
+    assert.equal(run.s.metrics.auc?.value, 0.9);
+
+    const session = run.sessions.find((x) => x.phase === 'build')!;
+    assert.equal(session.executor, 'cli-agent');
+    assert.equal(session.outcome, 'succeeded');
+    assert.equal(
+      session.tokens_in,
+      1234,
+      'input, cache-creation and cache-read tokens as Claude Code reports them',
+    );
+    assert.equal(session.tokens_out, 340);
+    assert.equal(session.cost, 0.0421);
+    const transcript = readFileSync(session.log, 'utf8');
+    assert.match(transcript, /fake-agent: tick \{"item":"trained"/, 'the transcript is the session log');
+    assert.match(transcript, /token in my own env: false/, "the token is only in the MCP server's env");
+
+    const calls = toolCalls(run.events);
+    assert.ok(calls.length >= 7 && calls.every((c) => c.session === session.id));
+    assert.ok(
+      calls.some((c) => c.tool === 'add_context' && c.outcome === 'refused'),
+      'the mode refusal is recorded',
+    );
+    const sessionDir = join(run.dir, '.vt', 'sessions', session.id);
+    assert.ok(existsSync(join(sessionDir, 'prompt.md')));
+    assert.ok(!existsSync(join(sessionDir, 'mcp.json')), 'the MCP config holding the token is removed');
+    const tokens = await run.store.db.selectFrom('session_tokens').selectAll().execute();
+    assert.equal(tokens.length, 0, 'the token dies with the session');
+    const ship = Object.values(run.s.tickets).find((t) => t.phase === 'ship')!;
+    assert.equal(ship.status, 'awaiting-human');
+  });
+
+  it('routes to a person when the preset binary is missing', async () => {
+    const run = await withEnv({ PATH: dirname(process.execPath) }, () =>
+      runTrain('{ kind: cli-agent, preset: claude }'),
+    );
+    const build = Object.values(run.s.tickets).find((t) => t.phase === 'build')!;
+    assert.equal(build.status, 'awaiting-human');
+    const status = run.events.filter((e) => e.type === 'ticket.status').at(-1)!;
+    assert.match(
+      JSON.parse(status.payload).reason,
+      /the claude preset needs the `claude` command, which is not on PATH/,
+    );
+    assert.equal(run.sessions[0]?.outcome, 'unavailable');
+    assert.equal(build.attempts, 0, 'an unavailable executor is not a failed attempt');
+  });
+});
+
+describe('llm executor', () => {
+  const llm = (url: string, extra = '') =>
+    `{ kind: llm, provider: openai-compatible, model: fake-1, base_url: "${url}", max_steps: 6, price: { input: 10, output: 30 }${extra} }`;
+  const work = [
+    { name: 'write_file', arguments: { path: 'out/report.md', content: '# Report\nAUC 0.91\n' } },
+    { name: 'tick', arguments: { item: 'trained', note: 'xgboost' } },
+    { name: 'put_artifact', arguments: { artifact: 'report' } },
+    { name: 'record_metric', arguments: { name: 'auc', value: 0.91 } },
+    { name: 'add_context', arguments: { kind: 'note', text: 'the mode does not allow this' } },
+  ];
+
+  it('completes a phase with tools; the session records the usage the server reported, priced', async () => {
+    const model = await startFakeOpenAI({
+      toolCalls: work,
+      usage: [
+        { prompt_tokens: 1000, completion_tokens: 200 },
+        { prompt_tokens: 1500, completion_tokens: 50 },
+      ],
+    });
+    try {
+      const run = await withEnv({ VT_LLM_API_KEY: 'vt-test-key-0123456789' }, () => runTrain(llm(model.url)));
+      assert.equal(run.s.phase, 'ship', JSON.stringify(run.progress));
+      assert.equal(run.s.metrics.auc?.value, 0.91);
+      assert.equal(
+        readFileSync(join(run.s.sessions[run.sessions[0]!.id]!.workspace, 'out', 'report.md'), 'utf8'),
+        '# Report\nAUC 0.91\n',
+      );
+      const session = run.sessions[0]!;
+      assert.equal(session.executor, 'llm');
+      assert.equal(session.outcome, 'succeeded');
+      assert.equal(session.tokens_in, 2500);
+      assert.equal(session.tokens_out, 250);
+      assert.equal(session.cost, costOf(2500, 250, { input: 10, output: 30 }));
+      assert.equal(session.cost, 0.0325);
+      assert.equal(model.requests.length, 2);
+      assert.equal(
+        model.requests[0]!.auth,
+        'Bearer vt-test-key-0123456789',
+        'the key comes from the environment',
+      );
+      const offered = model.requests[0]!.body.tools!.map((t) => t.function.name).sort();
+      assert.deepEqual(offered, [
+        'check_gates',
+        'put_artifact',
+        'read_file',
+        'record_metric',
+        'request_advance',
+        'tick',
+        'write_file',
+      ]);
+      const calls = toolCalls(run.events);
+      assert.ok(calls.every((c) => c.session === session.id));
+      for (const tool of ['write_file', 'tick', 'put_artifact', 'record_metric'])
+        assert.ok(
+          calls.some((c) => c.tool === tool && c.outcome === 'ok'),
+          `${tool} is audited`,
+        );
+      const refused = calls.find((c) => c.tool === 'add_context');
+      assert.equal(refused?.outcome, 'refused', 'a tool outside the mode is refused and recorded');
+      assert.match(readFileSync(session.log, 'utf8'), /\[step 1\] finish=tool-calls/);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('stops a session that would pass its budget cap and hands the ticket to a person', async () => {
+    const model = await startFakeOpenAI({
+      toolCalls: work.slice(0, 2),
+      usage: [{ prompt_tokens: 1000, completion_tokens: 200 }],
+    });
+    try {
+      // Step 1 costs $0.016; another like it would make $0.032, past the $0.02 cap.
+      const run = await runTrain(llm(model.url, ', budget: { ticket: 0.02 }'));
+      const build = Object.values(run.s.tickets).find((t) => t.phase === 'build')!;
+      assert.equal(build.status, 'awaiting-human');
+      const status = run.events.filter((e) => e.type === 'ticket.status').at(-1)!;
+      assert.match(JSON.parse(status.payload).reason, /budget cap reached/);
+      assert.equal(model.requests.length, 1, 'no second request was sent');
+      const session = run.sessions[0]!;
+      assert.equal(session.outcome, 'unavailable');
+      assert.equal(session.tokens_in, 1000);
+      assert.equal(session.tokens_out, 200);
+      assert.equal(session.cost, 0.016);
+      assert.equal(run.s.checklist.build?.trained?.ticked, true, 'the work done before the stop is kept');
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('routes to a person when there is no API key', async () => {
+    const run = await withEnv({ ANTHROPIC_API_KEY: undefined }, () =>
+      runTrain('{ kind: llm, provider: anthropic, model: claude-sonnet-4-5 }'),
+    );
+    const build = Object.values(run.s.tickets).find((t) => t.phase === 'build')!;
+    assert.equal(build.status, 'awaiting-human');
+    const status = run.events.filter((e) => e.type === 'ticket.status').at(-1)!;
+    assert.match(JSON.parse(status.payload).reason, /ANTHROPIC_API_KEY is not set/);
+  });
+});
+
+describe('routing and presets', () => {
+  const train = parseTrain(agentTrain('{ kind: cli-agent, preset: claude }'), 'vt.yaml').train;
+  const phase = train.phases[0]!;
+  const role = train.roles[0]!;
+
+  it('a role takes its executor from the train unless the environment overrides it', () => {
+    assert.deepEqual(resolveExecutor(phase, role, 'churn', {}), {
+      kind: 'cli-agent',
+      preset: 'claude',
+      args: [],
+      timeout_s: 1800,
+    });
+    assert.deepEqual(resolveExecutor(phase, role, 'churn', { VT_EXECUTOR_LAB: 'human' }), { kind: 'human' });
+    const llm = resolveExecutor(phase, role, 'churn', {
+      VT_EXECUTOR_LAB: 'human',
+      VT_EXECUTOR_CHURN__LAB: 'llm:openai-compatible:qwen2.5:7b@http://127.0.0.1:11434/v1',
+    });
+    assert.equal(llm.kind, 'llm');
+    assert.deepEqual(llm.kind === 'llm' && [llm.provider, llm.model, llm.base_url], [
+      'openai-compatible',
+      'qwen2.5:7b',
+      'http://127.0.0.1:11434/v1',
+    ]);
+    assert.throws(
+      () => resolveExecutor(phase, role, 'churn', { VT_EXECUTOR_LAB: 'cli-agent:emacs' }),
+      /VT_EXECUTOR_LAB/,
+    );
+  });
+
+  it("presets pass the mode's allowed tools as the CLI's own flags", () => {
+    const allowed = ['read_files', 'tick', 'put_artifact'];
+    assert.deepEqual(claudeAllowedTools(allowed), [
+      'Read',
+      'Glob',
+      'Grep',
+      'LS',
+      'mcp__vt__next_task',
+      'mcp__vt__get_handoff',
+      'mcp__vt__tick',
+      'mcp__vt__put_artifact',
+      'mcp__vt__status',
+    ]);
+    const ctx = {
+      prompt: 'P',
+      promptFile: '/s/prompt.md',
+      mcpConfig: '/s/mcp.json',
+      mcpLauncher: '/s/vt-mcp',
+      workspace: '/w',
+      allowed,
+    };
+    assert.deepEqual(PRESETS.claude.argv(ctx).slice(0, 8), [
+      'claude',
+      '-p',
+      'P',
+      '--output-format',
+      'json',
+      '--mcp-config',
+      '/s/mcp.json',
+      '--strict-mcp-config',
+    ]);
+    assert.ok(PRESETS.codex.argv(ctx).includes('read-only'));
+    assert.ok(PRESETS.gemini.argv(ctx).includes('default'));
+    assert.deepEqual(PRESETS.gemini.env?.(ctx), { GEMINI_CLI_SYSTEM_SETTINGS_PATH: '/s/mcp.json' });
+    assert.ok(PRESETS.aider.argv(ctx).includes('--dry-run'));
+    assert.ok(PRESETS.aider.argv({ ...ctx, allowed: null }).includes('--yes-always'));
+  });
+
+  it('reads token and cost figures as each CLI prints them', () => {
+    assert.deepEqual(
+      parseUsage(
+        'noise\n{"type":"result","usage":{"input_tokens":10,"output_tokens":5},"total_cost_usd":0.5}\n',
+      ),
+      { tokensIn: 10, tokensOut: 5, cost: 0.5 },
+    );
+    assert.deepEqual(
+      parseUsage(
+        '{"type":"turn.completed","usage":{"input_tokens":100,"cached_input_tokens":50,"output_tokens":7}}\n{"type":"turn.completed","usage":{"input_tokens":20,"output_tokens":3}}\n',
+      ),
+      { tokensIn: 120, tokensOut: 10, cost: null },
+    );
+    assert.deepEqual(
+      parseUsage(
+        'x\n{\n  "response": "ok",\n  "stats": {"models": {"gemini-2.5-pro": {"tokens": {"prompt": 900, "candidates": 30}}}}\n}\n',
+      ),
+      { tokensIn: 900, tokensOut: 30, cost: null },
+    );
+    assert.deepEqual(
+      parseUsage(
+        'Tokens: 2.3k sent, 120 received. Cost: $0.01 message, $0.01 session.\nTokens: 1k sent, 80 received. Cost: $0.01 message, $0.02 session.\n',
+      ),
+      { tokensIn: 3300, tokensOut: 200, cost: 0.02 },
+    );
+    assert.equal(parseUsage('nothing here'), null);
+  });
+
+  it('prices models by the longest matching prefix, overridable', () => {
+    assert.deepEqual(priceOf('claude-sonnet-4-5-20250929', undefined, {}), { input: 3, output: 15 });
+    assert.deepEqual(priceOf('gpt-4o-mini-2024', undefined, {}), { input: 0.15, output: 0.6 });
+    assert.deepEqual(priceOf('local', undefined, { VT_LLM_PRICES: '{"local": {"input": 1, "output": 2}}' }), {
+      input: 1,
+      output: 2,
+    });
+    assert.equal(priceOf('llama3', undefined, {}), null);
+    assert.equal(costOf(1_000_000, 1_000_000, { input: 3, output: 15 }), 18);
+  });
+});

@@ -1,0 +1,269 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { verifyStore } from '../src/audit/audit.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { Tickets } from '../src/engine/ticket-ops.ts';
+import { nodeIo } from '../src/io/node-io.ts';
+import { issueSessionToken, revokeSessionToken } from '../src/mcp/session-token.ts';
+import { openStore, type Store } from '../src/store/store.ts';
+import { parseTrain } from '../src/train/loader.ts';
+import { TestClock, tempDir, VT_BIN } from './helpers.ts';
+
+/** One phase worked by an agent (mode `build`: no add_context), then a person's phase. */
+export const AGENT_TRAIN = `version: 1
+name: agents
+roles:
+  - { id: lab, name: Lab, description: Does the model work. }
+  - { id: lead, name: Lead }
+modes:
+  - id: build
+    allowed_tools: [read_files, write_files, tick, put_artifact, record_metric, check_gates, request_advance]
+metrics:
+  - { id: auc }
+phases:
+  - id: build
+    name: Build
+    stage: delivery
+    owner: lab
+    mode: build
+    instructions: Train the churn model and write its report.
+    checklist: [{ id: trained, text: Model trained }]
+    artifacts: [{ id: report, path: out/report.md }]
+    metrics: [auc]
+    gates:
+      exit:
+        - { id: done, kind: checklist }
+        - { id: files, kind: artifacts }
+        - { id: good, kind: metric, expr: auc >= 0.8 }
+    next: ship
+  - id: ship
+    name: Ship
+    stage: operations
+    owner: lead
+    checklist: [{ id: shipped, text: Shipped }]
+    gates: { exit: [{ id: done, kind: checklist }] }
+    next: null
+`;
+
+interface Text {
+  type: string;
+  text: string;
+}
+const textOf = (r: unknown) => ((r as { content: Text[] }).content[0]?.text ?? '') as string;
+const jsonOf = (r: unknown) => JSON.parse(textOf(r));
+
+describe('vt mcp: one agent session over stdio', () => {
+  let dir: string;
+  let ws: string;
+  let dbFile: string;
+  let store: Store;
+  let engine: Engine;
+  let session: string;
+  let token: string;
+  const clients: Client[] = [];
+
+  const connect = async (env: Record<string, string>) => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [VT_BIN, 'mcp'],
+      cwd: dir,
+      env: { VT_DATABASE_URL: dbFile, VT_SQLITE_SYNCHRONOUS: 'NORMAL', ...env },
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'vt-test', version: '0.0.0' });
+    await client.connect(transport);
+    clients.push(client);
+    return client;
+  };
+
+  before(async () => {
+    dir = tempDir('vt-mcp-');
+    writeFileSync(join(dir, 'vt.yaml'), AGENT_TRAIN);
+    dbFile = join(dir, '.vt', 'vt.db');
+    store = await openStore(dbFile, { synchronous: 'NORMAL' });
+    engine = new Engine({ store, io: nodeIo, clock: new TestClock() });
+    const tickets = new Tickets(engine);
+    const train = parseTrain(AGENT_TRAIN, join(dir, 'vt.yaml'));
+    await engine.createProject({ id: 'churn', name: 'Churn', workspace: dir, train }, { actor: 'ana' });
+    await engine.createProject({ id: 'other', name: 'Other', workspace: dir, train }, { actor: 'ana' });
+    await tickets.addIssue('churn', { title: 'Train a churn model' }, { actor: 'ana' });
+    const claim = await tickets.claimNext('w1', { project: 'churn', leaseMs: 600_000 });
+    assert.ok(claim, 'the ticket is claimed');
+    ws = join(dir, 'ws');
+    mkdirSync(ws, { recursive: true });
+    session = await tickets.startSession(claim, {
+      role: 'lab',
+      executor: 'cli-agent',
+      workspace: ws,
+      log: join(dir, '.vt', 'logs', 'x.log'),
+      actor: 'agent:lab',
+    });
+    token = await issueSessionToken(store.db, { session, projectId: 'churn', now: new Date() });
+  });
+
+  after(async () => {
+    for (const c of clients) await c.close().catch(() => {});
+    await store.close();
+  });
+
+  it('lists a fixed set of tools (snapshot)', async () => {
+    const client = await connect({ VT_SESSION: session, VT_SESSION_TOKEN: token });
+    const { tools } = await client.listTools();
+    const lines = tools.map((t) => {
+      const schema = t.inputSchema as {
+        properties?: Record<string, { type?: string; enum?: string[] }>;
+        required?: string[];
+      };
+      const params = Object.entries(schema.properties ?? {})
+        .map(([k, v]) => `${k}${schema.required?.includes(k) ? '' : '?'}: ${v.enum?.join('|') ?? v.type}`)
+        .join(', ');
+      return `${t.name}(${params})${t.annotations?.readOnlyHint ? ' [read-only]' : ''} — ${t.description}`;
+    });
+    assert.deepEqual(lines, TOOL_SNAPSHOT);
+  });
+
+  it('drives the ticket from claim to a passed gate, every call audited under the session', async () => {
+    const client = await connect({ VT_SESSION: session, VT_SESSION_TOKEN: token });
+    const task = jsonOf(await client.callTool({ name: 'next_task', arguments: {} }));
+    assert.equal(task.project, 'churn');
+    assert.equal(task.phase, 'build');
+    assert.equal(task.workspace, ws);
+    assert.equal(task.instructions, 'Train the churn model and write its report.');
+    assert.deepEqual(
+      task.checklist.map((c: { id: string; ticked: boolean }) => [c.id, c.ticked]),
+      [['trained', false]],
+    );
+
+    const handoff = jsonOf(await client.callTool({ name: 'get_handoff', arguments: {} }));
+    assert.match(handoff.text, /# Handoff: Churn → Build/);
+    assert.match(handoff.text, /Train the churn model/);
+
+    const ticked = await client.callTool({ name: 'tick', arguments: { item: 'trained', note: 'xgboost' } });
+    assert.ok(!ticked.isError, textOf(ticked));
+    mkdirSync(join(ws, 'out'), { recursive: true });
+    writeFileSync(join(ws, 'out', 'report.md'), '# Report\nAUC 0.91\n');
+    const put = await client.callTool({ name: 'put_artifact', arguments: { artifact: 'report' } });
+    assert.ok(!put.isError, textOf(put));
+    assert.equal(jsonOf(put).path, 'out/report.md');
+    const metric = await client.callTool({ name: 'record_metric', arguments: { name: 'auc', value: 0.91 } });
+    assert.ok(!metric.isError, textOf(metric));
+    const gates = jsonOf(await client.callTool({ name: 'check_gates', arguments: {} }));
+    assert.equal(gates.passed, true, JSON.stringify(gates.results));
+    const advance = jsonOf(await client.callTool({ name: 'request_advance', arguments: {} }));
+    assert.equal(advance.can_advance, true);
+    assert.equal(advance.next, 'ship');
+    const status = jsonOf(await client.callTool({ name: 'status', arguments: {} }));
+    assert.equal(status.phase, 'build', 'request_advance does not advance from inside a session');
+
+    const resources = await client.listResources();
+    assert.deepEqual(resources.resources.map((r) => r.uri).sort(), [
+      'vt://handoff',
+      'vt://state',
+      'vt://train',
+    ]);
+    const state = await client.readResource({ uri: 'vt://state' });
+    assert.equal(JSON.parse((state.contents[0] as { text: string }).text).id, 'churn');
+    const prompts = await client.listPrompts();
+    assert.deepEqual(prompts.prompts.map((p) => p.name).sort(), ['role-lab', 'role-lead']);
+    const prompt = await client.getPrompt({ name: 'role-lab' });
+    assert.match((prompt.messages[0]!.content as Text).text, /Train the churn model/);
+
+    const s = await engine.state('churn');
+    const events = await store.db
+      .selectFrom('events')
+      .select(['type', 'actor', 'payload'])
+      .where('project_id', '=', 'churn')
+      .orderBy('seq')
+      .execute();
+    const byAgent = events.filter((e) => e.actor === 'agent:lab').map((e) => e.type);
+    for (const t of ['checklist.ticked', 'artifact.recorded', 'metric.recorded', 'gate.evaluated'])
+      assert.ok(byAgent.includes(t), `${t} is recorded with the session's actor`);
+    const calls = events
+      .filter((e) => e.type === 'session.tool-called')
+      .map((e) => JSON.parse(e.payload) as { session: string; tool: string; outcome: string });
+    assert.ok(calls.every((c) => c.session === session));
+    for (const tool of ['next_task', 'get_handoff', 'tick', 'put_artifact', 'record_metric', 'check_gates'])
+      assert.ok(
+        calls.some((c) => c.tool === tool && c.outcome === 'ok'),
+        `${tool} is in the audit trail`,
+      );
+    assert.equal(s.checklist.build?.trained?.actor, 'agent:lab');
+  });
+
+  it('refuses what lies outside the session: another project, a path out, another phase, a mode, a token', async () => {
+    writeFileSync(join(dir, 'secret.txt'), 'not yours\n');
+    const client = await connect({ VT_SESSION: session, VT_SESSION_TOKEN: token });
+    const refused = async (name: string, args: Record<string, unknown>, why: RegExp) => {
+      const r = await client.callTool({ name, arguments: args });
+      assert.equal(r.isError, true, `${name} ${JSON.stringify(args)} is refused`);
+      assert.match(textOf(r), why);
+    };
+    await refused('tick', { item: 'trained', project: 'other' }, /outside it/);
+    await refused('status', { project: 'other' }, /outside it/);
+    await refused('put_artifact', { artifact: 'report', path: '../secret.txt' }, /PATH_ESCAPE/);
+    await refused('tick', { item: 'shipped' }, /not on the checklist of build/);
+    await refused('add_context', { kind: 'note', text: 'hello' }, /not allowed in build/);
+
+    const stranger = await connect({ VT_SESSION: session, VT_SESSION_TOKEN: `${token}x` });
+    const r = await stranger.callTool({ name: 'tick', arguments: { item: 'trained' } });
+    assert.equal(r.isError, true);
+    assert.match(textOf(r), /token does not match/);
+    const list = await stranger.listPrompts().catch(() => ({ prompts: [] }));
+    assert.equal(list.prompts.length, 0, 'no prompts without a valid token');
+
+    const other = await engine.state('other');
+    assert.equal(Object.keys(other.checklist).length, 0, 'the other project is untouched');
+    const refusals = (
+      await store.db
+        .selectFrom('events')
+        .select(['actor', 'payload'])
+        .where('project_id', '=', 'churn')
+        .where('type', '=', 'session.tool-called')
+        .execute()
+    )
+      .map((e) => ({
+        actor: e.actor,
+        ...(JSON.parse(e.payload) as { tool: string; outcome: string; reason: string }),
+      }))
+      .filter((e) => e.outcome === 'refused');
+    assert.equal(refusals.length, 6, JSON.stringify(refusals));
+    assert.ok(refusals.some((e) => e.tool === 'add_context' && e.actor === 'agent:lab'));
+    assert.ok(refusals.some((e) => e.actor === 'mcp' && /token/.test(e.reason)));
+  });
+
+  it('refuses every call once the session has ended or its token is revoked; the chain still verifies', async () => {
+    const client = await connect({ VT_SESSION: session, VT_SESSION_TOKEN: token });
+    await new Tickets(engine).endSession(
+      'churn',
+      session,
+      { outcome: 'succeeded', exitCode: 0, summary: 'done' },
+      { actor: 'agent:lab' },
+    );
+    const ended = await client.callTool({ name: 'tick', arguments: { item: 'trained' } });
+    assert.equal(ended.isError, true);
+    assert.match(textOf(ended), /has ended/);
+    await revokeSessionToken(store.db, session);
+    const r = await client.callTool({ name: 'next_task', arguments: {} });
+    assert.equal(r.isError, true);
+    assert.match(textOf(r), /token does not match/);
+    const v = await verifyStore(store.db);
+    assert.equal(v.ok, true);
+  });
+});
+
+/** The tool list agents see. Changing it changes what every configured agent is offered: update on purpose. */
+const TOOL_SNAPSHOT = [
+  "next_task() [read-only] — Your task in this session: the project, phase, ticket and issue, the phase's instructions, its checklist (with what is ticked), the artifacts to produce, the metrics to record, its exit gates and the tools you may use.",
+  'get_handoff() [read-only] — The handoff packet for this phase: where the project stands, what earlier phases produced, and the decisions, assumptions and risks recorded so far (markdown).',
+  "tick(item: string, note?: string, project?: string) — Tick an item of the current phase's checklist once you have really done it. Items of other phases are refused.",
+  "put_artifact(artifact: string, path?: string, project?: string) — Record an artifact of the current phase: write its file in the workspace first; it is hashed where it lies. The path defaults to the train's path for the artifact and must stay inside the workspace.",
+  'record_metric(name: string, value: number, project?: string) — Record a metric value in the current phase (a metric the train declares).',
+  'add_context(kind: fact|decision|assumption|risk|note, text: string, project?: string) — Record a fact, decision, assumption, risk or note for the people and agents of later phases.',
+  "check_gates(project?: string) — Evaluate the current phase's exit gates and record the result: what passes and what is still missing.",
+  'request_advance(project?: string) — Ask whether the phase can advance: evaluates the exit gates and says where the project would go. The autopilot advances it when your session ends; you never advance it yourself.',
+  "status(project?: string) [read-only] — The project's current state: phase, visit, status, checklist, recorded artifacts and metrics.",
+];
