@@ -277,6 +277,29 @@ describe('autopilot', () => {
     );
   });
 
+  it('a ticket re-run after a crash between its workspace commit and its gates starts where it started', {
+    timeout: 300_000,
+  }, async () => {
+    // Regression: a re-run used to see the killed run's committed output (the demo's retraining then
+    // found its challenger already promoted and ended the train early).
+    const { dir, db } = await setUp({ phases: 2, projects: ['crash'], issuesPerProject: 1 });
+    const killed = autopilot(dir, ['--lease-ms', '500'], { VT_FAILPOINT: 'after-workspace-commit' });
+    assert.equal((await killed.done).signal, 'SIGKILL');
+    const again = autopilot(dir, ['--lease-ms', '500']);
+    assert.equal((await again.done).code, 0, again.err());
+    const store = await openStore(db);
+    const art = await store.db
+      .selectFrom('artifacts')
+      .selectAll()
+      .where('project_id', '=', 'crash')
+      .where('phase', '=', 'p01')
+      .executeTakeFirstOrThrow();
+    await store.close();
+    assert.equal(readFileSync(join(art.workspace, art.path), 'utf8'), 'work of p01 for crash-1-p01\n');
+    const claims = (await eventsOf(db, 'ticket.claimed')).filter((c) => c.ticket === 'crash-1-p01');
+    assert.equal(claims.length, 2, 'claimed again after the crash');
+  });
+
   it('an empty queue says so and how to fill it', async () => {
     const dir = tempDir('vt-auto-');
     writeFileSync(join(dir, 'vt.yaml'), autoTrainYaml(2));

@@ -261,7 +261,8 @@ async function runTicket(
     );
   }, opts.heartbeatMs);
   try {
-    const ws = await workspaces.prepare(projectId, ticket);
+    // A re-run starts where the ticket started; a person's gates-only ticket keeps their work.
+    const ws = await workspaces.prepare(projectId, ticket, { clean: claim.mode === 'run' });
     if (claim.mode === 'run') {
       if (spec.kind === 'human') {
         const reason = `waiting for ${role.name}: this phase is worked by a person (vt done ${ticket.id} when finished)`;
@@ -283,6 +284,7 @@ async function runTicket(
         return;
       }
       await workspaces.commit(ws, `${phase.id}: ${ticket.id} (session ${ticket.id}.s${claim.gen})`);
+      failpoint('after-workspace-commit');
     }
     const f = await tickets.finish(claim, auto, opts.backoffMs);
     const o = f.outcome;
@@ -447,6 +449,11 @@ async function runSession(
     );
   }
   return result;
+}
+
+/** Crash tests name a point (VT_FAILPOINT) where the process kills itself, as a power cut would. */
+function failpoint(name: string): void {
+  if (process.env.VT_FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
 }
 
 /** Placeholders a train's command may use: {node} (this Node), {root} (the folder of vt.yaml), {workspace}. */

@@ -20,8 +20,12 @@ const exec = promisify(execFile);
 /** Where tickets do their work: a git worktree per ticket, or a plain folder outside git. */
 export interface Workspaces {
   readonly kind: 'git' | 'folder';
-  /** Create (or reuse, after a crash) the ticket's workspace; returns its absolute path. */
-  prepare(projectId: string, ticket: TicketState): Promise<string>;
+  /**
+   * Create (or reuse, after a crash) the ticket's workspace; returns its absolute path. With
+   * `clean`, an existing workspace is first put back to where the ticket started, so an executor
+   * re-run after a crash or a failed attempt starts from exactly what the first run started from.
+   */
+  prepare(projectId: string, ticket: TicketState, opts?: { clean?: boolean }): Promise<string>;
   /** Record a successful step: a commit on the ticket's branch (git), nothing for folders. */
   commit(path: string, message: string): Promise<string | null>;
   /** Bring a finished ticket's work into the project's line (vt/<project>), when it continues it. */
@@ -137,7 +141,7 @@ class GitWorkspaces implements Workspaces {
     return line;
   }
 
-  async prepare(projectId: string, ticket: TicketState): Promise<string> {
+  async prepare(projectId: string, ticket: TicketState, opts: { clean?: boolean } = {}): Promise<string> {
     const path = workspaceDir(this.#root, ticket);
     if (existsSync(join(path, '.git'))) {
       // Reuse a worktree a crashed worker left, if it is whole and on the ticket's branch.
@@ -146,6 +150,17 @@ class GitWorkspaces implements Workspaces {
         // Only the lease holder works here, so an index lock is a crashed predecessor's.
         const gitDir = (await this.#git(['rev-parse', '--absolute-git-dir'], path)).trim();
         rmSync(join(gitDir, 'index.lock'), { force: true });
+        if (opts.clean) {
+          // Back to where the ticket's branch started: a re-run must not see an earlier run's output
+          // (a step that promotes a model would find it promoted already).
+          const base =
+            ticket.base && (await this.#branchExists(ticket.base))
+              ? ticket.base
+              : await this.#line(projectId);
+          const start = (await this.#git(['merge-base', 'HEAD', base], path)).trim();
+          await this.#git(['reset', '-q', '--hard', start], path);
+          await this.#git(['clean', '-q', '-f', '-d', '-x'], path);
+        }
         return path;
       }
       rmSync(path, { recursive: true, force: true });
@@ -197,9 +212,11 @@ class FolderWorkspaces implements Workspaces {
     this.#root = root;
   }
 
-  async prepare(_projectId: string, ticket: TicketState): Promise<string> {
+  async prepare(_projectId: string, ticket: TicketState, opts: { clean?: boolean } = {}): Promise<string> {
     const path = workspaceDir(this.#root, ticket);
-    if (existsSync(path)) return path;
+    if (existsSync(path) && !opts.clean) return path;
+    // A folder has no commit to return to: a clean start is a fresh copy of where it started from.
+    rmSync(path, { recursive: true, force: true });
     const baseDir = ticket.base
       ? join(this.#root, '.vt', 'workspaces', ticket.base.replaceAll('/', '__'))
       : null;
