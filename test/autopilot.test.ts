@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +17,7 @@ import { sha256 } from '../src/store/canonical.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { openStore } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
-import { autoTrainYaml, runVt, tempDir, VT_BIN } from './helpers.ts';
+import { autoTrainYaml, runVt, spawnCollect, tempDir, VT_BIN } from './helpers.ts';
 
 /** A folder with vt.yaml (a git repository when `git`), projects created, and issues queued. */
 async function setUp(opts: {
@@ -59,23 +59,10 @@ async function setUp(opts: {
 }
 
 function autopilot(dir: string, args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [VT_BIN, 'autopilot', '--json', ...args], {
+  return spawnCollect([VT_BIN, 'autopilot', '--json', ...args], {
     cwd: dir,
-    env: { ...process.env, NO_COLOR: '1', VT_SQLITE_SYNCHRONOUS: 'NORMAL', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { NO_COLOR: '1', VT_SQLITE_SYNCHRONOUS: 'NORMAL', ...env },
   });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  child.stderr.on('data', (d) => {
-    err += d;
-  });
-  const done = new Promise<{ code: number | null; signal: string | null }>((r) =>
-    child.on('close', (code, signal) => r({ code, signal })),
-  );
-  return { child, done, out: () => out, err: () => err };
 }
 
 async function eventsOf(db: string, type: string) {

@@ -1,30 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { verifyStore } from '../src/audit/audit.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { openStore } from '../src/store/store.ts';
-import { freshEngine, ROOT, tempDir } from './helpers.ts';
+import { freshEngine, ROOT, spawnCollect, tempDir } from './helpers.ts';
 
 const HAMMER = join(ROOT, 'test', 'fixtures', 'hammer.ts');
 
-function hammer(args: string[]) {
-  const child = spawn(process.execPath, [HAMMER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  child.stderr.on('data', (d) => {
-    err += d;
-  });
-  const done = new Promise<{ code: number | null; signal: string | null }>((r) =>
-    child.on('close', (code, signal) => r({ code, signal })),
-  );
-  return { child, done, out: () => out, err: () => err };
-}
+const hammer = (args: string[]) => spawnCollect([HAMMER, ...args]);
 
 describe('several processes, crashes', () => {
   it('two processes hammering one project lose no event and never fork the chain', async () => {

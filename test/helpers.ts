@@ -129,3 +129,24 @@ phases:
 ${phases}
 `;
 }
+
+/** A running subprocess whose output is collected: for tests that kill it, or run several at once. */
+export function spawnCollect(argv: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+  const child = spawn(process.execPath, argv, {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
+  const done = new Promise<{ code: number | null; signal: string | null }>((r) =>
+    child.on('close', (code, signal) => r({ code, signal })),
+  );
+  return { child, done, out: () => out, err: () => err };
+}
