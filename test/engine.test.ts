@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { symlinkSync } from 'node:fs';
+import { linkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { verifyStore } from '../src/audit/audit.ts';
@@ -273,6 +273,7 @@ describe('engine', () => {
     writeFile(f.dir, 'docs/ok.md', 'ok');
     symlinkSync(join(outside, 'secret.md'), join(f.dir, 'docs', 'link.md'));
     symlinkSync(outside, join(f.dir, 'linkdir'));
+    linkSync(join(outside, 'secret.md'), join(f.dir, 'docs', 'hard.md'));
     const hostile = [
       '/etc/passwd',
       '../x',
@@ -288,6 +289,20 @@ describe('engine', () => {
       'docs/link.md',
       'linkdir/secret.md',
       'C:/x',
+      'docs/../../../etc/passwd',
+      './../x',
+      'docs/./../../x',
+      '%2E%2E/x',
+      '..%2fx',
+      '..%5cx',
+      '%2e%2e%5cx',
+      'docs\u0000.md',
+      '\\\\server\\share',
+      '/',
+      '.',
+      'docs',
+      '~root/.ssh/id_rsa',
+      'docs/hard.md',
     ];
     const before = await f.store.db.selectFrom('events').select('seq').execute();
     for (const p of hostile) {
