@@ -287,6 +287,47 @@ describe('autopilot', () => {
     assert.equal(claims.length, 2, 'claimed again after the crash');
   });
 
+  it('a worker stopped past its lease cannot commit after another took its ticket over', {
+    timeout: 300_000,
+  }, async () => {
+    const { dir, db } = await setUp({ phases: 2, projects: ['stale'], issuesPerProject: 1 });
+    const a = autopilot(dir, ['--lease-ms', '800'], { VT_TEST_SLEEP_MS: '4000' });
+    // Wait until A's session has started its (slow) step, then freeze A past its lease.
+    for (let i = 0; i < 600 && !(await eventsOf(db, 'session.started')).length; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    a.child.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 1500));
+    const b = autopilot(dir, ['--lease-ms', '800']);
+    assert.equal((await b.done).code, 0, b.err());
+    a.child.kill('SIGCONT');
+    assert.equal((await a.done).code, 0, a.err());
+    const claims = (await eventsOf(db, 'ticket.claimed')).filter((c) => c.ticket === 'stale-1-p01');
+    assert.deepEqual(
+      claims.map((c) => c.lease_gen),
+      [1, 2],
+    );
+    const ended = (await eventsOf(db, 'session.ended')).filter((e) => e.session === 'stale-1-p01.s1');
+    assert.deepEqual(
+      ended.map((e) => e.outcome),
+      ['abandoned'],
+      'the stale session was closed by the takeover, and nothing else',
+    );
+    const fromStale = (await eventsOf(db, 'context.added')).filter((e) => e.session === 'stale-1-p01.s1');
+    assert.equal(fromStale.length, 0, 'the stale worker recorded nothing');
+    const finished = await eventsOf(db, 'ticket.finished');
+    assert.equal(finished.length, 2);
+    assert.equal(new Set(finished.map((f) => f.ticket)).size, 2);
+    const store = await openStore(db);
+    assert.equal((await verifyStore(store.db)).ok, true);
+    const tr = await store.db
+      .selectFrom('transitions')
+      .select('n')
+      .where('project_id', '=', 'stale')
+      .execute();
+    assert.deepEqual(tr.map((t) => t.n).sort(), [1, 2]);
+    await store.close();
+  });
+
   it('an empty queue says so and how to fill it', async () => {
     const dir = tempDir('vt-auto-');
     writeFileSync(join(dir, 'vt.yaml'), autoTrainYaml(2));
