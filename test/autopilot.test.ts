@@ -291,15 +291,23 @@ describe('autopilot', () => {
     timeout: 300_000,
   }, async () => {
     const { dir, db } = await setUp({ phases: 2, projects: ['stale'], issuesPerProject: 1 });
-    const a = autopilot(dir, ['--lease-ms', '800'], { VT_TEST_SLEEP_MS: '4000' });
-    // Wait until A's session has started its (slow) step, then freeze A past its lease.
-    for (let i = 0; i < 600 && !(await eventsOf(db, 'session.started')).length; i++)
-      await new Promise((r) => setTimeout(r, 50));
-    a.child.kill('SIGSTOP');
-    await new Promise((r) => setTimeout(r, 1500));
-    const b = autopilot(dir, ['--lease-ms', '800']);
-    assert.equal((await b.done).code, 0, b.err());
-    a.child.kill('SIGCONT');
+    // Freeze A while its step runs: A is then only waiting, between heartbeats (a second apart), not
+    // inside a transaction. (A worker frozen while holding SQLite's write lock would stop every
+    // writer; that is a limit of one shared file, not something a lease can fix.)
+    const started = join(tempDir(), 'started');
+    const a = autopilot(dir, ['--lease-ms', '3000'], {
+      VT_TEST_SLEEP_MS: '8000',
+      VT_TEST_STARTED_FILE: started,
+    });
+    try {
+      for (let i = 0; i < 1200 && !existsSync(started); i++) await new Promise((r) => setTimeout(r, 25));
+      assert.ok(existsSync(started), `A never started its step: ${a.err()}`);
+      a.child.kill('SIGSTOP');
+      const b = autopilot(dir, ['--lease-ms', '3000']);
+      assert.equal((await b.done).code, 0, b.err());
+    } finally {
+      a.child.kill('SIGCONT');
+    }
     assert.equal((await a.done).code, 0, a.err());
     const claims = (await eventsOf(db, 'ticket.claimed')).filter((c) => c.ticket === 'stale-1-p01');
     assert.deepEqual(

@@ -1,21 +1,15 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { executorLabel, resolveExecutor, runAgentSession } from '../agents/dispatch.ts';
-import { runCommandExecutor } from '../agents/executors/command.ts';
-import { applyReport, readReport } from '../agents/report.ts';
-import type { ExecutorResult } from '../agents/types.ts';
-import { buildHandoff, DEFAULT_BUDGET_TOKENS } from '../context/handoff.ts';
+import { resolveExecutor } from '../agents/dispatch.ts';
 import { phaseOf } from '../engine/core.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { RecordedEvent } from '../engine/events.ts';
 import type { Claim, Tickets } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
 import type { GateResult } from '../gates/types.ts';
-import { sha256 } from '../store/canonical.ts';
 import { getControl, queueRows } from '../store/queue.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
 import { nextWake, selectTickets } from './select.ts';
+import { failpoint, runSession } from './session.ts';
 import type { Workspaces } from './workspace.ts';
 
 export interface AutopilotDeps {
@@ -345,150 +339,4 @@ async function reportFailure(
     blocked,
   });
   if (alert?.type === 'alert.raised') await opts.onAlert?.({ project, ticket, reason: alert.payload.reason });
-}
-
-/** Open a session, hand over the packet, run the command and apply what it reports. */
-async function runSession(
-  deps: AutopilotDeps,
-  opts: AutopilotOptions,
-  claim: Claim,
-  spec: Exclude<ExecutorSpec, { kind: 'human' }>,
-  ws: string,
-  actor: string,
-  signal: AbortSignal,
-  emit: (p: Progress) => void,
-): Promise<ExecutorResult> {
-  const { engine, tickets, root } = deps;
-  const { projectId, ticket } = claim;
-  const sessionId = `${ticket.id}.s${claim.gen}`;
-  const log = join(root, '.vt', 'logs', `${sessionId}.log`);
-  const session = await tickets.startSession(claim, {
-    role: actor.slice(6),
-    executor: spec.kind,
-    workspace: ws,
-    log,
-    actor,
-  });
-  emit({ type: 'session', project: projectId, ticket: ticket.id, session, executor: executorLabel(spec) });
-  const handoff = await ensureHandoff(deps, projectId, opts.handoffBudget ?? DEFAULT_BUDGET_TOKENS);
-  const reportFile = join(root, '.vt', 'reports', `${session}.json`);
-  mkdirSync(join(root, '.vt', 'reports'), { recursive: true });
-  rmSync(reportFile, { force: true });
-  const s = await engine.state(projectId);
-  const issue = s.issues[ticket.issue];
-  const env: Record<string, string> = {
-    VT_PROJECT: projectId,
-    VT_PHASE: ticket.phase,
-    VT_TICKET: ticket.id,
-    VT_SESSION: session,
-    VT_WORKSPACE: ws,
-    VT_HANDOFF: handoff,
-    VT_REPORT: reportFile,
-    VT_DATABASE_URL: deps.dbTarget,
-    VT_ACTOR: actor,
-    PATH: `${deps.binDir}:${process.env.PATH ?? ''}`,
-  };
-  const input = JSON.stringify({
-    project: projectId,
-    phase: ticket.phase,
-    ticket: ticket.id,
-    session,
-    issue: issue ? { id: issue.id, title: issue.title, labels: issue.labels } : null,
-    workspace: ws,
-    handoff,
-    report: reportFile,
-  });
-  let result =
-    spec.kind === 'command'
-      ? await runCommandExecutor({
-          argv: expandArgv(spec.run, { node: process.execPath, root, workspace: ws }),
-          cwd: ws,
-          env,
-          input,
-          timeoutMs: spec.timeout_s * 1000,
-          logFile: log,
-          signal,
-        })
-      : await runAgentSession(spec, {
-          engine,
-          tickets,
-          root,
-          dbTarget: deps.dbTarget,
-          projectId,
-          ticket: ticket.id,
-          session,
-          workspace: ws,
-          handoff,
-          logFile: log,
-          reportFile,
-          env,
-          signal,
-        });
-  if (result.outcome === 'succeeded' && !signal.aborted) {
-    try {
-      const report = readReport(reportFile);
-      if (report) await applyReport(engine, tickets, projectId, report, { actor, session });
-    } catch (err) {
-      if (!(err instanceof VtError) || err.code === 'CONFLICT') throw err;
-      result = { outcome: 'failed', exitCode: 0, message: `its report was refused: ${err.message}` };
-    }
-  }
-  if (!signal.aborted) {
-    await tickets.endSession(
-      projectId,
-      session,
-      {
-        outcome: result.outcome,
-        exitCode: result.exitCode,
-        summary: result.message,
-        tokensIn: result.tokensIn,
-        tokensOut: result.tokensOut,
-        cost: result.cost,
-      },
-      { actor },
-    );
-  }
-  return result;
-}
-
-/** Crash tests name a point (VT_FAILPOINT) where the process kills itself, as a power cut would. */
-function failpoint(name: string): void {
-  if (process.env.VT_FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
-}
-
-/** Placeholders a train's command may use: {node} (this Node), {root} (the folder of vt.yaml), {workspace}. */
-export function expandArgv(argv: readonly string[], vars: Record<string, string>): string[] {
-  return argv.map((a) => a.replace(/\{(node|root|workspace)\}/g, (_, k: string) => vars[k]!));
-}
-
-/** Build the current visit's handoff packet once, store it as a file and an event; returns its path. */
-export async function ensureHandoff(deps: AutopilotDeps, projectId: string, budget: number): Promise<string> {
-  const { engine, tickets, root } = deps;
-  const s = await engine.state(projectId);
-  const rel = join('.vt', 'handoffs', projectId, `${String(s.visit).padStart(3, '0')}-${s.phase}.md`);
-  const existing = await engine.store.db
-    .selectFrom('handoffs')
-    .select('path')
-    .where('project_id', '=', projectId)
-    .where('phase', '=', s.phase)
-    .where('visit', '=', s.visit)
-    .executeTakeFirst();
-  const train = await engine.train(s.trainHash);
-  if (existing) return join(root, existing.path);
-  const h = buildHandoff(s, train, budget);
-  mkdirSync(join(root, '.vt', 'handoffs', projectId), { recursive: true });
-  writeFileSync(join(root, rel), h.text);
-  await tickets.recordHandoff(
-    projectId,
-    {
-      phase: s.phase,
-      visit: s.visit,
-      path: rel,
-      sha256: sha256(h.text),
-      tokens: h.tokens,
-      truncated: h.truncated,
-    },
-    { actor: 'conductor', idempotencyKey: `handoff:${s.phase}:${s.visit}` },
-  );
-  return join(root, rel);
 }
