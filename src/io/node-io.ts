@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
@@ -7,8 +6,7 @@ import { VtError } from '../errors.ts';
 import type { CommandOutcome, FileObservation } from '../gates/types.ts';
 import { redact, stripControl } from '../redact.ts';
 import { resolveInside } from './paths.ts';
-
-const TAIL_BYTES = 4096;
+import { runProcess } from './process.ts';
 
 async function hashFile(abs: string): Promise<{ sha256: string; size: number }> {
   const h = createHash('sha256');
@@ -38,46 +36,20 @@ async function textPreview(abs: string): Promise<string | null> {
   }
 }
 
-/** Run argv without a shell; output is kept as a redacted tail. Never rejects. */
-export function runCommand(
+/** Run a gate's command: its exit code and a redacted tail of its output are the evidence. */
+export async function runCommand(
   argv: readonly string[],
   cwd: string,
   timeoutMs: number,
   env: Record<string, string>,
-  signal?: AbortSignal,
 ): Promise<CommandOutcome> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    let tail = '';
-    let timedOut = false;
-    const keep = (b: Buffer) => {
-      tail = (tail + b.toString('utf8')).slice(-TAIL_BYTES * 2);
-    };
-    const child = spawn(argv[0]!, argv.slice(1), {
-      cwd,
-      env: { ...process.env, ...env },
-      shell: false,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      signal,
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    const done = (exitCode: number | null, extra = '') => {
-      clearTimeout(timer);
-      resolve({
-        exitCode,
-        timedOut,
-        durationMs: Math.round(performance.now() - started),
-        outputTail: redact(stripControl(tail + extra)).slice(-TAIL_BYTES),
-      });
-    };
-    child.on('error', (err) => done(null, `\n${err.message}`));
-    child.on('close', (code) => done(timedOut ? null : code));
-  });
+  const end = await runProcess({ argv, cwd, env, timeoutMs });
+  return {
+    exitCode: end.timedOut || end.spawnError ? null : end.exitCode,
+    timedOut: end.timedOut,
+    durationMs: end.durationMs,
+    outputTail: end.tail,
+  };
 }
 
 /** The engine's I/O on this machine's file system and processes. */
