@@ -13,50 +13,11 @@ import { Tickets } from '../src/engine/ticket-ops.ts';
 import { nodeIo } from '../src/io/node-io.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
+import { agentTrain } from './fixtures/agent-train.ts';
 import { startFakeOpenAI } from './fixtures/fake-openai.ts';
 import { ROOT, tempDir } from './helpers.ts';
 
 const FAKE_AGENT = join(ROOT, 'test', 'fixtures', 'fake-agent.ts');
-
-/** Build is worked by the Lab role's executor (given as YAML flow), then Ship by a person. */
-function agentTrain(executor: string): string {
-  return `version: 1
-name: agents
-roles:
-  - id: lab
-    name: Lab
-    executor: ${executor}
-  - { id: lead, name: Lead }
-modes:
-  - id: build
-    allowed_tools: [read_files, write_files, tick, put_artifact, record_metric, check_gates, request_advance]
-metrics:
-  - { id: auc }
-phases:
-  - id: build
-    name: Build
-    stage: delivery
-    owner: lab
-    mode: build
-    instructions: Train the churn model and write its report.
-    checklist: [{ id: trained, text: Model trained }]
-    artifacts: [{ id: report, path: out/report.md }]
-    metrics: [auc]
-    gates:
-      exit:
-        - { id: done, kind: checklist }
-        - { id: files, kind: artifacts }
-        - { id: good, kind: metric, expr: auc >= 0.8 }
-    next: ship
-  - id: ship
-    name: Ship
-    stage: operations
-    owner: lead
-    checklist: [{ id: shipped, text: Shipped }]
-    gates: { exit: [{ id: done, kind: checklist }] }
-    next: null
-`;
-}
 
 const stores: Store[] = [];
 after(async () => {

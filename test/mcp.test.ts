@@ -11,43 +11,10 @@ import { nodeIo } from '../src/io/node-io.ts';
 import { issueSessionToken, revokeSessionToken } from '../src/mcp/session-token.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
+import { agentTrain } from './fixtures/agent-train.ts';
 import { TestClock, tempDir, VT_BIN } from './helpers.ts';
 
-/** One phase worked by an agent (mode `build`: no add_context), then a person's phase. */
-export const AGENT_TRAIN = `version: 1
-name: agents
-roles:
-  - { id: lab, name: Lab, description: Does the model work. }
-  - { id: lead, name: Lead }
-modes:
-  - id: build
-    allowed_tools: [read_files, write_files, tick, put_artifact, record_metric, check_gates, request_advance]
-metrics:
-  - { id: auc }
-phases:
-  - id: build
-    name: Build
-    stage: delivery
-    owner: lab
-    mode: build
-    instructions: Train the churn model and write its report.
-    checklist: [{ id: trained, text: Model trained }]
-    artifacts: [{ id: report, path: out/report.md }]
-    metrics: [auc]
-    gates:
-      exit:
-        - { id: done, kind: checklist }
-        - { id: files, kind: artifacts }
-        - { id: good, kind: metric, expr: auc >= 0.8 }
-    next: ship
-  - id: ship
-    name: Ship
-    stage: operations
-    owner: lead
-    checklist: [{ id: shipped, text: Shipped }]
-    gates: { exit: [{ id: done, kind: checklist }] }
-    next: null
-`;
+const AGENT_TRAIN = agentTrain();
 
 interface Text {
   type: string;
