@@ -229,12 +229,9 @@ export async function record(
   outcome: 'ok' | 'refused',
   reason: string | null,
 ): Promise<void> {
-  await b.engine.commit(
-    b.projectId,
-    { actor },
-    async () => null,
-    () => [event('session.tool-called', { session: b.session, tool, outcome, reason })],
-  );
+  await b.engine.decide(b.projectId, { actor }, () => [
+    event('session.tool-called', { session: b.session, tool, outcome, reason }),
+  ]);
 }
 
 const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown> } = {

@@ -206,11 +206,11 @@ export class Engine {
   }
 
   tick(projectId: string, item: string, note: string | null, who: Who): Promise<Committed> {
-    return this.#commit(projectId, who, (s, t) => decideTick(s, t, item, note));
+    return this.decide(projectId, who, (s, t) => decideTick(s, t, item, note));
   }
 
   reopenItem(projectId: string, item: string, reason: string, who: Who): Promise<Committed> {
-    return this.#commit(projectId, who, (s, t) => decideReopenItem(s, t, item, reason));
+    return this.decide(projectId, who, (s, t) => decideReopenItem(s, t, item, reason));
   }
 
   /** Record an artifact of the current phase; the file is hashed where it lies in the workspace. */
@@ -242,7 +242,7 @@ export class Engine {
   }
 
   setMetric(projectId: string, name: string, value: number, who: Who): Promise<Committed> {
-    return this.#commit(projectId, who, (s, t) => decideMetric(s, t, name, value));
+    return this.decide(projectId, who, (s, t) => decideMetric(s, t, name, value));
   }
 
   /** Evaluate the current phase's exit gates and record the results. */
@@ -302,7 +302,7 @@ export class Engine {
     opts: { role?: string; reason?: string | null } = {},
   ): Promise<Committed> {
     refuseSession(who, 'approve');
-    return this.#commit(projectId, who, (s, t) => [
+    return this.decide(projectId, who, (s, t) => [
       ...decideApproval(s, t, who.actor, 'approve', { role: opts.role, reason: opts.reason ?? null }),
       ...ticketsAwaitingApproval(s),
     ]);
@@ -310,7 +310,7 @@ export class Engine {
 
   reject(projectId: string, who: Who, opts: { role?: string; reason: string }): Promise<Committed> {
     refuseSession(who, 'reject');
-    return this.#commit(projectId, who, (s, t) => [
+    return this.decide(projectId, who, (s, t) => [
       ...decideApproval(s, t, who.actor, 'reject', opts),
       ...ticketsAwaitingApproval(s),
     ]);
@@ -318,7 +318,7 @@ export class Engine {
 
   waive(projectId: string, gate: string, reason: string, expiresAt: Date, who: Who): Promise<Committed> {
     refuseSession(who, 'waive a gate');
-    return this.#commit(projectId, who, (s, t) =>
+    return this.decide(projectId, who, (s, t) =>
       decideWaive(s, t, who.actor, gate, reason, expiresAt, this.clock.now()),
     );
   }
@@ -329,7 +329,7 @@ export class Engine {
     reason: string | null,
     who: Who,
   ) {
-    return this.#commit(projectId, who, (s, t) => decideLifecycle(s, t, action, reason));
+    return this.decide(projectId, who, (s, t) => decideLifecycle(s, t, action, reason));
   }
 
   /** Evaluate one side of a phase's gates against a state (no write). */
@@ -349,12 +349,14 @@ export class Engine {
     });
   }
 
-  #commit(
+  /** Commit a decision that needs no I/O first (no gates to evaluate, no file to hash). */
+  decide(
     projectId: string,
     who: Who,
     decide: (s: ProjectState, t: Train) => NewEvent[],
+    within?: (trx: Trx, recorded: RecordedEvent[], s: ProjectState) => Promise<void>,
   ): Promise<Committed> {
-    return this.commit(projectId, who, async () => null, decide);
+    return this.commit(projectId, who, async () => null, decide, within);
   }
 
   /**

@@ -47,12 +47,7 @@ export class Tickets {
     input: IssueInput,
     who: Who,
   ): Promise<Committed & { issue: string; ticket: string }> {
-    const c = await this.engine.commit(
-      projectId,
-      who,
-      async () => null,
-      (s, t) => decideAddIssue(s, t, input),
-    );
+    const c = await this.engine.decide(projectId, who, (s, t) => decideAddIssue(s, t, input));
     const added = c.events.find((e) => e.type === 'issue.added');
     const queued = c.events.find((e) => e.type === 'ticket.queued');
     return {
@@ -63,12 +58,7 @@ export class Tickets {
   }
 
   assign(projectId: string, issue: string, assignee: string | null, who: Who): Promise<Committed> {
-    return this.engine.commit(
-      projectId,
-      who,
-      async () => null,
-      (s) => decideAssign(s, issue, assignee),
-    );
+    return this.engine.decide(projectId, who, (s) => decideAssign(s, issue, assignee));
   }
 
   /**
@@ -131,16 +121,11 @@ export class Tickets {
     info: { role: string; executor: string; workspace: string; log: string; actor: string },
   ): Promise<string> {
     let session = '';
-    await this.engine.commit(
-      claim.projectId,
-      { actor: info.actor },
-      async () => null,
-      (s) => {
-        const d = decideStartSession(s, claim.ticket.id, claim.gen, info);
-        session = d.session;
-        return d.events;
-      },
-    );
+    await this.engine.decide(claim.projectId, { actor: info.actor }, (s) => {
+      const d = decideStartSession(s, claim.ticket.id, claim.gen, info);
+      session = d.session;
+      return d.events;
+    });
     return session;
   }
 
@@ -150,12 +135,7 @@ export class Tickets {
     result: Parameters<typeof decideEndSession>[2],
     who: Who,
   ): Promise<Committed> {
-    return this.engine.commit(
-      projectId,
-      who,
-      async () => null,
-      (s) => decideEndSession(s, session, result),
-    );
+    return this.engine.decide(projectId, who, (s) => decideEndSession(s, session, result));
   }
 
   addContext(
@@ -163,12 +143,7 @@ export class Tickets {
     entry: { kind: ContextKind; text: string; ticket?: string | null; session?: string | null },
     who: Who,
   ): Promise<Committed> {
-    return this.engine.commit(
-      projectId,
-      who,
-      async () => null,
-      (s) => decideContext(s, entry),
-    );
+    return this.engine.decide(projectId, who, (s) => decideContext(s, entry));
   }
 
   recordHandoff(
@@ -176,12 +151,7 @@ export class Tickets {
     h: { phase: string; visit: number; path: string; sha256: string; tokens: number; truncated: boolean },
     who: Who,
   ): Promise<Committed> {
-    return this.engine.commit(
-      projectId,
-      who,
-      async () => null,
-      () => [event('handoff.built', h)],
-    );
+    return this.engine.decide(projectId, who, () => [event('handoff.built', h)]);
   }
 
   /** Evaluate the gates and move the project on, with the ticket's events and the lease release, in one transaction. */
@@ -213,20 +183,18 @@ export class Tickets {
   }
 
   failAttempt(claim: Claim, reason: string, who: Who, backoffBaseMs: number): Promise<Committed> {
-    return this.engine.commit(
+    return this.engine.decide(
       claim.projectId,
       who,
-      async () => null,
       (s) => decideFailAttempt(s, claim.ticket.id, claim.gen, reason, this.engine.clock.now(), backoffBaseMs),
       (trx) => releaseLease(trx, claim.ticket.id, claim.gen),
     );
   }
 
   awaitHuman(claim: Claim, reason: string, who: Who): Promise<Committed> {
-    return this.engine.commit(
+    return this.engine.decide(
       claim.projectId,
       who,
-      async () => null,
       (s) => decideAwaitHuman(s, claim.ticket.id, claim.gen, reason),
       (trx) => releaseLease(trx, claim.ticket.id, claim.gen),
     );
@@ -240,11 +208,6 @@ export class Tickets {
 
   async personMoves(ticket: string, action: 'done' | 'retry', who: Who): Promise<Committed> {
     const projectId = await this.projectOf(ticket);
-    return this.engine.commit(
-      projectId,
-      who,
-      async () => null,
-      (s) => decidePersonMoves(s, ticket, action),
-    );
+    return this.engine.decide(projectId, who, (s) => decidePersonMoves(s, ticket, action));
   }
 }
