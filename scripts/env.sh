@@ -13,10 +13,9 @@ if ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 24 ? 0 : 1)' 
   export PATH="$vt_node_dir/bin:$PATH"
   export npm_config_nodedir="$vt_node_dir"
 fi
-# `npm install` (not `npm ci`): the lockfile pins every version, but the registry this machine reaches
-# lacks some other-platform optional packages (Biome's), which npm ci insists on finding in the lock.
+# `npm ci`: exactly what package-lock.json pins, and it never rewrites the lockfile, so a fresh clone stays clean.
 if ! cmp -s "$VT_ROOT/package-lock.json" "$VT_ROOT/node_modules/.vt-installed-lock" 2>/dev/null; then
-  echo "vt: installing dependencies (npm install from package-lock.json)" >&2
-  (cd "$VT_ROOT" && npm install --no-audit --no-fund --loglevel=error >&2 &&
-    cp package-lock.json node_modules/.vt-installed-lock) || { echo "vt: npm install failed" >&2; return 1; }
+  echo "vt: installing dependencies (npm ci from package-lock.json)" >&2
+  (cd "$VT_ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2 &&
+    cp package-lock.json node_modules/.vt-installed-lock) || { echo "vt: npm ci failed" >&2; return 1; }
 fi

@@ -47,19 +47,16 @@ describe('several processes, crashes', () => {
   });
 
   it('kill -9 in the middle of a stream of commands leaves a store that verifies, with no half-done transition and no lost ack', async () => {
-    // Delays count from the writer's first acknowledged write, so every kill lands mid-stream however
-    // slowly the process starts on a loaded machine.
-    const seeds = fc.sample(fc.integer({ min: 30, max: 700 }), { numRuns: 6, seed: 42 });
+    // Each round is killed when the writer has acknowledged a chosen number of writes: an event, not
+    // a clock, so the kill lands mid-stream however fast or slow the machine is.
+    const seeds = fc.sample(fc.integer({ min: 5, max: 300 }), { numRuns: 6, seed: 42 });
     const dir = tempDir();
     const db = join(dir, 'vt.db');
     let round = 0;
-    let acks = 0;
-    for (const delay of seeds) {
+    for (const after of seeds) {
       round++;
       const h = hammer([db, dir, 'walk', `r${round}`, '1000']);
-      for (let waited = 0; !h.out().includes('ack') && waited < 30_000; waited += 20)
-        await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, delay));
+      await h.waitFor((out) => (out.match(/^ack /gm)?.length ?? 0) >= after, 120_000);
       h.child.kill('SIGKILL');
       const res = await h.done;
       assert.equal(res.signal, 'SIGKILL', `round ${round} ended by itself: ${h.err()}`);
@@ -67,7 +64,6 @@ describe('several processes, crashes', () => {
       const verified = await verifyStore(store.db);
       assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
       for (const m of h.out().matchAll(/ack (\S+) (\d+)/g)) {
-        acks++;
         const row = await store.db
           .selectFrom('events')
           .select('seq')
@@ -96,6 +92,5 @@ describe('several processes, crashes', () => {
       assert.deepEqual(await dumpProjections(store.db), live, `round ${round}: projections match the events`);
       await store.close();
     }
-    assert.ok(acks > 50, `the writer was killed mid-stream, after ${acks} acknowledged writes in all`);
   });
 });

@@ -145,8 +145,31 @@ export function spawnCollect(argv: string[], opts: { cwd?: string; env?: Record<
   child.stderr.on('data', (d) => {
     err += d;
   });
+  let closed = false;
   const done = new Promise<{ code: number | null; signal: string | null }>((r) =>
-    child.on('close', (code, signal) => r({ code, signal })),
+    child.on('close', (code, signal) => {
+      closed = true;
+      r({ code, signal });
+    }),
   );
-  return { child, done, out: () => out, err: () => err };
+  /** Resolve once `ready(stdout)` holds; reject if the process ends first or `limitMs` passes. */
+  const waitFor = (ready: (stdout: string) => boolean, limitMs: number) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (ready(out)) return finish();
+        if (closed) finish(new Error(`the process ended before it was ready:\n${err}`));
+      };
+      const timer = setTimeout(() => finish(new Error(`not ready after ${limitMs} ms:\n${err}`)), limitMs);
+      const finish = (e?: Error) => {
+        clearTimeout(timer);
+        child.stdout.off('data', check);
+        child.off('close', check);
+        if (e) reject(e);
+        else resolve();
+      };
+      child.stdout.on('data', check);
+      child.on('close', check);
+      check();
+    });
+  return { child, done, waitFor, out: () => out, err: () => err };
 }
