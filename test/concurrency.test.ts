@@ -43,6 +43,12 @@ describe('several processes, crashes', () => {
     );
     assert.equal(new Set(acked).size, 2 * n);
     assert.equal((await verifyStore(store.db)).ok, true);
+    // Both writers' events hold one store-wide commit order: positions 1..N, each once.
+    const positions = await store.db.selectFrom('events').select('gseq').orderBy('gseq').execute();
+    assert.deepEqual(
+      positions.map((p) => p.gseq),
+      positions.map((_, i) => i + 1),
+    );
     await store.close();
   });
 

@@ -37,7 +37,18 @@ export async function appendEvents(
     out.push({ ...e, project_id: projectId, seq, ts: meta.ts, actor: meta.actor, hash } as RecordedEvent);
     prev = hash;
   });
-  if (rows.length) await trx.insertInto('events').values(rows).execute();
+  if (rows.length) {
+    // Appends are serialised (BEGIN IMMEDIATE), so max + 1 numbers events in commit order.
+    const top = await trx
+      .selectFrom('events')
+      .select((eb) => eb.fn.max('gseq').as('g'))
+      .executeTakeFirst();
+    const g = Number(top?.g ?? 0);
+    await trx
+      .insertInto('events')
+      .values(rows.map((r, i) => ({ ...r, gseq: g + i + 1 })))
+      .execute();
+  }
   return out;
 }
 

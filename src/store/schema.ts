@@ -43,6 +43,8 @@ export interface EventsTable {
   prev_hash: string;
   hash: string;
   idempotency_key: string | null;
+  /** Position in the store-wide commit order (1, 2, ...); not part of the chain hash. */
+  gseq: number;
 }
 
 export interface ProjectsTable {

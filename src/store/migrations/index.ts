@@ -2,12 +2,14 @@ import type { Migration, MigrationProvider } from 'kysely/migration';
 import * as m001 from './001_core.ts';
 import * as m002 from './002_autopilot.ts';
 import * as m003 from './003_sessions.ts';
+import * as m004 from './004_global_order.ts';
 
 /** Numbered migrations, listed statically so a bundle or a type-stripped run finds them all. */
 export const MIGRATIONS: Record<string, Migration> = {
   '001_core': m001,
   '002_autopilot': m002,
   '003_sessions': m003,
+  '004_global_order': m004,
 };
 
 export const migrationProvider: MigrationProvider = {
