@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { EngineIo } from '../engine/engine.ts';
 import { VtError } from '../errors.ts';
 import type { CommandOutcome, FileObservation } from '../gates/types.ts';
 import { redact, stripControl } from '../redact.ts';
 import { resolveInside } from './paths.ts';
-import { runProcess } from './process.ts';
+import { childEnv, runProcess } from './process.ts';
 
 async function hashFile(abs: string): Promise<{ sha256: string; size: number }> {
   const h = createHash('sha256');
@@ -43,13 +45,24 @@ export async function runCommand(
   timeoutMs: number,
   env: Record<string, string>,
 ): Promise<CommandOutcome> {
-  const end = await runProcess({ argv, cwd, env, timeoutMs });
-  return {
-    exitCode: end.timedOut || end.spawnError ? null : end.exitCode,
-    timedOut: end.timedOut,
-    durationMs: end.durationMs,
-    outputTail: end.tail,
-  };
+  // A gate's command sees nothing of vt's environment but PATH and locale, and a throwaway home.
+  const home = await mkdtemp(join(tmpdir(), 'vt-gate-'));
+  try {
+    const end = await runProcess({
+      argv,
+      cwd,
+      env: childEnv({ HOME: home, TMPDIR: home, ...env }, { scrubbed: true }),
+      timeoutMs,
+    });
+    return {
+      exitCode: end.timedOut || end.spawnError ? null : end.exitCode,
+      timedOut: end.timedOut,
+      durationMs: end.durationMs,
+      outputTail: end.tail,
+    };
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
 }
 
 /** The engine's I/O on this machine's file system and processes. */
