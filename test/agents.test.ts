@@ -15,7 +15,7 @@ import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { agentTrain } from './fixtures/agent-train.ts';
 import { startFakeOpenAI } from './fixtures/fake-openai.ts';
-import { ROOT, tempDir } from './helpers.ts';
+import { committedText, ROOT, tempDir } from './helpers.ts';
 
 const FAKE_AGENT = join(ROOT, 'test', 'fixtures', 'fake-agent.ts');
 
@@ -103,8 +103,8 @@ describe('cli-agent executor', () => {
     const build = Object.values(run.s.tickets).find((t) => t.phase === 'build')!;
     assert.equal(build.status, 'done', JSON.stringify(run.progress));
     assert.equal(run.s.phase, 'ship');
-    assert.equal(run.s.checklist.build?.trained?.actor, 'agent:lab');
-    assert.equal(run.s.artifacts.build?.report?.path, 'out/report.md');
+    assert.equal(run.s.evidence.build?.checklist.trained?.actor, 'agent:lab');
+    assert.equal(run.s.evidence.build?.artifacts.report?.path, 'out/report.md');
     assert.equal(run.s.metrics.auc?.value, 0.9);
 
     const session = run.sessions.find((x) => x.phase === 'build')!;
@@ -175,10 +175,9 @@ describe('llm executor', () => {
       const run = await withEnv({ VT_LLM_API_KEY: 'vt-test-key-0123456789' }, () => runTrain(llm(model.url)));
       assert.equal(run.s.phase, 'ship', JSON.stringify(run.progress));
       assert.equal(run.s.metrics.auc?.value, 0.91);
-      assert.equal(
-        readFileSync(join(run.s.sessions[run.sessions[0]!.id]!.workspace, 'out', 'report.md'), 'utf8'),
-        '# Report\nAUC 0.91\n',
-      );
+      const report = run.s.evidence.build!.artifacts.report!;
+      assert.ok(report.commit, 'judged in the commit the session ended with');
+      assert.equal(await committedText(run.dir, report.commit, 'out/report.md'), '# Report\nAUC 0.91\n');
       const session = run.sessions[0]!;
       assert.equal(session.executor, 'llm');
       assert.equal(session.outcome, 'succeeded');
@@ -235,7 +234,16 @@ describe('llm executor', () => {
       assert.equal(session.tokens_in, 1000);
       assert.equal(session.tokens_out, 200);
       assert.equal(session.cost, 0.016);
-      assert.equal(run.s.checklist.build?.trained?.ticked, true, 'the work done before the stop is kept');
+      // The attempt did not finish: what it recorded stays in the trail but no longer counts as evidence.
+      assert.ok(
+        run.events.some((e) => e.type === 'checklist.ticked'),
+        'the tick is in the audit trail',
+      );
+      assert.equal(
+        run.s.evidence.build?.checklist.trained,
+        undefined,
+        'an unfinished attempt owns no evidence',
+      );
     } finally {
       await model.close();
     }

@@ -17,7 +17,7 @@ import { sha256 } from '../src/store/canonical.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { openStore } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
-import { autoTrainYaml, runVt, spawnCollect, tempDir, VT_BIN } from './helpers.ts';
+import { autoTrainYaml, committedText, runVt, spawnCollect, tempDir, VT_BIN } from './helpers.ts';
 
 /** A folder with vt.yaml (a git repository when `git`), projects created, and issues queued. */
 async function setUp(opts: {
@@ -243,9 +243,13 @@ describe('autopilot', () => {
     assert.equal((await run.done).code, 0, run.err());
     inbox = JSON.parse((await runVt(['inbox', '--json'], { cwd: dir })).stdout);
     assert.equal(inbox[0].status, 'awaiting-human');
-    // The person does the phase's work by hand and says so.
-    const ws = join(dir, '.vt', 'workspaces', 'phase__p02_solo-1');
+    // The person does the phase's work by hand, in the worktree the inbox names, and says so.
+    const ws = join(dir, '.vt', 'workspaces', 'solo-1-p02.human');
     assert.ok(existsSync(ws));
+    assert.ok(
+      JSON.stringify(inbox[0]).includes(ws),
+      `the inbox says where to work: ${JSON.stringify(inbox[0])}`,
+    );
     mkdirSync(join(ws, 'out'), { recursive: true });
     writeFileSync(join(ws, 'out', 'p02.txt'), 'by hand\n');
     const env = { VT_ACTOR: 'lead-1' };
@@ -284,7 +288,8 @@ describe('autopilot', () => {
       .where('phase', '=', 'p01')
       .executeTakeFirstOrThrow();
     await store.close();
-    assert.equal(readFileSync(join(art.workspace, art.path), 'utf8'), 'work of p01 for crash-1-p01\n');
+    assert.ok(art.commit_sha, 'the artifact is judged in a recorded commit');
+    assert.equal(await committedText(dir, art.commit_sha, art.path), 'work of p01 for crash-1-p01\n');
     const claims = (await eventsOf(db, 'ticket.claimed')).filter((c) => c.ticket === 'crash-1-p01');
     assert.equal(claims.length, 2, 'claimed again after the crash');
   });

@@ -11,6 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { verifyStore } from '../src/audit/audit.ts';
+import { readCommitted, repoOf } from '../src/io/git.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { type RunResult, runVt, tempDir, VT_BIN } from './helpers.ts';
@@ -162,18 +163,26 @@ function startDemo(dir: string, killAt?: { type: string; n: number }) {
   return { child, done };
 }
 
-async function assertArtifactsMatch(store: Store): Promise<number> {
+/** Every recorded artifact is in the commit it was judged in, with the recorded hash and size. */
+async function assertArtifactsMatch(store: Store, dir: string): Promise<number> {
   const rows = await store.db
     .selectFrom('artifacts')
-    .select(['phase', 'artifact', 'path', 'workspace', 'sha256', 'size'])
+    .select(['phase', 'artifact', 'path', 'sha256', 'size', 'commit_sha'])
     .where('project_id', '=', PROJECT)
     .execute();
   assert.ok(rows.length > 0, 'no artifact rows');
+  const repo = await repoOf(dir);
   for (const a of rows) {
-    const file = join(a.workspace, a.path);
-    assert.ok(existsSync(file), `${a.phase}/${a.artifact}: ${file} is missing`);
-    assert.equal(sha256(file), a.sha256, `${a.phase}/${a.artifact}: ${file} differs from its recorded hash`);
-    assert.equal(statSync(file).size, a.size, `${a.phase}/${a.artifact}: size`);
+    const what = `${a.phase}/${a.artifact}`;
+    assert.ok(a.commit_sha, `${what} was judged in a recorded commit`);
+    const seen = await readCommitted(repo, a.commit_sha, a.path, false);
+    assert.ok(seen.ok, `${what}: ${a.path} is not in ${a.commit_sha}: ${seen.ok ? '' : seen.problem}`);
+    assert.equal(
+      seen.sha256,
+      a.sha256,
+      `${what}: ${a.path} in ${a.commit_sha} differs from its recorded hash`,
+    );
+    assert.equal(seen.size, a.size, `${what}: size`);
   }
   return rows.length;
 }
@@ -222,22 +231,35 @@ describe('vt demo', { concurrency: false }, () => {
       await withStore(dir, async (store) => {
         const verified = await verifyStore(store.db);
         assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
-        const n = await assertArtifactsMatch(store);
-        // Every artifact ever recorded, not only the latest per phase: each ticket has its own worktree.
-        const recorded = await store.db
+        const n = await assertArtifactsMatch(store, dir);
+        // Every artifact ever recorded, not only the latest per visit: each is in the commit that
+        // sealed it (a person's snapshot, or the commit its session ended with).
+        const events = await store.db
           .selectFrom('events')
-          .select('payload')
+          .select(['type', 'payload'])
           .where('project_id', '=', PROJECT)
-          .where('type', '=', 'artifact.recorded')
+          .where('type', 'in', ['artifact.recorded', 'workspace.committed'])
+          .orderBy('seq')
           .execute();
+        const sealed = new Map<string, string>();
+        for (const e of events)
+          if (e.type === 'workspace.committed') {
+            const c = JSON.parse(e.payload) as { session: string | null; commit: string };
+            if (c.session) sealed.set(c.session, c.commit);
+          }
+        const recorded = events.filter((e) => e.type === 'artifact.recorded');
+        const repo = await repoOf(dir);
         for (const e of recorded) {
           const a = JSON.parse(e.payload) as {
-            artifact: string;
             path: string;
-            workspace: string;
             sha256: string;
+            session?: string;
+            commit?: string;
           };
-          assert.equal(sha256(join(a.workspace, a.path)), a.sha256, `${a.workspace}/${a.path}`);
+          const commit = a.commit ?? sealed.get(a.session ?? '');
+          assert.ok(commit, `${a.path} was sealed by a commit`);
+          const seen = await readCommitted(repo, commit, a.path, false);
+          assert.equal(seen.ok && seen.sha256, a.sha256, `${a.path} in ${commit}`);
         }
         t.diagnostic(
           `${verified.checked} events verify; ${n} artifact rows, ${recorded.length} recordings match`,
@@ -375,7 +397,7 @@ describe('vt demo', { concurrency: false }, () => {
         .executeTakeFirstOrThrow();
       t.diagnostic(`${verified.checked} events, ${claims.n} claims, ${finished.length} tickets finished`);
 
-      await assertArtifactsMatch(store);
+      await assertArtifactsMatch(store, dir);
       const live = await dumpProjections(store.db);
       await rebuildProjections(store);
       assert.deepEqual(

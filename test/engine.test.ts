@@ -193,6 +193,11 @@ describe('engine', () => {
       ['route', 'build'],
     );
     await toCheck();
+    // A new visit of check starts empty: the review ticked in the last visit does not count.
+    const again = await f.engine.advance('churn', lab);
+    assert.deepEqual(again.outcome, { outcome: 'reworked', from: 'check', to: 'build' });
+    await toCheck();
+    await f.engine.tick('churn', 'reviewed', null, { actor: 'rev-1' });
     // psi 0.35 was recorded in an earlier visit: the route does not fire again, the project moves on.
     const cmd = await f.engine.advance('churn', lab);
     assert.equal(cmd.results.find((r) => r.gate === 'script')!.status, 'pass');
@@ -209,7 +214,18 @@ describe('engine', () => {
       .execute();
     assert.deepEqual(
       rows.map((r) => r.kind),
-      ['advance', 'advance', 'rework', 'advance', 'route', 'advance', 'advance', 'advance'],
+      [
+        'advance',
+        'advance',
+        'rework',
+        'advance',
+        'route',
+        'advance',
+        'rework',
+        'advance',
+        'advance',
+        'advance',
+      ],
     );
     assert.equal((await verifyStore(f.store.db)).ok, true);
   });

@@ -8,7 +8,7 @@ import {
   type MetricExpr,
   metricNames,
   parseMetricExpr,
-} from '../src/gates/expr.ts';
+} from '../src/expr/metric-expr.ts';
 
 /** Fully parenthesised prefix form, to make the parse tree visible. */
 function sexpr(e: MetricExpr): string {

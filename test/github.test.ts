@@ -530,7 +530,7 @@ describe('github issue source', () => {
     assert.equal(f.gh.requests.filter((r) => r.path === '/user').length, 1, 'GET /user once');
 
     // A person retries; the work is done; finishing completes the train and closes the issue.
-    await f.tickets.personMoves('alpha-1-work', 'retry', { actor: 'lead-1' });
+    await f.tickets.retry('alpha-1-work', { actor: 'lead-1' });
     const last = await f.tickets.claimNext('w1', { leaseMs: 60_000 });
     assert.ok(last);
     await f.engine.tick('alpha', 'done', null, { actor: 'lab-1' });

@@ -173,3 +173,11 @@ export function spawnCollect(argv: string[], opts: { cwd?: string; env?: Record<
     });
   return { child, done, waitFor, out: () => out, err: () => err };
 }
+
+/** A file's text as committed in the repository behind `root` (vt's private one when `root` is not a git repository). */
+export async function committedText(root: string, commit: string, path: string): Promise<string> {
+  const { readCommitted, repoOf } = await import('../src/io/git.ts');
+  const r = await readCommitted(await repoOf(root), commit, path, true);
+  if (!r.ok) throw new Error(`${path} at ${commit}: ${r.problem}`);
+  return r.text ?? '';
+}

@@ -10,8 +10,10 @@ const CORE = [
   'src/engine/state.ts',
   'src/engine/tickets.ts',
   'src/engine/events.ts',
-  'src/engine/digest.ts',
-  'src/gates/expr.ts',
+  'src/engine/gate-context.ts',
+  'src/engine/views.ts',
+  'src/gates/digest.ts',
+  'src/expr/metric-expr.ts',
 ];
 const IO =
   /from '(node:(fs|child_process|net|http|https|dgram|worker_threads)(\/promises)?|better-sqlite3|pg|kysely|ai|@ai-sdk\/[^']+|@octokit\/[^']+|@modelcontextprotocol\/[^']+)'/;

@@ -5,10 +5,11 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { verifyStore } from '../src/audit/audit.ts';
+import { hostSession, type SessionHost } from '../src/autopilot/session-host.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
 import { nodeIo } from '../src/io/node-io.ts';
-import { issueSessionToken, revokeSessionToken } from '../src/mcp/session-token.ts';
+import { revokeSessionToken } from '../src/mcp/session-token.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { agentTrain } from './fixtures/agent-train.ts';
@@ -31,14 +32,16 @@ describe('vt mcp: one agent session over stdio', () => {
   let engine: Engine;
   let session: string;
   let token: string;
+  let host: SessionHost;
   const clients: Client[] = [];
 
+  // An agent CLI starts `vt mcp`, which reaches the session through the socket the worker serves: no store.
   const connect = async (env: Record<string, string>) => {
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [VT_BIN, 'mcp'],
       cwd: dir,
-      env: { VT_DATABASE_URL: dbFile, VT_SQLITE_SYNCHRONOUS: 'NORMAL', ...env },
+      env: { VT_SESSION_SOCKET: host.socket, VT_SESSION_TOKEN: env.VT_SESSION_TOKEN ?? '' },
       stderr: 'pipe',
     });
     const client = new Client({ name: 'vt-test', version: '0.0.0' });
@@ -69,11 +72,20 @@ describe('vt mcp: one agent session over stdio', () => {
       log: join(dir, '.vt', 'logs', 'x.log'),
       actor: 'agent:lab',
     });
-    token = await issueSessionToken(store.db, { session, projectId: 'churn', now: new Date() });
+    host = await hostSession({
+      engine,
+      tickets,
+      projectId: 'churn',
+      session,
+      actor: 'agent:lab',
+      version: '0',
+    });
+    token = host.token;
   });
 
   after(async () => {
     for (const c of clients) await c.close().catch(() => {});
+    await host.close();
     await store.close();
   });
 
@@ -158,7 +170,7 @@ describe('vt mcp: one agent session over stdio', () => {
         calls.some((c) => c.tool === tool && c.outcome === 'ok'),
         `${tool} is in the audit trail`,
       );
-    assert.equal(s.checklist.build?.trained?.actor, 'agent:lab');
+    assert.equal(s.evidence.build?.checklist.trained?.actor, 'agent:lab');
   });
 
   it('refuses what lies outside the session: another project, a path out, another phase, a mode, a token', async () => {
@@ -183,7 +195,11 @@ describe('vt mcp: one agent session over stdio', () => {
     assert.equal(list.prompts.length, 0, 'no prompts without a valid token');
 
     const other = await engine.state('other');
-    assert.equal(Object.keys(other.checklist).length, 0, 'the other project is untouched');
+    assert.equal(
+      Object.values(other.evidence).flatMap((e) => Object.keys(e.checklist)).length,
+      0,
+      'the other project is untouched',
+    );
     const refusals = (
       await store.db
         .selectFrom('events')

@@ -6,7 +6,6 @@ import type { Engine } from '../engine/engine.ts';
 import type { ProjectState } from '../engine/state.ts';
 import type { Tickets } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
-import { issueSessionToken, revokeSessionToken } from '../mcp/session-token.ts';
 import { ExecutorSchema, type ExecutorSpec, type Phase, type Role, type Train } from '../train/schema.ts';
 import { findOnPath, runCliAgent } from './executors/cli-agent.ts';
 import { languageModel, runLlm, sessionToolSet } from './executors/llm.ts';
@@ -154,6 +153,9 @@ export interface AgentSessionContext {
   signal?: AbortSignal;
   /** Where API keys, overrides and budget caps are read: the process environment unless a test says otherwise. */
   processEnv?: NodeJS.ProcessEnv;
+  /** The socket the worker serves the session's tools on (null for the in-process llm executor). */
+  host: { socket: string; token: string } | null;
+  onStart?: (pgid: number) => void;
 }
 
 /** Run a cli-agent or llm executor for a session the worker opened. Never throws for an expected failure. */
@@ -243,18 +245,11 @@ export async function runAgentSession(spec: AgentSpec, ctx: AgentSessionContext)
       message: `${label} needs the \`${argv[0]}\` command, which is not on PATH on this machine`,
     };
 
-  const token = await issueSessionToken(ctx.engine.store.db, {
-    session: ctx.session,
-    projectId: ctx.projectId,
-    now: ctx.engine.clock.now(),
-  });
+  if (!ctx.host) throw new VtError('INTERNAL', `session ${ctx.session} has no socket to serve its tools on`);
   try {
     const serverEnv: Record<string, string> = {
-      VT_SESSION: ctx.session,
-      VT_SESSION_TOKEN: token,
-      VT_DATABASE_URL: ctx.engine.store.kind === 'sqlite' ? ctx.engine.store.location : ctx.dbTarget,
-      VT_HANDOFF: ctx.handoff,
-      ...(penv.VT_SQLITE_SYNCHRONOUS ? { VT_SQLITE_SYNCHRONOUS: penv.VT_SQLITE_SYNCHRONOUS } : {}),
+      VT_SESSION_SOCKET: ctx.host.socket,
+      VT_SESSION_TOKEN: ctx.host.token,
     };
     // The token is a secret: files only the owner can read, removed when the session ends.
     for (const f of [files.mcp, files.launcher]) rmSync(f, { force: true });
@@ -276,6 +271,7 @@ export async function runAgentSession(spec: AgentSpec, ctx: AgentSessionContext)
       timeoutMs: spec.timeout_s * 1000,
       logFile: ctx.logFile,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
+      ...(ctx.onStart ? { onStart: ctx.onStart } : {}),
       label,
       price: priceOf(spec.model, undefined, penv),
     });
@@ -284,7 +280,6 @@ export async function runAgentSession(spec: AgentSpec, ctx: AgentSessionContext)
     if (written && existsSync(written)) renameSync(written, ctx.reportFile);
     return result;
   } finally {
-    await revokeSessionToken(ctx.engine.store.db, ctx.session);
     for (const f of [files.mcp, files.launcher]) rmSync(f, { force: true });
   }
 }

@@ -5,7 +5,7 @@ import { buildHandoff } from '../context/handoff.ts';
 import { chooseTarget, onlyApprovalsPending, phaseOf } from '../engine/core.ts';
 import type { Engine, Who } from '../engine/engine.ts';
 import { event } from '../engine/events.ts';
-import type { ProjectState, SessionState } from '../engine/state.ts';
+import { currentEvidence, type ProjectState, type SessionState } from '../engine/state.ts';
 import type { Tickets } from '../engine/ticket-ops.ts';
 import { requireLiveSession } from '../engine/tickets.ts';
 import { VtError } from '../errors.ts';
@@ -244,7 +244,7 @@ const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown
       project_name: s.name,
       phase: phase.id,
       phase_name: phase.name,
-      visit: s.visit,
+      visit: currentEvidence(s).n,
       ticket: ticket.id,
       issue: issue ? { id: issue.id, title: issue.title, labels: issue.labels } : null,
       role: sess.role,
@@ -254,16 +254,16 @@ const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown
         id: c.id,
         text: c.text,
         required: c.required,
-        ticked: !!s.checklist[phase.id]?.[c.id]?.ticked,
+        ticked: !!currentEvidence(s).checklist[c.id]?.ticked,
       })),
       artifacts: phase.artifacts.map((a) => ({
         id: a.id,
         path: a.path,
         required: a.required,
         description: a.description ?? null,
-        recorded: !!s.artifacts[phase.id]?.[a.id],
+        recorded: !!currentEvidence(s).artifacts[a.id],
       })),
-      metrics: phase.metrics.map((m) => ({ name: m, value: s.visitMetrics[m] ?? null })),
+      metrics: phase.metrics.map((m) => ({ name: m, value: currentEvidence(s).metrics[m]?.value ?? null })),
       gates: phase.gates.exit.map((g) => ({ id: g.id, kind: g.kind })),
       allowed_tools: allowed ?? 'all',
       how: 'Work in the workspace, then tick what you did, put_artifact the files, record_metric the numbers. check_gates shows what is missing; the autopilot advances the phase after your session ends.',
@@ -292,10 +292,12 @@ const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown
       name: s.name,
       status: s.status,
       phase,
-      visit: s.visit,
-      checklist: Object.fromEntries(Object.entries(s.checklist[phase] ?? {}).map(([k, v]) => [k, v.ticked])),
+      visit: currentEvidence(s).n,
+      checklist: Object.fromEntries(
+        Object.entries(currentEvidence(s).checklist).map(([k, v]) => [k, v.ticked]),
+      ),
       artifacts: Object.fromEntries(
-        Object.entries(s.artifacts[phase] ?? {}).map(([k, a]) => [
+        Object.entries(currentEvidence(s).artifacts).map(([k, a]) => [
           k,
           { path: a.path, sha256: a.sha256, size: a.size },
         ]),
@@ -314,7 +316,7 @@ const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown
       ...who,
       workspace: sess.workspace,
     });
-    const rec = c.state.artifacts[c.state.phase]?.[input.artifact];
+    const rec = currentEvidence(c.state).artifacts[input.artifact];
     return { artifact: input.artifact, path: rec?.path, sha256: rec?.sha256, size: rec?.size };
   },
 

@@ -7,6 +7,8 @@ export interface ExecutorRun {
   timeoutMs: number;
   logFile: string;
   signal?: AbortSignal;
+  /** Told the executor's process group id once it runs. */
+  onStart?: (pgid: number) => void;
 }
 
 /** How an executor's session ended. `unavailable` sends the ticket to a person's inbox. */

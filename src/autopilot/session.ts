@@ -1,4 +1,5 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { executorLabel, runAgentSession } from '../agents/dispatch.ts';
 import { runCommandExecutor } from '../agents/executors/command.ts';
@@ -7,9 +8,16 @@ import type { ExecutorResult } from '../agents/types.ts';
 import { buildHandoff, DEFAULT_BUDGET_TOKENS } from '../context/handoff.ts';
 import type { Claim } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
+import { processId } from '../io/ancestry.ts';
 import { sha256 } from '../store/canonical.ts';
+import { forgetSessionProcesses, registerSessionProcess } from '../store/session-processes.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
+import { hostSession } from './session-host.ts';
 import type { AutopilotDeps, AutopilotOptions, Progress } from './worker.ts';
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /*
  * One session of a ticket: its handoff packet, its executor, and the report it leaves.
@@ -28,8 +36,7 @@ export async function runSession(
 ): Promise<ExecutorResult> {
   const { engine, tickets, root } = deps;
   const { projectId, ticket } = claim;
-  const sessionId = `${ticket.id}.s${claim.gen}`;
-  const log = join(root, '.vt', 'logs', `${sessionId}.log`);
+  const log = join(root, '.vt', 'logs', `${sessionOf(claim)}.log`);
   const session = await tickets.startSession(claim, {
     role: actor.slice(6),
     executor: spec.kind,
@@ -44,6 +51,19 @@ export async function runSession(
   rmSync(reportFile, { force: true });
   const s = await engine.state(projectId);
   const issue = s.issues[ticket.issue];
+  // The executor reaches its session through a socket the worker serves; it gets no store.
+  const host =
+    spec.kind === 'llm'
+      ? null
+      : await hostSession({
+          engine,
+          tickets,
+          projectId,
+          session,
+          actor,
+          handoffFile: handoff,
+          version: VERSION,
+        });
   const env: Record<string, string> = {
     VT_PROJECT: projectId,
     VT_PHASE: ticket.phase,
@@ -52,72 +72,124 @@ export async function runSession(
     VT_WORKSPACE: ws,
     VT_HANDOFF: handoff,
     VT_REPORT: reportFile,
-    VT_DATABASE_URL: deps.dbTarget,
     VT_ACTOR: actor,
+    // A command reports through `vt` calls with the token; an agent CLI gets the token only in its
+    // MCP server's configuration, so the agent's own shell commands cannot act for the session.
+    ...(host ? { VT_SESSION_SOCKET: host.socket } : {}),
+    ...(host && spec.kind === 'command' ? { VT_SESSION_TOKEN: host.token } : {}),
     PATH: `${deps.binDir}:${process.env.PATH ?? ''}`,
   };
-  const input = JSON.stringify({
-    project: projectId,
-    phase: ticket.phase,
-    ticket: ticket.id,
-    session,
-    issue: issue ? { id: issue.id, title: issue.title, labels: issue.labels } : null,
-    workspace: ws,
-    handoff,
-    report: reportFile,
-  });
-  let result =
-    spec.kind === 'command'
-      ? await runCommandExecutor({
-          argv: expandArgv(spec.run, { node: process.execPath, root, workspace: ws }),
-          cwd: ws,
-          env,
-          input,
-          timeoutMs: spec.timeout_s * 1000,
-          logFile: log,
-          signal,
-        })
-      : await runAgentSession(spec, {
-          engine,
-          tickets,
-          root,
-          dbTarget: deps.dbTarget,
-          projectId,
-          ticket: ticket.id,
+  // Any `vt` started below the executor is known to act for this session, even with its environment stripped.
+  const registered: Promise<void>[] = [];
+  const onStart = (pgid: number) => {
+    const id = processId(pgid);
+    if (id)
+      registered.push(
+        registerSessionProcess(engine.store.db, {
           session,
-          workspace: ws,
-          handoff,
-          logFile: log,
-          reportFile,
-          env,
-          signal,
-        });
-  if (result.outcome === 'succeeded' && !signal.aborted) {
-    try {
-      const report = readReport(reportFile);
-      if (report) await applyReport(engine, tickets, projectId, report, { actor, session });
-    } catch (err) {
-      if (!(err instanceof VtError) || err.code === 'CONFLICT') throw err;
-      result = { outcome: 'failed', exitCode: 0, message: `its report was refused: ${err.message}` };
-    }
+          project_id: projectId,
+          actor,
+          pid: id.pid,
+          start: id.start,
+          host: hostname(),
+          created_at: engine.clock.now().toISOString(),
+        }).catch(() => {}),
+      );
+  };
+  try {
+    return await runAndRecord();
+  } finally {
+    await Promise.all(registered);
+    await forgetSessionProcesses(engine.store.db, session).catch(() => {});
+    await host?.close();
   }
-  if (!signal.aborted) {
-    await tickets.endSession(
-      projectId,
+
+  async function runAndRecord(): Promise<ExecutorResult> {
+    const input = JSON.stringify({
+      project: projectId,
+      phase: ticket.phase,
+      ticket: ticket.id,
       session,
-      {
-        outcome: result.outcome,
-        exitCode: result.exitCode,
-        summary: result.message,
-        tokensIn: result.tokensIn,
-        tokensOut: result.tokensOut,
-        cost: result.cost,
-      },
-      { actor },
-    );
+      issue: issue ? { id: issue.id, title: issue.title, labels: issue.labels } : null,
+      workspace: ws,
+      handoff,
+      report: reportFile,
+    });
+    let result =
+      spec.kind === 'command'
+        ? await runCommandExecutor({
+            argv: expandArgv(spec.run, { node: process.execPath, root, workspace: ws }),
+            cwd: ws,
+            env,
+            input,
+            timeoutMs: spec.timeout_s * 1000,
+            logFile: log,
+            signal,
+            onStart,
+          })
+        : await runAgentSession(spec, {
+            engine,
+            tickets,
+            root,
+            dbTarget: deps.dbTarget,
+            projectId,
+            ticket: ticket.id,
+            session,
+            workspace: ws,
+            handoff,
+            logFile: log,
+            reportFile,
+            env,
+            signal,
+            host,
+            onStart,
+          });
+    if (result.outcome === 'succeeded' && !signal.aborted) {
+      try {
+        const report = readReport(reportFile);
+        if (report) await applyReport(engine, tickets, projectId, report, { actor, session });
+      } catch (err) {
+        if (!(err instanceof VtError) || err.code === 'CONFLICT') throw err;
+        result = { outcome: 'failed', exitCode: 0, message: `its report was refused: ${err.message}` };
+      }
+    }
+    if (result.outcome === 'succeeded' && !signal.aborted) {
+      // The session ends by committing its worktree; the engine records the commit only while the
+      // session still holds its ticket, and only then does the ticket's branch move to it.
+      const s = await engine.state(projectId);
+      const mine = Object.values(s.evidence[ticket.phase]?.artifacts ?? {})
+        .filter((a) => a.session === session)
+        .map((a) => a.path);
+      const c = await deps.workspaces.commit(ws, mine, `${ticket.phase}: ${ticket.id} (session ${session})`);
+      await engine.recordCommit(
+        projectId,
+        { session, ticket: ticket.id, commit: c.commit, tree: c.tree },
+        { actor, session },
+      );
+      failpoint('after-workspace-commit');
+      await deps.workspaces.publish(ticket, c.commit);
+    }
+    if (!signal.aborted) {
+      await tickets.endSession(
+        projectId,
+        session,
+        {
+          outcome: result.outcome,
+          exitCode: result.exitCode,
+          summary: result.message,
+          tokensIn: result.tokensIn,
+          tokensOut: result.tokensOut,
+          cost: result.cost,
+        },
+        { actor },
+      );
+    }
+    return result;
   }
-  return result;
 }
+
+/** The session a claim runs: one per ticket and lease generation. */
+export const sessionOf = (claim: Claim) => `${claim.ticket.id}.s${claim.gen}`;
 
 /** Crash tests name a point (VT_FAILPOINT) where the process kills itself, as a power cut would. */
 export function failpoint(name: string): void {

@@ -9,8 +9,8 @@ import type { GateResult } from '../gates/types.ts';
 import { getControl, queueRows } from '../store/queue.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
 import { nextWake, selectTickets } from './select.ts';
-import { failpoint, runSession } from './session.ts';
-import type { Workspaces } from './workspace.ts';
+import { runSession, sessionOf } from './session.ts';
+import { type Workspaces, workspaceDir } from './workspace.ts';
 
 export interface AutopilotDeps {
   engine: Engine;
@@ -255,15 +255,18 @@ async function runTicket(
     );
   }, opts.heartbeatMs);
   try {
-    // A re-run starts where the ticket started; a person's gates-only ticket keeps their work.
-    const ws = await workspaces.prepare(projectId, ticket, { clean: claim.mode === 'run' });
     if (claim.mode === 'run') {
       if (spec.kind === 'human') {
-        const reason = `waiting for ${role.name}: this phase is worked by a person (vt done ${ticket.id} when finished)`;
+        // A person works in a worktree of their own for the ticket; `vt done` commits it.
+        const ws = await workspaces.prepare(projectId, ticket, `${ticket.id}.human`);
+        const reason = `waiting for ${role.name}: this phase is worked by a person, in ${ws} (vt done ${ticket.id} when finished)`;
         await tickets.awaitHuman(claim, reason, auto);
         emit({ type: 'waiting', project: projectId, ticket: ticket.id, status: 'awaiting-human', reason });
         return;
       }
+      // Every session gets its own worktree, from where the ticket started: a re-run never sees an
+      // earlier run's output, and a stale session never writes where its successor works.
+      const ws = await workspaces.prepare(projectId, ticket, sessionOf(claim), { clean: true });
       const result = await runSession(deps, opts, claim, spec, ws, actor, lost.signal, emit);
       if (lost.signal.aborted) throw new VtError('CONFLICT', `lost the lease on ${ticket.id}`);
       if (result.outcome === 'unavailable') {
@@ -277,8 +280,6 @@ async function runTicket(
         await reportFailure(opts, projectId, ticket.id, c.events, summary, emit);
         return;
       }
-      await workspaces.commit(ws, `${phase.id}: ${ticket.id} (session ${ticket.id}.s${claim.gen})`);
-      failpoint('after-workspace-commit');
     }
     const f = await tickets.finish(claim, auto, opts.backoffMs);
     const o = f.outcome;
@@ -290,6 +291,7 @@ async function runTicket(
     ) {
       summary.finished++;
       await workspaces.integrate(projectId, f.state.tickets[ticket.id]!);
+      await workspaces.remove(workspaceDir(deps.root, sessionOf(claim)));
       emit({
         type: 'finished',
         project: projectId,

@@ -1,179 +1,129 @@
-import { execFile } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { TicketState } from '../engine/state.ts';
 import { VtError } from '../errors.ts';
+import { at, git, type Repo, repoOf, snapshot } from '../io/git.ts';
 
-const exec = promisify(execFile);
-
-/** Where tickets do their work: a git worktree per ticket, or a plain folder outside git. */
+/**
+ * Where sessions do their work: one git worktree per session (never shared with another session of
+ * the same ticket), in the workspace's own repository or, outside git, in a private one vt keeps.
+ * A session ends by committing; only after the engine has recorded that commit does the ticket's
+ * branch move to it.
+ */
 export interface Workspaces {
-  readonly kind: 'git' | 'folder';
+  readonly kind: 'git' | 'private';
   /**
-   * Create (or reuse, after a crash) the ticket's workspace; returns its absolute path. With
-   * `clean`, an existing workspace is first put back to where the ticket started, so an executor
-   * re-run after a crash or a failed attempt starts from exactly what the first run started from.
+   * A worktree for `name` (a session id, or a human ticket's folder), checked out at where the ticket
+   * starts: its base branch, else the project's line. An existing one is reused after a crash; with
+   * `clean` it is first put back to that start.
    */
-  prepare(projectId: string, ticket: TicketState, opts?: { clean?: boolean }): Promise<string>;
-  /** Record a successful step: a commit on the ticket's branch (git), nothing for folders. */
-  commit(path: string, message: string): Promise<string | null>;
+  prepare(projectId: string, ticket: TicketState, name: string, opts?: { clean?: boolean }): Promise<string>;
+  /** Commit what the worktree holds (ignored files stay out, except `force` paths); moves no branch. */
+  commit(path: string, force: readonly string[], message: string): Promise<{ commit: string; tree: string }>;
+  /** Point the ticket's branch at a commit the engine recorded. */
+  publish(ticket: TicketState, commit: string): Promise<void>;
   /** Bring a finished ticket's work into the project's line (vt/<project>), when it continues it. */
   integrate(projectId: string, ticket: TicketState): Promise<boolean>;
+  /** Remove a worktree that is no longer needed. */
+  remove(path: string): Promise<void>;
 }
 
-export const workspaceDir = (root: string, ticket: TicketState) =>
-  join(root, '.vt', 'workspaces', ticket.branch.replaceAll('/', '__'));
+export const workspaceDir = (root: string, name: string) =>
+  join(root, '.vt', 'workspaces', name.replaceAll('/', '__'));
 
-const SKIP = new Set(['.vt', '.git', 'node_modules']);
-
-/** Pick git worktrees when `root` is a git work tree with a commit, else plain folders. */
+/** Worktrees in `root`'s own repository when it is one, else in vt's private repository (`folder`). */
 export async function openWorkspaces(
   root: string,
   prefer: 'auto' | 'git' | 'folder' = 'auto',
 ): Promise<Workspaces> {
-  mkdirSync(join(root, '.vt'), { recursive: true });
-  const ignore = join(root, '.vt', '.gitignore');
-  if (!existsSync(ignore)) writeFileSync(ignore, '*\n');
-  if (prefer !== 'folder') {
-    // Only a repository whose top is `root` itself: a folder nested in someone else's repository
-    // would branch off that repository's files.
-    const git = await gitRoot(root);
-    if (git && realpathSync(git) === realpathSync(root)) return new GitWorkspaces(root);
-    if (prefer === 'git')
-      throw new VtError('BAD_INPUT', `${root} is not a git repository with a commit`, {
-        hint: 'git init && git commit, or use folders',
-      });
-  }
-  return new FolderWorkspaces(root);
-}
-
-async function gitRoot(root: string): Promise<string | null> {
-  try {
-    const { stdout } = await exec('git', ['-C', root, 'rev-parse', '--show-toplevel'], { encoding: 'utf8' });
-    await exec('git', ['-C', root, 'rev-parse', '--verify', '--quiet', 'HEAD']);
-    return stdout.trim();
-  } catch {
-    return null;
-  }
-}
-
-/**
- * A git process killed mid-write leaves its lock file behind, and every later git call would fail.
- * A lock older than a few seconds has no live writer (git holds locks for milliseconds): remove it.
- */
-function clearStaleLock(message: string): void {
-  const m = /'([^']+\.lock)'/.exec(message);
-  if (!m) return;
-  try {
-    if (Date.now() - statSync(m[1]!).mtimeMs > 5000) rmSync(m[1]!, { force: true });
-  } catch {
-    // gone already
-  }
-}
-
-const IDENTITY = [
-  '-c',
-  'user.name=Value Train',
-  '-c',
-  'user.email=vt@localhost',
-  '-c',
-  'commit.gpgsign=false',
-];
-
-class GitWorkspaces implements Workspaces {
-  readonly kind = 'git' as const;
-  readonly #root: string;
-  constructor(root: string) {
-    this.#root = root;
-  }
-
-  /** Run git; index and ref locks from a concurrent git call are retried briefly. */
-  async #git(args: string[], cwd = this.#root): Promise<string> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const { stdout } = await exec('git', ['-C', cwd, ...IDENTITY, ...args], {
-          encoding: 'utf8',
-          maxBuffer: 16 << 20,
+  const repo = await repoOf(root, prefer === 'folder' ? 'private' : 'auto');
+  if (prefer === 'git' && repo.private)
+    throw new VtError('BAD_INPUT', `${root} is not a git repository with a commit`, {
+      hint: 'git init && git commit, or use folders',
+    });
+  if (!repo.private) {
+    try {
+      await git([...at(repo), 'rev-parse', '--verify', '--quiet', 'HEAD']);
+    } catch {
+      if (prefer === 'git')
+        throw new VtError('BAD_INPUT', `${root} is a git repository with no commit yet`, {
+          hint: 'git commit, or use folders',
         });
-        return stdout;
-      } catch (err) {
-        const msg = String((err as { stderr?: string }).stderr ?? (err as Error).message);
-        if (attempt < 8 && /\.lock'?:? File exists|Unable to create .*\.lock|cannot lock ref/i.test(msg)) {
-          clearStaleLock(msg);
-          await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
-          continue;
-        }
-        throw new VtError(
-          'STORE_ERROR',
-          `git ${args.join(' ')} failed: ${msg.trim().split('\n').slice(-3).join(' ')}`,
-        );
-      }
     }
   }
+  return new GitWorkspaces(repo);
+}
 
-  async #branchExists(branch: string): Promise<boolean> {
+class GitWorkspaces implements Workspaces {
+  readonly kind: 'git' | 'private';
+  readonly #repo: Repo;
+  readonly #lines = new Set<string>();
+  constructor(repo: Repo) {
+    this.#repo = repo;
+    this.kind = repo.private ? 'private' : 'git';
+  }
+
+  #git(args: string[], cwd?: string) {
+    return git(cwd ? ['-C', cwd, ...args] : [...at(this.#repo), ...args]);
+  }
+
+  async #exists(ref: string): Promise<boolean> {
     try {
-      await this.#git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`]);
+      await this.#git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
       return true;
     } catch {
       return false;
     }
   }
 
-  readonly #lines = new Set<string>();
-
+  /** The project's line: where its finished work accumulates. Starts at HEAD, or a snapshot of the root. */
   async #line(projectId: string): Promise<string> {
     const line = `vt/${projectId}`;
     if (this.#lines.has(line)) return line;
-    if (!(await this.#branchExists(line))) await this.#git(['branch', '--', line, 'HEAD']).catch(() => {});
+    if (!(await this.#exists(`refs/heads/${line}`))) {
+      const start = (await this.#exists('HEAD'))
+        ? (await this.#git(['rev-parse', 'HEAD'])).trim()
+        : (await snapshot(this.#repo, this.#repo.root, [], `vt: ${projectId} starts from this folder`))
+            .commit;
+      await this.#git(['update-ref', `refs/heads/${line}`, start]).catch(() => {});
+    }
     this.#lines.add(line);
     return line;
   }
 
-  async prepare(projectId: string, ticket: TicketState, opts: { clean?: boolean } = {}): Promise<string> {
-    const path = workspaceDir(this.#root, ticket);
+  async #start(projectId: string, ticket: TicketState): Promise<string> {
+    const from =
+      ticket.base && (await this.#exists(`refs/heads/${ticket.base}`))
+        ? `refs/heads/${ticket.base}`
+        : `refs/heads/${await this.#line(projectId)}`;
+    return (await this.#git(['rev-parse', `${from}^{commit}`])).trim();
+  }
+
+  async prepare(
+    projectId: string,
+    ticket: TicketState,
+    name: string,
+    opts: { clean?: boolean } = {},
+  ): Promise<string> {
+    const path = workspaceDir(this.#repo.root, name);
+    const start = await this.#start(projectId, ticket);
     if (existsSync(join(path, '.git'))) {
-      // Reuse a worktree a crashed worker left, if it is whole and on the ticket's branch.
-      const head = await this.#git(['rev-parse', '--abbrev-ref', 'HEAD'], path).catch(() => '');
-      if (head.trim() === ticket.branch) {
-        // Only the lease holder works here, so an index lock is a crashed predecessor's.
+      // A crashed worker's worktree for the same name: whole and ours, reuse it.
+      const ours = await this.#git(['rev-parse', '--path-format=absolute', '--git-common-dir'], path).catch(
+        () => '',
+      );
+      if (ours.trim()) {
         const gitDir = (await this.#git(['rev-parse', '--absolute-git-dir'], path)).trim();
         rmSync(join(gitDir, 'index.lock'), { force: true });
         if (opts.clean) {
-          // Back to where the ticket's branch started: a re-run must not see an earlier run's output
-          // (a step that promotes a model would find it promoted already).
-          const base =
-            ticket.base && (await this.#branchExists(ticket.base))
-              ? ticket.base
-              : await this.#line(projectId);
-          const start = (await this.#git(['merge-base', 'HEAD', base], path)).trim();
           await this.#git(['reset', '-q', '--hard', start], path);
           await this.#git(['clean', '-q', '-f', '-d', '-x'], path);
         }
         return path;
       }
-      rmSync(path, { recursive: true, force: true });
-    } else if (existsSync(path)) rmSync(path, { recursive: true, force: true });
-    const add = async () => {
-      if (await this.#branchExists(ticket.branch))
-        await this.#git(['worktree', 'add', '--', path, ticket.branch]);
-      else {
-        const base =
-          ticket.base && (await this.#branchExists(ticket.base)) ? ticket.base : await this.#line(projectId);
-        await this.#git(['worktree', 'add', '-b', ticket.branch, '--', path, base]);
-      }
-    };
+    }
+    rmSync(path, { recursive: true, force: true });
+    const add = () => this.#git(['worktree', 'add', '-q', '--detach', '--', path, start]);
     try {
       await add();
     } catch {
@@ -184,18 +134,19 @@ class GitWorkspaces implements Workspaces {
     return path;
   }
 
-  async commit(path: string, message: string): Promise<string | null> {
-    await this.#git(['add', '-A'], path);
-    const staged = await this.#git(['diff', '--cached', '--name-only'], path);
-    if (!staged.trim()) return null;
-    await this.#git(['commit', '-q', '-m', message], path);
-    return (await this.#git(['rev-parse', 'HEAD'], path)).trim();
+  commit(path: string, force: readonly string[], message: string) {
+    return snapshot(this.#repo, path, force, message);
+  }
+
+  async publish(ticket: TicketState, commit: string): Promise<void> {
+    await this.#git(['update-ref', `refs/heads/${ticket.branch}`, commit]);
   }
 
   async integrate(projectId: string, ticket: TicketState): Promise<boolean> {
     const line = await this.#line(projectId);
+    if (!(await this.#exists(`refs/heads/${ticket.branch}`))) return false;
     try {
-      await this.#git(['merge-base', '--is-ancestor', line, ticket.branch]);
+      await this.#git(['merge-base', '--is-ancestor', `refs/heads/${line}`, `refs/heads/${ticket.branch}`]);
     } catch {
       return false; // the line moved elsewhere: leave the branch for review
     }
@@ -203,42 +154,10 @@ class GitWorkspaces implements Workspaces {
     await this.#git(['update-ref', `refs/heads/${line}`, tip]);
     return true;
   }
-}
 
-class FolderWorkspaces implements Workspaces {
-  readonly kind = 'folder' as const;
-  readonly #root: string;
-  constructor(root: string) {
-    this.#root = root;
-  }
-
-  async prepare(_projectId: string, ticket: TicketState, opts: { clean?: boolean } = {}): Promise<string> {
-    const path = workspaceDir(this.#root, ticket);
-    if (existsSync(path) && !opts.clean) return path;
-    // A folder has no commit to return to: a clean start is a fresh copy of where it started from.
+  async remove(path: string): Promise<void> {
+    await this.#git(['worktree', 'remove', '--force', '--', path]).catch(() => {});
     rmSync(path, { recursive: true, force: true });
-    const baseDir = ticket.base
-      ? join(this.#root, '.vt', 'workspaces', ticket.base.replaceAll('/', '__'))
-      : null;
-    const from = baseDir && existsSync(baseDir) ? baseDir : this.#root;
-    // Copy to a temporary folder and rename, so a crash never leaves half a workspace.
-    const tmp = `${path}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    // Entry by entry: the workspaces live inside the root, which cpSync refuses to copy whole.
-    for (const entry of readdirSync(from)) {
-      if (from === this.#root && SKIP.has(entry)) continue;
-      cpSync(join(from, entry), join(tmp, entry), { recursive: true });
-    }
-    renameSync(tmp, path);
-    return path;
-  }
-
-  async commit(): Promise<string | null> {
-    return null;
-  }
-
-  async integrate(): Promise<boolean> {
-    return true;
+    await this.#git(['worktree', 'prune']).catch(() => {});
   }
 }

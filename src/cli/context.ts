@@ -1,8 +1,11 @@
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { VtError } from '../errors.ts';
+import { ancestry } from '../io/ancestry.ts';
+import { sessionOfProcesses } from '../store/session-processes.ts';
 import { defaultDbPath, findRoot, openVt, type Vt } from '../wiring.ts';
 import { type Io, useColor } from './output.ts';
+import { type SessionEnv, sessionEnv } from './session-client.ts';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -43,14 +46,24 @@ export class CliContext {
       );
     return a;
   }
-  /** Who acts. Inside an executor (VT_SESSION set) every call is bound to that session's ticket. */
+  /**
+   * Who acts. Inside an executor every call is bound to its session: by VT_SESSION, or — when the
+   * environment was stripped — by the executor's process being among this process's ancestors.
+   */
   get who(): { actor: string; idempotencyKey: string | null; session: string | null } {
+    const idempotencyKey = this.opts.idempotencyKey ?? this.io.env.VT_IDEMPOTENCY_KEY ?? null;
+    if (this.#detected) return { ...this.#detected, idempotencyKey };
     const session = this.io.env.VT_SESSION || null;
     return {
       actor: session ? (this.io.env.VT_ACTOR ?? this.actor) : this.actor,
-      idempotencyKey: this.opts.idempotencyKey ?? this.io.env.VT_IDEMPOTENCY_KEY ?? null,
+      idempotencyKey,
       session,
     };
+  }
+  #detected: { actor: string; session: string } | null = null;
+  /** Inside an executor: the session's socket (vt reaches its session only through it), else null. */
+  session(): SessionEnv | null {
+    return sessionEnv(this.io.env);
   }
   /** The folder holding vt.yaml (searched upwards), or null. */
   root(): string | null {
@@ -77,6 +90,8 @@ export class CliContext {
       if (sync && sync !== 'FULL' && sync !== 'NORMAL')
         throw new VtError('BAD_INPUT', `VT_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not ${sync}`);
       this.#vt = await openVt(this.dbTarget(), sync ? { synchronous: sync } : {});
+      const found = await sessionOfProcesses(this.#vt.store.db, hostname(), ancestry());
+      if (found) this.#detected = { actor: found.actor, session: found.session };
     }
     return this.#vt;
   }

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { coerceError, exitCodeOf } from '../errors.ts';
+import { coerceError, exitCodeOf, VtError } from '../errors.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerAutopilot } from './commands/autopilot.ts';
 import { registerDemo } from './commands/demo.ts';
@@ -10,6 +10,7 @@ import { registerSetup } from './commands/setup.ts';
 import { registerWork } from './commands/work.ts';
 import { CliContext, type GlobalOptions } from './context.ts';
 import { type Io, printError, processIo, useColor } from './output.ts';
+import { callSessionTool } from './session-client.ts';
 
 export const EXIT_CODES_HELP = `Exit codes
   0    success
@@ -59,6 +60,14 @@ Examples:
       const cmd = args[args.length - 1] as Command;
       const ctx = new CliContext(io, cmd.optsWithGlobals() as GlobalOptions);
       return run(async () => {
+        const session = ctx.session();
+        const name = commandPath(cmd);
+        if (session && !SESSION_COMMANDS.has(name)) {
+          // Inside an executor there is no store to open: anything but the session's own tools is
+          // refused by the session (and recorded there), never run.
+          await callSessionTool(session, name.replaceAll(' ', '_'), {});
+          throw new VtError('NOT_PERMITTED', `vt ${name} is not available inside an agent session`);
+        }
         try {
           return await (fn as (c: CliContext, ...a: unknown[]) => Promise<number | undefined>)(
             ctx,
@@ -78,6 +87,16 @@ Examples:
   registerDemo(program, withCtx);
   registerMcp(program, withCtx);
   return program;
+}
+
+/** What a command run inside an executor may do: its session's tools. */
+const SESSION_COMMANDS = new Set(['tick', 'artifact add', 'metric set', 'context add', 'mcp']);
+
+/** "artifact add" for `vt artifact add`. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
 }
 
 /** Wrap a command handler: build its context from the global options, map errors, close the store. */

@@ -1,6 +1,13 @@
 import { VtError } from '../errors.ts';
 import { stripControl } from '../redact.ts';
-import { GATE_STATUSES, type GateStatus, PROJECT_STATUSES, type ProjectStatus } from '../types.ts';
+import {
+  GATE_STATUSES,
+  type GateStatus,
+  PROJECT_STATUSES,
+  type ProjectStatus,
+  TICKET_STATUSES,
+  type TicketStatus,
+} from '../types.ts';
 
 /** Where the CLI writes: data to `out`, everything for people to `err`. Swappable for in-process runs. */
 export interface Io {
@@ -43,9 +50,10 @@ const STATUS_COLOUR: Record<string, Colour> = {
 };
 
 /** A status as glyph and word (the same ones the dashboard uses), coloured when colour is on. */
-export function badge(status: GateStatus | ProjectStatus, color: boolean): string {
+export function badge(status: GateStatus | ProjectStatus | TicketStatus, color: boolean): string {
   const s = (GATE_STATUSES as Record<string, { glyph: string; word: string }>)[status] ??
-    (PROJECT_STATUSES as Record<string, { glyph: string; word: string }>)[status] ?? {
+    (PROJECT_STATUSES as Record<string, { glyph: string; word: string }>)[status] ??
+    (TICKET_STATUSES as Record<string, { glyph: string; word: string }>)[status] ?? {
       glyph: '?',
       word: status,
     };

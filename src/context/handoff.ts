@@ -1,5 +1,5 @@
 import { phaseOf } from '../engine/core.ts';
-import type { ProjectState } from '../engine/state.ts';
+import { currentEvidence, type ProjectState } from '../engine/state.ts';
 import type { Train } from '../train/schema.ts';
 
 export const DEFAULT_BUDGET_TOKENS = 8000;
@@ -34,14 +34,14 @@ export function buildHandoff(s: ProjectState, train: Train, budgetTokens = DEFAU
   const head = [
     `# Handoff: ${s.name} → ${phase.name}`,
     '',
-    `Project ${s.id} (train ${train.name}, ${s.trainHash.slice(0, 12)}), phase ${index + 1}/${train.phases.length} ${phase.id}, visit ${s.visit}, owner ${phase.owner}${phase.mode ? `, mode ${phase.mode}` : ''}.`,
+    `Project ${s.id} (train ${train.name}, ${s.trainHash.slice(0, 12)}), phase ${index + 1}/${train.phases.length} ${phase.id}, visit ${currentEvidence(s).n} of it, owner ${phase.owner}${phase.mode ? `, mode ${phase.mode}` : ''}.`,
     phase.description ? oneLine(phase.description) : '',
     phase.instructions ? `\n## Your task\n${phase.instructions.trim()}` : '',
     '',
     '## Checklist (tick what you really did)',
     ...phase.checklist.map(
       (c) =>
-        `- [${s.checklist[phase.id]?.[c.id]?.ticked ? 'x' : ' '}] ${c.id}${c.required ? '' : ' (optional)'}: ${oneLine(c.text)}`,
+        `- [${currentEvidence(s).checklist[c.id]?.ticked ? 'x' : ' '}] ${c.id}${c.required ? '' : ' (optional)'}: ${oneLine(c.text)}`,
     ),
     '',
     '## Artifacts to produce',
@@ -61,7 +61,10 @@ export function buildHandoff(s: ProjectState, train: Train, budgetTokens = DEFAU
   const sections: Section[] = [];
   const artifacts: string[] = [];
   for (const p of [...train.phases].reverse()) {
-    for (const [id, a] of Object.entries(s.artifacts[p.id] ?? {})) {
+    // The latest visit that produced artifacts (a visit just begun has none yet).
+    const ev = s.evidence[p.id];
+    const latest = ev && Object.keys(ev.artifacts).length ? ev : s.previous[p.id];
+    for (const [id, a] of Object.entries(latest?.artifacts ?? {})) {
       artifacts.push(
         `- ${p.id}/${id}: ${a.path} sha256 ${a.sha256.slice(0, 16)} ${a.size} B${a.preview ? ` — "${a.preview}"` : ''}`,
       );

@@ -1,5 +1,5 @@
 import { VtError } from '../errors.ts';
-import { evaluateGates } from '../gates/registry.ts';
+import { evaluateGates, gatesPassed } from '../gates/registry.ts';
 import type { GateIo, GateResult } from '../gates/types.ts';
 import { appendEvents, findByIdempotencyKey, readEvents, toRecorded } from '../store/append.ts';
 import { project } from '../store/projector.ts';
@@ -13,16 +13,20 @@ import {
   decideAdvance,
   decideApproval,
   decideArtifact,
+  decideCarry,
   decideCheck,
+  decideCommit,
   decideLifecycle,
   decideMetric,
   decideReopenItem,
   decideTick,
+  decideUpgrade,
   decideWaive,
   phaseOf,
 } from './core.ts';
 import { event, type NewEvent, type RecordedEvent } from './events.ts';
-import { evolve, type ProjectState } from './state.ts';
+import { gateContext, readsFiles } from './gate-context.ts';
+import { currentEvidence, evolve, type ProjectState } from './state.ts';
 import { requireLiveSession, ticketsAwaitingApproval } from './tickets.ts';
 
 export interface Clock {
@@ -30,13 +34,22 @@ export interface Clock {
 }
 export const systemClock: Clock = { now: () => new Date() };
 
-/** The engine's I/O: gate I/O plus hashing a file confined to a workspace. */
+/** The engine's I/O: gate I/O plus hashing files and committing folders. */
 export interface EngineIo extends GateIo {
   /** Resolve `path` inside `workspace` (refusing escapes), hash it; returns the normalised relative path. */
   hashArtifact(
     workspace: string,
     path: string,
   ): Promise<{ path: string; sha256: string; size: number; preview: string | null }>;
+  /**
+   * Commit what `folder` holds now into the repository behind the project's workspace, without moving
+   * any branch; `force` adds those paths even when ignored. Returns the commit and its tree.
+   */
+  snapshot(
+    projectWorkspace: string,
+    folder: string,
+    force: readonly string[],
+  ): Promise<{ commit: string; tree: string }>;
 }
 
 /**
@@ -206,19 +219,23 @@ export class Engine {
   }
 
   tick(projectId: string, item: string, note: string | null, who: Who): Promise<Committed> {
-    return this.decide(projectId, who, (s, t) => decideTick(s, t, item, note));
+    return this.decide(projectId, who, (s, t) => decideTick(s, t, item, note, who.session ?? null));
   }
 
   reopenItem(projectId: string, item: string, reason: string, who: Who): Promise<Committed> {
     return this.decide(projectId, who, (s, t) => decideReopenItem(s, t, item, reason));
   }
 
-  /** Record an artifact of the current phase; the file is hashed where it lies in the workspace. */
+  /**
+   * Record an artifact of the current phase. A session's file is hashed where it lies in its own
+   * worktree and judged once the session commits; a person's work is committed first (a snapshot of
+   * the folder they work in) and the file hashed as committed.
+   */
   async addArtifact(
     projectId: string,
     artifact: string,
     path: string | undefined,
-    who: Who & { workspace?: string },
+    who: Who & { workspace?: string | undefined },
   ): Promise<Committed> {
     return this.commit(
       projectId,
@@ -226,110 +243,215 @@ export class Engine {
       async (s, t) => {
         const spec = phaseOf(t, s.phase).artifacts.find((a) => a.id === artifact);
         if (!spec) return null; // decide() names the phase's artifacts
-        const workspace =
-          who.workspace ?? (who.session ? s.sessions[who.session]?.workspace : undefined) ?? s.workspace;
-        return { workspace, ...(await this.io.hashArtifact(workspace, path ?? spec.path)) };
+        const rel = path ?? spec.path;
+        if (who.session) {
+          const workspace = s.sessions[who.session]?.workspace ?? s.workspace;
+          const file = await this.io.hashArtifact(workspace, rel);
+          return { workspace, commit: null, tree: null, ...file };
+        }
+        const folder = who.workspace ?? s.workspace;
+        await this.io.hashArtifact(folder, rel); // refuses escapes and missing files before committing
+        const snap = await this.io.snapshot(s.workspace, folder, [rel]);
+        const seen = await this.io.readCommitted(s.workspace, snap.commit, rel, { wantText: false });
+        if (!seen.ok)
+          throw new VtError('NOT_FOUND', `${rel} is not in the commit of ${folder}: ${seen.problem}`);
+        const file = await this.io.hashArtifact(folder, rel);
+        return {
+          workspace: folder,
+          commit: snap.commit,
+          tree: snap.tree,
+          ...file,
+          sha256: seen.sha256,
+          size: seen.size,
+        };
       },
       (s, t, file) => {
-        if (file) return decideArtifact(s, t, { artifact, ...file });
-        decideArtifact(s, t, { artifact, path: '', workspace: '', sha256: '', size: 0, preview: null }); // throws: not an artifact here
-        throw new VtError(
-          'CONFLICT',
-          `project ${projectId} changed phase while ${artifact} was hashed; try again`,
-        );
+        if (!file) {
+          decideArtifact(s, t, {
+            artifact,
+            path: '',
+            workspace: '',
+            sha256: '',
+            size: 0,
+            preview: null,
+            session: null,
+            commit: null,
+          }); // throws: not an artifact here
+          throw new VtError(
+            'CONFLICT',
+            `project ${projectId} changed phase while ${artifact} was hashed; try again`,
+          );
+        }
+        const { tree, ...rest } = file;
+        const committed =
+          file.commit && tree
+            ? decideCommit(s, { session: null, ticket: null, commit: file.commit, tree })
+            : [];
+        return [...committed, ...decideArtifact(s, t, { artifact, ...rest, session: who.session ?? null })];
       },
     );
   }
 
   setMetric(projectId: string, name: string, value: number, who: Who): Promise<Committed> {
-    return this.decide(projectId, who, (s, t) => decideMetric(s, t, name, value));
+    return this.decide(projectId, who, (s, t) => decideMetric(s, t, name, value, who.session ?? null));
   }
 
-  /** Evaluate the current phase's exit gates and record the results. */
+  /** Record the commit a session's (or a person's) work ended in; a session must still hold its ticket. */
+  recordCommit(
+    projectId: string,
+    c: { session: string | null; ticket: string | null; commit: string; tree: string },
+    who: Who,
+  ): Promise<Committed> {
+    return this.decide(projectId, who, (s) => decideCommit(s, c));
+  }
+
+  /** A person carries evidence of the phase's previous visit into this one, on the record. */
+  async carryForward(
+    projectId: string,
+    what: { items: string[]; artifacts: string[]; metrics: string[]; reason: string },
+    who: Who,
+  ): Promise<Committed> {
+    await this.refuseSession(projectId, who, 'carry evidence forward');
+    return this.decide(projectId, who, (s, t) => decideCarry(s, t, what));
+  }
+
+  /**
+   * Before an evaluation, commit the work it judges: a session's worktree as it is now (recorded
+   * under its lease); for a person, the folder they work in when this visit has no commit yet or only
+   * a person's (a session's commit is judged as it is). Only when a gate reads files.
+   */
+  async #commitWork(
+    s: ProjectState,
+    t: Train,
+    who: Who & { workspace?: string | undefined },
+  ): Promise<{ commit: string; tree: string } | null> {
+    const phase = phaseOf(t, s.phase);
+    if (!readsFiles(phase.gates.exit)) return null;
+    const ev = currentEvidence(s);
+    const force = Object.values(ev.artifacts).map((a) => a.path);
+    if (who.session) {
+      const sess = s.sessions[who.session];
+      return sess ? this.io.snapshot(s.workspace, sess.workspace, force) : null;
+    }
+    if (ev.commit && ev.commit.session !== null) return null;
+    return this.io.snapshot(s.workspace, who.workspace ?? s.workspace, force);
+  }
+
+  /** Evaluate the current phase's exit gates and record the results (a person's work is committed first). */
   async checkGates(
     projectId: string,
-    who: Who,
+    who: Who & { workspace?: string | undefined },
   ): Promise<Committed & { results: GateResult[]; passed: boolean }> {
     let results: GateResult[] = [];
     const c = await this.commit(
       projectId,
       who,
-      async (s, t) => (results = await this.evaluatePhase(s, t, s.phase, 'exit')),
-      (s, _t, gathered) => [decideCheck(s, 'exit', s.phase, gathered)],
+      async (s, t) => {
+        const snap = await this.#commitWork(s, t, who);
+        results = await this.evaluatePhase(s, t, s.phase, 'exit', snap);
+        return { snap, results };
+      },
+      (s, _t, g) => [...committedBy(s, g.snap, who), decideCheck(s, 'exit', s.phase, g.results)],
     );
     const ev = c.events.find((e) => e.type === 'gate.evaluated');
     if (c.replayed && ev?.type === 'gate.evaluated') results = ev.payload.results;
-    return { ...c, results, passed: results.every((r) => r.status === 'pass' || r.status === 'waived') };
+    return { ...c, results, passed: gatesPassed(results) };
   }
 
   /** Evaluate gates and move on: to the next phase, along a route, back to a rework phase, or nowhere. */
   async advance(
     projectId: string,
-    who: Who,
+    who: Who & { workspace?: string | undefined },
   ): Promise<Committed & { outcome: AdvanceOutcome; results: GateResult[] }> {
+    await this.refuseSession(projectId, who, 'advance');
     let outcome: AdvanceOutcome | undefined;
-    let gathered: { exit: GateResult[]; entry: { phase: string; results: GateResult[] } | null } = {
-      exit: [],
-      entry: null,
-    };
+    let exitResults: GateResult[] = [];
     const c = await this.commit(
       projectId,
       who,
       async (s, t) => {
-        const exit = await this.evaluatePhase(s, t, s.phase, 'exit');
-        let entry: { phase: string; results: GateResult[] } | null = null;
-        if (exit.every((r) => r.status === 'pass' || r.status === 'waived')) {
-          const target = chooseTarget(s, t);
-          if (target.to)
-            entry = { phase: target.to, results: await this.evaluatePhase(s, t, target.to, 'entry') };
-        }
-        gathered = { exit, entry };
-        return gathered;
+        const snap = await this.#commitWork(s, t, who);
+        const gates = await this.gatherTransition(s, t, snap);
+        exitResults = gates.exit;
+        return { snap, gates };
       },
       (s, t, g) => {
-        const d = decideAdvance(s, t, g.exit, g.entry);
+        const d = decideAdvance(s, t, g.gates.exit, g.gates.entry);
         outcome = d.outcome;
-        return d.events;
+        return [...committedBy(s, g.snap, who), ...d.events];
       },
     );
     if (c.replayed) outcome = outcomeFromEvents(c.events);
-    return { ...c, outcome: outcome!, results: gathered.exit };
+    return { ...c, outcome: outcome!, results: exitResults };
   }
 
-  approve(
+  /** The exit gates of the current visit and, when they pass, the entry gates of where it leads. */
+  async gatherTransition(
+    s: ProjectState,
+    t: Train,
+    snap: { commit: string; tree: string } | null = null,
+  ): Promise<{ exit: GateResult[]; entry: { phase: string; results: GateResult[] } | null }> {
+    const exit = await this.evaluatePhase(s, t, s.phase, 'exit', snap);
+    if (!gatesPassed(exit)) return { exit, entry: null };
+    const target = chooseTarget(s, t);
+    if (!target.to) return { exit, entry: null };
+    return {
+      exit,
+      entry: { phase: target.to, results: await this.evaluatePhase(s, t, target.to, 'entry', snap) },
+    };
+  }
+
+  async approve(
     projectId: string,
     who: Who,
     opts: { role?: string; reason?: string | null } = {},
   ): Promise<Committed> {
-    refuseSession(who, 'approve');
+    await this.refuseSession(projectId, who, 'approve');
     return this.decide(projectId, who, (s, t) => [
       ...decideApproval(s, t, who.actor, 'approve', { role: opts.role, reason: opts.reason ?? null }),
       ...ticketsAwaitingApproval(s),
     ]);
   }
 
-  reject(projectId: string, who: Who, opts: { role?: string; reason: string }): Promise<Committed> {
-    refuseSession(who, 'reject');
+  async reject(projectId: string, who: Who, opts: { role?: string; reason: string }): Promise<Committed> {
+    await this.refuseSession(projectId, who, 'reject');
     return this.decide(projectId, who, (s, t) => [
       ...decideApproval(s, t, who.actor, 'reject', opts),
       ...ticketsAwaitingApproval(s),
     ]);
   }
 
-  waive(projectId: string, gate: string, reason: string, expiresAt: Date, who: Who): Promise<Committed> {
-    refuseSession(who, 'waive a gate');
+  async waive(
+    projectId: string,
+    gate: string,
+    reason: string,
+    expiresAt: Date,
+    who: Who,
+  ): Promise<Committed> {
+    await this.refuseSession(projectId, who, 'waive a gate');
     return this.decide(projectId, who, (s, t) =>
       decideWaive(s, t, who.actor, gate, reason, expiresAt, this.clock.now()),
     );
   }
 
-  lifecycle(
+  async lifecycle(
     projectId: string,
     action: 'hold' | 'resume' | 'cancel' | 'reopen',
     reason: string | null,
     who: Who,
-  ) {
+  ): Promise<Committed> {
+    await this.refuseSession(projectId, who, action);
     return this.decide(projectId, who, (s, t) => decideLifecycle(s, t, action, reason));
+  }
+
+  /**
+   * Move a project to another version of its train. Refused when its current phase or the evidence
+   * recorded in this visit would not exist in the new train.
+   */
+  async upgrade(projectId: string, to: LoadedTrain, reason: string, who: Who): Promise<Committed> {
+    await this.refuseSession(projectId, who, 'upgrade a project');
+    const hash = await this.registerTrain(to);
+    return this.decide(projectId, who, (s, t) => decideUpgrade(s, t, to.train, hash, reason));
   }
 
   /** Evaluate one side of a phase's gates against a state (no write). */
@@ -338,15 +460,23 @@ export class Engine {
     t: Train,
     phaseId: string,
     side: 'entry' | 'exit',
+    snap: { commit: string; tree: string } | null = null,
   ): Promise<GateResult[]> {
     const phase = phaseOf(t, phaseId);
-    return evaluateGates(phase.gates[side], {
-      state: s,
-      train: t,
-      phase,
-      now: this.clock.now(),
-      io: this.io,
-    });
+    return evaluateGates(phase.gates[side], gateContext(s, t, phase, side, this.clock.now(), this.io, snap));
+  }
+
+  /**
+   * Agents produce evidence; only people decide. A session's attempt at a decision is refused and
+   * recorded in the project's trail (in its own transaction, as the refusal is the news).
+   */
+  async refuseSession(projectId: string, who: Who, doing: string): Promise<void> {
+    if (!who.session) return;
+    const reason = `an agent session cannot ${doing}; a person must`;
+    await this.decide(projectId, { actor: who.actor }, () => [
+      event('session.tool-called', { session: who.session!, tool: doing, outcome: 'refused', reason }),
+    ]).catch(() => {});
+    throw new VtError('NOT_PERMITTED', `${reason} (session ${who.session})`);
   }
 
   /** Commit a decision that needs no I/O first (no gates to evaluate, no file to hash). */
@@ -491,10 +621,12 @@ export class Engine {
   }
 }
 
-/** Approvals and waivers are people's decisions: an agent's session may not make them. */
-function refuseSession(who: Who, doing: string): void {
-  if (who.session)
-    throw new VtError('NOT_PERMITTED', `an agent session (${who.session}) cannot ${doing}; a person must`);
+/** The workspace.committed event for the snapshot taken before an evaluation (if any). */
+function committedBy(s: ProjectState, snap: { commit: string; tree: string } | null, who: Who): NewEvent[] {
+  if (!snap) return [];
+  const session = who.session ?? null;
+  const ticket = session ? (s.sessions[session]?.ticket ?? null) : null;
+  return decideCommit(s, { session, ticket, ...snap });
 }
 
 function outcomeFromEvents(events: RecordedEvent[]): AdvanceOutcome {

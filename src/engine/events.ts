@@ -13,8 +13,15 @@ export interface EventMap {
     workspace: string;
     phase: string;
   };
-  'checklist.ticked': { phase: string; item: string; note: string | null };
-  'checklist.reopened': { phase: string; item: string; reason: string };
+  /** `visit` and `session` are absent in early histories: the event then belongs to the visit it was made in. */
+  'checklist.ticked': {
+    phase: string;
+    item: string;
+    note: string | null;
+    visit?: number;
+    session?: string | null;
+  };
+  'checklist.reopened': { phase: string; item: string; reason: string; visit?: number };
   'artifact.recorded': {
     phase: string;
     artifact: string;
@@ -24,8 +31,32 @@ export interface EventMap {
     size: number;
     /** The start of a text artifact, redacted, for handoff packets (absent in early histories). */
     preview?: string | null;
+    visit?: number;
+    session?: string | null;
+    /** The commit the file was hashed in; null while its session has not committed yet. */
+    commit?: string | null;
   };
-  'metric.recorded': { phase: string; visit: number; name: string; value: number };
+  'metric.recorded': { phase: string; visit: number; name: string; value: number; session?: string | null };
+  /** A workspace's state, committed: what artifact and command gates of this visit judge. */
+  'workspace.committed': {
+    phase: string;
+    visit: number;
+    session: string | null;
+    ticket: string | null;
+    commit: string;
+    tree: string;
+  };
+  /** Evidence of an earlier visit of the phase brought into this one, by the train (`carry: true`) or a person. */
+  'evidence.carried': {
+    phase: string;
+    visit: number;
+    from_visit: number;
+    items: string[];
+    artifacts: string[];
+    metrics: string[];
+    by: 'train' | 'person';
+    reason: string;
+  };
   'gate.evaluated': {
     phase: string;
     visit: number;
@@ -43,7 +74,26 @@ export interface EventMap {
     reason: string | null;
     digest: string;
   };
-  'gate.waived': { phase: string; gate: string; reason: string; expires_at: string };
+  /**
+   * A waiver of a gate for the rest of this visit, until `expires_at`. Waiving an approval gate takes
+   * two people: the second waiver `confirms` the first (its seq).
+   */
+  'gate.waived': {
+    phase: string;
+    gate: string;
+    reason: string;
+    expires_at: string;
+    visit?: number;
+    confirms?: number | null;
+  };
+  /** The project moved to another version of its train (people and roles may change this way). */
+  'project.upgraded': {
+    from_hash: string;
+    to_hash: string;
+    train_name: string;
+    diff: string[];
+    reason: string;
+  };
   'project.held': { reason: string | null };
   'project.resumed': { reason: string | null };
   'project.cancelled': { reason: string };
@@ -123,11 +173,14 @@ export const EVENT_TYPES = [
   'checklist.reopened',
   'artifact.recorded',
   'metric.recorded',
+  'workspace.committed',
+  'evidence.carried',
   'gate.evaluated',
   'phase.advanced',
   'project.completed',
   'approval.recorded',
   'gate.waived',
+  'project.upgraded',
   'project.held',
   'project.resumed',
   'project.cancelled',

@@ -1,14 +1,81 @@
+import type { GateResult } from '../gates/types.ts';
 import type { ContextKind, Priority, ProjectStatus, TicketStatus } from '../types.ts';
 import type { RecordedEvent } from './events.ts';
 
+/** One checklist item as recorded in a visit. */
+export interface ItemRecord {
+  ticked: boolean;
+  actor: string;
+  seq: number;
+  /** The agent session that ticked it; null when a person did. */
+  session: string | null;
+  /** Set when the item was carried forward from an earlier visit (its global visit number). */
+  carriedFrom: number | null;
+}
+
 export interface ArtifactRecord {
   path: string;
+  /** The folder the file was hashed in (legacy records judge there; new ones judge `commit`). */
   workspace: string;
   sha256: string;
   size: number;
   actor: string;
   seq: number;
   preview: string | null;
+  session: string | null;
+  /** The recorded commit the file is judged in; null until its session commits. */
+  commit: string | null;
+  carriedFrom: number | null;
+}
+
+export interface MetricRecord {
+  value: number;
+  actor: string;
+  seq: number;
+  session: string | null;
+  carriedFrom: number | null;
+}
+
+/** A commit of a workspace, recorded under the lease of the session that made it (or by a person). */
+export interface CommitRecord {
+  commit: string;
+  tree: string;
+  session: string | null;
+  actor: string;
+  seq: number;
+}
+
+/**
+ * The evidence of one visit of a phase: what was ticked, recorded and measured during that stay,
+ * and by whom. A new visit starts empty; only an `evidence.carried` event brings earlier evidence in.
+ */
+export interface VisitEvidence {
+  phase: string;
+  /** The project-wide visit number (the stay) this evidence belongs to. */
+  visit: number;
+  /** Which visit of this phase it is: 1 the first time the project entered it, 2 the next... */
+  n: number;
+  checklist: Record<string, ItemRecord>;
+  artifacts: Record<string, ArtifactRecord>;
+  metrics: Record<string, MetricRecord>;
+  /** Everyone who did work in this visit: ticks, artifacts, metrics, commits, sessions, done. */
+  contributors: string[];
+  /** The latest commit recorded in this visit: what artifact and command gates judge. */
+  commit: CommitRecord | null;
+  /** Every commit recorded in this visit, oldest first (a voided session's are dropped). */
+  commits: CommitRecord[];
+}
+
+/** The last recorded evaluation of a phase's gates. */
+export interface EvaluationRecord {
+  phase: string;
+  visit: number;
+  side: 'entry' | 'exit';
+  passed: boolean;
+  results: GateResult[];
+  seq: number;
+  ts: string;
+  actor: string;
 }
 
 export interface IssueState {
@@ -38,6 +105,8 @@ export interface TicketState {
   worker: string | null;
   notBefore: string | null;
   session: string | null;
+  /** Why it is in its status (a blocked ticket's failure, what it waits for), as last recorded. */
+  reason: string | null;
   seq: number;
 }
 
@@ -49,6 +118,7 @@ export interface SessionState {
   actor: string;
   workspace: string;
   ended: boolean;
+  outcome: 'succeeded' | 'failed' | 'timed-out' | 'abandoned' | 'unavailable' | null;
 }
 
 export interface ContextEntry {
@@ -72,6 +142,16 @@ export interface ApprovalRecord {
   digest: string;
 }
 
+export interface WaiverRecord {
+  gate: string;
+  actor: string;
+  reason: string;
+  expiresAt: string;
+  seq: number;
+  /** Who confirmed it (a waiver of an approval gate needs a second person), or null. */
+  confirmedBy: string | null;
+}
+
 /** A project's state as folded from its events: what the engine core decides from. */
 export interface ProjectState {
   id: string;
@@ -83,27 +163,28 @@ export interface ProjectState {
   workspace: string;
   phase: string;
   status: ProjectStatus;
-  /** Number of the current stay in the current phase (1 for the first phase entered). */
+  /** The project-wide visit number of the current stay (1 for the first phase entered). */
   visit: number;
+  /** How many times each phase was entered; the current phase's count is its visit number. */
+  phaseVisits: Record<string, number>;
   /** Phase transitions so far; the next one is numbered transitions + 1. */
   transitions: number;
   seq: number;
   headHash: string;
   createdAt: string;
   updatedAt: string;
-  /** phase -> item -> who ticked it (absent or null when open). */
-  checklist: Record<string, Record<string, { ticked: boolean; actor: string; seq: number }>>;
-  artifacts: Record<string, Record<string, ArtifactRecord>>;
-  /** Latest value of each metric, whichever phase recorded it. */
+  /** The evidence of the latest visit of each phase (for the current phase: this visit). */
+  evidence: Record<string, VisitEvidence>;
+  /** The evidence of the visit before the latest of each phase: what can be carried forward. */
+  previous: Record<string, VisitEvidence>;
+  /** Latest value of each metric, whichever phase and visit recorded it (for display and `name@latest`). */
   metrics: Record<string, { value: number; phase: string; visit: number; seq: number }>;
-  /** Metrics recorded during the current visit: what routes decide from. */
-  visitMetrics: Record<string, number>;
-  /** phase -> actors who ticked items or recorded artifacts or metrics there. */
-  contributors: Record<string, string[]>;
   /** Approvals and rejections recorded during the current visit. */
   approvals: ApprovalRecord[];
-  /** phase/gate -> the latest waiver. */
-  waivers: Record<string, { actor: string; reason: string; expiresAt: string; seq: number }>;
+  /** Waivers given during the current visit, by gate id. */
+  waivers: Record<string, WaiverRecord>;
+  /** The last recorded evaluation of each phase's exit gates. */
+  evaluations: Record<string, EvaluationRecord>;
   issues: Record<string, IssueState>;
   tickets: Record<string, TicketState>;
   sessions: Record<string, SessionState>;
@@ -112,10 +193,61 @@ export interface ProjectState {
   issueCount: number;
 }
 
-const addContributor = (s: ProjectState, phase: string, actor: string) => {
-  const list = (s.contributors[phase] ??= []);
-  if (!list.includes(actor)) list.push(actor);
+export function emptyEvidence(phase: string, visit: number, n: number): VisitEvidence {
+  return {
+    phase,
+    visit,
+    n,
+    checklist: {},
+    artifacts: {},
+    metrics: {},
+    contributors: [],
+    commit: null,
+    commits: [],
+  };
+}
+
+/** The evidence of the current visit of the project's current phase. */
+export function currentEvidence(s: ProjectState): VisitEvidence {
+  return (s.evidence[s.phase] ??= emptyEvidence(s.phase, s.visit, s.phaseVisits[s.phase] ?? 1));
+}
+
+/** The evidence of `phase`'s visit `visit` when it is the phase's latest visit; null when it is stale. */
+function evidenceFor(s: ProjectState, phase: string, visit: number | undefined): VisitEvidence | null {
+  if (phase === s.phase && (visit === undefined || visit === s.visit)) return currentEvidence(s);
+  const ev = s.evidence[phase];
+  return ev && (visit === undefined || ev.visit === visit) ? ev : null;
+}
+
+const addContributor = (ev: VisitEvidence, actor: string) => {
+  if (!ev.contributors.includes(actor)) ev.contributors.push(actor);
 };
+
+/** Enter a phase: a new visit with no evidence; the last one is kept for carrying forward. */
+function enter(s: ProjectState, phase: string): void {
+  s.visit += 1;
+  s.phase = phase;
+  const n = (s.phaseVisits[phase] ?? 0) + 1;
+  s.phaseVisits[phase] = n;
+  const last = s.evidence[phase];
+  if (last) s.previous[phase] = last;
+  s.evidence[phase] = emptyEvidence(phase, s.visit, n);
+  s.approvals = [];
+  s.waivers = {};
+}
+
+/** An agent session's evidence stops counting when the session ends without succeeding. */
+function voidSession(s: ProjectState, session: string): void {
+  for (const ev of Object.values(s.evidence)) {
+    for (const map of [ev.checklist, ev.artifacts, ev.metrics] as Record<
+      string,
+      { session: string | null }
+    >[])
+      for (const [k, v] of Object.entries(map)) if (v.session === session) delete map[k];
+    ev.commits = ev.commits.filter((c) => c.session !== session);
+    ev.commit = ev.commits.at(-1) ?? null;
+  }
+}
 
 /**
  * Fold one event into the state. Mutates and returns `state` (the engine owns its copy); the first
@@ -136,18 +268,18 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       phase: p.phase,
       status: 'active',
       visit: 1,
+      phaseVisits: { [p.phase]: 1 },
       transitions: 0,
       seq: e.seq,
       headHash: e.hash,
       createdAt: e.ts,
       updatedAt: e.ts,
-      checklist: {},
-      artifacts: {},
+      evidence: { [p.phase]: emptyEvidence(p.phase, 1, 1) },
+      previous: {},
       metrics: {},
-      visitMetrics: {},
-      contributors: {},
       approvals: [],
       waivers: {},
+      evaluations: {},
       issues: {},
       tickets: {},
       sessions: {},
@@ -162,43 +294,109 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
   switch (e.type) {
     case 'project.created':
       throw new Error(`project ${e.project_id} is created twice`);
-    case 'checklist.ticked':
-      (s.checklist[e.payload.phase] ??= {})[e.payload.item] = { ticked: true, actor: e.actor, seq: e.seq };
-      addContributor(s, e.payload.phase, e.actor);
+    case 'checklist.ticked': {
+      const ev = evidenceFor(s, e.payload.phase, e.payload.visit);
+      if (!ev) break;
+      const session = e.payload.session ?? null;
+      ev.checklist[e.payload.item] = { ticked: true, actor: e.actor, seq: e.seq, session, carriedFrom: null };
+      addContributor(ev, e.actor);
       break;
-    case 'checklist.reopened':
-      (s.checklist[e.payload.phase] ??= {})[e.payload.item] = { ticked: false, actor: e.actor, seq: e.seq };
-      break;
-    case 'artifact.recorded': {
-      const { phase, artifact, path, workspace, sha256, size } = e.payload;
-      const preview = e.payload.preview ?? null;
-      (s.artifacts[phase] ??= {})[artifact] = {
-        path,
-        workspace,
-        sha256,
-        size,
+    }
+    case 'checklist.reopened': {
+      const ev = evidenceFor(s, e.payload.phase, e.payload.visit);
+      if (!ev) break;
+      ev.checklist[e.payload.item] = {
+        ticked: false,
         actor: e.actor,
         seq: e.seq,
-        preview,
+        session: null,
+        carriedFrom: null,
       };
-      addContributor(s, phase, e.actor);
+      break;
+    }
+    case 'artifact.recorded': {
+      const p = e.payload;
+      const ev = evidenceFor(s, p.phase, p.visit);
+      if (!ev) break;
+      ev.artifacts[p.artifact] = {
+        path: p.path,
+        workspace: p.workspace,
+        sha256: p.sha256,
+        size: p.size,
+        actor: e.actor,
+        seq: e.seq,
+        preview: p.preview ?? null,
+        session: p.session ?? null,
+        commit: p.commit ?? null,
+        carriedFrom: null,
+      };
+      addContributor(ev, e.actor);
       break;
     }
     case 'metric.recorded': {
       const { phase, visit, name, value } = e.payload;
       s.metrics[name] = { value, phase, visit, seq: e.seq };
-      if (phase === s.phase && visit === s.visit) s.visitMetrics[name] = value;
-      addContributor(s, phase, e.actor);
+      const ev = evidenceFor(s, phase, visit);
+      if (!ev) break;
+      ev.metrics[name] = {
+        value,
+        actor: e.actor,
+        seq: e.seq,
+        session: e.payload.session ?? null,
+        carriedFrom: null,
+      };
+      addContributor(ev, e.actor);
+      break;
+    }
+    case 'workspace.committed': {
+      const p = e.payload;
+      const ev = evidenceFor(s, p.phase, p.visit);
+      if (!ev) break;
+      ev.commit = { commit: p.commit, tree: p.tree, session: p.session, actor: e.actor, seq: e.seq };
+      ev.commits.push(ev.commit);
+      // The session's artifacts recorded before this commit are judged in it.
+      for (const a of Object.values(ev.artifacts))
+        if (a.commit === null && a.session !== null && a.session === p.session) a.commit = p.commit;
+      addContributor(ev, e.actor);
+      break;
+    }
+    case 'evidence.carried': {
+      const p = e.payload;
+      const ev = evidenceFor(s, p.phase, p.visit);
+      const from = s.previous[p.phase];
+      if (!ev || !from || from.visit !== p.from_visit) break;
+      for (const id of p.items) {
+        const r = from.checklist[id];
+        if (r?.ticked) ev.checklist[id] = { ...r, carriedFrom: from.visit };
+      }
+      for (const id of p.artifacts) {
+        const r = from.artifacts[id];
+        if (r) ev.artifacts[id] = { ...r, carriedFrom: from.visit };
+      }
+      for (const id of p.metrics) {
+        const r = from.metrics[id];
+        if (r) ev.metrics[id] = { ...r, carriedFrom: from.visit };
+      }
+      // Carrying evidence forward is a person's judgement on it: they count as having worked here.
+      if (p.by === 'person') addContributor(ev, e.actor);
       break;
     }
     case 'gate.evaluated':
+      if (e.payload.side === 'exit')
+        s.evaluations[e.payload.phase] = {
+          phase: e.payload.phase,
+          visit: e.payload.visit,
+          side: e.payload.side,
+          passed: e.payload.passed,
+          results: e.payload.results,
+          seq: e.seq,
+          ts: e.ts,
+          actor: e.actor,
+        };
       break;
     case 'phase.advanced':
-      s.phase = e.payload.to;
-      s.visit += 1;
       s.transitions = e.payload.n;
-      s.visitMetrics = {};
-      s.approvals = [];
+      enter(s, e.payload.to);
       break;
     case 'project.completed':
       s.status = 'completed';
@@ -209,13 +407,24 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       s.approvals.push({ seq: e.seq, actor: e.actor, ...p });
       break;
     }
-    case 'gate.waived':
-      s.waivers[`${e.payload.phase}/${e.payload.gate}`] = {
-        actor: e.actor,
-        reason: e.payload.reason,
-        expiresAt: e.payload.expires_at,
-        seq: e.seq,
-      };
+    case 'gate.waived': {
+      const p = e.payload;
+      if (p.visit !== undefined && p.visit !== s.visit) break;
+      const first = p.confirms != null ? s.waivers[p.gate] : undefined;
+      if (first && first.seq === p.confirms) first.confirmedBy = e.actor;
+      else
+        s.waivers[p.gate] = {
+          gate: p.gate,
+          actor: e.actor,
+          reason: p.reason,
+          expiresAt: p.expires_at,
+          seq: e.seq,
+          confirmedBy: null,
+        };
+      break;
+    }
+    case 'project.upgraded':
+      s.trainHash = e.payload.to_hash;
       break;
     case 'project.held':
       s.status = 'on-hold';
@@ -267,6 +476,7 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
         worker: null,
         notBefore: null,
         session: null,
+        reason: p.reason,
         seq: e.seq,
       };
       break;
@@ -281,7 +491,11 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
     }
     case 'ticket.status': {
       const t = s.tickets[e.payload.ticket]!;
+      // A person who marks a human ticket done did the phase's work.
+      if (t.status === 'awaiting-human' && e.payload.status === 'awaiting-gates' && t.phase === s.phase)
+        addContributor(currentEvidence(s), e.actor);
       t.status = e.payload.status;
+      t.reason = e.payload.reason;
       t.attempts = e.payload.attempts;
       t.notBefore = e.payload.not_before;
       if (t.status !== 'running') t.worker = null;
@@ -290,6 +504,7 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
     case 'ticket.finished': {
       const t = s.tickets[e.payload.ticket]!;
       t.status = e.payload.outcome;
+      t.reason = e.payload.reason;
       t.worker = null;
       break;
     }
@@ -303,13 +518,19 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
         actor: e.actor,
         workspace: p.workspace,
         ended: false,
+        outcome: null,
       };
       s.tickets[p.ticket]!.session = p.session;
+      if (p.phase === s.phase) addContributor(currentEvidence(s), e.actor);
       break;
     }
-    case 'session.ended':
-      s.sessions[e.payload.session]!.ended = true;
+    case 'session.ended': {
+      const sess = s.sessions[e.payload.session]!;
+      sess.ended = true;
+      sess.outcome = e.payload.outcome;
+      if (e.payload.outcome !== 'succeeded') voidSession(s, sess.id);
       break;
+    }
     case 'context.added':
       s.context.push({ seq: e.seq, actor: e.actor, ...e.payload });
       break;

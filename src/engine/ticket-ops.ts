@@ -1,9 +1,10 @@
 import { selectTickets } from '../autopilot/select.ts';
 import { VtError } from '../errors.ts';
+import { gatesPassed } from '../gates/registry.ts';
 import type { GateResult } from '../gates/types.ts';
 import { extendLease, projectOfTicket, queueRows, releaseLease, upsertLease } from '../store/queue.ts';
 import type { ContextKind } from '../types.ts';
-import { chooseTarget, phaseOf } from './core.ts';
+import { decideCheck, decideCommit } from './core.ts';
 import type { Committed, Engine, Who } from './engine.ts';
 import { event } from './events.ts';
 import type { TicketState } from './state.ts';
@@ -14,10 +15,11 @@ import {
   decideAwaitHuman,
   decideClaim,
   decideContext,
+  decideDone,
   decideEndSession,
   decideFailAttempt,
   decideFinish,
-  decidePersonMoves,
+  decideRetry,
   decideStartSession,
   type IssueInput,
 } from './tickets.ts';
@@ -162,17 +164,11 @@ export class Tickets {
       claim.projectId,
       who,
       async (s, t) => {
-        exit = await this.engine.evaluatePhase(s, t, s.phase, 'exit');
-        let entry: { phase: string; results: GateResult[] } | null = null;
-        if (exit.every((r) => r.status === 'pass' || r.status === 'waived')) {
-          const target = chooseTarget(s, t);
-          if (target.to)
-            entry = { phase: target.to, results: await this.engine.evaluatePhase(s, t, target.to, 'entry') };
-        }
-        return { exit, entry };
+        const g = await this.engine.gatherTransition(s, t);
+        exit = g.exit;
+        return g;
       },
       (s, t, g) => {
-        phaseOf(t, s.phase);
         const d = decideFinish(s, t, claim.ticket.id, claim.gen, g, this.engine.clock.now(), backoffBaseMs);
         outcome = d.outcome;
         return d.events;
@@ -206,8 +202,37 @@ export class Tickets {
     return extendLease(this.engine.store.db, claim.ticket.id, claim.gen, worker, expires);
   }
 
-  async personMoves(ticket: string, action: 'done' | 'retry', who: Who): Promise<Committed> {
+  /**
+   * A person's human ticket is done: commit the folder they worked in, evaluate the phase's gates on
+   * it (recorded), and send the ticket on when they pass. Returns the results, failing ones included.
+   */
+  async done(
+    ticket: string,
+    who: Who & { workspace?: string | undefined },
+  ): Promise<Committed & { results: GateResult[]; passed: boolean }> {
     const projectId = await this.projectOf(ticket);
-    return this.engine.decide(projectId, who, (s) => decidePersonMoves(s, ticket, action));
+    await this.engine.refuseSession(projectId, who, 'mark a ticket done');
+    let results: GateResult[] = [];
+    const c = await this.engine.commit(
+      projectId,
+      who,
+      async (s, t) => {
+        const snap = who.workspace ? await this.engine.io.snapshot(s.workspace, who.workspace, []) : null;
+        results = await this.engine.evaluatePhase(s, t, s.phase, 'exit', snap);
+        return snap;
+      },
+      (s, _t, snap) => [
+        ...(snap ? decideCommit(s, { session: null, ticket, ...snap }) : []),
+        decideCheck(s, 'exit', s.phase, results),
+        ...decideDone(s, ticket, results),
+      ],
+    );
+    return { ...c, results, passed: gatesPassed(results) };
+  }
+
+  async retry(ticket: string, who: Who): Promise<Committed> {
+    const projectId = await this.projectOf(ticket);
+    await this.engine.refuseSession(projectId, who, 'retry a ticket');
+    return this.engine.decide(projectId, who, (s) => decideRetry(s, ticket));
   }
 }

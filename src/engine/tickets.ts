@@ -294,22 +294,32 @@ export function decideAwaitHuman(s: ProjectState, id: string, gen: number, reaso
   ];
 }
 
-/** A person says the work is done (human tickets), or unblocks a blocked ticket. */
-export function decidePersonMoves(s: ProjectState, id: string, action: 'done' | 'retry'): NewEvent[] {
+/**
+ * A person says a human ticket's work is done, with its gates just evaluated (and recorded): when they
+ * pass, or only wait for approvals, the ticket goes on; otherwise it stays with the person.
+ */
+export function decideDone(s: ProjectState, id: string, results: GateResult[]): NewEvent[] {
   const t = ticketOf(s, id);
-  if (action === 'done') {
-    if (t.status !== 'awaiting-human')
-      throw new VtError('INVALID_STATE', `ticket ${id} is ${t.status}, not waiting for a person`);
-    return [
-      event('ticket.status', {
-        ticket: id,
-        status: 'awaiting-gates',
-        reason: 'marked done',
-        not_before: null,
-        attempts: t.attempts,
-      }),
-    ];
-  }
+  if (t.status !== 'awaiting-human')
+    throw new VtError('INVALID_STATE', `ticket ${id} is ${t.status}, not waiting for a person`);
+  if (t.phase !== s.phase)
+    throw new VtError('INVALID_STATE', `ticket ${id} is for ${t.phase}; the project is in ${s.phase}`);
+  const passed = results.every((r) => r.status === 'pass' || r.status === 'waived');
+  if (!passed && !onlyApprovalsPending(results)) return [];
+  return [
+    event('ticket.status', {
+      ticket: id,
+      status: 'awaiting-gates',
+      reason: 'marked done',
+      not_before: null,
+      attempts: t.attempts,
+    }),
+  ];
+}
+
+/** A person unblocks a blocked ticket (or gives a human ticket back to the queue) with fresh attempts. */
+export function decideRetry(s: ProjectState, id: string): NewEvent[] {
+  const t = ticketOf(s, id);
   if (t.status !== 'blocked' && t.status !== 'awaiting-human')
     throw new VtError('INVALID_STATE', `ticket ${id} is ${t.status}; only a blocked ticket is retried`);
   return [

@@ -1,18 +1,18 @@
-import { evidenceDigest } from '../engine/digest.ts';
 import type { GateSpec } from '../train/schema.ts';
+import { evidenceDigest } from './digest.ts';
 import type { GateContext, GateResult } from './types.ts';
 
 /**
- * Passes with `count` approvals from members of `role` during the current visit, each given on the
- * evidence as it stands now, by people who did not do the phase's work. Any rejection fails it.
+ * Passes with `count` approvals from members of `role` during this visit, each given on the evidence
+ * as it stands now, by people who did no work in this visit. Any rejection fails it.
  */
 export async function approvalGate(
   spec: Extract<GateSpec, { kind: 'approval' }>,
   ctx: GateContext,
 ): Promise<GateResult> {
-  const digest = evidenceDigest(ctx.state, ctx.phase.id);
-  const workers = ctx.state.contributors[ctx.phase.id] ?? [];
-  const mine = ctx.state.approvals.filter((a) => a.phase === ctx.phase.id && a.role === spec.role);
+  const digest = evidenceDigest(ctx.evidence);
+  const workers = ctx.evidence.contributors;
+  const mine = ctx.approvals.filter((a) => a.phase === ctx.phase.id && a.role === spec.role);
   const rejected = mine.filter((a) => a.decision === 'reject');
   const valid = mine.filter(
     (a) => a.decision === 'approve' && a.digest === digest && !workers.includes(a.actor),

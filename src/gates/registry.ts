@@ -55,25 +55,60 @@ async function combine(
 }
 
 /**
- * Evaluate a phase's gates on one side. A failing gate with a live waiver counts as waived, and the
+ * Why a waiver does not count (null when it does): it expired, its author (or confirmer) did work in
+ * this visit, or it waives an approval gate and no second person confirmed it.
+ */
+export function waiverProblem(
+  spec: GateSpec,
+  w: GateContext['waivers'][string],
+  ctx: GateContext,
+): string | null {
+  if (!(Date.parse(w.expiresAt) > ctx.now.getTime()))
+    return `the waiver by ${w.actor} expired ${w.expiresAt}`;
+  const workers = ctx.evidence.contributors;
+  if (workers.includes(w.actor)) return `${w.actor} did work in this visit and cannot waive its gates`;
+  if (spec.kind === 'approval') {
+    if (!w.confirmedBy) return `waiving an approval needs a second person of ${spec.role} to confirm`;
+    if (workers.includes(w.confirmedBy)) return `${w.confirmedBy} did work in this visit and cannot confirm`;
+  }
+  return null;
+}
+
+/**
+ * Evaluate a phase's gates on one side. A failing gate with a waiver that counts is waived, and the
  * waiver is part of the evidence.
  */
 export async function evaluateGates(specs: readonly GateSpec[], ctx: GateContext): Promise<GateResult[]> {
   const results: GateResult[] = [];
   for (const spec of specs) {
     const r = await evaluateGate(spec, ctx);
-    const waiver = ctx.state.waivers[`${ctx.phase.id}/${spec.id}`];
-    if (r.status !== 'pass' && waiver && Date.parse(waiver.expiresAt) > ctx.now.getTime()) {
+    const waiver = ctx.waivers[spec.id];
+    if (r.status === 'pass' || !waiver) {
+      results.push(r);
+      continue;
+    }
+    const problem = waiverProblem(spec, waiver, ctx);
+    const record = {
+      actor: waiver.actor,
+      confirmed_by: waiver.confirmedBy,
+      reason: waiver.reason,
+      expires_at: waiver.expiresAt,
+    };
+    if (problem) {
       results.push({
         ...r,
-        status: 'waived',
-        message: `waived by ${waiver.actor} until ${waiver.expiresAt}: ${waiver.reason} (was: ${r.message})`,
-        evidence: {
-          ...r.evidence,
-          waiver: { actor: waiver.actor, reason: waiver.reason, expires_at: waiver.expiresAt },
-        },
+        message: `${r.message} (not waived: ${problem})`,
+        evidence: { ...r.evidence, waiver: { ...record, problem } },
       });
-    } else results.push(r);
+      continue;
+    }
+    const by = waiver.confirmedBy ? `${waiver.actor} and ${waiver.confirmedBy}` : waiver.actor;
+    results.push({
+      ...r,
+      status: 'waived',
+      message: `waived by ${by} until ${waiver.expiresAt}: ${waiver.reason} (was: ${r.message})`,
+      evidence: { ...r.evidence, waiver: record },
+    });
   }
   return results;
 }

@@ -1,4 +1,3 @@
-import type { ProjectState } from '../engine/state.ts';
 import type { Phase, Train } from '../train/schema.ts';
 import type { GateStatus, Json } from '../types.ts';
 
@@ -13,7 +12,7 @@ export interface GateResult {
   children?: GateResult[];
 }
 
-/** What a file looks like now, as the artifacts gate sees it. */
+/** What a file looks like, as the artifacts gate sees it. */
 export type FileObservation =
   | { ok: true; sha256: string; size: number; text?: string }
   | { ok: false; problem: string };
@@ -27,8 +26,17 @@ export interface CommandOutcome {
 
 /** The I/O a gate may do, injected so the gates and the engine core stay free of it. */
 export interface GateIo {
-  /** Read a workspace file (resolved and confined to the workspace), with its hash; text when small. */
+  /** A file as committed in `commit` of the repository behind `workspace`, with its hash; text when asked. */
+  readCommitted(
+    workspace: string,
+    commit: string,
+    path: string,
+    opts: { wantText: boolean },
+  ): Promise<FileObservation>;
+  /** A file where it lies in a folder (only for artifacts recorded before commits were). */
   observeFile(workspace: string, path: string, opts: { wantText: boolean }): Promise<FileObservation>;
+  /** A fresh, private checkout of `commit` to run a command in; removed by `dispose`. */
+  checkout(workspace: string, commit: string): Promise<{ dir: string; dispose(): Promise<void> }>;
   runCommand(
     argv: readonly string[],
     cwd: string,
@@ -37,10 +45,66 @@ export interface GateIo {
   ): Promise<CommandOutcome>;
 }
 
+/** The evidence of one visit of a phase: all a gate may judge. */
+export interface GateEvidence {
+  phase: string;
+  /** The project-wide visit number. */
+  visit: number;
+  /** Which visit of this phase (1, 2, ...). */
+  n: number;
+  checklist: Readonly<Record<string, { ticked: boolean; actor: string; carriedFrom: number | null }>>;
+  artifacts: Readonly<
+    Record<
+      string,
+      {
+        path: string;
+        workspace: string;
+        sha256: string;
+        size: number;
+        session: string | null;
+        commit: string | null;
+        carriedFrom: number | null;
+      }
+    >
+  >;
+  metrics: Readonly<Record<string, { value: number; carriedFrom: number | null }>>;
+  contributors: readonly string[];
+  commit: { commit: string; tree: string } | null;
+}
+
+export interface GateApproval {
+  actor: string;
+  phase: string;
+  role: string;
+  decision: 'approve' | 'reject';
+  reason: string | null;
+  digest: string;
+}
+
+export interface GateWaiver {
+  actor: string;
+  reason: string;
+  expiresAt: string;
+  confirmedBy: string | null;
+}
+
 export interface GateContext {
-  state: ProjectState;
+  project: string;
+  /** The project's workspace: the repository its commits live in. */
+  workspace: string;
   train: Train;
   phase: Phase;
   now: Date;
   io: GateIo;
+  /** This visit's evidence. */
+  evidence: GateEvidence;
+  /** Values for `name@latest` (any phase, any visit) and `name@phase` (that phase's latest visit). */
+  metricScopes: {
+    latest: Readonly<Record<string, number>>;
+    phases: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  };
+  /** Approvals and rejections of this visit. */
+  approvals: readonly GateApproval[];
+  /** Waivers of this visit, by gate id. */
+  waivers: Readonly<Record<string, GateWaiver>>;
 }

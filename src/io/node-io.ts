@@ -7,6 +7,7 @@ import type { EngineIo } from '../engine/engine.ts';
 import { VtError } from '../errors.ts';
 import type { CommandOutcome, FileObservation } from '../gates/types.ts';
 import { redact, stripControl } from '../redact.ts';
+import { checkoutCopy, readCommitted, repoOf, snapshot } from './git.ts';
 import { resolveInside } from './paths.ts';
 import { childEnv, runProcess } from './process.ts';
 
@@ -88,4 +89,13 @@ export const nodeIo: EngineIo = {
     }
   },
   runCommand: (argv, cwd, timeoutMs, env) => runCommand(argv, cwd, timeoutMs, env),
+  async readCommitted(workspace, commit, path, opts) {
+    return readCommitted(await repoOf(workspace), commit, path, opts.wantText);
+  },
+  async checkout(workspace, commit) {
+    return checkoutCopy(await repoOf(workspace), commit);
+  },
+  async snapshot(projectWorkspace, folder, force) {
+    return snapshot(await repoOf(projectWorkspace), folder, force, `vt: the work in ${folder}`);
+  },
 };

@@ -40,8 +40,9 @@ const clean = (text: string) => redact(stripControl(text));
 
 /** Variables a scrubbed environment keeps: enough to find programs and a home, nothing secret. */
 const SCRUBBED_KEEP = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TERM', 'USER', 'LOGNAME', 'SHELL'];
-/** Variables no child of vt ever gets: the store and its credentials. */
-const NEVER_PASSED = /^(VT_DATABASE_URL|VT_DB|DATABASE_URL|PG[A-Z]+|VT_SESSION_TOKEN_FILE)$/;
+/** Variables no child of vt ever gets: the store and its credentials, and the way to a person's keys. */
+const NEVER_PASSED =
+  /^(VT_DATABASE_URL|VT_DB|DATABASE_URL|PG[A-Z]+|VT_SIGNING_KEY|VT_LOG_KEY_FILE|SSH_AUTH_SOCK|SSH_AGENT_PID|GPG_AGENT_INFO)$/;
 
 /**
  * The environment of a child process: this process's environment without the store's

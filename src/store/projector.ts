@@ -1,5 +1,6 @@
 import type { RecordedEvent } from '../engine/events.ts';
 import { readEvents, toRecorded } from './append.ts';
+import { canonicalJson } from './canonical.ts';
 import type { Db, Trx } from './store.ts';
 
 /** Projection tables, in the order a rebuild clears them. */
@@ -8,6 +9,8 @@ export const PROJECTION_TABLES = [
   'checklist',
   'artifacts',
   'metrics',
+  'commits',
+  'gate_evaluations',
   'approvals',
   'waivers',
   'transitions',
@@ -47,6 +50,7 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
           head_seq: e.seq,
           head_hash: e.hash,
           last_claim_at: null,
+          phase_visit: 1,
         })
         .execute();
       return;
@@ -55,44 +59,101 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
     case 'checklist.reopened': {
       const ticked = e.type === 'checklist.ticked' ? 1 : 0;
       const reason = e.type === 'checklist.reopened' ? e.payload.reason : e.payload.note;
+      const session = e.type === 'checklist.ticked' ? (e.payload.session ?? null) : null;
+      const visit = e.payload.visit ?? (await currentVisit(trx, pid));
+      const row = { ticked, actor: e.actor, ts: e.ts, reason, session, carried_from: null };
       await trx
         .insertInto('checklist')
-        .values({
-          project_id: pid,
-          phase: e.payload.phase,
-          item: e.payload.item,
-          ticked,
-          actor: e.actor,
-          ts: e.ts,
-          reason,
-        })
-        .onConflict((oc) =>
-          oc
-            .columns(['project_id', 'phase', 'item'])
-            .doUpdateSet({ ticked, actor: e.actor, ts: e.ts, reason }),
-        )
+        .values({ project_id: pid, phase: e.payload.phase, visit, item: e.payload.item, ...row })
+        .onConflict((oc) => oc.columns(['project_id', 'phase', 'visit', 'item']).doUpdateSet(row))
         .execute();
       break;
     }
     case 'artifact.recorded': {
       const { phase, artifact, path, workspace, sha256, size } = e.payload;
-      const row = { path, workspace, sha256, size, actor: e.actor, ts: e.ts, seq: e.seq };
+      const visit = e.payload.visit ?? (await currentVisit(trx, pid));
+      const row = {
+        path,
+        workspace,
+        sha256,
+        size,
+        actor: e.actor,
+        ts: e.ts,
+        seq: e.seq,
+        session: e.payload.session ?? null,
+        commit_sha: e.payload.commit ?? null,
+        carried_from: null,
+      };
       await trx
         .insertInto('artifacts')
-        .values({ project_id: pid, phase, artifact, ...row })
-        .onConflict((oc) => oc.columns(['project_id', 'phase', 'artifact']).doUpdateSet(row))
+        .values({ project_id: pid, phase, visit, artifact, ...row })
+        .onConflict((oc) => oc.columns(['project_id', 'phase', 'visit', 'artifact']).doUpdateSet(row))
         .execute();
       break;
     }
     case 'metric.recorded':
       await trx
         .insertInto('metrics')
-        .values({ project_id: pid, seq: e.seq, ...e.payload, actor: e.actor, ts: e.ts })
+        .values({
+          project_id: pid,
+          seq: e.seq,
+          name: e.payload.name,
+          phase: e.payload.phase,
+          visit: e.payload.visit,
+          value: e.payload.value,
+          actor: e.actor,
+          ts: e.ts,
+          session: e.payload.session ?? null,
+          carried_from: null,
+        })
         .execute();
       break;
+    case 'workspace.committed': {
+      const p = e.payload;
+      await trx
+        .insertInto('commits')
+        .values({
+          project_id: pid,
+          seq: e.seq,
+          phase: p.phase,
+          visit: p.visit,
+          session: p.session,
+          ticket: p.ticket,
+          commit_sha: p.commit,
+          tree: p.tree,
+          actor: e.actor,
+          ts: e.ts,
+        })
+        .execute();
+      if (p.session !== null)
+        await trx
+          .updateTable('artifacts')
+          .set({ commit_sha: p.commit })
+          .where('project_id', '=', pid)
+          .where('visit', '=', p.visit)
+          .where('session', '=', p.session)
+          .where('commit_sha', 'is', null)
+          .execute();
+      break;
+    }
+    case 'evidence.carried':
+      await projectCarry(trx, e);
+      break;
     case 'gate.evaluated':
-      // Gate results and their evidence live in the event itself (vt audit log, vt gate check --json);
-      // no projection row, so a transition writes fewer pages before its durable commit.
+      await trx
+        .insertInto('gate_evaluations')
+        .values({
+          project_id: pid,
+          seq: e.seq,
+          phase: e.payload.phase,
+          visit: e.payload.visit,
+          side: e.payload.side,
+          passed: e.payload.passed ? 1 : 0,
+          results: canonicalJson(e.payload.results),
+          actor: e.actor,
+          ts: e.ts,
+        })
+        .execute();
       break;
     case 'phase.advanced':
       await trx
@@ -110,8 +171,32 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
         .execute();
       await trx
         .updateTable('projects')
-        .set((eb) => ({ phase: e.payload.to, visit: eb('visit', '+', 1), transitions: e.payload.n }))
+        .set((eb) => ({
+          phase: e.payload.to,
+          visit: eb('visit', '+', 1),
+          transitions: e.payload.n,
+          phase_visit: eb
+            .selectFrom('transitions as t')
+            .select((x) => x.fn.countAll<number>().as('n'))
+            .where('t.project_id', '=', pid)
+            .where('t.to_phase', '=', e.payload.to),
+        }))
         .where('id', '=', pid)
+        .execute();
+      // The phase the project started in was entered once before any transition led to it.
+      await trx
+        .updateTable('projects')
+        .set((eb) => ({ phase_visit: eb('phase_visit', '+', 1) }))
+        .where('id', '=', pid)
+        .where(({ exists, selectFrom }) =>
+          exists(
+            selectFrom('transitions as t')
+              .select('t.n')
+              .where('t.project_id', '=', pid)
+              .where('t.n', '=', 1)
+              .where('t.from_phase', '=', e.payload.to),
+          ),
+        )
         .execute();
       break;
     case 'project.completed':
@@ -143,7 +228,25 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
     case 'gate.waived':
       await trx
         .insertInto('waivers')
-        .values({ project_id: pid, seq: e.seq, ...e.payload, actor: e.actor, ts: e.ts })
+        .values({
+          project_id: pid,
+          seq: e.seq,
+          phase: e.payload.phase,
+          gate: e.payload.gate,
+          reason: e.payload.reason,
+          expires_at: e.payload.expires_at,
+          visit: e.payload.visit ?? null,
+          confirms: e.payload.confirms ?? null,
+          actor: e.actor,
+          ts: e.ts,
+        })
+        .execute();
+      break;
+    case 'project.upgraded':
+      await trx
+        .updateTable('projects')
+        .set({ train_hash: e.payload.to_hash })
+        .where('id', '=', pid)
         .execute();
       break;
     case 'project.held':
@@ -229,6 +332,7 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
           worker: null,
           not_before: null,
           session: null,
+          reason: p.reason,
           priority: issue.priority,
           labels: issue.labels,
           created_at: e.ts,
@@ -260,6 +364,7 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
           status: p.status,
           attempts: p.attempts,
           not_before: p.not_before,
+          reason: p.reason,
           updated_at: e.ts,
           ...(p.status === 'running' ? {} : { worker: null }),
         })
@@ -270,7 +375,7 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
     case 'ticket.finished':
       await trx
         .updateTable('tickets')
-        .set({ status: e.payload.outcome, worker: null, updated_at: e.ts })
+        .set({ status: e.payload.outcome, reason: e.payload.reason, worker: null, updated_at: e.ts })
         .where('id', '=', e.payload.ticket)
         .execute();
       break;
@@ -308,6 +413,10 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
         .set({ ended_at: e.ts, ...rest })
         .where('id', '=', session)
         .execute();
+      // A session that did not succeed leaves no evidence that counts (as in the engine's state).
+      if (rest.outcome !== 'succeeded')
+        for (const table of ['checklist', 'artifacts', 'metrics'] as const)
+          await trx.deleteFrom(table).where('project_id', '=', pid).where('session', '=', session).execute();
       break;
     }
     case 'context.added':
@@ -332,6 +441,64 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
       break;
     default:
       break;
+  }
+}
+
+/** The project-wide visit number the project is in now (for events that do not carry it). */
+async function currentVisit(trx: Trx, pid: string): Promise<number> {
+  const row = await trx
+    .selectFrom('projects')
+    .select('visit')
+    .where('id', '=', pid)
+    .executeTakeFirstOrThrow();
+  return row.visit;
+}
+
+/** Copy the carried rows of an earlier visit into the new one. */
+async function projectCarry(
+  trx: Trx,
+  e: Extract<RecordedEvent, { type: 'evidence.carried' }>,
+): Promise<void> {
+  const p = e.payload;
+  const pid = e.project_id;
+  const from = (table: 'checklist' | 'artifacts') =>
+    trx
+      .selectFrom(table)
+      .selectAll()
+      .where('project_id', '=', pid)
+      .where('phase', '=', p.phase)
+      .where('visit', '=', p.from_visit);
+  for (const r of await from('checklist')
+    .where('item', 'in', p.items.length ? p.items : [''])
+    .execute())
+    await trx
+      .insertInto('checklist')
+      .values({ ...r, visit: p.visit, carried_from: p.from_visit })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  for (const r of await from('artifacts')
+    .where('artifact', 'in', p.artifacts.length ? p.artifacts : [''])
+    .execute())
+    await trx
+      .insertInto('artifacts')
+      .values({ ...r, visit: p.visit, carried_from: p.from_visit })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  for (const name of p.metrics) {
+    const m = await trx
+      .selectFrom('metrics')
+      .selectAll()
+      .where('project_id', '=', pid)
+      .where('phase', '=', p.phase)
+      .where('visit', '=', p.from_visit)
+      .where('name', '=', name)
+      .orderBy('seq', 'desc')
+      .executeTakeFirst();
+    if (m)
+      await trx
+        .insertInto('metrics')
+        .values({ ...m, seq: e.seq, visit: p.visit, carried_from: p.from_visit })
+        .execute();
   }
 }
 

@@ -86,3 +86,14 @@ export async function setControl(db: Db, key: string, value: string | null, now:
     .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: now }))
     .execute();
 }
+
+/** Tickets waiting for a person (approvals, human work, blocked), longest waiting first, with why. */
+export async function inboxRows(db: Db | Trx) {
+  return db
+    .selectFrom('tickets')
+    .select(['id', 'project_id', 'phase', 'status', 'reason', 'attempts', 'updated_at'])
+    .where('status', 'in', ['awaiting-approval', 'awaiting-human', 'blocked'])
+    .orderBy('updated_at')
+    .orderBy('id')
+    .execute();
+}

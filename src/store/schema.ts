@@ -21,6 +21,20 @@ export interface DB {
   outbox: OutboxTable;
   control: ControlTable;
   session_tokens: SessionTokensTable;
+  commits: CommitsTable;
+  gate_evaluations: GateEvaluationsTable;
+  session_processes: SessionProcessesTable;
+}
+
+/** The group leader process of a live session's executor (operational). */
+export interface SessionProcessesTable {
+  session: string;
+  project_id: string;
+  actor: string;
+  pid: number;
+  start: number;
+  host: string;
+  created_at: string;
 }
 
 /** Content-addressed train bodies: insert-only, shared by every project that pins the same hash. */
@@ -64,21 +78,30 @@ export interface ProjectsTable {
   head_seq: number;
   head_hash: string;
   last_claim_at: string | null;
+  /** Which visit of its current phase the project is in (1 the first time). */
+  phase_visit: number;
 }
 
+/** Checklist items per phase visit: who ticked (or reopened) them, and in which session. */
 export interface ChecklistTable {
   project_id: string;
   phase: string;
+  /** The project-wide visit number. */
+  visit: number;
   item: string;
   ticked: number;
   actor: string;
   ts: string;
   reason: string | null;
+  session: string | null;
+  carried_from: number | null;
 }
 
+/** Artifacts per phase visit, with the commit they are judged in. */
 export interface ArtifactsTable {
   project_id: string;
   phase: string;
+  visit: number;
   artifact: string;
   path: string;
   workspace: string;
@@ -87,6 +110,9 @@ export interface ArtifactsTable {
   actor: string;
   ts: string;
   seq: number;
+  session: string | null;
+  commit_sha: string | null;
+  carried_from: number | null;
 }
 
 export interface MetricsTable {
@@ -96,6 +122,35 @@ export interface MetricsTable {
   phase: string;
   visit: number;
   value: number;
+  actor: string;
+  ts: string;
+  session: string | null;
+  carried_from: number | null;
+}
+
+/** Commits recorded for a visit: what its artifact and command gates judged. */
+export interface CommitsTable {
+  project_id: string;
+  seq: number;
+  phase: string;
+  visit: number;
+  session: string | null;
+  ticket: string | null;
+  commit_sha: string;
+  tree: string;
+  actor: string;
+  ts: string;
+}
+
+/** Every recorded gate evaluation, with its results (JSON) as evidence. */
+export interface GateEvaluationsTable {
+  project_id: string;
+  seq: number;
+  phase: string;
+  visit: number;
+  side: string;
+  passed: number;
+  results: string;
   actor: string;
   ts: string;
 }
@@ -122,6 +177,8 @@ export interface WaiversTable {
   reason: string;
   expires_at: string;
   ts: string;
+  visit: number | null;
+  confirms: number | null;
 }
 
 export interface TransitionsTable {
@@ -166,6 +223,7 @@ export interface TicketsTable {
   worker: string | null;
   not_before: string | null;
   session: string | null;
+  reason: string | null;
   priority: string;
   labels: string;
   created_at: string;

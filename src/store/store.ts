@@ -11,7 +11,8 @@ import {
   sqliteAfterMigrate,
 } from './dialects/sqlite.ts';
 import { GroupCommitter } from './group-commit.ts';
-import { migrationProvider } from './migrations/index.ts';
+import { MIGRATIONS, migrationProvider } from './migrations/index.ts';
+import { rebuildProjections } from './projector.ts';
 import type { DB } from './schema.ts';
 
 export type Trx = Transaction<DB>;
@@ -49,18 +50,22 @@ export async function openStore(target: string, opts: StoreOptions = {}): Promis
     throw new VtError('STORE_ERROR', `cannot open the store ${file}: ${(err as Error).message}`);
   }
   const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect(raw) });
-  await migrate(db, (d) => sqliteAfterMigrate(d));
+  const reshaped = await migrate(db, (d) => sqliteAfterMigrate(d));
   const group = new GroupCommitter(db);
-  return {
+  const store: Store = {
     db,
     kind: 'sqlite',
     location: file,
     transaction: (fn) => group.run(fn),
     close: () => db.destroy(),
   };
+  // A migration that reshaped projections leaves them to be rebuilt from the events.
+  if (reshaped) await rebuildProjections(store);
+  return store;
 }
 
-async function migrate(db: Db, after: (db: Kysely<unknown>) => Promise<void>): Promise<void> {
+/** Migrate to the latest schema; true when a migration that reshapes projections ran on a store with events. */
+async function migrate(db: Db, after: (db: Kysely<unknown>) => Promise<void>): Promise<boolean> {
   const migrator = new Migrator({ db, provider: migrationProvider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
@@ -68,4 +73,11 @@ async function migrate(db: Db, after: (db: Kysely<unknown>) => Promise<void>): P
     throw new VtError('STORE_ERROR', `migration ${failed} failed: ${(error as Error).message ?? error}`);
   }
   await after(db as unknown as Kysely<unknown>);
+  const reshaped = (results ?? []).some(
+    (r) =>
+      r.status === 'Success' &&
+      (MIGRATIONS[r.migrationName] as { rebuildsProjections?: boolean } | undefined)?.rebuildsProjections,
+  );
+  if (!reshaped) return false;
+  return !!(await db.selectFrom('events').select('seq').limit(1).executeTakeFirst());
 }

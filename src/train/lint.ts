@@ -1,5 +1,5 @@
 import { VtError } from '../errors.ts';
-import { metricNames, parseMetricExpr } from '../gates/expr.ts';
+import { metricNames, parseMetricExpr } from '../expr/metric-expr.ts';
 import { formatPath, type LoadedTrain, type TrainProblem } from './loader.ts';
 import type { GateSpec, Phase, Train } from './schema.ts';
 
@@ -47,6 +47,7 @@ export function lintTrain(loaded: LoadedTrain): TrainProblem[] {
   const roles = new Set(train.roles.map((r) => r.id));
   const modes = new Set(train.modes.map((m) => m.id));
   const metrics = new Set(train.metrics.map((m) => m.id));
+  const phaseIds = new Set(phases.keys());
   const suggest = (value: string, known: Iterable<string>) => {
     const list = [...known];
     const close = list.find((k) => editDistance(k, value) <= 2);
@@ -58,9 +59,12 @@ export function lintTrain(loaded: LoadedTrain): TrainProblem[] {
   };
   const checkExpr = (expr: string, path: Path) => {
     try {
-      for (const name of metricNames(parseMetricExpr(expr))) {
+      for (const ref of metricNames(parseMetricExpr(expr))) {
+        const [name = ref, scope] = ref.split('@');
         if (!metrics.has(name))
           report(path, `unknown metric "${name}"${suggest(name, metrics)}; declare it under metrics:`);
+        if (scope !== undefined && scope !== 'latest' && !phaseIds.has(scope))
+          report(path, `"${ref}": @${scope} is neither @latest nor a phase${suggest(scope, phaseIds)}`);
       }
     } catch (err) {
       report(path, err instanceof Error ? err.message : String(err));

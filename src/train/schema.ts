@@ -118,8 +118,13 @@ export const GateSchema: z.ZodType<GateSpec> = z.lazy(() =>
   ]),
 );
 
+const Carry = z
+  .boolean()
+  .optional()
+  .describe('carry it into the next visit of the phase (a rework loop), instead of starting empty');
+
 export const ChecklistItemSchema = z
-  .object({ id: Id, text: z.string().min(1), required: z.boolean().default(true) })
+  .object({ id: Id, text: z.string().min(1), required: z.boolean().default(true), carry: Carry })
   .strict();
 
 export const ArtifactSchema = z
@@ -130,6 +135,7 @@ export const ArtifactSchema = z
     description: z.string().optional(),
     template: z.string().optional().describe('a markdown template under templates/docs to start from'),
     validators: z.array(ValidatorSchema).default([]),
+    carry: Carry,
   })
   .strict();
 

@@ -1,4 +1,4 @@
-import { appendFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -9,14 +9,16 @@ import {
   type Progress,
   runAutopilot,
 } from '../../autopilot/worker.ts';
-import { openWorkspaces } from '../../autopilot/workspace.ts';
+import { openWorkspaces, workspaceDir } from '../../autopilot/workspace.ts';
 import { Tickets } from '../../engine/ticket-ops.ts';
 import { VtError } from '../../errors.ts';
 import { redact } from '../../redact.ts';
-import { setControl } from '../../store/queue.ts';
+import { inboxRows, setControl } from '../../store/queue.ts';
+import { workspaceOf } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { badge, json, paint, safe, table, when } from '../output.ts';
+import { printGates } from './work.ts';
 
 const VT_JS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/vt.js');
 
@@ -256,26 +258,51 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
       }),
     );
 
-  for (const [name, what] of [
-    ['retry', 'put a blocked ticket back in the queue with fresh attempts'],
-    ['done', "mark a person's ticket done: the autopilot then evaluates its gates"],
-  ] as const) {
-    program
-      .command(name)
-      .description(what)
-      .argument('<ticket>')
-      .action(
-        withCtx(async (ctx, ticket: string) => {
-          const { engine } = await ctx.vt();
-          const c = await new Tickets(engine).personMoves(ticket, name, ctx.who);
-          if (ctx.json) json(ctx.io, { ticket, status: c.state.tickets[ticket]?.status });
+  program
+    .command('retry')
+    .description('put a blocked ticket back in the queue with fresh attempts')
+    .argument('<ticket>')
+    .addHelpText('after', '\nExample:\n  vt retry churn-model-1-training')
+    .action(
+      withCtx(async (ctx, ticket: string) => {
+        const { engine } = await ctx.vt();
+        const c = await new Tickets(engine).retry(ticket, ctx.who);
+        if (ctx.json) json(ctx.io, { ticket, status: c.state.tickets[ticket]?.status });
+        ctx.io.err(
+          `${paint(ctx.color, 'green', '✓')} ${ticket} is ${c.state.tickets[ticket]?.status}; next: vt autopilot\n`,
+        );
+        return 0;
+      }),
+    );
+
+  program
+    .command('done')
+    .description(
+      "say a person's ticket is done: its worktree is committed, the phase's gates are evaluated on it (exit 1 when one fails) and, when they pass, the autopilot takes it on",
+    )
+    .argument('<ticket>')
+    .addHelpText('after', '\nExample:\n  vt done churn-model-1-scope-pitch')
+    .action(
+      withCtx(async (ctx, ticket: string) => {
+        const { engine } = await ctx.vt();
+        const root = ctx.requireRoot();
+        const human = workspaceDir(root, `${ticket}.human`);
+        const here = workspaceOf(ctx.cwd);
+        const folder = existsSync(human) ? human : here ? here.workspace : undefined;
+        const c = await new Tickets(engine).done(ticket, { ...ctx.who, workspace: folder });
+        const status = c.state.tickets[ticket]?.status;
+        if (ctx.json) json(ctx.io, { ticket, status, passed: c.passed, results: c.results });
+        else printGates(ctx, c.results);
+        if (status === 'awaiting-human') {
           ctx.io.err(
-            `${paint(ctx.color, 'green', '✓')} ${ticket} is ${c.state.tickets[ticket]?.status}; next: vt autopilot\n`,
+            `${paint(ctx.color, 'red', '✗')} ${ticket} stays with you: its gates did not pass. Fix what failed, then vt done ${ticket} again\n`,
           );
-          return 0;
-        }),
-      );
-  }
+          return 1;
+        }
+        ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${ticket} is ${status}; next: vt autopilot\n`);
+        return 0;
+      }),
+    );
 
   program
     .command('inbox')
@@ -284,12 +311,7 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
     .action(
       withCtx(async (ctx, o: { wide?: boolean }) => {
         const { store } = await ctx.vt();
-        const rows = await store.db
-          .selectFrom('tickets')
-          .selectAll()
-          .where('status', 'in', ['awaiting-approval', 'awaiting-human', 'blocked'])
-          .orderBy('updated_at')
-          .execute();
+        const rows = await inboxRows(store.db);
         if (ctx.json) {
           json(
             ctx.io,
@@ -298,6 +320,7 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
               project: r.project_id,
               phase: r.phase,
               status: r.status,
+              reason: r.reason,
               attempts: r.attempts,
               updated_at: r.updated_at,
             })),
@@ -313,12 +336,13 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
         ctx.io.out(
           table(
             ctx.io,
-            ['ticket', 'project', 'phase', 'status', 'since', 'next'],
+            ['ticket', 'project', 'phase', 'status', 'why', 'since', 'next'],
             rows.map((r) => [
               r.id,
               r.project_id,
               r.phase,
               r.status,
+              safe(r.reason ?? ''),
               when(ctx.io, r.updated_at),
               `${next[r.status]} ${r.status === 'awaiting-approval' ? r.project_id : r.id}`,
             ]),

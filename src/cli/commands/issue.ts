@@ -9,6 +9,7 @@ import { VtError } from '../../errors.ts';
 import { CONTEXT_KINDS, type ContextKind, PRIORITIES, type Priority, TICKET_STATUSES } from '../../types.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint, safe, table, when } from '../output.ts';
+import { callSessionTool } from '../session-client.ts';
 import { resolveProject } from './project.ts';
 
 export function registerIssue(program: Command, withCtx: WithCtx): void {
@@ -206,6 +207,12 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
       withCtx(async (ctx, project: string, kind: string, text: string) => {
         if (!CONTEXT_KINDS.includes(kind as ContextKind))
           throw new VtError('BAD_INPUT', `kind must be one of ${CONTEXT_KINDS.join(', ')}, not "${kind}"`);
+        const session = ctx.session();
+        if (session) {
+          await callSessionTool(session, 'add_context', { project, kind, text });
+          ctx.io.err(`${paint(ctx.color, 'green', '✓')} recorded ${kind}\n`);
+          return 0;
+        }
         const { engine } = await ctx.vt();
         const who = ctx.who;
         await new Tickets(engine).addContext(

@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { phaseOf } from '../../engine/core.ts';
+import { statusView } from '../../engine/views.ts';
 import { VtError } from '../../errors.ts';
-import { evaluateGates } from '../../gates/registry.ts';
 import { assertTrainSound } from '../../train/lint.ts';
 import { loadTrainFile } from '../../train/loader.ts';
 import { PRIORITIES, type Priority } from '../../types.ts';
@@ -125,82 +124,58 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
 
   program
     .command('status')
-    .description("a project's phase, checklist, artifacts, metrics and what its exit gates say now")
+    .description(
+      "a project's phase and visit, this visit's checklist, artifacts and metrics, and its last recorded gate evaluation",
+    )
     .argument('[project]', 'project id (default: the only project)')
-    .addHelpText('after', '\nExamples:\n  vt status churn-model\n  vt status --json | jq .gates')
+    .addHelpText(
+      'after',
+      '\nReading runs nothing: it shows the gates as they were last evaluated (vt gate check evaluates and records).\n\nExamples:\n  vt status churn-model\n  vt status --json | jq .evaluation',
+    )
     .action(
       withCtx(async (ctx, given?: string) => {
         const id = await resolveProject(ctx, given);
         const { engine } = await ctx.vt();
         const s = await engine.state(id);
-        const train = await engine.train(s.trainHash);
-        const phase = phaseOf(train, s.phase);
-        const gates = await evaluateGates(phase.gates.exit, {
-          state: s,
-          train,
-          phase,
-          now: engine.clock.now(),
-          io: engine.io,
-        });
-        const index = train.phases.findIndex((p) => p.id === phase.id);
-        const checklist = phase.checklist.map((c) => ({
-          id: c.id,
-          text: c.text,
-          required: c.required,
-          ticked: !!s.checklist[phase.id]?.[c.id]?.ticked,
-        }));
-        const artifacts = phase.artifacts.map((a) => ({
-          id: a.id,
-          path: a.path,
-          required: a.required,
-          recorded: s.artifacts[phase.id]?.[a.id] ?? null,
-        }));
+        const v = statusView(s, await engine.train(s.trainHash));
         if (ctx.json) {
-          json(ctx.io, {
-            id: s.id,
-            name: s.name,
-            team: s.team,
-            priority: s.priority,
-            budget: s.budget,
-            status: s.status,
-            phase: s.phase,
-            phase_index: index + 1,
-            phases: train.phases.length,
-            stage: phase.stage,
-            owner: phase.owner,
-            visit: s.visit,
-            transitions: s.transitions,
-            train: { name: train.name, hash: s.trainHash },
-            checklist,
-            artifacts,
-            metrics: Object.fromEntries(Object.entries(s.metrics).map(([k, v]) => [k, v.value])),
-            gates: gates.map((g) => ({ gate: g.gate, kind: g.kind, status: g.status, message: g.message })),
-            head: { seq: s.seq, hash: s.headHash },
-          });
+          json(ctx.io, v);
           return 0;
         }
         const c = ctx.color;
         const o = (t: string) => ctx.io.out(t);
         o(`${paint(c, 'bold', safe(s.name))} (${s.id})  ${badge(s.status, c)}\n`);
         o(
-          `phase ${index + 1}/${train.phases.length}: ${paint(c, 'bold', phase.name)} [${phase.id}]  stage ${phase.stage}, owner ${phase.owner}, visit ${s.visit}\n`,
+          `phase ${v.phase_index}/${v.phases}: ${paint(c, 'bold', v.phase)}  stage ${v.stage}, owner ${v.owner}, visit ${v.visit} of ${v.phase}\n`,
         );
-        if (phase.checklist.length) o('\nchecklist\n');
-        for (const i of checklist)
+        if (v.checklist.length) o('\nchecklist\n');
+        for (const i of v.checklist)
           o(
-            `  ${i.ticked ? paint(c, 'green', '✓') : paint(c, 'gray', '○')} ${i.id}${i.required ? '' : ' (optional)'}  ${paint(c, 'gray', safe(i.text))}\n`,
+            `  ${i.ticked ? paint(c, 'green', '✓') : paint(c, 'gray', '○')} ${i.id}${i.required ? '' : ' (optional)'}${i.carried_from ? ' (carried forward)' : ''}  ${paint(c, 'gray', safe(i.text))}\n`,
           );
-        if (phase.artifacts.length) o('\nartifacts\n');
-        for (const a of artifacts)
+        if (v.artifacts.length) o('\nartifacts\n');
+        for (const a of v.artifacts)
           o(
             `  ${a.recorded ? paint(c, 'green', '✓') : paint(c, 'gray', '○')} ${a.id}  ${a.recorded ? `${a.recorded.path} ${a.recorded.sha256.slice(0, 12)} ${a.recorded.size} B` : a.path}\n`,
           );
-        const metrics = Object.entries(s.metrics);
+        const metrics = Object.entries(v.metrics);
         if (metrics.length)
-          o(`\nmetrics\n${metrics.map(([k, v]) => `  ${k} = ${v.value}  (${v.phase})`).join('\n')}\n`);
-        o('\nexit gates\n');
-        for (const g of gates) o(`  ${badge(g.status, c)}  ${g.gate}: ${safe(g.message)}\n`);
-        if (!gates.length) o('  (none)\n');
+          o(`\nmetrics (this visit)\n${metrics.map(([k, m]) => `  ${k} = ${m}`).join('\n')}\n`);
+        if (v.commit)
+          o(
+            `\ncommit ${v.commit.commit.slice(0, 12)}${v.commit.session ? ` (session ${v.commit.session})` : ''}\n`,
+          );
+        const e = v.evaluation;
+        o(
+          `\nexit gates${e ? `, as evaluated ${when(ctx.io, e.at)} by ${e.by}${e.stale ? ' (evidence changed since: vt gate check)' : ''}` : ': not evaluated in this visit (vt gate check)'}\n`,
+        );
+        for (const g of e?.results ?? []) o(`  ${badge(g.status, c)}  ${g.gate}: ${safe(g.message)}\n`);
+        for (const w of v.waivers)
+          o(
+            `  ~ waiver of ${w.gate} by ${w.by}${w.confirmed_by ? ` and ${w.confirmed_by}` : ''} until ${w.expires_at}: ${safe(w.reason)}\n`,
+          );
+        if (v.attention.length) o('\nwaiting for people\n');
+        for (const t of v.attention) o(`  ${badge(t.status, c)}  ${t.ticket}: ${safe(t.reason)}\n`);
         return 0;
       }),
     );

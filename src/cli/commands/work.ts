@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { AdvanceOutcome } from '../../engine/core.ts';
+import { currentEvidence } from '../../engine/state.ts';
 import { VtError } from '../../errors.ts';
 import type { GateResult } from '../../gates/types.ts';
 import { setControl } from '../../store/queue.ts';
@@ -7,9 +8,10 @@ import { workspaceOf } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { badge, json, paint, safe } from '../output.ts';
+import { callSessionTool } from '../session-client.ts';
 import { resolveProject } from './project.ts';
 
-function printGates(ctx: CliContext, results: GateResult[]): void {
+export function printGates(ctx: CliContext, results: GateResult[]): void {
   for (const g of results) {
     ctx.io.err(`  ${badge(g.status, ctx.color)}  ${g.gate}: ${safe(g.message)}\n`);
     for (const ch of g.children ?? [])
@@ -53,6 +55,18 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
           item: string,
           o: { note?: string; reopen?: boolean; reason?: string },
         ) => {
+          const session = ctx.session();
+          if (session && o.reopen) await callSessionTool(session, 'reopen_item', { project, item }); // refused there
+          if (session) {
+            const r = await callSessionTool(session, 'tick', {
+              project,
+              item,
+              ...(o.note ? { note: o.note } : {}),
+            });
+            if (ctx.json) json(ctx.io, r);
+            done(ctx, `ticked ${item}`);
+            return 0;
+          }
           const { engine } = await ctx.vt();
           const c = o.reopen
             ? await engine.reopenItem(project, item, o.reason ?? '', ctx.who)
@@ -77,6 +91,17 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
     .addHelpText('after', '\nExample:\n  vt artifact add churn opportunity-brief docs/opportunity-brief.md')
     .action(
       withCtx(async (ctx, project: string, id: string, path?: string) => {
+        const session = ctx.session();
+        if (session) {
+          const r = (await callSessionTool(session, 'put_artifact', {
+            project,
+            artifact: id,
+            ...(path ? { path } : {}),
+          })) as { path?: string; sha256?: string; size?: number };
+          if (ctx.json) json(ctx.io, { project, artifact: id, ...r });
+          done(ctx, `recorded ${id}: ${r.path} sha256 ${r.sha256?.slice(0, 12)} ${r.size} bytes`);
+          return 0;
+        }
         const { engine } = await ctx.vt();
         // Run inside a ticket's workspace, the file is taken from there.
         const ws = workspaceOf(ctx.cwd);
@@ -84,7 +109,7 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
           ...ctx.who,
           ...(ws ? { workspace: ws.workspace } : {}),
         });
-        const rec = c.state.artifacts[c.state.phase]?.[id];
+        const rec = currentEvidence(c.state).artifacts[id];
         if (ctx.json) json(ctx.io, { project, artifact: id, ...rec });
         done(ctx, `recorded ${id}: ${rec?.path} sha256 ${rec?.sha256.slice(0, 12)} ${rec?.size} bytes`);
         return 0;
@@ -104,6 +129,13 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
         const n = Number(value);
         if (value.trim() === '' || !Number.isFinite(n))
           throw new VtError('BAD_INPUT', `"${value}" is not a finite number`);
+        const session = ctx.session();
+        if (session) {
+          await callSessionTool(session, 'record_metric', { project, name, value: n });
+          if (ctx.json) json(ctx.io, { project, name, value: n });
+          done(ctx, `${name} = ${n}`);
+          return 0;
+        }
         const { engine } = await ctx.vt();
         await engine.setMetric(project, name, n, ctx.who);
         if (ctx.json) json(ctx.io, { project, name, value: n });

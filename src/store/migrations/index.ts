@@ -3,6 +3,8 @@ import * as m001 from './001_core.ts';
 import * as m002 from './002_autopilot.ts';
 import * as m003 from './003_sessions.ts';
 import * as m004 from './004_global_order.ts';
+import * as m005 from './005_visit_evidence.ts';
+import * as m006 from './006_session_processes.ts';
 
 /** Numbered migrations, listed statically so a bundle or a type-stripped run finds them all. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -10,6 +12,8 @@ export const MIGRATIONS: Record<string, Migration> = {
   '002_autopilot': m002,
   '003_sessions': m003,
   '004_global_order': m004,
+  '005_visit_evidence': m005,
+  '006_session_processes': m006,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -32,7 +32,8 @@ const KEYWORDS = new Set(['and', 'or', 'not', 'true', 'false', 'abs', 'min', 'ma
 const TWO_CHAR = new Set(['<=', '>=', '==', '!=', '&&', '||']);
 const ONE_CHAR = new Set(['<', '>', '!', '+', '-', '*', '/', '(', ')', ',']);
 const NUMBER = /\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-const NAME = /[A-Za-z_][A-Za-z0-9_.]*/y;
+/** A metric name, optionally scoped: `auc@latest`, `auc@training` (see the metric gate). */
+const NAME = /[A-Za-z_][A-Za-z0-9_.]*(?:@[a-z][a-z0-9_-]*)?/y;
 const WORD_TAIL = /[A-Za-z0-9_.]*/y;
 const CHAR_HINTS: Record<string, string> = {
   '=': 'did you mean "=="?',
