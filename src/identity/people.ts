@@ -1,4 +1,4 @@
-import { type AllowedSigner, parseAllowedSigners } from './allowed-signers.ts';
+import { type AllowedSigner, formatAllowedSigner, parseAllowedSigners } from './allowed-signers.ts';
 import { matchPatternList } from './patterns.ts';
 import { fingerprint, parsePublicKeyLine, type SshPublicKey } from './public-key.ts';
 import { parseIsoTime } from './ssh-time.ts';
@@ -144,4 +144,28 @@ export function keyRingOf(
     ...trainKeyListings(train.keys ?? {}, trainFile),
     ...(signers ? allowedSignerListings(parseAllowedSigners(signers.text, signers.file)) : []),
   ]);
+}
+
+/**
+ * The ring as an allowed_signers file, so anyone can check a decision with `ssh-keygen -Y verify`
+ * alone. A revocation becomes a `valid-before` one second earlier (the file has no other way to
+ * say it); allowed_signers listings keep their own principals and namespaces.
+ */
+export function ringToAllowedSigners(ring: KeyRing): string {
+  return ring.entries
+    .map((e) => {
+      const end =
+        e.revokedAt === null
+          ? e.validBefore
+          : Math.min(e.validBefore ?? Number.POSITIVE_INFINITY, e.revokedAt - 1000);
+      return formatAllowedSigner({
+        principals: e.principals.split(','),
+        key: e.key,
+        namespaces: e.namespaces === null ? [VT_NAMESPACE] : e.namespaces.split(','),
+        validAfter: e.validAfter,
+        validBefore: end,
+      });
+    })
+    .map((l) => `${l}\n`)
+    .join('');
 }
