@@ -2,8 +2,19 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { type DecisionPayload, decisionMessage, signDecision } from '../src/identity/decisions.ts';
-import { keySigner } from '../src/identity/keys.ts';
+import { ringHere } from '../src/cli/commands/keys.ts';
+import { CliContext } from '../src/cli/context.ts';
+import type { Io } from '../src/cli/output.ts';
+import { signHere } from '../src/cli/signing.ts';
+import type { VtError } from '../src/errors.ts';
+import {
+  type DecisionPayload,
+  decisionMessage,
+  decisionPayload,
+  signDecision,
+  verifyDecision,
+} from '../src/identity/decisions.ts';
+import { keySigner, withoutSigningEnv } from '../src/identity/keys.ts';
 import { loadKeyFile } from '../src/identity/vt-keys.ts';
 import { MINI, runVt, tempDir } from './helpers.ts';
 import { pubLine, ssh, sshKeygenKey, startAgent } from './identity-helpers.ts';
@@ -253,5 +264,66 @@ describe('vt keys list and allowed-signers', () => {
       assert.equal(r.code, 0);
       assert.match(r.stdout, /Examples:\n\s+vt /, cmd.join(' '));
     }
+  });
+});
+
+describe('signing at the CLI, for the decision commands', () => {
+  const io = (extra: Record<string, string> = {}): Io => ({
+    out: () => {},
+    err: () => {},
+    isTTY: false,
+    env: { ...env(), ...extra },
+  });
+  const project = join(dir, 'project');
+  const base = {
+    project: 'churn',
+    phase: 'triage',
+    visit: 1,
+    decision: 'approve' as const,
+    evidenceDigest: 'd'.repeat(64),
+    time: new Date(),
+    head: { seq: 2, hash: 'e'.repeat(64) },
+  };
+
+  it('signHere signs with the listed key, and the result verifies', async () => {
+    const ctx = new CliContext(io(), { dir: project, as: 'alice' });
+    const signed = await signHere(ctx, decisionPayload({ ...base, actor: 'alice' }, { gate: 'go' }));
+    assert.equal(signed.signer, 'alice');
+    assert.equal(signed.payload.gate, 'go');
+    const { ring } = await ringHere(ctx);
+    assert.ok(verifyDecision(signed, ring!).ok);
+  });
+
+  it('signHere refuses at once when the train does not list the key for the signer', async () => {
+    const ctx = new CliContext(io(), { dir: project, as: 'bob' });
+    await assert.rejects(
+      signHere(ctx, decisionPayload({ ...base, actor: 'bob' }), join(xdg, 'vt', 'keys', 'alice')),
+      (e: VtError) =>
+        e.code === 'NOT_PERMITTED' && /unknown key/.test(e.message) && /people:/.test(e.hint ?? ''),
+    );
+  });
+
+  it("inside an agent's session nothing signs, and the processes an agent runs get no key variables", async () => {
+    const ctx = new CliContext(io({ VT_SESSION: 's-1' }), { dir: project, as: 'alice' });
+    await assert.rejects(
+      signHere(ctx, decisionPayload({ ...base, actor: 'alice' })),
+      (e: VtError) => e.code === 'NOT_PERMITTED',
+    );
+    const r = await runVt(['--as', 'alice', 'whoami', '--json'], {
+      cwd: project,
+      env: env({ VT_SESSION: 's-1' }),
+    });
+    assert.equal(JSON.parse(r.stdout).signer, null);
+    assert.deepEqual(
+      Object.keys(
+        withoutSigningEnv({ SSH_AUTH_SOCK: '/s', SSH_AGENT_PID: '1', VT_SIGNING_KEY: '/k', PATH: '/bin' }),
+      ),
+      ['PATH'],
+    );
+  });
+
+  it('a decision field may not shadow the payload’s own', () => {
+    assert.throws(() => decisionPayload({ ...base, actor: 'alice' }, { actor: 'mallory' }), /shadow/);
+    assert.throws(() => decisionPayload({ ...base, actor: 'alice', visit: 0 }), /visit/);
   });
 });

@@ -3,6 +3,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { rolesOf } from '../src/engine/core.ts';
 import {
   type DecisionPayload,
   decisionMessage,
@@ -17,6 +18,7 @@ import { fingerprint, formatPublicKey, parsePublicKeyLine } from '../src/identit
 import { armor, dearmor, sshsigVerify } from '../src/identity/sshsig.ts';
 import { keyRingForTrain } from '../src/identity/train-ring.ts';
 import { canonicalJson } from '../src/store/canonical.ts';
+import { lintTrain } from '../src/train/lint.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { TrainSchema } from '../src/train/schema.ts';
 import { MINI, tempDir } from './helpers.ts';
@@ -106,6 +108,12 @@ keys:
 signers: allowed_signers
 `);
     assert.equal(parseTrain(split, 'split.yaml').hash, loaded.hash);
+  });
+
+  it('the engine still reads roles from either form, and vt lint passes the train', () => {
+    assert.deepEqual(rolesOf(loaded.train, 'lead-1'), ['lead', 'reviewer']);
+    assert.deepEqual(rolesOf(loaded.train, 'rev-1'), ['reviewer']);
+    assert.deepEqual(lintTrain(loaded), []);
   });
 
   it('the validated train parses again to itself (the store keeps and re-reads it)', () => {

@@ -117,6 +117,51 @@ export function payloadProblem(p: unknown): string | null {
   return null;
 }
 
+const BASE_FIELDS = [
+  'format',
+  'project',
+  'phase',
+  'visit',
+  'decision',
+  'actor',
+  'evidence_digest',
+  'time',
+  'head',
+];
+
+/** Build a payload; decision-specific `fields` (gate, reason, expires_at, ticket…) may not shadow the base ones. */
+export function decisionPayload(
+  base: {
+    project: string;
+    phase: string | null;
+    visit: number | null;
+    decision: DecisionKind;
+    actor: string;
+    evidenceDigest: string | null;
+    time: Date | string;
+    head: { seq: number; hash: string };
+  },
+  fields: Record<string, Json> = {},
+): DecisionPayload {
+  const clash = Object.keys(fields).find((k) => BASE_FIELDS.includes(k));
+  if (clash) throw new Error(`decision field "${clash}" would shadow the payload's own`);
+  const p: DecisionPayload = {
+    ...fields,
+    format: DECISION_FORMAT,
+    project: base.project,
+    phase: base.phase,
+    visit: base.visit,
+    decision: base.decision,
+    actor: base.actor,
+    evidence_digest: base.evidenceDigest,
+    time: typeof base.time === 'string' ? base.time : base.time.toISOString(),
+    head: { seq: base.head.seq, hash: base.head.hash },
+  };
+  const problem = payloadProblem(p);
+  if (problem) throw new Error(`not a decision payload: ${problem}`);
+  return p;
+}
+
 /** Sign a decision with the person's key (a file, ssh-agent, or anything else that signs). */
 export async function signDecision(payload: DecisionPayload, signer: SshSigner): Promise<SignedDecision> {
   const problem = payloadProblem(payload);

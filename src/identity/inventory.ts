@@ -158,13 +158,15 @@ export async function whoami(opts: {
   keyFile?: string | undefined;
   now: number;
 }): Promise<Identity> {
-  const { signer, notes } = await chooseSigner({
-    person: opts.actor,
-    env: opts.env,
-    cwd: opts.cwd,
-    ring: opts.ring,
-    keyFile: opts.keyFile,
-  });
+  const { signer, notes } = opts.env.VT_SESSION
+    ? { signer: null, notes: [`inside an agent's session (${opts.env.VT_SESSION}): nothing signs here`] }
+    : await chooseSigner({
+        person: opts.actor,
+        env: opts.env,
+        cwd: opts.cwd,
+        ring: opts.ring,
+        keyFile: opts.keyFile,
+      });
   const listings = signer ? listingsFor(opts.ring, signer.publicKey, opts.now) : [];
   if (!opts.ring) notes.push('no vt.yaml here: nothing says which keys belong to whom');
   return {

@@ -74,6 +74,19 @@ async function explicitSigner(file: string, env: NodeJS.ProcessEnv, cwd: string)
   return keySigner(loadKeyFile(path), 'file', path);
 }
 
+/**
+ * Environment variables that lead to a person's keys. An agent's session must not inherit them:
+ * whoever can reach the agent socket can sign as its owner. Executors should start without them.
+ */
+export const SIGNING_ENV = ['SSH_AUTH_SOCK', 'SSH_AGENT_PID', 'VT_SIGNING_KEY'] as const;
+
+/** `env` without the variables that reach a person's keys (for the processes an agent runs). */
+export function withoutSigningEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const k of SIGNING_ENV) delete out[k];
+  return out;
+}
+
 /** The signer for `person`, with notes on what was looked at (for `vt whoami` and error hints). */
 export async function chooseSigner(opts: {
   person: string;
@@ -84,6 +97,12 @@ export async function chooseSigner(opts: {
 }): Promise<{ signer: Signer | null; notes: string[] }> {
   const { env, person, ring } = opts;
   const notes: string[] = [];
+  // Belt and braces only (a session can unset the variable): the real guard is that an agent's
+  // processes get no agent socket and cannot read the key folder.
+  if (env.VT_SESSION)
+    throw new VtError('NOT_PERMITTED', "inside an agent's session vt signs no one's decisions", {
+      hint: 'People sign their decisions from their own shell, outside sessions',
+    });
   const file = opts.keyFile ?? (env.VT_SIGNING_KEY || undefined);
   if (file) return { signer: await explicitSigner(file, env, opts.cwd), notes };
   const sock = env.SSH_AUTH_SOCK;
