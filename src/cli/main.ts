@@ -4,6 +4,7 @@ import { registerAudit } from './commands/audit.ts';
 import { registerAutopilot } from './commands/autopilot.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerIssue } from './commands/issue.ts';
+import { registerKeys } from './commands/keys.ts';
 import { registerMcp } from './commands/mcp.ts';
 import { registerProject } from './commands/project.ts';
 import { registerSetup } from './commands/setup.ts';
@@ -86,6 +87,7 @@ Examples:
   registerAudit(program, withCtx);
   registerDemo(program, withCtx);
   registerMcp(program, withCtx);
+  registerKeys(program, withCtx);
   return program;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkKeysUnshared, PersonKeySchema, personSchema, splitPeople } from '../identity/people-schema.ts';
 import { PRIORITIES, STAGES } from '../types.ts';
 
 /** Ids are kebab or snake case words: they appear in branch names, file names and URLs. */
@@ -201,16 +202,29 @@ export const TrainSchema = z
     modes: z.array(ModeSchema).default([]),
     metrics: z.array(MetricSchema).default([]),
     people: z
-      .record(z.string(), z.array(Id))
+      .record(z.string(), personSchema(Id))
       .default({})
-      .describe('who holds which roles: actor name -> role ids'),
+      .describe('who holds which roles (and keys): name -> [role ids], or name -> {roles, keys}'),
+    keys: z
+      .record(z.string(), z.array(PersonKeySchema))
+      .optional()
+      .describe(
+        'who holds which public keys, when people: lists roles only: name -> [{key, valid_after?, …}]',
+      ),
+    signers: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("an OpenSSH allowed_signers file of people's keys, relative to this file"),
     defaults: z
       .object({ priority: z.enum(PRIORITIES).default('next') })
       .strict()
       .default({ priority: 'next' }),
     phases: z.array(PhaseSchema).min(1),
   })
-  .strict();
+  .strict()
+  .superRefine(checkKeysUnshared)
+  .transform(splitPeople);
 
 export type Train = z.infer<typeof TrainSchema>;
 export type Phase = z.infer<typeof PhaseSchema>;
