@@ -5,6 +5,7 @@ import { registerAutopilot } from './commands/autopilot.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerIssue } from './commands/issue.ts';
 import { registerMcp } from './commands/mcp.ts';
+import { registerMetrics } from './commands/metrics.ts';
 import { registerProject } from './commands/project.ts';
 import { registerSetup } from './commands/setup.ts';
 import { registerWork } from './commands/work.ts';
@@ -77,6 +78,7 @@ Examples:
   registerAudit(program, withCtx);
   registerDemo(program, withCtx);
   registerMcp(program, withCtx);
+  registerMetrics(program, withCtx);
   return program;
 }
 

@@ -198,6 +198,9 @@ export const TrainSchema = z
       .record(z.string(), z.array(Id))
       .default({})
       .describe('who holds which roles: actor name -> role ids'),
+    deployment: Id.optional().describe(
+      'the phase whose first forward exit counts as deployment in vt metrics (default: the phase with id "deployment")',
+    ),
     defaults: z
       .object({ priority: z.enum(PRIORITIES).default('next') })
       .strict()
