@@ -282,14 +282,16 @@ function sections(r: ValueReport, color: boolean): Section[] {
 export function printMetrics(io: Io, r: ValueReport, opts: { color: boolean; wide?: boolean }): void {
   const secs = sections(r, opts.color);
   if (!io.isTTY) {
-    for (const s of secs)
+    for (const s of secs) {
+      const rows = s.long ?? s.rows.map((row) => row.raw);
       io.out(
         table(
           io,
           [],
-          s.rows.map((row) => [s.key, ...row.raw.map((x) => String(x ?? ''))]),
+          rows.map((row) => [s.key, ...row.map((x) => String(x ?? ''))]),
         ),
       );
+    }
     return;
   }
   const scope =
@@ -299,7 +301,9 @@ export function printMetrics(io: Io, r: ValueReport, opts: { color: boolean; wid
         ? `team ${r.scope.team}`
         : `project ${r.scope.project}${r.scope.team ? ` (team ${r.scope.team})` : ''}`;
   const n = r.projects;
-  io.out(`${paint(opts.color, 'bold', `Value · ${safe(scope)}`)} · as of ${r.generated_at.slice(0, 10)}\n`);
+  io.out(
+    `${paint(opts.color, 'bold', `Value · ${safe(scope).replace(/\s+/g, ' ')}`)} · as of ${r.generated_at.slice(0, 10)}\n`,
+  );
   io.out(
     `${n.total} project${n.total === 1 ? '' : 's'}: ${n.active} active, ${n.on_hold} on hold, ${n.completed} completed, ${n.cancelled} cancelled\n`,
   );
