@@ -3,9 +3,9 @@
  * stay durations drawn from known lognormal distributions (and a 25% rework loop from check back to
  * build): a history of 800 projects that have (nearly all) finished, and 1,000 held-out projects
  * started in the 40 days before `now`. Each held-out project not yet deployed at `now` is forecast
- * from the team's history — whose young projects have finished only their short stays, which the
- * Kaplan-Meier weighting must correct for — and its planned deployment time (known to the generator,
- * not to the store) is compared with the P50 and P90 dates.
+ * from the team's history (which holds the held-out projects' finished stays too, and their open ones
+ * as censored), and its planned deployment time (known to the generator, not to the store) is
+ * compared with the P50 and P90 dates.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
