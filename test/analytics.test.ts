@@ -561,6 +561,11 @@ describe('value report over 1,000 generated projects', () => {
     assert.equal(r.forecasts[0]!.target, 'deployment');
   });
 
+  test('the page size does not change the report: projects split across pages are read whole', async () => {
+    const small = await valueReport(store.db, { team: 'gamma', now: new Date(NOW), pageSize: 7 });
+    assert.deepEqual(small, await valueReport(store.db, { team: 'gamma', now: new Date(NOW) }));
+  });
+
   test('a report as of an earlier time ignores later events', async () => {
     const then = NOW - 100 * DAY;
     const r = await valueReport(store.db, { now: new Date(then) });

@@ -84,6 +84,26 @@ function awaitingSignOff(r: Record<string, unknown>): boolean {
   return r.kind === 'approval' && !rejected?.length;
 }
 
+/** Event types whose payload a figure reads; the others are counted without parsing them. */
+const READ = new Set<string>([
+  'project.created',
+  'phase.advanced',
+  'project.completed',
+  'project.held',
+  'project.resumed',
+  'project.cancelled',
+  'project.reopened',
+  'approval.recorded',
+  'gate.waived',
+  'gate.evaluated',
+  'checklist.ticked',
+  'artifact.recorded',
+  'metric.recorded',
+  'session.started',
+  'session.ended',
+  'ticket.status',
+] satisfies EventType[]);
+
 /** Read one stored event as a Fact. */
 export function toFact(row: EventRow): Fact {
   const base: Base = {
@@ -93,6 +113,7 @@ export function toFact(row: EventRow): Fact {
     actor: row.actor,
     decision: null,
   };
+  if (!READ.has(row.type)) return { ...base, kind: 'other' };
   const p = JSON.parse(row.payload) as Record<string, unknown>;
   switch (row.type as EventType) {
     case 'project.created': {

@@ -150,15 +150,17 @@ function lowerBound(a: Float64Array, x: number): number {
  * 50th, 85th and 90th percentile times (ms).
  */
 export function forecastCompletion(pool: StayPool, at: Position, o: ForecastOptions): ForecastResult {
-  const ends: number[] = [];
+  const ends = new Float64Array(o.trials);
   const age = Math.max(0, o.now - at.enteredAt);
+  const start = pool.phase(at.phase);
+  // Where the stays at least as long as the current one begin (the same for every trial).
+  const from = start ? lowerBound(start.durations, age) : 0;
   for (let trial = 0; trial < o.trials; trial++) {
     let phase = at.phase;
     let t = o.now;
-    let first = true;
     let done = false;
     for (let step = 0; step < MAX_STEPS && !done; step++) {
-      const p = pool.phase(phase);
+      const p = step === 0 ? start : pool.phase(phase);
       const n = p?.samples.length ?? 0;
       if (!p || n < o.minStays)
         return {
@@ -166,32 +168,23 @@ export function forecastCompletion(pool: StayPool, at: Position, o: ForecastOpti
           reason: `${n} finished stay${n === 1 ? '' : 's'} in ${phase} (needs ${o.minStays})`,
         };
       let s: StaySample;
-      if (first) {
-        const from = lowerBound(p.durations, age);
-        if (from < n) {
-          s = p.samples[draw(p, from, o.random)]!;
-          t += s.duration - age;
-        } else s = p.samples[draw(p, 0, o.random)]!;
-        first = false;
-      } else {
+      if (step > 0) {
         s = p.samples[draw(p, 0, o.random)]!;
         t += s.duration;
-      }
+      } else if (from < n) {
+        s = p.samples[draw(p, from, o.random)]!;
+        t += s.duration - age;
+      } else s = p.samples[draw(p, 0, o.random)]!;
       if (s.exit === 'complete' || (phase === o.until && s.exit !== 'rework')) done = true;
       else phase = s.to!;
     }
     if (!done)
       return { ok: false, reason: `the history does not reach ${o.until ?? 'the end'} from ${at.phase}` };
-    ends.push(t);
+    ends[trial] = t;
   }
-  ends.sort(ascending);
-  return {
-    ok: true,
-    p50: quantileSorted(ends, 0.5),
-    p85: quantileSorted(ends, 0.85),
-    p90: quantileSorted(ends, 0.9),
-    trials: o.trials,
-  };
+  ends.sort();
+  const q = (x: number) => quantileSorted(ends, x);
+  return { ok: true, p50: q(0.5), p85: q(0.85), p90: q(0.9), trials: o.trials };
 }
 
 /** "85% chance by 12 March". */

@@ -168,9 +168,13 @@ export async function valueReport(db: ReadDb, opts: ValueReportOptions = {}): Pr
   for (const hash of trainsInScope)
     for (const p of trains.get(hash)?.phases ?? []) if (!phases.some((x) => x.id === p.id)) phases.push(p);
   const order = phases.map((p) => p.id);
+  const p85s = new Map<string, number | null>();
   const p85 = (phase: string) => {
-    const d = lead.durations(phase);
-    return d.length ? quantileSorted([...d].sort(ascending), 0.85) : null;
+    if (!p85s.has(phase)) {
+      const d = lead.durations(phase);
+      p85s.set(phase, d.length ? quantileSorted([...d].sort(ascending), 0.85) : null);
+    }
+    return p85s.get(phase)!;
   };
 
   const forecasts: ForecastLine[] = open

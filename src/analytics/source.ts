@@ -44,13 +44,9 @@ export function eventPage(
       return team === null ? ids.where('team', 'is', null) : ids.where('team', '=', team);
     });
   }
+  // A row-value comparison, so the primary key is searched, not scanned from the start each page.
   if (after)
-    q = q.where((eb) =>
-      eb.or([
-        eb('project_id', '>', after.project),
-        eb.and([eb('project_id', '=', after.project), eb('seq', '>', after.seq)]),
-      ]),
-    );
+    q = q.where((eb) => eb(eb.refTuple('project_id', 'seq'), '>', eb.tuple(after.project, after.seq)));
   return q.orderBy('project_id').orderBy('seq').limit(limit).execute();
 }
 

@@ -20,7 +20,7 @@ export interface BoxStats {
  * The q-quantile of an ascending sample by linear interpolation between order statistics
  * (Hyndman and Fan type 7, the default of R and NumPy).
  */
-export function quantileSorted(sorted: readonly number[], q: number): number {
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   const n = sorted.length;
   if (!n) throw new Error('quantile of an empty sample');
   const h = (n - 1) * q;
