@@ -157,6 +157,11 @@ describe('train linting', () => {
     ],
     ['a route with a bad expression', mini.replace('when: psi > 0.2', 'when: psi >> 0.2'), /column/],
     [
+      'a deployment phase that is not a phase',
+      mini.replace('name: mini\n', 'name: mini\ndeployment: shipp\n'),
+      /^\d+:deployment: unknown phase "shipp" \(did you mean "ship"\?\)/,
+    ],
+    [
       'an unknown checklist item in a gate',
       mini.replace(
         '{ id: done, kind: checklist }\n    next: null',

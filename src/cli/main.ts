@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerIssue } from './commands/issue.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerMcp } from './commands/mcp.ts';
+import { registerMetrics } from './commands/metrics.ts';
 import { registerProject } from './commands/project.ts';
 import { registerSetup } from './commands/setup.ts';
 import { registerWork } from './commands/work.ts';
@@ -88,6 +89,7 @@ Examples:
   registerDemo(program, withCtx);
   registerMcp(program, withCtx);
   registerKeys(program, withCtx);
+  registerMetrics(program, withCtx);
   return program;
 }
 

@@ -71,6 +71,9 @@ export function lintTrain(loaded: LoadedTrain): TrainProblem[] {
     }
   };
 
+  if (train.deployment && !phases.has(train.deployment))
+    report(['deployment'], `unknown phase "${train.deployment}"${suggest(train.deployment, phases.keys())}`);
+
   for (const [person, held] of Object.entries(train.people)) {
     held.forEach((r, i) => {
       if (!roles.has(r)) report(['people', person, i], `unknown role "${r}"${suggest(r, roles)}`);

@@ -216,6 +216,9 @@ export const TrainSchema = z
       .min(1)
       .optional()
       .describe("an OpenSSH allowed_signers file of people's keys, relative to this file"),
+    deployment: Id.optional().describe(
+      'the phase whose first forward exit counts as deployment in vt metrics (default: the phase with id "deployment")',
+    ),
     defaults: z
       .object({ priority: z.enum(PRIORITIES).default('next') })
       .strict()
