@@ -6,7 +6,9 @@ import { registerDemo } from './commands/demo.ts';
 import { registerIssue } from './commands/issue.ts';
 import { registerMcp } from './commands/mcp.ts';
 import { registerProject } from './commands/project.ts';
+import { registerServe } from './commands/serve.ts';
 import { registerSetup } from './commands/setup.ts';
+import { registerToken } from './commands/token.ts';
 import { registerWork } from './commands/work.ts';
 import { CliContext, type GlobalOptions } from './context.ts';
 import { type Io, printError, processIo, useColor } from './output.ts';
@@ -77,6 +79,8 @@ Examples:
   registerAudit(program, withCtx);
   registerDemo(program, withCtx);
   registerMcp(program, withCtx);
+  registerServe(program, withCtx);
+  registerToken(program, withCtx);
   return program;
 }
 

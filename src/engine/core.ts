@@ -3,6 +3,7 @@ import { evaluateMetricExpr, parseMetricExpr } from '../gates/expr.ts';
 import type { GateResult } from '../gates/types.ts';
 import type { Phase, Train } from '../train/schema.ts';
 import type { TransitionKind } from '../types.ts';
+import { type DecisionConfirmation, requireConfirmationFor } from './confirmation.ts';
 import { evidenceDigest } from './digest.ts';
 import { event, type NewEvent } from './events.ts';
 import type { ProjectState } from './state.ts';
@@ -196,7 +197,7 @@ export function decideApproval(
   train: Train,
   actor: string,
   decision: 'approve' | 'reject',
-  opts: { role?: string | undefined; reason: string | null },
+  opts: { role?: string | undefined; reason: string | null; confirmation?: DecisionConfirmation | undefined },
 ): NewEvent[] {
   requireActive(s, decision);
   const phase = phaseOf(train, s.phase);
@@ -218,6 +219,18 @@ export function decideApproval(
   }
   if (decision === 'reject' && !opts.reason?.trim())
     throw new VtError('BAD_INPUT', 'a rejection needs a reason (--reason)');
+  const digest = evidenceDigest(s, phase.id);
+  const c = opts.confirmation;
+  if (c)
+    requireConfirmationFor(c, {
+      project: s.id,
+      phase: phase.id,
+      visit: s.visit,
+      decision,
+      digest,
+      actor,
+      reason: opts.reason,
+    });
   return [
     event('approval.recorded', {
       phase: phase.id,
@@ -225,7 +238,8 @@ export function decideApproval(
       role,
       decision,
       reason: opts.reason,
-      digest: evidenceDigest(s, phase.id),
+      digest,
+      ...(c ? { confirmation: c } : {}),
     }),
   ];
 }
@@ -247,6 +261,7 @@ export function decideWaive(
   reason: string,
   expiresAt: Date,
   now: Date,
+  confirmation?: DecisionConfirmation,
 ): NewEvent[] {
   requireActive(s, 'waive a gate');
   const phase = phaseOf(train, s.phase);
@@ -266,7 +281,28 @@ export function decideWaive(
   if (!reason.trim()) throw new VtError('BAD_INPUT', 'a waiver needs a reason (--reason)');
   if (!(expiresAt.getTime() > now.getTime()))
     throw new VtError('BAD_INPUT', 'a waiver must expire in the future (--expires)');
-  return [event('gate.waived', { phase: phase.id, gate, reason, expires_at: expiresAt.toISOString() })];
+  const expires_at = expiresAt.toISOString();
+  if (confirmation)
+    requireConfirmationFor(confirmation, {
+      project: s.id,
+      phase: phase.id,
+      visit: s.visit,
+      decision: 'waive',
+      digest: evidenceDigest(s, phase.id),
+      actor,
+      reason,
+      gate,
+      expiresAt: expires_at,
+    });
+  return [
+    event('gate.waived', {
+      phase: phase.id,
+      gate,
+      reason,
+      expires_at,
+      ...(confirmation ? { confirmation } : {}),
+    }),
+  ];
 }
 
 export function decideLifecycle(

@@ -7,6 +7,7 @@ import type { Store, Trx } from '../store/store.ts';
 import type { LoadedTrain } from '../train/loader.ts';
 import { type Train, TrainSchema } from '../train/schema.ts';
 import type { Priority } from '../types.ts';
+import type { DecisionConfirmation } from './confirmation.ts';
 import {
   type AdvanceOutcome,
   chooseTarget,
@@ -299,16 +300,24 @@ export class Engine {
   approve(
     projectId: string,
     who: Who,
-    opts: { role?: string; reason?: string | null } = {},
+    opts: { role?: string; reason?: string | null; confirmation?: DecisionConfirmation } = {},
   ): Promise<Committed> {
     refuseSession(who, 'approve');
     return this.decide(projectId, who, (s, t) => [
-      ...decideApproval(s, t, who.actor, 'approve', { role: opts.role, reason: opts.reason ?? null }),
+      ...decideApproval(s, t, who.actor, 'approve', {
+        role: opts.role,
+        reason: opts.reason ?? null,
+        confirmation: opts.confirmation,
+      }),
       ...ticketsAwaitingApproval(s),
     ]);
   }
 
-  reject(projectId: string, who: Who, opts: { role?: string; reason: string }): Promise<Committed> {
+  reject(
+    projectId: string,
+    who: Who,
+    opts: { role?: string; reason: string; confirmation?: DecisionConfirmation },
+  ): Promise<Committed> {
     refuseSession(who, 'reject');
     return this.decide(projectId, who, (s, t) => [
       ...decideApproval(s, t, who.actor, 'reject', opts),
@@ -316,10 +325,17 @@ export class Engine {
     ]);
   }
 
-  waive(projectId: string, gate: string, reason: string, expiresAt: Date, who: Who): Promise<Committed> {
+  waive(
+    projectId: string,
+    gate: string,
+    reason: string,
+    expiresAt: Date,
+    who: Who,
+    confirmation?: DecisionConfirmation,
+  ): Promise<Committed> {
     refuseSession(who, 'waive a gate');
     return this.decide(projectId, who, (s, t) =>
-      decideWaive(s, t, who.actor, gate, reason, expiresAt, this.clock.now()),
+      decideWaive(s, t, who.actor, gate, reason, expiresAt, this.clock.now(), confirmation),
     );
   }
 

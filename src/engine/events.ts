@@ -1,5 +1,6 @@
 import type { GateResult } from '../gates/types.ts';
 import type { ContextKind, Priority, TicketStatus, TransitionKind } from '../types.ts';
+import type { DecisionConfirmation } from './confirmation.ts';
 
 /** Every event the engine appends, by type. Payloads are plain JSON. */
 export interface EventMap {
@@ -42,8 +43,16 @@ export interface EventMap {
     decision: 'approve' | 'reject';
     reason: string | null;
     digest: string;
+    /** The passkey assertion the person confirmed the decision with (absent when none was given). */
+    confirmation?: DecisionConfirmation;
   };
-  'gate.waived': { phase: string; gate: string; reason: string; expires_at: string };
+  'gate.waived': {
+    phase: string;
+    gate: string;
+    reason: string;
+    expires_at: string;
+    confirmation?: DecisionConfirmation;
+  };
   'project.held': { reason: string | null };
   'project.resumed': { reason: string | null };
   'project.cancelled': { reason: string };

@@ -134,18 +134,22 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
         .where('id', '=', pid)
         .execute();
       break;
-    case 'approval.recorded':
+    case 'approval.recorded': {
+      const { confirmation: _, ...p } = e.payload;
       await trx
         .insertInto('approvals')
-        .values({ project_id: pid, seq: e.seq, ...e.payload, actor: e.actor, ts: e.ts })
+        .values({ project_id: pid, seq: e.seq, ...p, actor: e.actor, ts: e.ts })
         .execute();
       break;
-    case 'gate.waived':
+    }
+    case 'gate.waived': {
+      const { confirmation: _, ...p } = e.payload;
       await trx
         .insertInto('waivers')
-        .values({ project_id: pid, seq: e.seq, ...e.payload, actor: e.actor, ts: e.ts })
+        .values({ project_id: pid, seq: e.seq, ...p, actor: e.actor, ts: e.ts })
         .execute();
       break;
+    }
     case 'project.held':
     case 'project.resumed':
     case 'project.cancelled':

@@ -21,6 +21,9 @@ export interface DB {
   outbox: OutboxTable;
   control: ControlTable;
   session_tokens: SessionTokensTable;
+  api_tokens: ApiTokensTable;
+  api_token_grants: ApiTokenGrantsTable;
+  passkeys: PasskeysTable;
 }
 
 /** Content-addressed train bodies: insert-only, shared by every project that pins the same hash. */
@@ -258,6 +261,38 @@ export interface SessionTokensTable {
   session: string;
   project_id: string;
   token_sha256: string;
+  created_at: string;
+}
+
+/** A person's API token for `vt serve`: only its sha256 is kept. Operational. */
+export interface ApiTokensTable {
+  id: string;
+  person: string;
+  label: string | null;
+  token_sha256: string;
+  created_by: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+/** What a token may do: a role on one project, or on every project (`*`). */
+export interface ApiTokenGrantsTable {
+  token_id: string;
+  project: string;
+  role: string;
+}
+
+/** A person's WebAuthn credential: the public key that confirms their decisions in a browser. */
+export interface PasskeysTable {
+  credential_id: string;
+  person: string;
+  /** base64url of the COSE public key. */
+  public_key: string;
+  counter: number;
+  /** JSON array of transport hints. */
+  transports: string;
+  label: string | null;
   created_at: string;
 }
 

@@ -3,6 +3,9 @@ import * as m001 from './001_core.ts';
 import * as m002 from './002_autopilot.ts';
 import * as m003 from './003_sessions.ts';
 import * as m004 from './004_global_order.ts';
+import * as m035 from './035_api_tokens.ts';
+import * as m036 from './036_passkeys.ts';
+import * as m037 from './037_dashboard_indexes.ts';
 
 /** Numbered migrations, listed statically so a bundle or a type-stripped run finds them all. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -10,6 +13,9 @@ export const MIGRATIONS: Record<string, Migration> = {
   '002_autopilot': m002,
   '003_sessions': m003,
   '004_global_order': m004,
+  '035_api_tokens': m035,
+  '036_passkeys': m036,
+  '037_dashboard_indexes': m037,
 };
 
 export const migrationProvider: MigrationProvider = {
