@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type RunningServer, startServer } from '../src/api/server.ts';
+import { startServer } from '../src/api/server.ts';
 import { createToken, type Grant } from '../src/api/tokens.ts';
 import { freshEngine, writeFile } from './helpers.ts';
 
