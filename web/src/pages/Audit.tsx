@@ -182,7 +182,7 @@ function Permalink({ project, seq }: { project: string; seq: string }) {
         Event {project}#{seq}
       </h2>
       {q.isError && <p role="alert">✗ {(q.error as Error).message}</p>}
-      {q.data && <pre>{JSON.stringify(q.data, null, 2)}</pre>}
+      {q.data && <pre tabIndex={0}>{JSON.stringify(q.data, null, 2)}</pre>}
     </section>
   );
 }
@@ -252,7 +252,7 @@ function LiveTail() {
   return (
     <details className="tail" open>
       <summary>Live tail ({events.length})</summary>
-      <ol className="plain mono" aria-live="off">
+      <ol className="plain mono" aria-live="off" tabIndex={0} aria-label="Latest events">
         {[...events].reverse().map((e) => (
           <li key={e.gseq}>
             {e.gseq} {e.ts.slice(11, 19)} {e.project_id}#{e.seq} {e.actor} {e.type}

@@ -65,7 +65,7 @@ function Results({ results }: { results: Result[] }) {
             {actual(r) && <div className="muted">{actual(r)}</div>}
             <details>
               <summary>evidence</summary>
-              <pre>{JSON.stringify(r.evidence, null, 2)}</pre>
+              <pre tabIndex={0}>{JSON.stringify(r.evidence, null, 2)}</pre>
             </details>
             {r.children && <Results results={r.children} />}
           </li>
