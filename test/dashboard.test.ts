@@ -19,6 +19,15 @@ import { ROOT, writeFile } from './helpers.ts';
  * and axe-core on each.
  */
 
+// The browser globals the page functions below use (they run in Chromium, not in Node).
+declare const window: Record<string, unknown>;
+declare const document: {
+  activeElement: { getAttribute(name: string): string | null } | null;
+  querySelectorAll(
+    selector: string,
+  ): Iterable<{ getAttribute(name: string): string | null; textContent: string | null }>;
+};
+
 const CHROMIUM = '/usr/bin/chromium';
 const DIST = join(ROOT, 'web', 'dist');
 const require = createRequire(import.meta.url);
