@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { ROUTES } from '../src/api/app.ts';
 import { dumpProjections } from '../src/store/projector.ts';
 import { readSse, servedStore, triageAwaitingApproval } from './api-helpers.ts';
-import { MINI, runVt, tempDir, writeFile } from './helpers.ts';
+import { MINI, runVt, spawnCollect, tempDir, VT_BIN, writeFile } from './helpers.ts';
 
 /** A GET with exactly these headers (fetch would replace Host). */
 function rawGet(
@@ -317,6 +317,147 @@ describe('HTTP API', () => {
     assert.equal(data.type, 'metric.recorded');
     const bad = await f.call('GET', '/api/stream', viewer, undefined, { 'last-event-id': 'abc' });
     assert.equal(bad.status, 400);
+  });
+});
+
+describe('passkey policy and confirmations', () => {
+  it('with --passkeys required a decision without a confirmation is refused and writes nothing', async () => {
+    const f = await servedStore({ passkeys: 'required' });
+    try {
+      await triageAwaitingApproval(f, 'churn');
+      const t = await f.token('lead-2', { role: 'approver', project: '*' });
+      const before = await snapshot(f);
+      const r = await f.call('POST', '/api/projects/churn/approve', t, {});
+      assert.equal(r.status, 403);
+      assert.match(r.json.error.message, /confirmed with a passkey/);
+      const forged = await f.call(
+        'POST',
+        '/api/projects/churn/approve',
+        t,
+        {
+          confirmation: {
+            challenge_id: 'made-up',
+            response: { id: 'x', rawId: 'x', type: 'public-key', response: {} },
+          },
+        },
+        { origin: `http://localhost:${f.server.port}` },
+      );
+      assert.equal(forged.status, 409);
+      assert.match(forged.json.error.message, /unknown, used or expired/);
+      const noKey = await f.call(
+        'POST',
+        '/api/projects/churn/confirm',
+        t,
+        { decision: 'approve' },
+        { origin: `http://localhost:${f.server.port}` },
+      );
+      assert.equal(noKey.status, 409);
+      assert.match(noKey.json.error.message, /has no passkey/);
+      const ipOrigin = await f.call('POST', '/api/passkeys/options', t, undefined, {
+        origin: `http://127.0.0.1:${f.server.port}`,
+      });
+      assert.equal(ipOrigin.status, 400);
+      assert.match(ipOrigin.json.error.hint, /localhost/);
+      assert.deepEqual(await snapshot(f), before);
+    } finally {
+      await f.server.close();
+      await f.store.close();
+      rmSync(f.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the engine records a confirmation only for the decision it names', async () => {
+    const f = await servedStore();
+    try {
+      await triageAwaitingApproval(f, 'churn');
+      const { decisionSubject } = await import('../src/api/state-view.ts');
+      const s = await f.engine.state('churn');
+      const statement = {
+        purpose: 'vt-decision/v1' as const,
+        ...decisionSubject(s),
+        decision: 'approve' as const,
+        actor: 'lead-2',
+        role: null,
+        reason: null,
+        gate: null,
+        expires_at: null,
+        nonce: 'n',
+        issued_at: new Date().toISOString(),
+      };
+      const confirmation = {
+        method: 'webauthn' as const,
+        credential_id: 'c',
+        statement,
+        authenticator_data: 'a',
+        client_data_json: 'b',
+        signature: 's',
+      };
+      const before = await snapshot(f);
+      for (const [who, opts, re] of [
+        ['lead-1', {}, /person/],
+        ['lead-2', { reason: 'other words' }, /reason/],
+      ] as const) {
+        await assert.rejects(
+          f.engine.approve('churn', { actor: who }, { ...opts, confirmation }),
+          (e: Error & { code?: string }) => {
+            assert.equal(e.code, 'CONFLICT');
+            assert.match(e.message, re);
+            return true;
+          },
+        );
+      }
+      await assert.rejects(
+        f.engine.reject('churn', { actor: 'lead-2' }, { reason: 'no', confirmation }),
+        /decision/,
+      );
+      // Evidence that changes after the confirmation makes it stale.
+      await f.engine.tick('churn', 'extra', null, { actor: 'lab-1' });
+      await assert.rejects(f.engine.approve('churn', { actor: 'lead-2' }, { confirmation }), /evidence/);
+      const after = await snapshot(f);
+      assert.equal(after.events, before.events + 1, 'only the tick was written');
+      const ok = await f.engine.approve(
+        'churn',
+        { actor: 'lead-2' },
+        {
+          confirmation: {
+            ...confirmation,
+            statement: { ...statement, ...decisionSubject(await f.engine.state('churn')) },
+          },
+        },
+      );
+      const ev = ok.events.find((e) => e.type === 'approval.recorded');
+      assert.equal(ev?.type === 'approval.recorded' && ev.payload.confirmation?.method, 'webauthn');
+    } finally {
+      await f.server.close();
+      await f.store.close();
+      rmSync(f.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('vt serve', () => {
+  it('prints its URL when listening, answers, and stops on SIGTERM', async () => {
+    const dir = tempDir();
+    try {
+      cpSync(MINI, join(dir, 'vt.yaml'));
+      const help = await runVt(['serve', '--help'], { cwd: dir });
+      assert.match(help.stdout, /Examples:[\s\S]*vt serve/);
+      const p = spawnCollect([VT_BIN, 'serve', '--port', '0', '--json', '--no-dashboard'], {
+        cwd: dir,
+        env: { NO_COLOR: '1' },
+      });
+      await p.waitFor((out) => out.includes('"url"'), 60_000);
+      const { port } = JSON.parse(p.out());
+      const res = await fetch(`http://127.0.0.1:${port}/api/health`);
+      assert.equal(res.status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 404, 'no dashboard: the API alone');
+      p.child.kill('SIGTERM');
+      assert.equal((await p.done).code, 0);
+      const bad = await runVt(['serve', '--port', '70000'], { cwd: dir });
+      assert.equal(bad.code, 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
