@@ -262,6 +262,22 @@ describe('HTTP API', () => {
     assert.deepEqual(seen, all);
     const odd = await f.call('GET', '/api/portfolio/flow?team=odd', viewer);
     assert.equal(odd.json.total, 11);
+    // The median age per phase, against one computed here from the same rows.
+    const since = (
+      await f.store.db
+        .selectFrom('projects')
+        .select('phase_since')
+        .where('team', '=', 'odd')
+        .where('phase', '=', 'triage')
+        .execute()
+    )
+      .map((r) => Date.parse(r.phase_since))
+      .sort((a, b) => a - b);
+    const mid = since[(since.length - 1) >> 1]!;
+    const days = (Date.now() - mid) / 86_400_000;
+    const triage = odd.json.columns.find((c: { phase: string }) => c.phase === 'triage');
+    assert.ok(Math.abs(triage.median_age_days - days) < 0.2, `${triage.median_age_days} vs ${days}`);
+    assert.equal(triage.wip, 11);
     const heat = await f.call('GET', '/api/portfolio/heatmap', viewer);
     assert.ok(
       heat.json.cells.some((c: { team: string; count: number }) => c.team === 'even' && c.count === 12),

@@ -47,6 +47,7 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
           head_seq: e.seq,
           head_hash: e.hash,
           last_claim_at: null,
+          phase_since: e.ts,
         })
         .execute();
       return;
@@ -110,7 +111,12 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
         .execute();
       await trx
         .updateTable('projects')
-        .set((eb) => ({ phase: e.payload.to, visit: eb('visit', '+', 1), transitions: e.payload.n }))
+        .set((eb) => ({
+          phase: e.payload.to,
+          visit: eb('visit', '+', 1),
+          transitions: e.payload.n,
+          phase_since: e.ts,
+        }))
         .where('id', '=', pid)
         .execute();
       break;

@@ -67,6 +67,8 @@ export interface ProjectsTable {
   head_seq: number;
   head_hash: string;
   last_claim_at: string | null;
+  /** When the project entered its current phase. */
+  phase_since: string;
 }
 
 export interface ChecklistTable {

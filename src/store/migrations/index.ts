@@ -6,6 +6,7 @@ import * as m004 from './004_global_order.ts';
 import * as m035 from './035_api_tokens.ts';
 import * as m036 from './036_passkeys.ts';
 import * as m037 from './037_dashboard_indexes.ts';
+import * as m038 from './038_phase_since.ts';
 
 /** Numbered migrations, listed statically so a bundle or a type-stripped run finds them all. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -16,6 +17,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '035_api_tokens': m035,
   '036_passkeys': m036,
   '037_dashboard_indexes': m037,
+  '038_phase_since': m038,
 };
 
 export const migrationProvider: MigrationProvider = {
