@@ -91,25 +91,6 @@ export async function flowStrip(db: Db, f: PortfolioFilter, scope: Scope, now: D
     .where(projectWhere(f, scope))
     .groupBy(['t.phase', 't.status'])
     .execute();
-  // The middle one or two entry times per phase, picked in SQL: a sorted scan of one index.
-  const ranked = db
-    .selectFrom('projects')
-    .select([
-      'phase',
-      'phase_since',
-      sql<number>`row_number() over (partition by phase order by phase_since)`.as('rn'),
-      sql<number>`count(*) over (partition by phase)`.as('c'),
-    ])
-    .where('status', '=', 'active')
-    .where(projectWhere(f, scope))
-    .as('r');
-  const middles = await db
-    .selectFrom(ranked)
-    .select(['r.phase', 'r.phase_since'])
-    .where((eb) =>
-      eb.or([eb('r.rn', '=', sql<number>`(r.c + 1) / 2`), eb('r.rn', '=', sql<number>`(r.c + 2) / 2`)]),
-    )
-    .execute();
   const cols = new Map<string, FlowColumn>();
   const col = (phase: string) => {
     let c = cols.get(phase);
@@ -121,14 +102,22 @@ export async function flowStrip(db: Db, f: PortfolioFilter, scope: Scope, now: D
     if (r.status === 'active') col(r.phase).wip = Number(r.n);
   }
   for (const r of waiting) col(r.phase).waiting[r.status] = Number(r.n);
-  const byPhase = new Map<string, number[]>();
-  for (const r of middles) {
-    const list = byPhase.get(r.phase) ?? [];
-    list.push((now.getTime() - Date.parse(r.phase_since)) / DAY);
-    byPhase.set(r.phase, list);
+  // The median entry time per phase: one or two index entries found by offset, phase by phase.
+  for (const c of cols.values()) {
+    if (!c.wip) continue;
+    const middle = await db
+      .selectFrom('projects')
+      .select('phase_since')
+      .where('status', '=', 'active')
+      .where('phase', '=', c.phase)
+      .where(projectWhere(f, scope))
+      .orderBy('phase_since')
+      .limit(c.wip % 2 ? 1 : 2)
+      .offset((c.wip - 1) >> 1)
+      .execute();
+    const ages = middle.map((r) => (now.getTime() - Date.parse(r.phase_since)) / DAY);
+    if (ages.length) c.median_age_days = round1(ages.reduce((a, b) => a + b, 0) / ages.length);
   }
-  for (const [phase, list] of byPhase)
-    col(phase).median_age_days = round1(list.reduce((a, b) => a + b, 0) / list.length);
   return [...cols.values()];
 }
 
