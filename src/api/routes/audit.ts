@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { exportBundle, verifyStore } from '../../audit/audit.ts';
 import { EVENT_TYPES } from '../../engine/events.ts';
 import { VtError } from '../../errors.ts';
-import { eventAt, eventsAfter, eventsPage } from '../queries.ts';
+import { eventAt, eventsAfter, eventsPage, headGseq } from '../queries.ts';
 import { Limit, ProjectId, route } from '../route.ts';
 import { can, readScope } from '../tokens.ts';
 
@@ -117,10 +117,7 @@ export const auditRoutes = [
       c.req.raw.signal.addEventListener('abort', () => abort.abort(), { once: true });
       return streamSSE(c, async (stream) => {
         stream.onAbort(() => abort.abort());
-        if (after === null) {
-          const { headGseq } = await import('../queries.ts');
-          after = await headGseq(deps.reader);
-        }
+        if (after === null) after = await headGseq(deps.reader);
         await stream.writeSSE({ event: 'ready', data: JSON.stringify({ after }), retry: 1000 });
         while (!abort.signal.aborted) {
           const batch = await eventsAfter(deps.reader, after, scope, BATCH);
