@@ -5,6 +5,7 @@ source "$(dirname "$0")/env.sh"
 cd "$VT_ROOT"
 echo "== typecheck" >&2
 npx tsc -p tsconfig.json
+npx tsc -p web/tsconfig.json
 echo "== lint" >&2
 npx biome check .
 echo "== tests" >&2

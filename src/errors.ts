@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   CONFLICT: { exit: 2, http: 409 },
   INVALID_STATE: { exit: 2, http: 409 },
   PATH_ESCAPE: { exit: 2, http: 400 },
+  UNAUTHENTICATED: { exit: 4, http: 401 },
   NOT_PERMITTED: { exit: 4, http: 403 },
   GATE_FAILED: { exit: 1, http: 200 },
   VERIFY_FAILED: { exit: 1, http: 200 },

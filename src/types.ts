@@ -61,4 +61,19 @@ export type Stage = (typeof STAGES)[number];
 export const TRANSITION_KINDS = ['advance', 'route', 'rework'] as const;
 export type TransitionKind = (typeof TRANSITION_KINDS)[number];
 
+/**
+ * Roles an API token grants, per project or for every project. Each lists what it lets a person do
+ * through `vt serve`; the engine still decides whether the person may decide (train roles,
+ * segregation of duties).
+ */
+export const API_ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+export const API_PERMISSIONS = {
+  viewer: ['read'],
+  operator: ['read', 'operate'],
+  approver: ['read', 'decide'],
+  admin: ['read', 'operate', 'decide', 'admin'],
+} as const satisfies Record<ApiRole, readonly string[]>;
+export type ApiPermission = (typeof API_PERMISSIONS)[ApiRole][number];
+
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

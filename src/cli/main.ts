@@ -8,7 +8,9 @@ import { registerKeys } from './commands/keys.ts';
 import { registerMcp } from './commands/mcp.ts';
 import { registerMetrics } from './commands/metrics.ts';
 import { registerProject } from './commands/project.ts';
+import { registerServe } from './commands/serve.ts';
 import { registerSetup } from './commands/setup.ts';
+import { registerToken } from './commands/token.ts';
 import { registerWork } from './commands/work.ts';
 import { CliContext, type GlobalOptions } from './context.ts';
 import { type Io, printError, processIo, useColor } from './output.ts';
@@ -90,6 +92,8 @@ Examples:
   registerMcp(program, withCtx);
   registerKeys(program, withCtx);
   registerMetrics(program, withCtx);
+  registerServe(program, withCtx);
+  registerToken(program, withCtx);
   return program;
 }
 

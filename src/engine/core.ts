@@ -4,6 +4,7 @@ import { evidenceDigest } from '../gates/digest.ts';
 import type { GateResult } from '../gates/types.ts';
 import type { Phase, Train } from '../train/schema.ts';
 import type { TransitionKind } from '../types.ts';
+import { type DecisionConfirmation, requireConfirmationFor } from './confirmation.ts';
 import { event, type NewEvent } from './events.ts';
 import { currentEvidence, type ProjectState } from './state.ts';
 
@@ -318,7 +319,7 @@ export function decideApproval(
   train: Train,
   actor: string,
   decision: 'approve' | 'reject',
-  opts: { role?: string | undefined; reason: string | null },
+  opts: { role?: string | undefined; reason: string | null; confirmation?: DecisionConfirmation | undefined },
 ): NewEvent[] {
   requireActive(s, decision);
   const phase = phaseOf(train, s.phase);
@@ -343,6 +344,18 @@ export function decideApproval(
   }
   if (decision === 'reject' && !opts.reason?.trim())
     throw new VtError('BAD_INPUT', 'a rejection needs a reason (--reason)');
+  const digest = evidenceDigest(ev);
+  const c = opts.confirmation;
+  if (c)
+    requireConfirmationFor(c, {
+      project: s.id,
+      phase: phase.id,
+      visit: s.visit,
+      decision,
+      digest,
+      actor,
+      reason: opts.reason,
+    });
   return [
     event('approval.recorded', {
       phase: phase.id,
@@ -350,7 +363,8 @@ export function decideApproval(
       role,
       decision,
       reason: opts.reason,
-      digest: evidenceDigest(ev),
+      digest,
+      ...(c ? { confirmation: c } : {}),
     }),
   ];
 }
@@ -377,6 +391,7 @@ export function decideWaive(
   reason: string,
   expiresAt: Date,
   now: Date,
+  confirmation?: DecisionConfirmation,
 ): NewEvent[] {
   requireActive(s, 'waive a gate');
   const phase = phaseOf(train, s.phase);
@@ -397,6 +412,19 @@ export function decideWaive(
   if (!(expiresAt.getTime() > now.getTime()))
     throw new VtError('BAD_INPUT', 'a waiver must expire in the future (--expires)');
   const first = s.waivers[gate];
+  if (confirmation)
+    requireConfirmationFor(confirmation, {
+      project: s.id,
+      phase: phase.id,
+      visit: s.visit,
+      decision: 'waive',
+      digest: evidenceDigest(ev),
+      actor,
+      reason,
+      gate,
+      expiresAt: expiresAt.toISOString(),
+    });
+  const withConfirmation = confirmation ? { confirmation } : {};
   const pending =
     spec.kind === 'approval' && first && !first.confirmedBy && Date.parse(first.expiresAt) > now.getTime();
   if (pending) {
@@ -416,6 +444,7 @@ export function decideWaive(
         expires_at: first.expiresAt,
         visit: s.visit,
         confirms: first.seq,
+        ...withConfirmation,
       }),
     ];
   }
@@ -434,6 +463,7 @@ export function decideWaive(
       expires_at: expiresAt.toISOString(),
       visit: s.visit,
       confirms: null,
+      ...withConfirmation,
     }),
   ];
 }

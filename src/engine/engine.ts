@@ -7,6 +7,7 @@ import type { Store, Trx } from '../store/store.ts';
 import type { LoadedTrain } from '../train/loader.ts';
 import { type Train, TrainSchema } from '../train/schema.ts';
 import type { Priority } from '../types.ts';
+import type { DecisionConfirmation } from './confirmation.ts';
 import {
   type AdvanceOutcome,
   chooseTarget,
@@ -404,16 +405,24 @@ export class Engine {
   async approve(
     projectId: string,
     who: Who,
-    opts: { role?: string; reason?: string | null } = {},
+    opts: { role?: string; reason?: string | null; confirmation?: DecisionConfirmation } = {},
   ): Promise<Committed> {
     await this.refuseSession(projectId, who, 'approve');
     return this.decide(projectId, who, (s, t) => [
-      ...decideApproval(s, t, who.actor, 'approve', { role: opts.role, reason: opts.reason ?? null }),
+      ...decideApproval(s, t, who.actor, 'approve', {
+        role: opts.role,
+        reason: opts.reason ?? null,
+        confirmation: opts.confirmation,
+      }),
       ...ticketsAwaitingApproval(s),
     ]);
   }
 
-  async reject(projectId: string, who: Who, opts: { role?: string; reason: string }): Promise<Committed> {
+  async reject(
+    projectId: string,
+    who: Who,
+    opts: { role?: string; reason: string; confirmation?: DecisionConfirmation },
+  ): Promise<Committed> {
     await this.refuseSession(projectId, who, 'reject');
     return this.decide(projectId, who, (s, t) => [
       ...decideApproval(s, t, who.actor, 'reject', opts),
@@ -427,10 +436,11 @@ export class Engine {
     reason: string,
     expiresAt: Date,
     who: Who,
+    confirmation?: DecisionConfirmation,
   ): Promise<Committed> {
     await this.refuseSession(projectId, who, 'waive a gate');
     return this.decide(projectId, who, (s, t) =>
-      decideWaive(s, t, who.actor, gate, reason, expiresAt, this.clock.now()),
+      decideWaive(s, t, who.actor, gate, reason, expiresAt, this.clock.now(), confirmation),
     );
   }
 

@@ -1,5 +1,6 @@
 import type { GateResult } from '../gates/types.ts';
 import type { ContextKind, Priority, TicketStatus, TransitionKind } from '../types.ts';
+import type { DecisionConfirmation } from './confirmation.ts';
 
 /** Every event the engine appends, by type. Payloads are plain JSON. */
 export interface EventMap {
@@ -73,6 +74,8 @@ export interface EventMap {
     decision: 'approve' | 'reject';
     reason: string | null;
     digest: string;
+    /** The passkey assertion the person confirmed the decision with (absent when none was given). */
+    confirmation?: DecisionConfirmation;
   };
   /**
    * A waiver of a gate for the rest of this visit, until `expires_at`. Waiving an approval gate takes
@@ -85,6 +88,7 @@ export interface EventMap {
     expires_at: string;
     visit?: number;
     confirms?: number | null;
+    confirmation?: DecisionConfirmation;
   };
   /** The project moved to another version of its train (people and roles may change this way). */
   'project.upgraded': {

@@ -403,7 +403,7 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       s.transitions = e.payload.n;
       break;
     case 'approval.recorded': {
-      const p = e.payload;
+      const { confirmation: _, ...p } = e.payload;
       s.approvals.push({ seq: e.seq, actor: e.actor, ...p });
       break;
     }

@@ -51,6 +51,7 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
           head_hash: e.hash,
           last_claim_at: null,
           phase_visit: 1,
+          phase_since: e.ts,
         })
         .execute();
       return;
@@ -180,6 +181,7 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
             .select((x) => x.fn.countAll<number>().as('n'))
             .where('t.project_id', '=', pid)
             .where('t.to_phase', '=', e.payload.to),
+          phase_since: e.ts,
         }))
         .where('id', '=', pid)
         .execute();
@@ -219,13 +221,15 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
         .where('id', '=', pid)
         .execute();
       break;
-    case 'approval.recorded':
+    case 'approval.recorded': {
+      const { confirmation: _, ...p } = e.payload;
       await trx
         .insertInto('approvals')
-        .values({ project_id: pid, seq: e.seq, ...e.payload, actor: e.actor, ts: e.ts })
+        .values({ project_id: pid, seq: e.seq, ...p, actor: e.actor, ts: e.ts })
         .execute();
       break;
-    case 'gate.waived':
+    }
+    case 'gate.waived': {
       await trx
         .insertInto('waivers')
         .values({
@@ -242,13 +246,15 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
         })
         .execute();
       break;
-    case 'project.upgraded':
+    }
+    case 'project.upgraded': {
       await trx
         .updateTable('projects')
         .set({ train_hash: e.payload.to_hash })
         .where('id', '=', pid)
         .execute();
       break;
+    }
     case 'project.held':
     case 'project.resumed':
     case 'project.cancelled':

@@ -24,6 +24,9 @@ export interface DB {
   commits: CommitsTable;
   gate_evaluations: GateEvaluationsTable;
   session_processes: SessionProcessesTable;
+  api_tokens: ApiTokensTable;
+  api_token_grants: ApiTokenGrantsTable;
+  passkeys: PasskeysTable;
 }
 
 /** The group leader process of a live session's executor (operational). */
@@ -80,6 +83,8 @@ export interface ProjectsTable {
   last_claim_at: string | null;
   /** Which visit of its current phase the project is in (1 the first time). */
   phase_visit: number;
+  /** When the project entered its current phase. */
+  phase_since: string;
 }
 
 /** Checklist items per phase visit: who ticked (or reopened) them, and in which session. */
@@ -316,6 +321,38 @@ export interface SessionTokensTable {
   session: string;
   project_id: string;
   token_sha256: string;
+  created_at: string;
+}
+
+/** A person's API token for `vt serve`: only its sha256 is kept. Operational. */
+export interface ApiTokensTable {
+  id: string;
+  person: string;
+  label: string | null;
+  token_sha256: string;
+  created_by: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+/** What a token may do: a role on one project, or on every project (`*`). */
+export interface ApiTokenGrantsTable {
+  token_id: string;
+  project: string;
+  role: string;
+}
+
+/** A person's WebAuthn credential: the public key that confirms their decisions in a browser. */
+export interface PasskeysTable {
+  credential_id: string;
+  person: string;
+  /** base64url of the COSE public key. */
+  public_key: string;
+  counter: number;
+  /** JSON array of transport hints. */
+  transports: string;
+  label: string | null;
   created_at: string;
 }
 

@@ -5,6 +5,10 @@ import * as m003 from './003_sessions.ts';
 import * as m004 from './004_global_order.ts';
 import * as m005 from './005_visit_evidence.ts';
 import * as m006 from './006_session_processes.ts';
+import * as m035 from './035_api_tokens.ts';
+import * as m036 from './036_passkeys.ts';
+import * as m037 from './037_dashboard_indexes.ts';
+import * as m038 from './038_phase_since.ts';
 
 /** Numbered migrations, listed statically so a bundle or a type-stripped run finds them all. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -14,6 +18,10 @@ export const MIGRATIONS: Record<string, Migration> = {
   '004_global_order': m004,
   '005_visit_evidence': m005,
   '006_session_processes': m006,
+  '035_api_tokens': m035,
+  '036_passkeys': m036,
+  '037_dashboard_indexes': m037,
+  '038_phase_since': m038,
 };
 
 export const migrationProvider: MigrationProvider = {
