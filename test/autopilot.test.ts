@@ -182,7 +182,8 @@ describe('autopilot', () => {
       VT_TEST_FAIL_DIR: failDir,
     });
     const res = await run.done;
-    assert.equal(res.code, 0, run.err());
+    assert.equal(res.code, 1, `a run that blocked a ticket exits 1: ${run.err()}`);
+    assert.match(run.err(), /1 blocked/);
     const statuses = (await eventsOf(db, 'ticket.status')).filter((s) => s.ticket === 'flaky-1-p02');
     assert.deepEqual(
       statuses.map((s) => [s.status, s.attempts]),
@@ -214,6 +215,7 @@ describe('autopilot', () => {
     server.close();
     const inbox = await runVt(['inbox', '--json'], { cwd: dir });
     assert.equal(JSON.parse(inbox.stdout)[0].status, 'blocked');
+    assert.match(JSON.parse(inbox.stdout)[0].reason, /p02: exited 3/, 'the inbox says why it waits');
     // A person fixes the cause and unblocks the ticket.
     writeFileSync(join(failDir, 'p02'), '0');
     const retry = await runVt(['retry', 'flaky-1-p02'], { cwd: dir });
@@ -222,6 +224,41 @@ describe('autopilot', () => {
     assert.equal((await again.done).code, 0, again.err());
     const status = await runVt(['status', 'flaky', '--json'], { cwd: dir });
     assert.equal(JSON.parse(status.stdout).status, 'completed');
+  });
+
+  it('a rework loop that keeps coming back is blocked loudly: counted, exit 1, the alert, the reason in vt inbox and vt status', {
+    timeout: 300_000,
+  }, async () => {
+    // Regression: a ticket blocked after 8 rework loops was reported as "0 blocked", exit 0, no alert.
+    const dir = tempDir('vt-auto-');
+    const yaml = autoTrainYaml(2)
+      .replace('expr: "m_p01 > 0"', 'expr: "m_p01 > 1"')
+      .replace('    next: p02', '    on_fail: p01\n    next: p02');
+    writeFileSync(join(dir, 'vt.yaml'), yaml);
+    assert.equal((await runVt(['project', 'create', 'Loop', '--as', 'lead-1'], { cwd: dir })).code, 0);
+    assert.equal((await runVt(['plan', 'loop'], { cwd: dir })).code, 0);
+    const run = autopilot(dir, ['--workspaces', 'folder']);
+    const res = await run.done;
+    assert.equal(res.code, 1, run.err());
+    const summary = run
+      .out()
+      .split('\n')
+      .filter((l) => l.includes('"type":"summary"'))
+      .map((l) => JSON.parse(l))[0];
+    assert.equal(summary.blocked, 1, run.out());
+    assert.match(run.err(), /alert.*loop-1 reached p01 9 times: the loop looks stuck/);
+    assert.match(readFileSync(join(dir, '.vt', 'alerts.log'), 'utf8'), /the loop looks stuck/);
+    const inbox = JSON.parse((await runVt(['inbox', '--json'], { cwd: dir })).stdout);
+    assert.deepEqual(
+      inbox.map((x: { status: string; reason: string }) => [x.status, /the loop looks stuck/.test(x.reason)]),
+      [['blocked', true]],
+    );
+    const plain = await runVt(['inbox'], { cwd: dir });
+    assert.match(plain.stdout, /the loop looks stuck/, 'the plain inbox says why too');
+    const status = JSON.parse((await runVt(['status', 'loop', '--json'], { cwd: dir })).stdout);
+    assert.equal(status.attention[0].status, 'blocked');
+    assert.match(status.attention[0].reason, /the loop looks stuck/);
+    assert.equal(status.visit, 9, 'the ninth visit of p01');
   });
 
   it('waits for a person at an approval gate, and a human-owned phase waits in the inbox until vt done', {

@@ -1,5 +1,4 @@
-import { mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { buildHandoff } from '../context/handoff.ts';
 import { chooseTarget, onlyApprovalsPending, phaseOf } from '../engine/core.ts';
@@ -9,6 +8,7 @@ import { currentEvidence, type ProjectState, type SessionState } from '../engine
 import type { Tickets } from '../engine/ticket-ops.ts';
 import { requireLiveSession } from '../engine/tickets.ts';
 import { VtError } from '../errors.ts';
+import { writeInside } from '../io/no-follow.ts';
 import { resolveInside } from '../io/paths.ts';
 import { sha256 } from '../store/canonical.ts';
 import type { Train } from '../train/schema.ts';
@@ -366,8 +366,7 @@ const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown
   },
 
   async write_file({ sess }, input) {
-    const abs = await resolveForWrite(sess.workspace, input.path);
-    await writeFile(abs, input.content);
+    await writeInside(sess.workspace, input.path, input.content);
     const { rel } = await resolveInside(sess.workspace, input.path);
     return { path: rel, bytes: Buffer.byteLength(input.content) };
   },
@@ -375,33 +374,3 @@ const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown
 
 const brief = (results: { gate: string; kind: string; status: string; message: string }[]) =>
   results.map((r) => ({ gate: r.gate, kind: r.kind, status: r.status, message: r.message }));
-
-/**
- * Where a (possibly new) file may be written: the same refusals as `resolveInside`, and for a new
- * file, its nearest existing folder must really lie inside the workspace (no symlinked way out).
- */
-export async function resolveForWrite(workspace: string, rel: string): Promise<string> {
-  try {
-    return (await resolveInside(workspace, rel)).abs;
-  } catch (err) {
-    if (!(err instanceof VtError) || err.code !== 'NOT_FOUND') throw err;
-  }
-  const root = await realpath(workspace);
-  const target = join(root, normalize(rel));
-  let dir = dirname(target);
-  for (;;) {
-    const real = await realpath(dir).catch(() => null);
-    if (real !== null) {
-      const inside = relative(root, real);
-      if (inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside))
-        throw new VtError(
-          'PATH_ESCAPE',
-          `the path ${JSON.stringify(rel)} is refused: it leaves the workspace`,
-        );
-      break;
-    }
-    dir = dirname(dir);
-  }
-  await mkdir(dirname(target), { recursive: true });
-  return target;
-}

@@ -301,6 +301,8 @@ async function runTicket(
         ...('to' in o ? { to: o.to } : {}),
         results: f.results,
       });
+      // Moving on may have queued the next ticket blocked (a loop that keeps coming back): say so.
+      await reportBlocked(opts, projectId, f.events, summary, emit);
     } else {
       const status = f.state.tickets[ticket.id]!.status;
       if (status === 'awaiting-approval')
@@ -327,18 +329,42 @@ async function reportFailure(
   summary: AutopilotSummary,
   emit: (p: Progress) => void,
 ) {
-  const status = events.find((e) => e.type === 'ticket.status');
-  const alert = events.find((e) => e.type === 'alert.raised');
+  const status = events.find((e) => e.type === 'ticket.status' && e.payload.ticket === ticket);
   const blocked = status?.type === 'ticket.status' && status.payload.status === 'blocked';
   summary.failed++;
-  if (blocked) summary.blocked++;
-  emit({
-    type: 'failed',
-    project,
-    ticket,
-    reason: status?.type === 'ticket.status' ? (status.payload.reason ?? '') : '',
-    attempts: status?.type === 'ticket.status' ? status.payload.attempts : 0,
-    blocked,
-  });
-  if (alert?.type === 'alert.raised') await opts.onAlert?.({ project, ticket, reason: alert.payload.reason });
+  if (!blocked)
+    emit({
+      type: 'failed',
+      project,
+      ticket,
+      reason: status?.type === 'ticket.status' ? (status.payload.reason ?? '') : '',
+      attempts: status?.type === 'ticket.status' ? status.payload.attempts : 0,
+      blocked: false,
+    });
+  await reportBlocked(opts, project, events, summary, emit);
+}
+
+/** Every ticket these events blocked counts, shows and raises its alert: a failure is never quiet. */
+async function reportBlocked(
+  opts: AutopilotOptions,
+  project: string,
+  events: RecordedEvent[],
+  summary: AutopilotSummary,
+  emit: (p: Progress) => void,
+) {
+  for (const e of events) {
+    if (e.type !== 'ticket.status' || e.payload.status !== 'blocked') continue;
+    summary.blocked++;
+    emit({
+      type: 'failed',
+      project,
+      ticket: e.payload.ticket,
+      reason: e.payload.reason ?? '',
+      attempts: e.payload.attempts,
+      blocked: true,
+    });
+  }
+  for (const e of events)
+    if (e.type === 'alert.raised')
+      await opts.onAlert?.({ project, ticket: e.payload.ticket, reason: e.payload.reason });
 }

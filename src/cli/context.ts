@@ -50,16 +50,25 @@ export class CliContext {
    * Who acts. Inside an executor every call is bound to its session: by VT_SESSION, or — when the
    * environment was stripped — by the executor's process being among this process's ancestors.
    */
-  get who(): { actor: string; idempotencyKey: string | null; session: string | null } {
+  get who(): {
+    actor: string;
+    idempotencyKey: string | null;
+    session: string | null;
+    request: string | null;
+  } {
     const idempotencyKey = this.opts.idempotencyKey ?? this.io.env.VT_IDEMPOTENCY_KEY ?? null;
-    if (this.#detected) return { ...this.#detected, idempotencyKey };
+    const request = this.request;
+    if (this.#detected) return { ...this.#detected, idempotencyKey, request };
     const session = this.io.env.VT_SESSION || null;
     return {
       actor: session ? (this.io.env.VT_ACTOR ?? this.actor) : this.actor,
       idempotencyKey,
       session,
+      request,
     };
   }
+  /** The command line that was run (set by the command wrapper): what an idempotency key stands for. */
+  request: string | null = null;
   #detected: { actor: string; session: string } | null = null;
   /** Inside an executor: the session's socket (vt reaches its session only through it), else null. */
   session(): SessionEnv | null {

@@ -63,9 +63,17 @@ Examples:
     (...args: unknown[]) => {
       const cmd = args[args.length - 1] as Command;
       const ctx = new CliContext(io, cmd.optsWithGlobals() as GlobalOptions);
+      const name = commandPath(cmd);
+      // What was asked, in words: a reused idempotency key must ask the same.
+      ctx.request = [
+        'vt',
+        name,
+        ...args.slice(0, -1).map((a) => (typeof a === 'string' ? a : JSON.stringify(a))),
+      ]
+        .filter((x) => x !== undefined && x !== '{}')
+        .join(' ');
       return run(async () => {
         const session = ctx.session();
-        const name = commandPath(cmd);
         if (session && !SESSION_COMMANDS.has(name)) {
           // Inside an executor there is no store to open: anything but the session's own tools is
           // refused by the session (and recorded there), never run.

@@ -3,6 +3,7 @@ import { evaluateGates, gatesPassed } from '../gates/registry.ts';
 import type { GateIo, GateResult } from '../gates/types.ts';
 import { appendEvents, findByIdempotencyKey, readEvents, toRecorded } from '../store/append.ts';
 import { project } from '../store/projector.ts';
+import { rememberRequest, requestOf } from '../store/idempotency.ts';
 import type { Store, Trx } from '../store/store.ts';
 import type { LoadedTrain } from '../train/loader.ts';
 import { type Train, TrainSchema } from '../train/schema.ts';
@@ -68,6 +69,8 @@ export interface Who {
   idempotencyKey?: string | null | undefined;
   /** Set when an agent's session acts: the call is refused unless that session is live in the current phase. */
   session?: string | null | undefined;
+  /** What was asked, in words (e.g. `vt tick churn a`): a reused idempotency key must ask the same. */
+  request?: string | null | undefined;
 }
 
 export interface Committed {
@@ -203,7 +206,10 @@ export class Engine {
     const committed = await this.store.transaction(async (trx) => {
       if (who.idempotencyKey) {
         const prior = await findByIdempotencyKey(trx, id, who.idempotencyKey);
-        if (prior) return { events: [toRecorded(prior)], replayed: true };
+        if (prior) {
+          await sameRequest(trx, id, who);
+          return { events: [toRecorded(prior)], replayed: true };
+        }
       }
       const exists = await trx
         .selectFrom('events')
@@ -521,6 +527,7 @@ export class Engine {
         if (who.idempotencyKey) {
           const prior = await findByIdempotencyKey(trx, projectId, who.idempotencyKey);
           if (prior) {
+            await sameRequest(trx, projectId, who);
             const rest = await readEvents(trx, projectId, prior.seq - 1);
             const same = rest.filter(
               (r, i) =>
@@ -594,6 +601,13 @@ export class Engine {
       actor: who.actor,
       idempotencyKey: who.idempotencyKey ?? null,
     });
+    if (who.idempotencyKey && who.request && recorded.length)
+      await rememberRequest(trx, {
+        project_id: projectId,
+        key: who.idempotencyKey,
+        request: who.request,
+        seq: recorded[0]!.seq,
+      });
     for (const [i, e] of recorded.entries()) await project(trx, e, { head: i === recorded.length - 1 });
     if (this.#outbox.length) {
       // Side effects for outside systems commit with the events that cause them (the outbox pattern).
@@ -629,6 +643,18 @@ export class Engine {
   forget(): void {
     this.#states.clear();
   }
+}
+
+/** A reused idempotency key must carry the same request it was first used for. */
+async function sameRequest(trx: Trx, projectId: string, who: Who): Promise<void> {
+  if (!who.request || !who.idempotencyKey) return;
+  const first = await requestOf(trx, projectId, who.idempotencyKey);
+  if (first !== null && first !== who.request)
+    throw new VtError(
+      'CONFLICT',
+      `the idempotency key "${who.idempotencyKey}" was already used for another command: ${first}`,
+      { hint: 'Use a new key for a new command; the same key only repeats the same command' },
+    );
 }
 
 /** The workspace.committed event for the snapshot taken before an evaluation (if any). */

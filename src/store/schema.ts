@@ -24,9 +24,18 @@ export interface DB {
   commits: CommitsTable;
   gate_evaluations: GateEvaluationsTable;
   session_processes: SessionProcessesTable;
+  idempotency_requests: IdempotencyRequestsTable;
   api_tokens: ApiTokensTable;
   api_token_grants: ApiTokenGrantsTable;
   passkeys: PasskeysTable;
+}
+
+/** What each idempotency key was first used for (operational). */
+export interface IdempotencyRequestsTable {
+  project_id: string;
+  key: string;
+  request: string;
+  seq: number;
 }
 
 /** The group leader process of a live session's executor (operational). */

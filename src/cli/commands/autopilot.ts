@@ -217,9 +217,15 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
               );
             else
               ctx.io.err(
-                `${paint(ctx.color, 'green', '✓')} ${summary.finished} finished, ${summary.failed} failed attempts, ${summary.blocked} blocked${waiting} (${summary.stopped})\n`,
+                `${summary.blocked ? paint(ctx.color, 'red', '⛔') : paint(ctx.color, 'green', '✓')} ${summary.finished} finished, ${summary.failed} failed attempts, ${summary.blocked} blocked${waiting} (${summary.stopped})\n`,
               );
-            return summary.stopped === 'signal' ? 130 : 0;
+            if (summary.stopped === 'signal') return 130;
+            // A run that blocked a ticket did not do its job: a negative verdict, for scripts and CI.
+            if (summary.blocked) {
+              ctx.io.err(`  ${summary.blocked} ticket(s) blocked: see vt inbox, then vt retry TICKET\n`);
+              return 1;
+            }
+            return 0;
           } finally {
             process.off('SIGINT', onSignal);
             process.off('SIGTERM', onSignal);

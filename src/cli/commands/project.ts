@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { statusView } from '../../engine/views.ts';
 import { VtError } from '../../errors.ts';
@@ -73,6 +73,35 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
           return 0;
         },
       ),
+    );
+  project
+    .command('upgrade')
+    .description(
+      "move a project to another version of its train (people, roles, gates...): refused when its current phase or this visit's evidence would not exist in the new one",
+    )
+    .argument('<project>')
+    .option('--to <file>', 'the train file to move to (default: vt.yaml)')
+    .requiredOption('--reason <text>', 'why (recorded with the differences)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt project upgrade churn-model --reason "ana joins the approvers"\n  vt project upgrade churn-model --to trains/v2.yaml --reason "adds a fairness gate"',
+    )
+    .action(
+      withCtx(async (ctx, id: string, o: { to?: string; reason: string }) => {
+        const file = o.to ? resolve(ctx.cwd, o.to) : join(ctx.requireRoot(), TRAIN_FILE);
+        const loaded = loadTrainFile(file);
+        assertTrainSound(loaded);
+        const { engine } = await ctx.vt();
+        const c = await engine.upgrade(id, loaded, o.reason, ctx.who);
+        const up = c.events.find((e) => e.type === 'project.upgraded');
+        const diff = up?.type === 'project.upgraded' ? up.payload.diff : [];
+        if (ctx.json) json(ctx.io, { project: id, train_hash: c.state.trainHash, upgraded: !!up, diff });
+        else for (const line of diff) ctx.io.out(`${safe(line)}\n`);
+        ctx.io.err(
+          `${paint(ctx.color, 'green', '✓')} ${up ? `${id} now follows ${loaded.train.name} ${loaded.hash.slice(0, 12)}` : `${id} already follows this train`}\n`,
+        );
+        return 0;
+      }),
     );
   project
     .command('list')

@@ -245,6 +245,44 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
       }),
     );
 
+  const collect = (v: string, all: string[] = []) => [...all, v];
+  program
+    .command('carry')
+    .description(
+      "carry evidence of the phase's previous visit into this one (items, artifacts, metrics), with a reason; a new visit otherwise starts empty",
+    )
+    .argument('<project>')
+    .option('--item <id>', 'a checklist item ticked in the previous visit (repeatable)', collect)
+    .option('--artifact <id>', 'an artifact recorded in the previous visit (repeatable)', collect)
+    .option('--metric <name>', 'a metric recorded in the previous visit (repeatable)', collect)
+    .requiredOption('--reason <text>', 'why it still holds')
+    .addHelpText(
+      'after',
+      '\nExample:\n  vt carry churn-model --item data-documented --artifact data-card --reason "the data did not change in this rework"',
+    )
+    .action(
+      withCtx(
+        async (
+          ctx,
+          project: string,
+          o: { item?: string[]; artifact?: string[]; metric?: string[]; reason: string },
+        ) => {
+          const { engine } = await ctx.vt();
+          const c = await engine.carryForward(
+            project,
+            { items: o.item ?? [], artifacts: o.artifact ?? [], metrics: o.metric ?? [], reason: o.reason },
+            ctx.who,
+          );
+          if (ctx.json) json(ctx.io, { project, carried: c.events.length > 0 });
+          done(
+            ctx,
+            `carried ${[...(o.item ?? []), ...(o.artifact ?? []), ...(o.metric ?? [])].join(', ')} into this visit`,
+          );
+          return 0;
+        },
+      ),
+    );
+
   const lifecycle: [name: 'hold' | 'resume' | 'cancel' | 'reopen', what: string, reasonNeeded: boolean][] = [
     ['hold', 'put a project on hold: nothing moves until it is resumed', false],
     ['resume', 'resume a project on hold; with no project, resume the paused autopilot', false],
