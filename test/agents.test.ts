@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { resolveExecutor } from '../src/agents/dispatch.ts';
@@ -25,10 +25,11 @@ after(async () => {
 });
 
 /** A project with one issue queued in Build, then the real autopilot run until the queue is empty. */
-async function runTrain(executor: string) {
+async function runTrain(executor: string, setup?: (dir: string) => void) {
   const dir = tempDir('vt-agents-');
   const yaml = agentTrain(executor);
   writeFileSync(join(dir, 'vt.yaml'), yaml);
+  setup?.(dir);
   const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
   stores.push(store);
   const engine = new Engine({ store, io: nodeIo });
@@ -162,6 +163,37 @@ describe('llm executor', () => {
     { name: 'record_metric', arguments: { name: 'auc', value: 0.91 } },
     { name: 'add_context', arguments: { kind: 'note', text: 'the mode does not allow this' } },
   ];
+
+  it('write_file refuses a dangling symlink and a symlinked folder: nothing is written outside the workspace', async () => {
+    // Regression: the agent tool write_file wrote outside the workspace through a dangling symlink.
+    const outside = tempDir('vt-outside-');
+    const model = await startFakeOpenAI({
+      toolCalls: [
+        { name: 'write_file', arguments: { path: 'out/report.md', content: 'pwned\n' } },
+        { name: 'write_file', arguments: { path: 'escape/x.md', content: 'pwned\n' } },
+      ],
+      usage: [{ prompt_tokens: 10, completion_tokens: 10 }],
+    });
+    try {
+      const run = await runTrain(llm(model.url), (dir) => {
+        mkdirSync(join(dir, 'out'), { recursive: true });
+        symlinkSync(join(outside, 'report.md'), join(dir, 'out', 'report.md')); // dangling
+        symlinkSync(outside, join(dir, 'escape'));
+      });
+      assert.deepEqual(readdirSync(outside), [], 'nothing was written outside');
+      const refusals = run.events
+        .filter((e) => e.type === 'session.tool-called')
+        .map((e) => JSON.parse(e.payload) as { tool: string; outcome: string; reason: string })
+        .filter((e) => e.tool === 'write_file');
+      assert.ok(refusals.length >= 2, JSON.stringify(refusals)); // each attempt tries both
+      for (const r of refusals) {
+        assert.equal(r.outcome, 'refused');
+        assert.match(r.reason, /PATH_ESCAPE.*symlink/);
+      }
+    } finally {
+      await model.close();
+    }
+  });
 
   it('completes a phase with tools; the session records the usage the server reported, priced', async () => {
     const model = await startFakeOpenAI({

@@ -261,6 +261,49 @@ describe('autopilot', () => {
     assert.equal(status.visit, 9, 'the ninth visit of p01');
   });
 
+  it("a command gate judges the session's commit, not the top folder", { timeout: 300_000 }, async () => {
+    // Regression: command gates ran in the folder of vt.yaml: a gate failed on a file the step wrote
+    // into its worktree, and passed on a stale copy left in the top folder.
+    const { dir, db } = await setUp({ phases: 2, projects: ['cmd'], issuesPerProject: 1 });
+    const yaml = readFileSync(join(dir, 'vt.yaml'), 'utf8')
+      .replace(
+        '        - { id: measured, kind: metric, expr: "m_p01 > 0" }',
+        `        - { id: measured, kind: metric, expr: "m_p01 > 0" }\n        - { id: wrote, kind: command, run: [node, -e, "process.exit(require('fs').readFileSync('out/p01.txt', 'utf8').includes('work of p01 for cmd-1-p01') ? 0 : 4)"], timeout_s: 60 }`,
+      )
+      .replace(
+        '        - { id: measured, kind: metric, expr: "m_p02 > 0" }',
+        `        - { id: measured, kind: metric, expr: "m_p02 > 0" }\n        - { id: stale, kind: command, run: [node, -e, "process.exit(require('fs').existsSync('stale/ok.txt') ? 0 : 4)"], timeout_s: 60 }`,
+      );
+    writeFileSync(join(dir, 'vt.yaml'), yaml);
+    // The top folder holds what would make both gates pass, uncommitted; no session commits stale/.
+    mkdirSync(join(dir, 'out'), { recursive: true });
+    writeFileSync(join(dir, 'out', 'p01.txt'), 'a stale copy\n');
+    mkdirSync(join(dir, 'stale'), { recursive: true });
+    writeFileSync(join(dir, 'stale', 'ok.txt'), 'left over\n');
+    const store = await openStore(db);
+    const engine = new Engine({ store, io: nodeIo });
+    await engine.upgrade('cmd', parseTrain(yaml, join(dir, 'vt.yaml')), 'command gates', { actor: 'lead-1' });
+    await store.close();
+    const run = autopilot(dir, ['--backoff-ms', '50']);
+    assert.equal((await run.done).code, 1, run.err());
+    const evaluated = (await eventsOf(db, 'gate.evaluated')).filter((e) => e.side === 'exit');
+    const verdict = (phase: string, gate: string) =>
+      evaluated
+        .filter((e) => e.phase === phase)
+        .map((e) => e.results.find((r: { gate: string }) => r.gate === gate)?.status);
+    assert.deepEqual(verdict('p01', 'wrote'), ['pass'], "p01's gate saw the file its session wrote");
+    assert.deepEqual(
+      verdict('p02', 'stale'),
+      ['fail', 'fail', 'fail'],
+      'the stale copy in the top folder never counts',
+    );
+    assert.equal(
+      readFileSync(join(dir, 'out', 'p01.txt'), 'utf8'),
+      'a stale copy\n',
+      'the top folder is untouched',
+    );
+  });
+
   it('waits for a person at an approval gate, and a human-owned phase waits in the inbox until vt done', {
     timeout: 300_000,
   }, async () => {
@@ -377,7 +420,17 @@ describe('autopilot', () => {
       .where('project_id', '=', 'stale')
       .execute();
     assert.deepEqual(tr.map((t) => t.n).sort(), [1, 2]);
+    // A's step went on writing while A was stopped (its own worktree): none of it reached B's work.
+    // Regression: the late write landed in the worktree B had just committed (recorded hash ≠ file).
+    const arts = await store.db.selectFrom('artifacts').selectAll().where('project_id', '=', 'stale').execute();
     await store.close();
+    const p01 = arts.find((a) => a.phase === 'p01')!;
+    assert.equal(p01.session, 'stale-1-p01.s2', "the artifact is B's");
+    assert.equal(await committedText(dir, p01.commit_sha!, p01.path), 'work of p01 for stale-1-p01\n');
+    for (const a of arts) {
+      const text = await committedText(dir, a.commit_sha!, a.path);
+      assert.equal(sha256(text), a.sha256, `${a.phase}/${a.artifact}: the recorded hash is the committed file's`);
+    }
   });
 
   it('an empty queue says so and how to fill it', async () => {
