@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { resolveExecutor } from '../agents/dispatch.ts';
 import { phaseOf } from '../engine/core.ts';
+import { startCommit } from '../engine/tickets.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { RecordedEvent } from '../engine/events.ts';
 import type { Claim, Tickets } from '../engine/ticket-ops.ts';
@@ -258,7 +259,9 @@ async function runTicket(
     if (claim.mode === 'run') {
       if (spec.kind === 'human') {
         // A person works in a worktree of their own for the ticket; `vt done` commits it.
-        const ws = await workspaces.prepare(projectId, ticket, `${ticket.id}.human`);
+        const ws = await workspaces.prepare(projectId, ticket, `${ticket.id}.human`, {
+          start: startCommit(state, ticket),
+        });
         const reason = `waiting for ${role.name}: this phase is worked by a person, in ${ws} (vt done ${ticket.id} when finished)`;
         await tickets.awaitHuman(claim, reason, auto);
         emit({ type: 'waiting', project: projectId, ticket: ticket.id, status: 'awaiting-human', reason });
@@ -266,7 +269,10 @@ async function runTicket(
       }
       // Every session gets its own worktree, from where the ticket started: a re-run never sees an
       // earlier run's output, and a stale session never writes where its successor works.
-      const ws = await workspaces.prepare(projectId, ticket, sessionOf(claim), { clean: true });
+      const ws = await workspaces.prepare(projectId, ticket, sessionOf(claim), {
+        clean: true,
+        start: startCommit(state, ticket),
+      });
       const result = await runSession(deps, opts, claim, spec, ws, actor, lost.signal, emit);
       if (lost.signal.aborted) throw new VtError('CONFLICT', `lost the lease on ${ticket.id}`);
       if (result.outcome === 'unavailable') {

@@ -17,7 +17,12 @@ export interface Workspaces {
    * starts: its base branch, else the project's line. An existing one is reused after a crash; with
    * `clean` it is first put back to that start.
    */
-  prepare(projectId: string, ticket: TicketState, name: string, opts?: { clean?: boolean }): Promise<string>;
+  prepare(
+    projectId: string,
+    ticket: TicketState,
+    name: string,
+    opts?: { clean?: boolean; start?: string | null },
+  ): Promise<string>;
   /** Commit what the worktree holds (ignored files stay out, except `force` paths); moves no branch. */
   commit(path: string, force: readonly string[], message: string): Promise<{ commit: string; tree: string }>;
   /** Point the ticket's branch at a commit the engine recorded. */
@@ -91,7 +96,8 @@ class GitWorkspaces implements Workspaces {
     return line;
   }
 
-  async #start(projectId: string, ticket: TicketState): Promise<string> {
+  async #start(projectId: string, ticket: TicketState, start: string | null | undefined): Promise<string> {
+    if (start) return (await this.#git(['rev-parse', `${start}^{commit}`])).trim();
     const from =
       ticket.base && (await this.#exists(`refs/heads/${ticket.base}`))
         ? `refs/heads/${ticket.base}`
@@ -103,10 +109,10 @@ class GitWorkspaces implements Workspaces {
     projectId: string,
     ticket: TicketState,
     name: string,
-    opts: { clean?: boolean } = {},
+    opts: { clean?: boolean; start?: string | null } = {},
   ): Promise<string> {
     const path = workspaceDir(this.#repo.root, name);
-    const start = await this.#start(projectId, ticket);
+    const start = await this.#start(projectId, ticket, opts.start);
     if (existsSync(join(path, '.git'))) {
       // A crashed worker's worktree for the same name: whole and ours, reuse it.
       const ours = await this.#git(['rev-parse', '--path-format=absolute', '--git-common-dir'], path).catch(

@@ -107,6 +107,8 @@ export interface TicketState {
   session: string | null;
   /** Why it is in its status (a blocked ticket's failure, what it waits for), as last recorded. */
   reason: string | null;
+  /** The latest commit recorded for its work: where the tickets that continue it start. */
+  commit: string | null;
   seq: number;
 }
 
@@ -354,6 +356,8 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       if (!ev) break;
       ev.commit = { commit: p.commit, tree: p.tree, session: p.session, actor: e.actor, seq: e.seq };
       ev.commits.push(ev.commit);
+      const t = p.ticket ? s.tickets[p.ticket] : undefined;
+      if (t) t.commit = p.commit;
       // The session's artifacts recorded before this commit are judged in it.
       for (const a of Object.values(ev.artifacts))
         if (a.commit === null && a.session !== null && a.session === p.session) a.commit = p.commit;
@@ -477,6 +481,7 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
         notBefore: null,
         session: null,
         reason: p.reason,
+        commit: null,
         seq: e.seq,
       };
       break;

@@ -64,6 +64,16 @@ function queueNext(
   ];
 }
 
+/**
+ * Where a ticket's work starts: the commit recorded for the ticket it continues (never a branch a
+ * process could have moved), or null to start from the project's line.
+ */
+export function startCommit(s: ProjectState, t: TicketState): string | null {
+  if (!t.base) return null;
+  const base = Object.values(s.tickets).find((x) => x.branch === t.base);
+  return base?.commit ?? null;
+}
+
 /** The branch the project's newest finished work is on: where the next ticket starts from. */
 export function latestBase(s: ProjectState): string | null {
   let best: TicketState | null = null;
