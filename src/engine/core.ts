@@ -117,8 +117,9 @@ export function decideCommit(
   c: { session: string | null; ticket: string | null; commit: string; tree: string },
 ): NewEvent[] {
   requireActive(s, 'record a commit');
+  // The same content committed again by the same hand is no news (a person's repeated `vt advance`).
   const last = currentEvidence(s).commit;
-  if (last && last.commit === c.commit && last.session === c.session) return [];
+  if (last && last.session === c.session && (last.commit === c.commit || last.tree === c.tree)) return [];
   return [event('workspace.committed', { phase: s.phase, visit: s.visit, ...c })];
 }
 

@@ -58,7 +58,7 @@ export interface VisitEvidence {
   checklist: Record<string, ItemRecord>;
   artifacts: Record<string, ArtifactRecord>;
   metrics: Record<string, MetricRecord>;
-  /** Everyone who did work in this visit: ticks, artifacts, metrics, commits, sessions, done. */
+  /** Everyone who did work in this visit: ticks, artifacts, metrics, sessions, done. */
   contributors: string[];
   /** The latest commit recorded in this visit: what artifact and command gates judge. */
   commit: CommitRecord | null;
@@ -361,7 +361,7 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       // The session's artifacts recorded before this commit are judged in it.
       for (const a of Object.values(ev.artifacts))
         if (a.commit === null && a.session !== null && a.session === p.session) a.commit = p.commit;
-      addContributor(ev, e.actor);
+      // A commit records a folder; the work in it is credited by the ticks, artifacts and sessions.
       break;
     }
     case 'evidence.carried': {
