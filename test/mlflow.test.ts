@@ -144,13 +144,13 @@ describe("MLflow's threshold semantics", () => {
     const abs = { min_absolute_change: 0.05, greater_is_better: true };
     assert.equal(judge(abs, 0.91, 0.85).status, 'pass');
     assert.equal(judge(abs, 0.89, 0.85).status, 'fail');
-    // Compared as floats, as MLflow compares Decimal(value) with Decimal(baseline + change).
-    assert.equal(judge(abs, 0.9, 0.85).status, 0.9 >= 0.85 + 0.05 ? 'pass' : 'fail');
     assert.equal(judge({ min_absolute_change: 10, greater_is_better: false }, 90, 100).status, 'pass');
     assert.equal(judge({ min_absolute_change: 10, greater_is_better: false }, 91, 100).status, 'fail');
     const rel = { min_relative_change: 0.1, greater_is_better: true };
     assert.equal(judge(rel, 0.89, 0.8).status, 'pass'); // +11.25%
     assert.equal(judge(rel, 0.87, 0.8).status, 'fail'); // +8.75%
+    // Floats, as in MLflow: (0.88 - 0.8) / 0.8 is 0.09999999999999995, short of 0.1.
+    assert.equal(judge(rel, 0.88, 0.8).status, 'fail');
     assert.equal(judge({ min_relative_change: 0.1, greater_is_better: false }, 90, 100).status, 'pass');
     assert.equal(judge(rel, 1e-9, 0).status, 'pass'); // baseline 0: better by more than 1e-10
     assert.equal(judge(rel, 0, 0).status, 'fail');
