@@ -346,7 +346,7 @@ describe('write-back after a passing promotion', () => {
     assert.equal(rows.length, 1);
     assert.equal(mlflow.models.penguins!.aliases.champion, '1', 'nothing written before delivery');
 
-    const r = await deliverPromotions({ db: w.store.db, http: w.http, now: w.clock.now() });
+    const r = await deliverPromotions({ store: w.store, http: w.http, now: w.clock.now() });
     assert.equal(r.delivered, 1);
     assert.equal(mlflow.models.penguins!.aliases.champion, '2');
     assert.deepEqual(mlflow.models.penguins!.versions['2']!.tags, {
@@ -356,7 +356,7 @@ describe('write-back after a passing promotion', () => {
       reviewed: 'yes',
     });
     assert.equal(
-      (await deliverPromotions({ db: w.store.db, http: w.http, now: w.clock.now() })).delivered,
+      (await deliverPromotions({ store: w.store, http: w.http, now: w.clock.now() })).delivered,
       0,
       'once',
     );
@@ -368,7 +368,7 @@ describe('write-back after a passing promotion', () => {
       const w = await world();
       assert.equal((await w.engine.advance(w.project, { actor: 'alice' })).state.phase, 'deployment');
       mlflow.models.penguins!.aliases[move] = '3'; // someone moves an alias before vt writes back
-      const r = await deliverPromotions({ db: w.store.db, http: w.http, now: w.clock.now() });
+      const r = await deliverPromotions({ store: w.store, http: w.http, now: w.clock.now() });
       assert.equal(r.delivered, 0);
       assert.equal(r.refused.length, 1);
       assert.match(
@@ -390,25 +390,25 @@ describe('write-back after a passing promotion', () => {
     const t0 = w.clock.now();
     let r: Awaited<ReturnType<typeof deliverPromotions>>;
     try {
-      r = await deliverPromotions({ db: w.store.db, http: w.http, now: t0 });
+      r = await deliverPromotions({ store: w.store, http: w.http, now: t0 });
     } finally {
       await mlflow.start();
     }
     assert.equal(r.retried, 1);
     assert.equal(
-      (await deliverPromotions({ db: w.store.db, http: w.http, now: t0 })).delivered,
+      (await deliverPromotions({ store: w.store, http: w.http, now: t0 })).delivered,
       0,
       'not due yet',
     );
     const later = new Date(t0.getTime() + 60_000);
-    assert.equal((await deliverPromotions({ db: w.store.db, http: w.http, now: later })).delivered, 1);
+    assert.equal((await deliverPromotions({ store: w.store, http: w.http, now: later })).delivered, 1);
     assert.equal(mlflow.models.penguins!.aliases.champion, '2');
   });
 
   it('the token reaches MLflow and nothing else: not the events, the outbox, or the store file', async () => {
     const w = await world();
     await w.engine.advance(w.project, { actor: 'alice' });
-    await deliverPromotions({ db: w.store.db, http: w.http, now: w.clock.now() });
+    await deliverPromotions({ store: w.store, http: w.http, now: w.clock.now() });
     assert.ok(mlflow.seen.length > 5 && mlflow.seen.every((s) => s.authorization === `Bearer ${TOKEN}`));
     await w.store.close();
     worlds.splice(worlds.indexOf(w.store), 1);
@@ -427,11 +427,11 @@ describe('the alias guard', () => {
     assert.deepEqual(watch, [
       { trackingUri: mlflow.url, model: 'penguins', alias: 'champion', projects: ['churn'] },
     ]);
-    const guard = () => guardAliases({ db: w.store.db, http: w.http, watch, now: w.clock.now() });
+    const guard = () => guardAliases({ store: w.store, http: w.http, watch, now: w.clock.now() });
 
     assert.deepEqual((await guard()).flags, [], 'the first sighting (v1) is taken as it is');
     await w.engine.advance(w.project, { actor: 'alice' });
-    await deliverPromotions({ db: w.store.db, http: w.http, now: w.clock.now() });
+    await deliverPromotions({ store: w.store, http: w.http, now: w.clock.now() });
     assert.equal(mlflow.models.penguins!.aliases.champion, '2');
     assert.deepEqual((await guard()).flags, [], 'a promotion vt made after a passing gate');
 
@@ -465,10 +465,10 @@ describe('the alias guard', () => {
     const w = await world();
     const train = await w.engine.train((await w.engine.state(w.project)).trainHash);
     const watch = watchList([{ id: w.project, train }], [], mlflow.url);
-    await guardAliases({ db: w.store.db, http: w.http, watch, now: w.clock.now() });
+    await guardAliases({ store: w.store, http: w.http, watch, now: w.clock.now() });
     await mlflow.stop();
     try {
-      const r = await guardAliases({ db: w.store.db, http: w.http, watch, now: w.clock.now() });
+      const r = await guardAliases({ store: w.store, http: w.http, watch, now: w.clock.now() });
       assert.deepEqual(r.flags, []);
       assert.match(r.errors[0]!, /unreachable/);
     } finally {

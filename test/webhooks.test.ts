@@ -28,7 +28,7 @@ import { nodeIo } from '../src/io/node-io.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { WebhookReceiver } from './fixtures/webhook-receiver.ts';
-import { ROOT, runVt, TestClock, tempDir } from './helpers.ts';
+import { autoTrainYaml, ROOT, runVt, TestClock, tempDir } from './helpers.ts';
 
 const SECRET = newSecret();
 const TRAIN = `version: 1
@@ -270,7 +270,7 @@ describe('the outbox rule', () => {
     }
     assert.equal(Object.values((await engine.state('churn')).tickets)[0]!.status, 'blocked');
     const res = await deliverWebhooks({
-      db: w.store.db,
+      store: w.store,
       endpoints: [endpoint('ops', () => r.url)],
       now: new Date(),
     });
@@ -290,7 +290,7 @@ describe('delivery', () => {
     const w = await world([endpoint('ops', () => r.url)]);
     await walk(w.engine);
     const res = await deliverWebhooks({
-      db: w.store.db,
+      store: w.store,
       endpoints: [endpoint('ops', () => r.url)],
       now: new Date(),
     });
@@ -324,7 +324,7 @@ describe('delivery', () => {
     );
     assert.match(approval.blocks[1]!.text!.text, /may not approve\): erin/);
     assert.equal(
-      (await deliverWebhooks({ db: w.store.db, endpoints: [endpoint('ops', () => r.url)], now: new Date() }))
+      (await deliverWebhooks({ store: w.store, endpoints: [endpoint('ops', () => r.url)], now: new Date() }))
         .delivered,
       0,
       'each row once',
@@ -345,7 +345,7 @@ describe('delivery', () => {
     let now = Date.now();
     for (let i = 1; i <= MAX_ATTEMPTS; i++) {
       const res = await deliverWebhooks({
-        db: w.store.db,
+        store: w.store,
         endpoints: [endpoint('ops', () => r.url)],
         now: new Date(now),
       });
@@ -379,7 +379,7 @@ describe('delivery', () => {
     const fast = () => 1;
     for (let i = 0; i < 3; i++) {
       const res = await deliverWebhooks({
-        db: first.store.db,
+        store: first.store,
         endpoints: [endpoint('ops', () => url)],
         now: new Date(),
         backoffMs: fast,
@@ -392,7 +392,7 @@ describe('delivery', () => {
     await r.start(); // the receiver comes back, on the same port
     const again = await world([endpoint('ops', () => url)], { dir: first.dir }); // vt starts again
     const res = await deliverWebhooks({
-      db: again.store.db,
+      store: again.store,
       endpoints: [endpoint('ops', () => url)],
       now: new Date(),
       backoffMs: fast,
@@ -425,7 +425,7 @@ describe('delivery', () => {
     r.mode = 'ok';
     const again = await world([endpoint('ops', () => r.url)], { dir: w.dir });
     const soon = await deliverWebhooks({
-      db: again.store.db,
+      store: again.store,
       endpoints: [endpoint('ops', () => r.url)],
       now: new Date(),
     });
@@ -434,7 +434,7 @@ describe('delivery', () => {
     // so its verification is not asked of this shifted attempt (vt's verify is given the same clock).
     const later = new Date(Date.now() + 61_000);
     const res = await deliverWebhooks({
-      db: again.store.db,
+      store: again.store,
       endpoints: [endpoint('ops', () => r.url)],
       now: later,
     });
@@ -451,7 +451,7 @@ describe('delivery', () => {
     await w.engine.setMetric('churn', 'psi', 0.5, { actor: 'olga' });
     let settled = false;
     const inFlight = deliverWebhooks({
-      db: w.store.db,
+      store: w.store,
       endpoints: [endpoint('ops', () => r.url)],
       now: new Date(),
       timeoutMs: 120_000,
@@ -498,7 +498,7 @@ describe('secrets and configuration', () => {
     );
     await walk(w.engine);
     r.mode = 'error';
-    await deliverWebhooks({ db: w.store.db, endpoints: cfg.endpoints, now: new Date() });
+    await deliverWebhooks({ store: w.store, endpoints: cfg.endpoints, now: new Date() });
     assert.ok(r.received.length >= 4 && r.received.every((x) => x.verified));
     await w.store.close();
     stores.splice(stores.indexOf(w.store), 1);
@@ -599,5 +599,34 @@ describe('vt notify', () => {
     const none = await runVt(['notify', 'test', r.url], { cwd: dir, env: { VT_WEBHOOK_SECRET: '' } });
     assert.equal(none.code, 2);
     assert.match(none.stderr, /no secret: pass --secret-file FILE or set VT_WEBHOOK_SECRET/);
+  });
+
+  it('vt autopilot writes the rows as it works and delivers them in the background', async () => {
+    const r = await receiver();
+    const dir = tempDir('vt-notify-auto-');
+    writeFileSync(join(dir, 'hook.secret'), SECRET);
+    writeFileSync(
+      join(dir, 'vt.yaml'),
+      `${autoTrainYaml(2, { approvalAt: 1 })}integrations:\n  webhooks:\n    - { id: ops, url_env: OPS_URL, secret_file: hook.secret }\n`,
+    );
+    const env = { OPS_URL: r.url };
+    assert.equal((await runVt(['project', 'create', 'Auto', '--id', 'auto'], { cwd: dir, env })).code, 0);
+    assert.equal((await runVt(['issue', 'add', 'Work', '--project', 'auto'], { cwd: dir, env })).code, 0);
+    const run = await runVt(['autopilot', '--once', '--workspaces', 'folder'], { cwd: dir, env });
+    assert.equal(run.code, 0, run.stderr);
+    await r.waitFor(1, 60_000);
+    const [got] = r.received;
+    assert.ok(got!.verified, got!.error ?? '');
+    const body = JSON.parse(got!.body) as {
+      vt: { type: string; project: string };
+      blocks: { text?: { text: string } }[];
+    };
+    assert.equal(body.vt.type, 'approval-needed');
+    assert.match(body.blocks[1]!.text!.text, /1 approval from role \*lead\*\. May approve: lead-1\./);
+    const log = await runVt(['notify', 'log', '--json'], { cwd: dir, env });
+    assert.deepEqual(
+      (JSON.parse(log.stdout) as { type: string; status: string }[]).map((x) => `${x.type}:${x.status}`),
+      ['approval-needed:delivered'],
+    );
   });
 });

@@ -1,5 +1,11 @@
 import { sql } from 'kysely';
-import type { Db } from '../store/store.ts';
+import type { Db, Store } from '../store/store.ts';
+
+/**
+ * How integrations reach the store: through its transactions (the engine's group commit), never the
+ * bare connection, which a busy engine would keep from them (its lock is not first come, first served).
+ */
+export type StoreRunner = Pick<Store, 'transaction'>;
 
 /*
  * The named queries integrations run: due outbox rows, claiming and settling them, delivery attempts,

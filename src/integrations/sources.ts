@@ -32,7 +32,7 @@ export function integrationSources(deps: {
   onLog?: (line: string) => void;
 }): IntegrationSources {
   const { engine, config } = deps;
-  const db = engine.store.db;
+  const store = engine.store;
   const log = deps.onLog ?? (() => {});
   const fail = (what: string) => (err: unknown) => log(`${what}: ${(err as Error).message ?? String(err)}`);
   const runners: Background<unknown>[] = [];
@@ -40,7 +40,7 @@ export function integrationSources(deps: {
 
   if (config.endpoints.length) {
     const hooks = new Background(
-      () => deliverWebhooks({ db, endpoints: config.endpoints, now: engine.clock.now(), onLog: log }),
+      () => deliverWebhooks({ store, endpoints: config.endpoints, now: engine.clock.now(), onLog: log }),
       fail('webhooks'),
     );
     runners.push(hooks);
@@ -55,14 +55,17 @@ export function integrationSources(deps: {
   }
 
   const promote = new Background(
-    () => deliverPromotions({ db, http: deps.http, now: engine.clock.now(), onLog: log }),
+    () => deliverPromotions({ store, http: deps.http, now: engine.clock.now(), onLog: log }),
     fail('mlflow write-back'),
   );
   runners.push(promote);
   let lastGuard = Number.NEGATIVE_INFINITY;
   const guard = new Background(async () => {
     const projects = await Promise.all(
-      (await liveProjects(db)).map(async (p) => ({ id: p.id, train: await engine.train(p.train_hash) })),
+      (await store.transaction((trx) => liveProjects(trx))).map(async (p) => ({
+        id: p.id,
+        train: await engine.train(p.train_hash),
+      })),
     );
     const watch = watchList(
       projects,
@@ -70,7 +73,7 @@ export function integrationSources(deps: {
       config.mlflow.trackingUri,
     );
     if (!watch.length) return 0;
-    const report = await guardAliases({ db, http: deps.http, watch, now: engine.clock.now() });
+    const report = await guardAliases({ store, http: deps.http, watch, now: engine.clock.now() });
     for (const e of report.errors) log(`mlflow guard: ${e}`);
     return (await openGuardIssues(engine, deps.tickets, report.flags, log)).length;
   }, fail('mlflow guard'));

@@ -77,7 +77,7 @@ export function registerMlflow(program: Command, withCtx: WithCtx): void {
           do {
             const watch = await watched(ctx);
             const report = await guardAliases({
-              db: engine.store.db,
+              store: engine.store,
               http: nodeHttp(ctx.io.env),
               watch,
               now: engine.clock.now(),
@@ -116,7 +116,7 @@ export function registerMlflow(program: Command, withCtx: WithCtx): void {
         const { nodeHttp } = await import('../../io/http.ts');
         const { engine } = await ctx.vt();
         const r = await deliverPromotions({
-          db: engine.store.db,
+          store: engine.store,
           http: nodeHttp(ctx.io.env),
           now: engine.clock.now(),
           onLog: (line) => ctx.io.err(`${safe(line)}\n`),

@@ -230,7 +230,7 @@ export function registerNotify(program: Command, withCtx: WithCtx): void {
         try {
           do {
             const r = await deliverWebhooks({
-              db: engine.store.db,
+              store: engine.store,
               endpoints: cfg.endpoints,
               now: engine.clock.now(),
               onLog: (line) => ctx.io.err(`${safe(line)}\n`),

@@ -1,7 +1,6 @@
 import type { HttpExchange } from '../../gates/types.ts';
-import type { Db } from '../../store/store.ts';
 import type { GateSpec, Train } from '../../train/schema.ts';
-import { aliasSighting, deliveredPayloads, recordSighting } from '../outbox-store.ts';
+import { aliasSighting, deliveredPayloads, recordSighting, type StoreRunner } from '../outbox-store.ts';
 import { MlflowClient, MlflowError } from './client.ts';
 import { safeUri } from './gate.ts';
 import { PROMOTE_KIND, promotionPrefix } from './writeback.ts';
@@ -81,7 +80,7 @@ export function watchList(
 
 /** Check every watched alias once. */
 export async function guardAliases(opts: {
-  db: Db;
+  store: StoreRunner;
   http: HttpExchange;
   watch: readonly Watched[];
   now: Date;
@@ -105,24 +104,28 @@ export async function guardAliases(opts: {
       report.checked++;
       const key = { tracking_uri: trackingUri, model, alias: w.alias };
       const now = aliases[w.alias] ?? null;
-      const seen = await aliasSighting(opts.db, key);
+      const seen = await opts.store.transaction((trx) => aliasSighting(trx, key));
       const at = opts.now.toISOString();
       if (!seen || seen.version === now) {
-        await recordSighting(opts.db, {
-          ...key,
-          version: now,
-          seen_at: at,
-          flagged_version: seen?.flagged_version ?? null,
-        });
+        await opts.store.transaction((trx) =>
+          recordSighting(trx, {
+            ...key,
+            version: now,
+            seen_at: at,
+            flagged_version: seen?.flagged_version ?? null,
+          }),
+        );
         continue;
       }
       const ours =
         now !== null &&
         (
-          await deliveredPayloads(
-            opts.db,
-            PROMOTE_KIND,
-            promotionPrefix({ tracking_uri: trackingUri, model, promote_alias: w.alias, version: now }),
+          await opts.store.transaction((trx) =>
+            deliveredPayloads(
+              trx,
+              PROMOTE_KIND,
+              promotionPrefix({ tracking_uri: trackingUri, model, promote_alias: w.alias, version: now }),
+            ),
           )
         ).length > 0;
       if (!ours && seen.flagged_version !== (now ?? '')) {
@@ -139,12 +142,14 @@ export async function guardAliases(opts: {
               : `@${w.alias} of ${model} moved from ${seen.version ? `v${seen.version}` : 'nothing'} to v${now} without a passing vt gate`,
         });
       }
-      await recordSighting(opts.db, {
-        ...key,
-        version: now,
-        seen_at: at,
-        flagged_version: ours ? null : (now ?? ''),
-      });
+      await opts.store.transaction((trx) =>
+        recordSighting(trx, {
+          ...key,
+          version: now,
+          seen_at: at,
+          flagged_version: ours ? null : (now ?? ''),
+        }),
+      );
     }
   }
   return report;

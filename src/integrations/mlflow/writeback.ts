@@ -1,7 +1,14 @@
 import type { OutboxRule } from '../../engine/engine.ts';
 import type { GateResult, HttpExchange } from '../../gates/types.ts';
-import type { Db } from '../../store/store.ts';
-import { dueRows, GAVE_UP_AT, markDelivered, type OutboxRow, retryLater, takeRow } from '../outbox-store.ts';
+import {
+  dueRows,
+  GAVE_UP_AT,
+  markDelivered,
+  type OutboxRow,
+  retryLater,
+  type StoreRunner,
+  takeRow,
+} from '../outbox-store.ts';
 import { MlflowClient, MlflowError } from './client.ts';
 
 /*
@@ -153,23 +160,21 @@ async function moved(client: MlflowClient, p: PromotionPayload): Promise<string 
 
 /** Deliver due write-backs: re-check, tag the version, move the alias. */
 export async function deliverPromotions(opts: {
-  db: Db;
+  store: StoreRunner;
   http: HttpExchange;
   now: Date;
   batch?: number;
   backoffMs?: (attempts: number) => number;
   onLog?: (line: string) => void;
 }): Promise<PromotionResult> {
-  const { db, now } = opts;
+  const { store, now } = opts;
   const out: PromotionResult = { delivered: 0, retried: 0, refused: [] };
-  const rows = await dueRows(db, {
-    kind: PROMOTE_KIND,
-    prefix: '{',
-    now: now.toISOString(),
-    limit: opts.batch ?? 20,
-  });
+  const rows = await store.transaction((trx) =>
+    dueRows(trx, { kind: PROMOTE_KIND, prefix: '{', now: now.toISOString(), limit: opts.batch ?? 20 }),
+  );
   for (const row of rows) {
-    if (!(await takeRow(db, row, new Date(now.getTime() + SENDING_MS).toISOString()))) continue;
+    const until = new Date(now.getTime() + SENDING_MS).toISOString();
+    if (!(await store.transaction((trx) => takeRow(trx, row, until)))) continue;
     await deliverOne(opts, row, out);
   }
   return out;
@@ -177,7 +182,7 @@ export async function deliverPromotions(opts: {
 
 async function deliverOne(
   opts: {
-    db: Db;
+    store: StoreRunner;
     http: HttpExchange;
     now: Date;
     backoffMs?: (attempts: number) => number;
@@ -186,14 +191,16 @@ async function deliverOne(
   row: OutboxRow,
   out: PromotionResult,
 ) {
-  const { db, now } = opts;
+  const { store, now } = opts;
   const attempts = row.attempts + 1;
   const p = JSON.parse(row.payload) as PromotionPayload;
   const client = new MlflowClient(opts.http, p.tracking_uri);
   try {
     const why = await moved(client, p);
     if (why) {
-      await retryLater(db, row.id, { next_at: GAVE_UP_AT, attempts, last_error: `refused: ${why}` });
+      await store.transaction((trx) =>
+        retryLater(trx, row.id, { next_at: GAVE_UP_AT, attempts, last_error: `refused: ${why}` }),
+      );
       out.refused.push({ id: row.id, reason: why });
       opts.onLog?.(`mlflow: did not promote ${p.model} v${p.version} to @${p.promote_alias}: ${why}`);
       return;
@@ -206,7 +213,7 @@ async function deliverOne(
     };
     for (const [k, v] of Object.entries(tags)) await client.setVersionTag(p.model, p.version, k, v);
     await client.setAlias(p.model, p.promote_alias, p.version);
-    await markDelivered(db, row.id, now.toISOString(), attempts);
+    await store.transaction((trx) => markDelivered(trx, row.id, now.toISOString(), attempts));
     out.delivered++;
     opts.onLog?.(
       `mlflow: @${p.promote_alias} of ${p.model} -> v${p.version} (${p.project}, ${p.phase}/${p.gate})`,
@@ -221,17 +228,21 @@ async function deliverOne(
       e.status !== 408 &&
       e.status !== 429;
     if (rejected && attempts >= MAX_REJECTIONS) {
-      await retryLater(db, row.id, { next_at: GAVE_UP_AT, attempts, last_error: `gave up: ${e.message}` });
+      await store.transaction((trx) =>
+        retryLater(trx, row.id, { next_at: GAVE_UP_AT, attempts, last_error: `gave up: ${e.message}` }),
+      );
       out.refused.push({ id: row.id, reason: e.message });
       opts.onLog?.(`mlflow: gave up on ${row.id}: ${e.message}`);
       return;
     }
     const wait = (opts.backoffMs ?? promotionBackoffMs)(attempts);
-    await retryLater(db, row.id, {
-      next_at: new Date(now.getTime() + wait).toISOString(),
-      attempts,
-      last_error: e.message,
-    });
+    await store.transaction((trx) =>
+      retryLater(trx, row.id, {
+        next_at: new Date(now.getTime() + wait).toISOString(),
+        attempts,
+        last_error: e.message,
+      }),
+    );
     out.retried++;
   }
 }

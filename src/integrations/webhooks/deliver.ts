@@ -3,12 +3,14 @@ import type { Db } from '../../store/store.ts';
 import { type Train, TrainSchema } from '../../train/schema.ts';
 import { type Endpoint, origin } from '../config.ts';
 import {
+  type AttemptRecord,
   dueRows,
   GAVE_UP_AT,
   markDelivered,
   type OutboxRow,
   recordAttempt,
   retryLater,
+  type StoreRunner,
   spentThrough,
   takeRow,
   trainBody,
@@ -34,7 +36,7 @@ export function webhookBackoffMs(attempts: number): number {
 }
 
 export interface DeliveryOptions {
-  db: Db;
+  store: StoreRunner;
   endpoints: readonly Endpoint[];
   now: Date;
   /** Rows looked at per endpoint and call. */
@@ -61,12 +63,14 @@ export async function deliverWebhooks(opts: DeliveryOptions): Promise<DeliveryRe
   const nowIso = opts.now.toISOString();
   const jobs: (() => Promise<void>)[] = [];
   for (const ep of opts.endpoints) {
-    const rows = await dueRows(opts.db, {
-      kind: WEBHOOK_KIND,
-      prefix: `{"endpoint":${JSON.stringify(ep.id)},`,
-      now: nowIso,
-      limit: opts.batch ?? 50,
-    });
+    const rows = await opts.store.transaction((trx) =>
+      dueRows(trx, {
+        kind: WEBHOOK_KIND,
+        prefix: `{"endpoint":${JSON.stringify(ep.id)},`,
+        now: nowIso,
+        limit: opts.batch ?? 50,
+      }),
+    );
     for (const row of rows) jobs.push(() => deliverOne(opts, ep, row, result));
   }
   const width = Math.max(1, opts.concurrency ?? 4);
@@ -81,34 +85,58 @@ export async function deliverWebhooks(opts: DeliveryOptions): Promise<DeliveryRe
 
 const clip = (s: string, n = 500) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
+/** The row's new state and the attempt's log line, written together (one commit, one fsync). */
+async function settle(
+  store: StoreRunner,
+  outcome: AttemptRecord,
+  row:
+    | { id: string; delivered: { at: string; attempts: number; note: string | null } }
+    | { id: string; retry: { next_at: string; attempts: number; last_error: string } },
+): Promise<void> {
+  await store.transaction(async (trx) => {
+    if ('delivered' in row)
+      await markDelivered(trx, row.id, row.delivered.at, row.delivered.attempts, row.delivered.note);
+    else await retryLater(trx, row.id, row.retry);
+    await recordAttempt(trx, outcome);
+  });
+}
+
 async function deliverOne(opts: DeliveryOptions, ep: Endpoint, row: OutboxRow, result: DeliveryResult) {
-  const { db, now } = opts;
+  const { store, now } = opts;
   const nowIso = now.toISOString();
-  if (!(await takeRow(db, row, new Date(now.getTime() + SENDING_MS).toISOString()))) return;
+  if (
+    !(await store.transaction((trx) => takeRow(trx, row, new Date(now.getTime() + SENDING_MS).toISOString())))
+  )
+    return;
   const attempt = row.attempts + 1;
   const started = performance.now();
-  const log = (
-    outcome: 'delivered' | 'failed' | 'gave-up' | 'skipped',
+  const record = (
+    outcome: AttemptRecord['outcome'],
     status: number | null,
     error: string | null,
-  ) =>
-    recordAttempt(db, {
-      outbox_id: row.id,
-      attempt,
-      endpoint: ep.id,
-      at: nowIso,
-      outcome,
-      http_status: status,
-      duration_ms: Math.round(performance.now() - started),
-      error,
-    });
+  ): AttemptRecord => ({
+    outbox_id: row.id,
+    attempt,
+    endpoint: ep.id,
+    at: nowIso,
+    outcome,
+    http_status: status,
+    duration_ms: Math.round(performance.now() - started),
+    error,
+  });
   let url = '';
   try {
     const p = JSON.parse(row.payload) as WebhookPayload;
-    const facts = await factsFor(db, p);
+    const facts = await store.transaction((trx) => factsFor(trx, p));
     if (facts === 'skip') {
-      await markDelivered(db, row.id, nowIso, row.attempts, 'skipped: the budget line was not crossed here');
-      await log('skipped', null, null);
+      await settle(store, record('skipped', null, null), {
+        id: row.id,
+        delivered: {
+          at: nowIso,
+          attempts: row.attempts,
+          note: 'skipped: the budget line was not crossed here',
+        },
+      });
       result.skipped++;
       return;
     }
@@ -126,12 +154,14 @@ async function deliverOne(opts: DeliveryOptions, ep: Endpoint, row: OutboxRow, r
     });
     await res.body?.cancel().catch(() => {});
     if (res.status >= 200 && res.status < 300) {
-      await markDelivered(db, row.id, nowIso, attempt);
-      await log('delivered', res.status, null);
+      await settle(store, record('delivered', res.status, null), {
+        id: row.id,
+        delivered: { at: nowIso, attempts: attempt, note: null },
+      });
       result.delivered++;
       return;
     }
-    await failed(opts, ep, row, attempt, `the receiver answered ${res.status}`, res.status, log, result);
+    await failed(opts, ep, row, attempt, `the receiver answered ${res.status}`, res.status, record, result);
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
     let why =
@@ -139,7 +169,7 @@ async function deliverOne(opts: DeliveryOptions, ep: Endpoint, row: OutboxRow, r
         ? `no answer within ${opts.timeoutMs ?? 10_000} ms`
         : `${e.message}${e.cause?.code ? ` (${e.cause.code})` : e.cause?.message ? ` (${e.cause.message})` : ''}`;
     if (url) why = why.split(url).join(origin(url)); // a URL may carry a token: show only its origin
-    await failed(opts, ep, row, attempt, why, null, log, result);
+    await failed(opts, ep, row, attempt, why, null, record, result);
   }
 }
 
@@ -150,28 +180,32 @@ async function failed(
   attempt: number,
   why: string,
   status: number | null,
-  log: (o: 'failed' | 'gave-up', s: number | null, e: string | null) => Promise<void>,
+  record: (o: 'failed' | 'gave-up', s: number | null, e: string | null) => AttemptRecord,
   result: DeliveryResult,
 ) {
   const reason = clip(redact(stripControl(why)));
   if (attempt >= MAX_ATTEMPTS) {
-    await retryLater(opts.db, row.id, {
-      next_at: GAVE_UP_AT,
-      attempts: attempt,
-      last_error: `gave up after ${attempt} attempts: ${reason}`,
+    await settle(opts.store, record('gave-up', status, reason), {
+      id: row.id,
+      retry: {
+        next_at: GAVE_UP_AT,
+        attempts: attempt,
+        last_error: `gave up after ${attempt} attempts: ${reason}`,
+      },
     });
-    await log('gave-up', status, reason);
     opts.onLog?.(`webhook ${ep.id}: gave up on ${row.id} after ${attempt} attempts: ${reason}`);
     result.gaveUp++;
     return;
   }
   const wait = (opts.backoffMs ?? webhookBackoffMs)(attempt);
-  await retryLater(opts.db, row.id, {
-    next_at: new Date(opts.now.getTime() + wait).toISOString(),
-    attempts: attempt,
-    last_error: reason,
+  await settle(opts.store, record('failed', status, reason), {
+    id: row.id,
+    retry: {
+      next_at: new Date(opts.now.getTime() + wait).toISOString(),
+      attempts: attempt,
+      last_error: reason,
+    },
   });
-  await log('failed', status, reason);
   result.failed++;
 }
 
