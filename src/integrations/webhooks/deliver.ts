@@ -57,27 +57,35 @@ export interface DeliveryResult {
   skipped: number;
 }
 
-/** Send what is due for every configured endpoint. */
+/**
+ * Send what is due for every configured endpoint, endpoints side by side. Within one endpoint, the
+ * first row goes alone, then up to `concurrency` rows are in flight; once an attempt finds it down (no connection, a timeout,
+ * 5xx, 408 or 429, or its URL or secret missing), no further row of it is tried in this run: a dead
+ * receiver costs one attempt per run, not one per pending row.
+ */
 export async function deliverWebhooks(opts: DeliveryOptions): Promise<DeliveryResult> {
   const result: DeliveryResult = { delivered: 0, failed: 0, gaveUp: 0, skipped: 0 };
   const nowIso = opts.now.toISOString();
-  const jobs: (() => Promise<void>)[] = [];
-  for (const ep of opts.endpoints) {
-    const rows = await opts.store.transaction((trx) =>
-      dueRows(trx, {
-        kind: WEBHOOK_KIND,
-        prefix: `{"endpoint":${JSON.stringify(ep.id)},`,
-        now: nowIso,
-        limit: opts.batch ?? 50,
-      }),
-    );
-    for (const row of rows) jobs.push(() => deliverOne(opts, ep, row, result));
-  }
   const width = Math.max(1, opts.concurrency ?? 4);
-  let next = 0;
   await Promise.all(
-    Array.from({ length: Math.min(width, jobs.length) }, async () => {
-      while (next < jobs.length) await jobs[next++]!();
+    opts.endpoints.map(async (ep) => {
+      const rows = await opts.store.transaction((trx) =>
+        dueRows(trx, {
+          kind: WEBHOOK_KIND,
+          prefix: `{"endpoint":${JSON.stringify(ep.id)},`,
+          now: nowIso,
+          limit: opts.batch ?? 50,
+        }),
+      );
+      let next = 0;
+      // The first row alone: a dead endpoint is found with one attempt, before lanes open.
+      let down = rows.length > 0 && (await deliverOne(opts, ep, rows[next++]!, result)) === 'down';
+      await Promise.all(
+        Array.from({ length: Math.min(width, rows.length) }, async () => {
+          while (!down && next < rows.length)
+            if ((await deliverOne(opts, ep, rows[next++]!, result)) === 'down') down = true;
+        }),
+      );
     }),
   );
   return result;
@@ -101,13 +109,17 @@ async function settle(
   });
 }
 
-async function deliverOne(opts: DeliveryOptions, ep: Endpoint, row: OutboxRow, result: DeliveryResult) {
+/** One attempt; 'down' when the failure is the endpoint's, not the row's. */
+async function deliverOne(
+  opts: DeliveryOptions,
+  ep: Endpoint,
+  row: OutboxRow,
+  result: DeliveryResult,
+): Promise<'ok' | 'failed' | 'down'> {
   const { store, now } = opts;
   const nowIso = now.toISOString();
-  if (
-    !(await store.transaction((trx) => takeRow(trx, row, new Date(now.getTime() + SENDING_MS).toISOString())))
-  )
-    return;
+  const until = new Date(now.getTime() + SENDING_MS).toISOString();
+  if (!(await store.transaction((trx) => takeRow(trx, row, until)))) return 'ok'; // another deliverer has it
   const attempt = row.attempts + 1;
   const started = performance.now();
   const record = (
@@ -138,7 +150,7 @@ async function deliverOne(opts: DeliveryOptions, ep: Endpoint, row: OutboxRow, r
         },
       });
       result.skipped++;
-      return;
+      return 'ok';
     }
     const body = JSON.stringify(
       renderMessage(p.notification, { id: row.id, createdAt: row.created_at }, facts),
@@ -159,9 +171,10 @@ async function deliverOne(opts: DeliveryOptions, ep: Endpoint, row: OutboxRow, r
         delivered: { at: nowIso, attempts: attempt, note: null },
       });
       result.delivered++;
-      return;
+      return 'ok';
     }
     await failed(opts, ep, row, attempt, `the receiver answered ${res.status}`, res.status, record, result);
+    return res.status >= 500 || res.status === 408 || res.status === 429 ? 'down' : 'failed';
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
     let why =
@@ -170,6 +183,7 @@ async function deliverOne(opts: DeliveryOptions, ep: Endpoint, row: OutboxRow, r
         : `${e.message}${e.cause?.code ? ` (${e.cause.code})` : e.cause?.message ? ` (${e.cause.message})` : ''}`;
     if (url) why = why.split(url).join(origin(url)); // a URL may carry a token: show only its origin
     await failed(opts, ep, row, attempt, why, null, record, result);
+    return 'down';
   }
 }
 
