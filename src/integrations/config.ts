@@ -17,7 +17,7 @@ export interface Endpoint {
   events: readonly string[] | null;
   /** The URL, read when needed (it may be a secret itself: never logged, only its origin). */
   url(): string;
-  /** The signing key (the secret's base64 decoded), read when needed. */
+  /** The signing secret (whsec_...), read when needed: from the environment or a file, never stored. */
   secret(): string;
   /** Where the URL comes from, to name in messages without showing it. */
   describe: string;

@@ -244,7 +244,11 @@ export function webhookOutboxRule(opts: NotificationRules): OutboxRule {
   };
 }
 
-/** A notification for a schedule that did not run in time (wired once phases have schedules). */
+/**
+ * A notification for a schedule that did not run in time. Not sent yet: once the engine records a
+ * missed schedule as an event, add its case to notificationsFor above, returning this, and the rule
+ * queues it in that event's transaction like every other notification.
+ */
 export function scheduleMissed(input: {
   project: string;
   phase: string;
