@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcessByStdio, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { rocAuc } from '../examples/penguins/lib/auc.ts';
@@ -103,9 +103,22 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
-/** A ticket's git worktree in a demo folder: visit 1 is `phase__<phase>_penguins-1`, then `-2`... */
+const unpacked: string[] = [];
+after(() => {
+  for (const d of unpacked) rmSync(d, { recursive: true, force: true });
+});
+
+/**
+ * The files of a ticket's branch in a demo folder (`phase/<phase>_penguins-1`, then `-2`...), as its
+ * session's recorded commit left them, unpacked into a fresh folder.
+ */
 function workspace(dir: string, phase: string, visit: number): string {
-  return join(dir, '.vt', 'workspaces', `phase__${phase}_penguins-1${visit > 1 ? `-${visit}` : ''}`);
+  const branch = `phase/${phase}_penguins-1${visit > 1 ? `-${visit}` : ''}`;
+  const out = tempDir('vt-demo-branch-');
+  unpacked.push(out);
+  const tar = execFileSync('git', ['-C', dir, 'archive', '--format=tar', branch], { maxBuffer: 256 << 20 });
+  execFileSync('tar', ['-x', '-C', out], { input: tar });
+  return out;
 }
 
 function stepContext(ws: string): StepContext {

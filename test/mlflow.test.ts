@@ -2,7 +2,7 @@
 // MLflow itself cannot be installed on this machine (PyPI is unreachable), so the stand-in answers the
 // REST calls with the shapes of MLflow's REST API reference. Real SQLite store, real engine, real HTTP.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { Engine } from '../src/engine/engine.ts';
@@ -82,9 +82,11 @@ interface World {
 
 const mlflow = new MlflowStandIn();
 const worlds: Store[] = [];
+const dirs: string[] = [];
 
 async function world(gate = PROMOTION): Promise<World & { project: string }> {
   const dir = tempDir('vt-mlflow-');
+  dirs.push(dir);
   const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
   worlds.push(store);
   const clock = new TestClock();
@@ -129,6 +131,7 @@ before(async () => {
 after(async () => {
   for (const s of worlds) await s.close();
   await mlflow.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 beforeEach(seedRegistry);
 

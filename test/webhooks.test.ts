@@ -4,7 +4,7 @@
 // dead receiver that never holds up a transition. Real SQLite, real HTTP on 127.0.0.1, real processes.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
@@ -71,9 +71,17 @@ phases:
 
 const stores: Store[] = [];
 const receivers: WebhookReceiver[] = [];
+const dirs: string[] = [];
+/** A temp folder removed when the tests end. */
+function scratch(prefix: string): string {
+  const d = tempDir(prefix);
+  dirs.push(d);
+  return d;
+}
 after(async () => {
   for (const s of stores) await s.close().catch(() => {});
   for (const r of receivers) await r.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 function endpoint(id: string, url: () => string, events: string[] | null = null, secret = SECRET): Endpoint {
@@ -87,7 +95,7 @@ async function receiver(): Promise<WebhookReceiver> {
 }
 
 async function world(endpoints: Endpoint[], opts: { dir?: string; budget?: number; drift?: string[] } = {}) {
-  const dir = opts.dir ?? tempDir('vt-hooks-');
+  const dir = opts.dir ?? scratch('vt-hooks-');
   const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
   stores.push(store);
   const clock = new TestClock();
@@ -504,7 +512,7 @@ describe('delivery', () => {
 
 describe('secrets and configuration', () => {
   it('reads endpoints from vt.yaml and the environment; URL and secret never reach the store', async () => {
-    const dir = tempDir('vt-hooks-cfg-');
+    const dir = scratch('vt-hooks-cfg-');
     const r = await receiver();
     const token = 'T0KEN-in-the-url-6f1d2a';
     writeFileSync(join(dir, 'hook.secret'), `${SECRET}\n`);
@@ -549,7 +557,7 @@ describe('secrets and configuration', () => {
   });
 
   it('refuses a malformed integrations block with the file and field', () => {
-    const dir = tempDir('vt-hooks-bad-');
+    const dir = scratch('vt-hooks-bad-');
     for (const [block, why] of [
       ['  webhooks:\n    - { id: ops, url: "ftp://x", secret_env: S }', /integrations\.webhooks\.0\.url/],
       [
@@ -590,7 +598,7 @@ describe('secrets and configuration', () => {
 describe('vt notify', () => {
   it('test sends a signed message the receiver verifies; verify checks a captured delivery; a wrong secret fails', async () => {
     const r = await receiver();
-    const dir = tempDir('vt-notify-');
+    const dir = scratch('vt-notify-');
     const secretFile = join(dir, 'hook.secret');
     writeFileSync(secretFile, SECRET);
     const ok = await runVt(['notify', 'test', r.url, '--secret-file', secretFile, '--json'], { cwd: dir });
@@ -636,7 +644,7 @@ describe('vt notify', () => {
 
   it('vt autopilot writes the rows as it works and delivers them in the background', async () => {
     const r = await receiver();
-    const dir = tempDir('vt-notify-auto-');
+    const dir = scratch('vt-notify-auto-');
     writeFileSync(join(dir, 'hook.secret'), SECRET);
     writeFileSync(
       join(dir, 'vt.yaml'),

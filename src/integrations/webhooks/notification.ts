@@ -1,6 +1,6 @@
 import type { OutboxRule } from '../../engine/engine.ts';
 import type { ProjectState } from '../../engine/state.ts';
-import { evaluateMetricExpr, type MetricExpr, metricNames, parseMetricExpr } from '../../gates/expr.ts';
+import { evaluateMetricExpr, type MetricExpr, metricNames, parseMetricExpr } from '../../expr/metric-expr.ts';
 import type { GateResult } from '../../gates/types.ts';
 
 /*
@@ -136,7 +136,7 @@ export function notificationsFor(
             visit: e.payload.visit,
             train_hash: s.trainHash,
             gates,
-            contributors: [...(s.contributors[e.payload.phase] ?? [])],
+            contributors: [...(s.evidence[e.payload.phase]?.contributors ?? [])],
           },
         ];
       const failing = e.payload.results
@@ -177,7 +177,9 @@ export function notificationsFor(
           source: 'route',
           to: e.payload.to,
           reason: e.payload.reason,
-          metrics: { ...s.visitMetrics },
+          metrics: Object.fromEntries(
+            Object.entries(s.evidence[e.payload.from]?.metrics ?? {}).map(([k, v]) => [k, v.value]),
+          ),
         },
       ];
     case 'metric.recorded': {
