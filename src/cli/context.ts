@@ -1,9 +1,9 @@
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { VtError } from '../errors.ts';
+import { loadIntegrations } from '../integrations/config.ts';
 import { ancestry } from '../io/ancestry.ts';
 import { sessionOfProcesses } from '../store/session-processes.ts';
-import { loadIntegrations } from '../integrations/config.ts';
 import { defaultDbPath, findRoot, openVt, type Vt } from '../wiring.ts';
 import { type Io, useColor } from './output.ts';
 import { type SessionEnv, sessionEnv } from './session-client.ts';

@@ -365,6 +365,8 @@ export interface PasskeysTable {
   transports: string;
   label: string | null;
   created_at: string;
+}
+
 /** One attempt to deliver a webhook outbox row (operational; the URL and secret are never stored). */
 export interface WebhookAttemptsTable {
   outbox_id: string;
