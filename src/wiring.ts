@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { type Clock, Engine } from './engine/engine.ts';
+import { EMPTY_INTEGRATIONS, type IntegrationsConfig } from './integrations/config.ts';
+import { registerIntegrations } from './integrations/register.ts';
 import { nodeIo } from './io/node-io.ts';
 import { openStore, type Store, type StoreOptions } from './store/store.ts';
 
@@ -44,8 +46,12 @@ export interface Vt {
 }
 
 /** The one place that wires the store, the machine's I/O and the engine together. */
-export async function openVt(dbTarget: string, opts: StoreOptions & { clock?: Clock } = {}): Promise<Vt> {
+export async function openVt(
+  dbTarget: string,
+  opts: StoreOptions & { clock?: Clock; integrations?: IntegrationsConfig } = {},
+): Promise<Vt> {
   const store = await openStore(dbTarget, opts);
   const engine = new Engine({ store, io: nodeIo, ...(opts.clock ? { clock: opts.clock } : {}) });
+  registerIntegrations(engine, opts.integrations ?? EMPTY_INTEGRATIONS);
   return { engine, store, close: () => store.close() };
 }

@@ -3,13 +3,22 @@
 // drift loop is taken and closed, a run SIGKILLed mid-way resumes to the same result, and
 // the demo never touches a folder it did not set up.
 import assert from 'node:assert/strict';
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { type ChildProcessByStdio, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { parse } from 'yaml';
+import { rocAuc } from '../examples/penguins/lib/auc.ts';
+import { type DataUseManifest, findLeaks } from '../examples/penguins/lib/data-use.ts';
+import { cohortsOf, generateWindow, heldBackBirds } from '../examples/penguins/lib/feed.ts';
+import { readPenguins } from '../examples/penguins/lib/io.ts';
+import { modelFromJson, predict } from '../examples/penguins/lib/model.ts';
+import { label } from '../examples/penguins/lib/penguins.ts';
+import { routeBound } from '../examples/penguins/lib/train-file.ts';
+import type { StepContext } from '../examples/penguins/lib/workspace.ts';
 import { verifyStore } from '../src/audit/audit.ts';
 import { readCommitted, repoOf } from '../src/io/git.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
@@ -27,6 +36,7 @@ interface DemoSummary {
   phase_visits: number;
   gates_passed_first_time: number;
   rework_loops: string[];
+  windows: { window: number; psi: number; to: string | null; drift: boolean }[];
   metrics: Record<string, number>;
   wall_time_s: number;
   artifacts: string;
@@ -91,6 +101,36 @@ function snapshot(dir: string): Record<string, string> {
   };
   walk(dir);
   return out;
+}
+
+const unpacked: string[] = [];
+after(() => {
+  for (const d of unpacked) rmSync(d, { recursive: true, force: true });
+});
+
+/**
+ * The files of a ticket's branch in a demo folder (`phase/<phase>_penguins-1`, then `-2`...), as its
+ * session's recorded commit left them, unpacked into a fresh folder.
+ */
+function workspace(dir: string, phase: string, visit: number): string {
+  const branch = `phase/${phase}_penguins-1${visit > 1 ? `-${visit}` : ''}`;
+  const out = tempDir('vt-demo-branch-');
+  unpacked.push(out);
+  const tar = execFileSync('git', ['-C', dir, 'archive', '--format=tar', branch], { maxBuffer: 256 << 20 });
+  execFileSync('tar', ['-x', '-C', out], { input: tar });
+  return out;
+}
+
+function stepContext(ws: string): StepContext {
+  return { phase: 'test', project: PROJECT, ticket: 'test', workspace: ws, exampleDir: '' };
+}
+
+function readTrainFileOf(dir: string) {
+  return parse(readFileSync(join(dir, 'vt.yaml'), 'utf8')) as Parameters<typeof routeBound>[0];
+}
+
+function git(dir: string, ...args: string[]): string {
+  return execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8' });
 }
 
 /** The uninterrupted run every other test compares with, run once, on first use. */
@@ -329,6 +369,122 @@ describe('vt demo', { concurrency: false }, () => {
       });
     },
   );
+
+  it(
+    'shows two monitoring windows from the field feed: the first drifts, the second does not',
+    TIMEOUT,
+    async (t) => {
+      const { dir, res, summary } = await freshRun();
+      const ws = workspace(dir, 'monitoring', 1);
+      const bound = routeBound(readTrainFileOf(dir), 'monitoring', 'psi');
+      t.diagnostic(
+        `windows: ${JSON.stringify(summary.windows)}; the train routes on psi ${bound.op} ${bound.value}`,
+      );
+      assert.ok(summary.windows.length >= 2, 'at least two monitoring windows');
+      const [first, second] = summary.windows;
+      assert.equal(first!.drift, true);
+      assert.equal(first!.to, 'improvement');
+      assert.ok(first!.psi > bound.value, `window 1 psi ${first!.psi} is over the train's ${bound.value}`);
+      assert.equal(second!.drift, false);
+      assert.notEqual(second!.to, 'improvement');
+      assert.ok(second!.psi <= bound.value, `window 2 psi ${second!.psi}`);
+      assert.match(
+        res.stderr,
+        /monitoring windows: #1 psi [\d.]+ drift → improvement; #2 psi [\d.]+ no drift → evaluation/,
+      );
+      // Each window reaches the workspace in the commit of the monitoring visit that scored it, and is
+      // exactly what the feed generates for that window number (it does not depend on the model).
+      for (const n of [1, 2]) {
+        const added = git(
+          dir,
+          'log',
+          'vt/penguins',
+          '--diff-filter=A',
+          '--format=%s',
+          '--',
+          `data/windows/window-${n}.csv`,
+        );
+        assert.match(
+          added.trim(),
+          new RegExp(`^monitoring: penguins-1-monitoring${n === 1 ? '' : `-${n}`} `),
+        );
+        const ctx = stepContext(ws);
+        const expected = generateWindow(heldBackBirds(ctx), n);
+        const final = stepContext(workspace(dir, 'retraining', 2));
+        assert.deepEqual(
+          readPenguins(final, `data/windows/window-${n}.csv`),
+          expected,
+          `window ${n} is the feed's`,
+        );
+      }
+    },
+  );
+
+  it(
+    'the retrained model beats the champion it replaced on held-out birds of the drifted window',
+    TIMEOUT,
+    async (t) => {
+      const { dir } = await freshRun();
+      const ctx = stepContext(workspace(dir, 'retraining', 1));
+      const champion = modelFromJson(
+        readFileSync(join(ctx.workspace, 'models/champion-previous.json'), 'utf8'),
+      );
+      const retrained = modelFromJson(readFileSync(join(ctx.workspace, 'models/model.json'), 'utf8'));
+      // The validate cohort of window 1: birds no step fitted on or chose with.
+      const ids = new Set(cohortsOf(heldBackBirds(ctx)).validate);
+      const heldOut = generateWindow(heldBackBirds(ctx), 1).filter((p) => ids.has(p.id));
+      const y = heldOut.map(label);
+      const before = rocAuc(y, predict(champion, heldOut));
+      const after = rocAuc(y, predict(retrained, heldOut));
+      t.diagnostic(
+        `window 1 validate cohort (${heldOut.length} birds): AUC ${before.toFixed(4)} -> ${after.toFixed(4)}`,
+      );
+      assert.ok(heldOut.length >= 30);
+      assert.ok(after > before + 0.05, `retrained ${after} vs champion ${before}`);
+      assert.match(
+        retrained.training.window,
+        /window-1\/fit/,
+        'the challenger was fitted on the drifted window',
+      );
+    },
+  );
+
+  it('no bird is used both to choose and to validate (nor to fit and to judge)', TIMEOUT, async (t) => {
+    const { dir } = await freshRun();
+    const folder = join(workspace(dir, 'retraining', 2), 'reports', 'data-use');
+    const manifests = readdirSync(folder).map(
+      (f) => JSON.parse(readFileSync(join(folder, f), 'utf8')) as DataUseManifest,
+    );
+    const tickets = manifests.map((m) => m.ticket).sort();
+    t.diagnostic(`${manifests.length} manifests: ${tickets.join(', ')}`);
+    for (const ticket of [
+      'penguins-1-training',
+      'penguins-1-validation',
+      'penguins-1-validation-2',
+      'penguins-1-monitoring',
+      'penguins-1-monitoring-2',
+      'penguins-1-evaluation',
+      'penguins-1-retraining',
+      'penguins-1-retraining-2',
+    ])
+      assert.ok(tickets.includes(ticket), `a manifest for ${ticket}`);
+    const uses = (ticket: string) => manifests.find((m) => m.ticket === ticket)!.uses;
+    assert.deepEqual(
+      uses('penguins-1-validation-2').map((u) => `${u.set}:${u.purpose}`),
+      ['test:validate', 'window-1/validate:validate'],
+    );
+    assert.ok(
+      uses('penguins-1-retraining').some((u) => u.set === 'window-1/select' && u.purpose === 'choose'),
+    );
+    assert.deepEqual(findLeaks(manifests), []);
+    // The check finds a leak when there is one: the old demo decided promotion on the test split.
+    const leaky: DataUseManifest = {
+      phase: 'retraining',
+      ticket: 'old-retraining',
+      uses: [{ set: 'test', purpose: 'choose', ids: uses('penguins-1-validation')[0]!.ids.slice(0, 3) }],
+    };
+    assert.equal(findLeaks([...manifests, leaky]).length, 3);
+  });
 
   it('SIGKILLed three times at chosen moments, the demo resumes to the same result', TIMEOUT, async (t) => {
     const expected = (await freshRun()).steps;

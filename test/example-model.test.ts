@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parse } from 'yaml';
 import { rocAuc } from '../examples/penguins/lib/auc.ts';
 import { jsonClient } from '../examples/penguins/lib/client.ts';
+import { cohortsOf, generateWindow } from '../examples/penguins/lib/feed.ts';
 import { predict, trainModel } from '../examples/penguins/lib/model.ts';
 import {
   label,
@@ -13,10 +16,12 @@ import {
   toPenguin,
 } from '../examples/penguins/lib/penguins.ts';
 import { mulberry32, shuffled } from '../examples/penguins/lib/prng.ts';
-import { binShares, psi, quantileEdges } from '../examples/penguins/lib/psi.ts';
+import { binShares, binsFor, noiseFloor, psi, quantileEdges } from '../examples/penguins/lib/psi.ts';
 import { startScoringServer } from '../examples/penguins/lib/server.ts';
+import { pairedAucGain } from '../examples/penguins/lib/significance.ts';
 import { readSource } from '../examples/penguins/lib/source.ts';
 import { seededSplit } from '../examples/penguins/lib/split.ts';
+import { gateBounds, holds, parseBounds, routeBound } from '../examples/penguins/lib/train-file.ts';
 
 const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'penguins');
 const HP = { numSteps: 1000, learningRate: 0.005 };
@@ -63,14 +68,22 @@ describe('penguins example model', () => {
     assert.ok(auc >= 0.85 && auc <= 1, `test AUC ${auc}`);
   });
 
-  it('cannot reach that AUC with shuffled training labels', () => {
-    const sexes = shuffled(
-      train.map((p) => p.sex),
-      7,
-    );
-    const noisy = train.map((p, i) => ({ ...p, sex: sexes[i]! }));
-    const auc = testAuc(noisy, test);
-    assert.ok(auc < 0.7, `shuffled-label AUC ${auc}`);
+  it('cannot reach that AUC with shuffled training labels (on average over 20 shuffles)', () => {
+    // One shuffle of 100 labels can line up with body mass by chance, and mass tracks sex, so a single
+    // noisy model may rank well or badly; averaged over shuffles it is no better than chance.
+    const aucs = Array.from({ length: 20 }, (_, k) => {
+      const sexes = shuffled(
+        train.map((p) => p.sex),
+        k + 1,
+      );
+      return testAuc(
+        train.map((p, i) => ({ ...p, sex: sexes[i]! })),
+        test,
+      );
+    });
+    const meanAuc = aucs.reduce((a, b) => a + b, 0) / aucs.length;
+    assert.ok(meanAuc < 0.65, `mean shuffled-label AUC ${meanAuc}`);
+    assert.ok(testAuc(train, test) > Math.max(meanAuc + 0.25, 0.85));
   });
 
   it('cannot reach that AUC untrained (zero weights) or with random scores', () => {
@@ -167,10 +180,10 @@ describe('seededSplit', () => {
     assert.notDeepEqual(seededSplit(ids, 42).test, seededSplit(ids, 43).test);
   });
 
-  it('is disjoint, covers every row and keeps 60/20/20', () => {
-    const { train, valid, test } = seededSplit(ids, 42);
-    assert.deepEqual([train.length, valid.length, test.length], [200, 67, 66]);
-    const all = [...train, ...valid, ...test];
+  it('is disjoint, covers every row and keeps 30/15/15 with 40% held back', () => {
+    const { train, valid, test, heldBack } = seededSplit(ids, 42);
+    assert.deepEqual([train.length, valid.length, test.length, heldBack.length], [100, 50, 50, 133]);
+    const all = [...train, ...valid, ...test, ...heldBack];
     assert.equal(new Set(all).size, ids.length);
     assert.deepEqual(
       all.sort((a, b) => a - b),
@@ -187,5 +200,79 @@ describe('step runner', () => {
     });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /no step for phase "no-such-phase"/);
+  });
+});
+
+describe('thresholds read from the train', () => {
+  it('parses single bounds and conjunctions, and nothing else', () => {
+    assert.deepEqual(parseBounds('psi > 0.2'), [{ metric: 'psi', op: '>', value: 0.2 }]);
+    assert.deepEqual(parseBounds('auc >= 0.75 and f1 >= 0.5'), [
+      { metric: 'auc', op: '>=', value: 0.75 },
+      { metric: 'f1', op: '>=', value: 0.5 },
+    ]);
+    for (const expr of ['challenger_auc >= champion_auc', 'psi > 0.2 or auc < 0.7', 'psi * 2 > 0.4', 'psi'])
+      assert.equal(parseBounds(expr), null, expr);
+    assert.equal(holds({ metric: 'psi', op: '>', value: 0.2 }, 0.2), false);
+    assert.equal(holds({ metric: 'psi', op: '>=', value: 0.2 }, 0.2), true);
+  });
+
+  it("reads monitoring's psi route from the built-in train, and fails loudly without one", () => {
+    const train = parse(readFileSync(join(EXAMPLE, '..', '..', 'templates', 'ml-value-train.yaml'), 'utf8'));
+    assert.deepEqual(routeBound(train, 'monitoring', 'psi'), {
+      metric: 'psi',
+      op: '>',
+      value: 0.2,
+      to: 'improvement',
+    });
+    assert.deepEqual(
+      gateBounds(train, 'validation').map((b) => `${b.metric} ${b.op} ${b.value}`),
+      ['auc >= 0.75', 'f1 >= 0.5'],
+    );
+    assert.throws(() => routeBound(train, 'training', 'psi'), /no route on a bound of psi/);
+  });
+});
+
+describe('drift statistics', () => {
+  it('picks PSI bins whose sampling floor stays under a third of the threshold', () => {
+    assert.equal(binsFor(150, 133, 0.2), 5);
+    assert.equal(binsFor(5000, 5000, 0.2), 10);
+    assert.ok(noiseFloor(binsFor(150, 133, 0.2), 150, 133) <= 0.2 / 3);
+  });
+
+  it('a paired bootstrap finds no gain between equal scores and a gain from better ones', () => {
+    const rand = mulberry32(3);
+    const y = Array.from({ length: 60 }, (_, i) => i % 2);
+    const weak = y.map((v) => v * 0.2 + rand());
+    const strong = y.map((v) => v * 1.5 + rand());
+    const same = pairedAucGain(y, weak, weak, { seed: 1 });
+    assert.deepEqual([same.gain, same.low, same.high], [0, 0, 0]);
+    const better = pairedAucGain(y, weak, strong, { seed: 1 });
+    assert.ok(better.low > 0, `low ${better.low}`);
+    assert.ok(pairedAucGain(y, strong, weak, { seed: 1 }).high < 0);
+  });
+});
+
+describe('the field feed', () => {
+  const { heldBack } = seededSplit(shippedPenguins(), 42);
+  it('gives each held-back bird one cohort, the same every season', () => {
+    const c = cohortsOf(heldBack);
+    const all = [...c.fit, ...c.select, ...c.validate];
+    assert.equal(new Set(all).size, heldBack.length);
+    assert.deepEqual([c.fit.length, c.select.length, c.validate.length], [45, 44, 44]);
+    assert.deepEqual(cohortsOf([...heldBack].reverse()), c, 'independent of input order');
+  });
+
+  it('generates each window from its number alone: the same birds, re-measured, heavier females in season 1', () => {
+    assert.deepEqual(generateWindow(heldBack, 1), generateWindow(heldBack, 1));
+    assert.notDeepEqual(generateWindow(heldBack, 2), generateWindow(heldBack, 3));
+    const ratio = (n: number, sex: string) => {
+      const w = generateWindow(heldBack, n);
+      const m = (rows: readonly Penguin[]) =>
+        rows.filter((p) => p.sex === sex).reduce((t, p) => t + p.body_mass_g, 0);
+      return m(w) / m(heldBack);
+    };
+    assert.ok(Math.abs(ratio(1, 'female') - 1.2) < 0.01);
+    assert.ok(Math.abs(ratio(1, 'male') - 1) < 0.01);
+    assert.ok(Math.abs(ratio(2, 'female') - 1) < 0.01);
   });
 });

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Tickets } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
+import type { IntegrationsConfig } from '../integrations/config.ts';
 import { openStore } from '../store/store.ts';
 import { openVt } from '../wiring.ts';
 import { createApp } from './app.ts';
@@ -26,6 +27,8 @@ export interface ServeOptions {
   wake?: (reader: ApiDeps['reader']) => WakeSource;
   version: string;
   now?: () => Date;
+  /** Webhooks and MLflow of the project folder: their outbox rules commit with the server's events. */
+  integrations?: IntegrationsConfig;
 }
 
 export interface RunningServer {
@@ -38,7 +41,7 @@ export const DEFAULT_ASSETS = fileURLToPath(new URL('../../web/dist', import.met
 
 /** Open the store twice (the engine's writer, and a reader that sees only committed data) and listen. */
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
-  const vt = await openVt(o.db);
+  const vt = await openVt(o.db, o.integrations ? { integrations: o.integrations } : {});
   const readStore = await openStore(o.db);
   const now = o.now ?? (() => new Date());
   const feed = new Feed((o.wake ?? ((db) => pollingWake(db)))(readStore.db));

@@ -1,6 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { VtError } from '../errors.ts';
+import { loadIntegrations } from '../integrations/config.ts';
 import { ancestry } from '../io/ancestry.ts';
 import { sessionOfProcesses } from '../store/session-processes.ts';
 import { defaultDbPath, findRoot, openVt, type Vt } from '../wiring.ts';
@@ -98,7 +99,8 @@ export class CliContext {
         (this.io.env.VT_SQLITE_SYNCHRONOUS?.toUpperCase() as 'FULL' | 'NORMAL' | undefined);
       if (sync && sync !== 'FULL' && sync !== 'NORMAL')
         throw new VtError('BAD_INPUT', `VT_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not ${sync}`);
-      this.#vt = await openVt(this.dbTarget(), sync ? { synchronous: sync } : {});
+      const integrations = loadIntegrations(this.root(), this.io.env);
+      this.#vt = await openVt(this.dbTarget(), { ...(sync ? { synchronous: sync } : {}), integrations });
       const found = await sessionOfProcesses(this.#vt.store.db, hostname(), ancestry());
       if (found) this.#detected = { actor: found.actor, session: found.session };
     }

@@ -7,6 +7,8 @@ import { registerIssue } from './commands/issue.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerMcp } from './commands/mcp.ts';
 import { registerMetrics } from './commands/metrics.ts';
+import { registerMlflow } from './commands/mlflow.ts';
+import { registerNotify } from './commands/notify.ts';
 import { registerProject } from './commands/project.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerSetup } from './commands/setup.ts';
@@ -102,6 +104,8 @@ Examples:
   registerMetrics(program, withCtx);
   registerServe(program, withCtx);
   registerToken(program, withCtx);
+  registerNotify(program, withCtx);
+  registerMlflow(program, withCtx);
   return program;
 }
 

@@ -1,3 +1,5 @@
+import { mlflowGate } from '../integrations/mlflow/gate.ts';
+import type { MlflowGateSpec } from '../integrations/mlflow/spec.ts';
 import type { GateSpec } from '../train/schema.ts';
 import { approvalGate } from './approval.ts';
 import { artifactsGate } from './artifacts.ts';
@@ -17,6 +19,7 @@ export const GATE_KINDS: Record<GateSpec['kind'], GateFn> = {
   approval: (s, c) => approvalGate(s as Extract<GateSpec, { kind: 'approval' }>, c),
   all: (s, c) => combine(s as Extract<GateSpec, { kind: 'all' }>, c),
   any: (s, c) => combine(s as Extract<GateSpec, { kind: 'any' }>, c),
+  mlflow: (s, c) => mlflowGate(s as MlflowGateSpec, c),
 };
 
 /** Evaluate one gate; a gate that throws is an `error` verdict, never a crash of the caller. */

@@ -24,8 +24,23 @@ export interface CommandOutcome {
   outputTail: string;
 }
 
+/** An HTTP exchange a gate makes with an outside system (MLflow); the body is read as text. */
+export interface HttpExchange {
+  request(req: {
+    url: string;
+    method: 'GET' | 'POST';
+    headers: Record<string, string>;
+    body?: string;
+    timeoutMs: number;
+  }): Promise<{ status: number; body: string }>;
+  /** A setting from the environment (MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN...). */
+  env(name: string): string | undefined;
+}
+
 /** The I/O a gate may do, injected so the gates and the engine core stay free of it. */
 export interface GateIo {
+  /** Reach outside systems over HTTP; absent where gates may not (then such gates are `error`). */
+  http?: HttpExchange;
   /** A file as committed in `commit` of the repository behind `workspace`, with its hash; text when asked. */
   readCommitted(
     workspace: string,

@@ -8,6 +8,7 @@ import { VtError } from '../errors.ts';
 import type { CommandOutcome, FileObservation } from '../gates/types.ts';
 import { redact, stripControl } from '../redact.ts';
 import { checkoutCopy, readCommitted, repoOf, snapshot } from './git.ts';
+import { nodeHttp } from './http.ts';
 import { resolveInside } from './paths.ts';
 import { childEnv, runProcess } from './process.ts';
 
@@ -98,4 +99,5 @@ export const nodeIo: EngineIo = {
   async snapshot(projectWorkspace, folder, force) {
     return snapshot(await repoOf(projectWorkspace), folder, force, `vt: the work in ${folder}`);
   },
+  http: nodeHttp(),
 };

@@ -28,6 +28,8 @@ export interface DB {
   api_tokens: ApiTokensTable;
   api_token_grants: ApiTokenGrantsTable;
   passkeys: PasskeysTable;
+  webhook_attempts: WebhookAttemptsTable;
+  mlflow_aliases: MlflowAliasesTable;
 }
 
 /** What each idempotency key was first used for (operational). */
@@ -363,6 +365,29 @@ export interface PasskeysTable {
   transports: string;
   label: string | null;
   created_at: string;
+}
+
+/** One attempt to deliver a webhook outbox row (operational; the URL and secret are never stored). */
+export interface WebhookAttemptsTable {
+  outbox_id: string;
+  attempt: number;
+  endpoint: string;
+  at: string;
+  /** delivered, failed, gave-up or skipped */
+  outcome: string;
+  http_status: number | null;
+  duration_ms: number;
+  error: string | null;
+}
+
+/** The version an MLflow alias pointed at when the guard last looked, and the move it last flagged. */
+export interface MlflowAliasesTable {
+  tracking_uri: string;
+  model: string;
+  alias: string;
+  version: string | null;
+  seen_at: string;
+  flagged_version: string | null;
 }
 
 export type { Generated };

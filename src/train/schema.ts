@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { checkKeysUnshared, PersonKeySchema, personSchema, splitPeople } from '../identity/people-schema.ts';
+import { checkMlflowGate, MlflowGateFields, type MlflowGateSpec } from '../integrations/mlflow/spec.ts';
+import { IntegrationsSchema } from '../integrations/schema.ts';
 import { PRIORITIES, STAGES } from '../types.ts';
 
 /** Ids are kebab or snake case words: they appear in branch names, file names and URLs. */
@@ -91,7 +93,8 @@ export type GateSpec =
       description?: string | undefined;
     }
   | { id: string; kind: 'approval'; role: string; count: number; description?: string | undefined }
-  | { id: string; kind: 'all' | 'any'; gates: GateSpec[]; description?: string | undefined };
+  | { id: string; kind: 'all' | 'any'; gates: GateSpec[]; description?: string | undefined }
+  | MlflowGateSpec;
 
 const gateBase = { id: Id, description: z.string().optional() };
 export const GateSchema: z.ZodType<GateSpec> = z.lazy(() =>
@@ -116,6 +119,13 @@ export const GateSchema: z.ZodType<GateSpec> = z.lazy(() =>
       })
       .strict(),
     z.object({ ...gateBase, kind: z.enum(['all', 'any']), gates: z.array(GateSchema).min(1) }).strict(),
+    z
+      .object({ ...gateBase, ...MlflowGateFields })
+      .strict()
+      .superRefine((g, ctx) => {
+        const problem = checkMlflowGate(g);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
   ]),
 );
 
@@ -224,6 +234,7 @@ export const TrainSchema = z
       .strict()
       .default({ priority: 'next' }),
     phases: z.array(PhaseSchema).min(1),
+    integrations: IntegrationsSchema.optional().describe('MLflow and webhooks: see docs/integrations.md'),
   })
   .strict()
   .superRefine(checkKeysUnshared)

@@ -1,9 +1,8 @@
-import { readdirSync } from 'node:fs';
 import { parseCsv, toCsv } from './csv.ts';
 import { sha256 } from './hash.ts';
 import { type ModelFile, modelFromJson, modelToJson } from './model.ts';
 import { COLUMNS, type Penguin, toPenguin } from './penguins.ts';
-import { exists, readText, type StepContext, writeText, wsPath } from './workspace.ts';
+import { readText, type StepContext, writeText } from './workspace.ts';
 
 /** Read cleaned penguins from a workspace CSV (a split or a production batch). */
 export function readPenguins(ctx: StepContext, rel: string): Penguin[] {
@@ -37,13 +36,4 @@ export function writeModel(ctx: StepContext, rel: string, model: ModelFile): voi
 /** A short version tag derived from the saved model's bytes. */
 export function modelVersion(model: ModelFile): string {
   return `penguin-sex-lr-${sha256(modelToJson(model)).slice(0, 12)}`;
-}
-
-/** Names of the labelled production batches under data/production/, sorted. */
-export function productionBatches(ctx: StepContext): string[] {
-  if (!exists(ctx, 'data/production')) return [];
-  return readdirSync(wsPath(ctx, 'data/production'))
-    .filter((f) => f.endsWith('.csv'))
-    .map((f) => f.slice(0, -4))
-    .sort();
 }

@@ -30,3 +30,18 @@ export function psi(reference: readonly number[], actual: readonly number[], bin
     return sum + (a - e) * Math.log(a / e);
   }, 0);
 }
+
+/**
+ * Bins for comparing samples of n and m values against a threshold. With no drift at all, PSI over B
+ * bins is about (B - 1)(1/n + 1/m) from sampling alone; take the most bins (at most 10) that keep that
+ * floor under a third of the threshold, so a PSI over the threshold means the data moved.
+ */
+export function binsFor(n: number, m: number, threshold: number): number {
+  for (let b = 10; b > 2; b--) if (noiseFloor(b, n, m) <= threshold / 3) return b;
+  return 2;
+}
+
+/** The PSI expected from sampling alone, with B bins and samples of n and m values. */
+export function noiseFloor(bins: number, n: number, m: number): number {
+  return (bins - 1) * (1 / n + 1 / m);
+}

@@ -5,6 +5,8 @@ import { dirname, join } from 'node:path';
 export interface StepContext {
   phase: string;
   project: string;
+  /** The ticket being worked (VT_TICKET), or the phase when run by hand: names this visit's records. */
+  ticket: string;
   /** The project's workspace; every artifact path is relative to it. */
   workspace: string;
   /** examples/penguins, where data/ and project-brief.yaml live. */

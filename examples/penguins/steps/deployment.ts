@@ -1,5 +1,6 @@
 import { loadBrief } from '../lib/brief.ts';
 import { jsonClient, percentile } from '../lib/client.ts';
+import { recordDataUse } from '../lib/data-use.ts';
 import { sha256 } from '../lib/hash.ts';
 import { modelVersion, readModel, readPenguins } from '../lib/io.ts';
 import { modelToJson, predict } from '../lib/model.ts';
@@ -8,7 +9,7 @@ import { round } from '../lib/stats.ts';
 import { installedVersion } from '../lib/versions.ts';
 import { exists, type Report, type StepContext, writeJson, writeText } from '../lib/workspace.ts';
 
-/** How many real test birds the smoke/load test sends. */
+/** How many real validation birds the smoke/load test sends (the test split is validation's alone). */
 const REQUESTS = 50;
 
 /** Deployment: package the model, serve it on 127.0.0.1, load-test it with real birds, stop it. */
@@ -33,7 +34,8 @@ export async function run(ctx: StepContext): Promise<Report> {
   };
   writeJson(ctx, 'deploy/manifest.json', manifest);
 
-  const birds = readPenguins(ctx, 'data/splits/test.csv').slice(0, REQUESTS);
+  const birds = readPenguins(ctx, 'data/splits/valid.csv').slice(0, REQUESTS);
+  recordDataUse(ctx, [{ set: 'valid', purpose: 'smoke-test', rows: birds }]);
   const offline = predict(model, birds);
   const server = await startScoringServer(model, version, b.success.confidence_cut);
   const client = jsonClient(server.url);
@@ -88,7 +90,7 @@ export async function run(ctx: StepContext): Promise<Report> {
     `  and answers \`{"probability_male","sex","confident","version"}\`; confident means p >= ${b.success.confidence_cut} or <= ${round(1 - b.success.confidence_cut, 2)}.`,
     '',
     '## Health figures at deployment',
-    `- ${latencies.length} real test birds: p50 ${p50} ms, p95 ${p95} ms (budget ${b.success.max_latency_ms} ms); served scores equal offline scores.`,
+    `- ${latencies.length} real validation birds: p50 ${p50} ms, p95 ${p95} ms (budget ${b.success.max_latency_ms} ms); served scores equal offline scores.`,
     `- An invalid request is refused with ${badStatus}.`,
     '',
     '## Troubleshooting',

@@ -1,6 +1,8 @@
 import { massRule } from '../lib/baselines.ts';
 import { loadBrief } from '../lib/brief.ts';
+import { recordDataUse } from '../lib/data-use.ts';
 import { scoreQuality } from '../lib/evaluate.ts';
+import { revealedWindows, windowCohort } from '../lib/feed.ts';
 import { modelVersion, readModel, readPenguins } from '../lib/io.ts';
 import { modelToJson, predict } from '../lib/model.ts';
 import { label } from '../lib/penguins.ts';
@@ -8,13 +10,24 @@ import { round } from '../lib/stats.ts';
 import { mdTable } from '../lib/template.ts';
 import { exists, type Report, type StepContext, writeJson, writeText } from '../lib/workspace.ts';
 
-/** Evaluation: champion against challenger on held-out birds, and the business value delivered. */
+/**
+ * Evaluation: champion against challenger on the latest window's select cohort (a choice, so never on
+ * birds validation scores), and the business value delivered there.
+ */
 export async function run(ctx: StepContext): Promise<Report> {
   const b = loadBrief(ctx.exampleDir);
   const s = b.success;
   const champion = readModel(ctx);
   const train = readPenguins(ctx, 'data/splits/train.csv');
-  const window = readPenguins(ctx, 'data/splits/test.csv');
+  const latest = revealedWindows(ctx).at(-1);
+  if (latest === undefined)
+    throw new Error('no monitoring window has been revealed yet: nothing recent to evaluate on');
+  const windowName = `window-${latest}/select`;
+  const window = windowCohort(ctx, latest, 'select');
+  recordDataUse(ctx, [
+    { set: 'train', purpose: 'fit', rows: train },
+    { set: windowName, purpose: 'choose', rows: window },
+  ]);
 
   // The challenger is a retrained model not yet promoted; otherwise the rule baseline.
   const pending =
@@ -58,7 +71,7 @@ export async function run(ctx: StepContext): Promise<Report> {
     challenger_auc: chall.auc,
     champion_version: modelVersion(champion),
     challenger: challengerName,
-    window: { split: 'test', rows: window.length },
+    window: { set: windowName, rows: window.length },
     champion: champ,
     challenger_quality: chall,
     business: {
@@ -76,7 +89,7 @@ export async function run(ctx: StepContext): Promise<Report> {
   const report = [
     `# Value report: ${b.project_name}`,
     '',
-    `Window: the ${window.length} held-out test birds (the production batches fed retraining, so they are not a fair window).`,
+    `Window: the ${window.length} birds of ${windowName}, the latest season's select cohort (fitted by no model; validation never scores them).`,
     '',
     '## Champion and challenger',
     mdTable(
@@ -134,7 +147,7 @@ export async function run(ctx: StepContext): Promise<Report> {
     context: [
       {
         kind: 'fact',
-        text: `Champion AUC ${champ.auc} vs ${challengerName} ${chall.auc} on ${window.length} test birds.`,
+        text: `Champion AUC ${champ.auc} vs ${challengerName} ${chall.auc} on ${window.length} birds of ${windowName}.`,
       },
       {
         kind: 'fact',

@@ -1,4 +1,5 @@
 import { rocAuc } from '../lib/auc.ts';
+import { recordDataUse } from '../lib/data-use.ts';
 import { readPenguins } from '../lib/io.ts';
 import { label, MEASUREMENTS, type Penguin } from '../lib/penguins.ts';
 import { mean, quantile, round, std } from '../lib/stats.ts';
@@ -13,6 +14,7 @@ const maleShare = (rows: readonly Penguin[]) =>
 /** Exploration: profile of the training split and a body-mass histogram by sex. */
 export async function run(ctx: StepContext): Promise<Report> {
   const train = readPenguins(ctx, 'data/splits/train.csv');
+  recordDataUse(ctx, [{ set: 'train', purpose: 'analyse', rows: train }]);
   const y = train.map(label);
   const species = [...new Set(train.map((p) => p.species))].sort();
   const islands = [...new Set(train.map((p) => p.island))].sort();

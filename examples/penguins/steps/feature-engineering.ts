@@ -1,4 +1,5 @@
 import { rocAuc } from '../lib/auc.ts';
+import { recordDataUse } from '../lib/data-use.ts';
 import { DESCRIPTIONS, encode, type FeatureSpec, featureNames, fitFeatures } from '../lib/features.ts';
 import { readPenguins } from '../lib/io.ts';
 import { label } from '../lib/penguins.ts';
@@ -14,6 +15,7 @@ function sourceOf(spec: FeatureSpec, name: string): string {
 /** Feature engineering: fit scalers and encoders on train, document each feature, check for leakage. */
 export async function run(ctx: StepContext): Promise<Report> {
   const train = readPenguins(ctx, 'data/splits/train.csv');
+  recordDataUse(ctx, [{ set: 'train', purpose: 'fit', rows: train }]);
   const spec = fitFeatures(train);
   const names = featureNames(spec);
   const X = train.map((p) => encode(spec, p));

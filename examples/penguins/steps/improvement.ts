@@ -1,20 +1,31 @@
-import { batchPath, heavySeason, SHIFTED_BATCH } from '../lib/drift.ts';
+import { recordDataUse } from '../lib/data-use.ts';
 import { errorsBySegment } from '../lib/errors.ts';
 import { scoreQuality } from '../lib/evaluate.ts';
-import { modelVersion, productionBatches, readModel, readPenguins } from '../lib/io.ts';
+import { revealedWindows, windowCohort } from '../lib/feed.ts';
+import { modelVersion, readModel, readPenguins } from '../lib/io.ts';
 import { predict } from '../lib/model.ts';
 import { round } from '../lib/stats.ts';
 import { mdTable } from '../lib/template.ts';
-import { exists, type Report, type StepContext, writeText } from '../lib/workspace.ts';
+import { type Report, type StepContext, writeText } from '../lib/workspace.ts';
 
-/** Improvement: error analysis on the test split and the shifted batch, root causes and a roadmap. */
+/**
+ * Improvement: error analysis of the deployed model on the latest window's fit cohort (labelled birds a
+ * challenger may train on) against the validation split, root causes and a roadmap.
+ */
 export async function run(ctx: StepContext): Promise<Report> {
   const model = readModel(ctx);
   const version = modelVersion(model);
-  const test = readPenguins(ctx, 'data/splits/test.csv');
-  const shifted = exists(ctx, batchPath(SHIFTED_BATCH))
-    ? readPenguins(ctx, batchPath(SHIFTED_BATCH))
-    : heavySeason(readPenguins(ctx, 'data/splits/valid.csv'));
+  const windows = revealedWindows(ctx);
+  const latest = windows.at(-1);
+  if (latest === undefined) throw new Error('no monitoring window has been revealed yet: nothing to analyse');
+  const windowName = `window-${latest}/fit`;
+  // "test" below is the ordinary reference (the validation split); "shifted" the latest season.
+  const test = readPenguins(ctx, 'data/splits/valid.csv');
+  const shifted = windowCohort(ctx, latest, 'fit');
+  recordDataUse(ctx, [
+    { set: 'valid', purpose: 'analyse', rows: test },
+    { set: windowName, purpose: 'analyse', rows: shifted },
+  ]);
   const testScores = predict(model, test);
   const shiftedScores = predict(model, shifted);
   const qTest = scoreQuality(test, testScores);
@@ -24,11 +35,20 @@ export async function run(ctx: StepContext): Promise<Report> {
   const worst = segShift[0]!;
   const fpShift = segShift.reduce((t, s) => t + s.femalesCalledMale, 0);
   const fnShift = segShift.reduce((t, s) => t + s.malesCalledFemale, 0);
-  // The heavy season is a shortfall when the model does clearly worse there than on ordinary birds.
+  // The season is a shortfall when the model does clearly worse there than on ordinary birds.
   const shiftHurts = qShift.accuracy < qTest.accuracy - 0.05;
-  const sawShift = model.training.window.includes(SHIFTED_BATCH);
-  const batches = productionBatches(ctx);
+  const sawShift = model.training.window.includes(`window-${latest}/`);
   const massWeight = model.coefficients.body_mass_g ?? 0;
+  // How much heavier each sex is this season than in the validation split (same species mix or not).
+  const massShift = (sex: 'female' | 'male') => {
+    const m = (rows: typeof test) => {
+      const xs = rows.filter((p) => p.sex === sex).map((p) => p.body_mass_g);
+      return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    };
+    return round((m(shifted) / m(test) - 1) * 100, 1);
+  };
+  const femaleShift = massShift('female');
+  const maleShift = massShift('male');
   const table = (rows: ReturnType<typeof errorsBySegment>) =>
     mdTable(
       [
@@ -52,38 +72,39 @@ export async function run(ctx: StepContext): Promise<Report> {
     );
   const causes = shiftHurts
     ? [
-        `1. **Heavy-season errors** (accuracy ${qShift.accuracy} against ${qTest.accuracy} on the test split; females called male: ${fpShift}, males called female: ${fnShift}; worst segment ${worst.segment}, error rate ${worst.errorRate}).`,
-        `   Cause (data): body mass is 20% higher in the pre-moult season and the model weighs it at ${massWeight.toFixed(2)} log-odds per standard deviation,`,
-        '   learnt on birds weighed at another stage. The ranking within the batch holds (AUC stays high) but the 0.5 threshold no longer fits.',
+        `1. **Errors in window ${latest}** (accuracy ${qShift.accuracy} against ${qTest.accuracy} on the validation split; females called male: ${fpShift}, males called female: ${fnShift}; worst segment ${worst.segment}, error rate ${worst.errorRate}).`,
+        `   Cause (data): mean body mass this season is ${femaleShift}% off for females and ${maleShift}% for males against the validation split,`,
+        `   and the model weighs body mass at ${massWeight.toFixed(2)} log-odds per standard deviation, so ${fpShift >= fnShift ? 'heavier females look male' : 'lighter males look female'}.`,
+        '   The season (breeding stage) is not a recorded feature, so the model cannot tell a heavy female from a male.',
       ]
     : [
-        `1. **Heavy season no longer a shortfall** (accuracy ${qShift.accuracy} against ${qTest.accuracy} on the test split; females called male: ${fpShift}, males called female: ${fnShift}).`,
+        `1. **No shortfall in window ${latest}** (accuracy ${qShift.accuracy} against ${qTest.accuracy} on the validation split; females called male: ${fpShift}, males called female: ${fnShift}).`,
         sawShift
-          ? `   The model was trained on ${SHIFTED_BATCH}, so these figures are optimistic; the held-out heavy-season test birds decide in retraining.`
-          : '   The model copes with the heavier birds.',
+          ? `   The model was fitted on ${windowName}, so these figures are optimistic; the select cohort decides in retraining.`
+          : '   The model copes with this season.',
       ];
   const rootCauses = [
     '# Root causes',
     '',
-    `Model ${version} (${model.training.window}). Test split: AUC ${qTest.auc}, accuracy ${qTest.accuracy}.`,
-    `Heavy-season batch (${SHIFTED_BATCH}, ${shifted.length} birds): AUC ${qShift.auc}, accuracy ${qShift.accuracy}.`,
+    `Model ${version} (${model.training.window}). Validation split: AUC ${qTest.auc}, accuracy ${qTest.accuracy}.`,
+    `Latest season (${windowName}, ${shifted.length} labelled birds): AUC ${qShift.auc}, accuracy ${qShift.accuracy}.`,
     '',
-    '## Errors by segment: test split',
+    '## Errors by segment: validation split',
     table(segTest),
     '',
-    '## Errors by segment: heavy-season batch',
+    `## Errors by segment: ${windowName}`,
     table(segShift),
     '',
     '## Shortfalls and causes',
     ...causes,
-    `2. **Residual errors on ordinary birds** (test error rate ${round(1 - qTest.accuracy, 4)}; worst segment ${segTest[0]!.segment}, error rate ${segTest[0]!.errorRate}).`,
+    `2. **Residual errors on ordinary birds** (validation error rate ${round(1 - qTest.accuracy, 4)}; worst segment ${segTest[0]!.segment}, error rate ${segTest[0]!.errorRate}).`,
     '   Cause (model): one linear boundary for three species; small birds of the larger sex overlap the other sex.',
     '3. **Process**: production labels arrive three weeks after capture, so drift is seen late.',
     '',
   ].join('\n');
   writeText(ctx, 'docs/root-causes.md', rootCauses);
 
-  const windowPlan = ['train', ...batches].join(' + ');
+  const windowPlan = ['train', ...windows.map((n) => `window-${n}/fit`)].join(' + ');
   const roadmap = [
     '# Improvement roadmap',
     '',
@@ -94,7 +115,7 @@ export async function run(ctx: StepContext): Promise<Report> {
           1,
           `Retrain on ${windowPlan}`,
           shiftHurts
-            ? 'high: the model sees heavy-season birds and the threshold fits again'
+            ? "high: the model sees this season's birds and relies less on body mass"
             : 'low to medium: fresher data, little drift left to fix',
           'low',
         ],
@@ -118,8 +139,9 @@ export async function run(ctx: StepContext): Promise<Report> {
     `- Data window: ${windowPlan} (labels from lab sexing).`,
     '- Features: unchanged (data/features.json), scalers refitted on the new window.',
     `- Model: logistic regression, same hyperparameters (${model.hyperparameters.numSteps} steps, learning rate ${model.hyperparameters.learningRate}).`,
-    '- Comparison window: the test split plus its heavy-season version (held out from every training window).',
-    "- Promote only if the challenger's AUC is higher than the champion's on that window.",
+    `- Comparison window: window ${latest}'s select cohort (fitted by neither model, never scored by validation).`,
+    '- Promote only if the challenger is measurably better there (a paired bootstrap of the AUC gain stays above 0 at the 5th percentile).',
+    "- Validation then scores the test split and every window's validate cohort: birds no step chose with.",
     '',
   ].join('\n');
   writeText(ctx, 'docs/improvement-roadmap.md', roadmap);
@@ -134,13 +156,13 @@ export async function run(ctx: StepContext): Promise<Report> {
     context: [
       {
         kind: 'fact',
-        text: `Heavy-season batch: ${fpShift} females called male vs ${fnShift} males called female; accuracy ${qShift.accuracy} vs ${qTest.accuracy} on the test split.`,
+        text: `${windowName}: ${fpShift} females called male vs ${fnShift} males called female; accuracy ${qShift.accuracy} vs ${qTest.accuracy} on the validation split.`,
       },
       {
         kind: 'decision',
-        text: `Retraining plan: window ${windowPlan}; same features and hyperparameters; compare on test + heavy-season test; promote only if better.`,
+        text: `Retraining plan: window ${windowPlan}; same features and hyperparameters; compare on window-${latest}/select; promote only if measurably better.`,
       },
     ],
-    summary: `Analysed errors of ${version} (test accuracy ${qTest.accuracy}, heavy-season ${qShift.accuracy}) and planned a retrain on ${windowPlan}.`,
+    summary: `Analysed errors of ${version} (validation accuracy ${qTest.accuracy}, ${windowName} ${qShift.accuracy}) and planned a retrain on ${windowPlan}.`,
   };
 }

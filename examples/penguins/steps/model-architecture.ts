@@ -1,4 +1,5 @@
 import { knn, massRule, type Scorer } from '../lib/baselines.ts';
+import { recordDataUse } from '../lib/data-use.ts';
 import { scoreQuality } from '../lib/evaluate.ts';
 import { fitFeatures } from '../lib/features.ts';
 import { readPenguins } from '../lib/io.ts';
@@ -10,6 +11,10 @@ import { type Report, type StepContext, writeText } from '../lib/workspace.ts';
 export async function run(ctx: StepContext): Promise<Report> {
   const train = readPenguins(ctx, 'data/splits/train.csv');
   const valid = readPenguins(ctx, 'data/splits/valid.csv');
+  recordDataUse(ctx, [
+    { set: 'train', purpose: 'fit', rows: train },
+    { set: 'valid', purpose: 'choose', rows: valid },
+  ]);
   const spec = fitFeatures(train);
   const lr = trainModel(train, DEFAULT_HYPERPARAMETERS);
   const candidates: { name: string; family: string; scorer: Scorer; cut: number; explain: string }[] = [

@@ -1,42 +1,45 @@
 import { loadBrief } from '../lib/brief.ts';
-import { batchPath, heavySeason, RECENT_BATCH, remeasure, SHIFTED_BATCH } from '../lib/drift.ts';
+import { recordDataUse } from '../lib/data-use.ts';
 import { scoreQuality } from '../lib/evaluate.ts';
-import { modelVersion, readModel, readPenguins, writePenguins } from '../lib/io.ts';
+import { revealNextWindow, windowPath } from '../lib/feed.ts';
+import { modelVersion, readModel, readPenguins } from '../lib/io.ts';
 import { predict } from '../lib/model.ts';
 import { MEASUREMENTS } from '../lib/penguins.ts';
-import { binShares, psi, quantileEdges } from '../lib/psi.ts';
+import { binShares, binsFor, noiseFloor, psi, quantileEdges } from '../lib/psi.ts';
 import { mean, round } from '../lib/stats.ts';
 import { mdTable } from '../lib/template.ts';
-import { exists, type Report, readJson, type StepContext, writeJson, writeText } from '../lib/workspace.ts';
+import { holds, readTrainFile, routeBound } from '../lib/train-file.ts';
+import { type Report, type StepContext, writeJson, writeText } from '../lib/workspace.ts';
 
-/** PSI above this is drift that sends the project to improvement (the train's route). */
-const PSI_ALERT = 0.2;
-
-/** Seed of the instrument noise in the recent batch. */
-const RECENT_SEED = 2026;
-
-/** Monitoring: score this period's production batch and compare its scores with the reference. */
+/**
+ * Monitoring: take the next window from the field feed, score it with the deployed model, and compare
+ * its score distribution with the reference (the same model's scores on the birds the service was built
+ * for: train and validation). Drift is what the train's own route says it is.
+ */
 export async function run(ctx: StepContext): Promise<Report> {
   const b = loadBrief(ctx.exampleDir);
   const cut = b.success.confidence_cut;
+  const drift = routeBound(readTrainFile(ctx), ctx.phase, 'psi');
   const model = readModel(ctx);
   const version = modelVersion(model);
-  const promoted =
-    exists(ctx, 'reports/retraining.json') &&
-    readJson<{ promoted?: number }>(ctx, 'reports/retraining.json').promoted === 1;
 
-  // The production cohort is the validation birds seen again in the field. Before any retraining
-  // they come from a heavy pre-moult season (+20% body mass); after a promoted retrain they are
-  // ordinary birds remeasured with normal instrument noise.
-  const valid = readPenguins(ctx, 'data/splits/valid.csv');
-  const batchName = promoted ? RECENT_BATCH : SHIFTED_BATCH;
-  const batch = promoted ? remeasure(valid, RECENT_SEED) : heavySeason(valid);
-  writePenguins(ctx, batchPath(batchName), batch);
+  const window = revealNextWindow(ctx);
+  const batch = window.rows;
+  const refRows = [
+    ...readPenguins(ctx, 'data/splits/train.csv'),
+    ...readPenguins(ctx, 'data/splits/valid.csv'),
+  ];
+  recordDataUse(ctx, [
+    { set: 'train+valid', purpose: 'monitor', rows: refRows },
+    { set: `window-${window.n}`, purpose: 'monitor', rows: batch },
+  ]);
 
-  const reference = predict(model, valid);
+  const bins = binsFor(refRows.length, batch.length, drift.value);
+  const reference = predict(model, refRows);
   const scores = predict(model, batch);
-  const drift = round(psi(reference, scores));
-  const edges = quantileEdges(reference);
+  const value = round(psi(reference, scores, bins));
+  const drifted = holds(drift, value);
+  const edges = quantileEdges(reference, bins);
   const refShares = binShares(reference, edges);
   const batchShares = binShares(scores, edges);
   const inputPsi = Object.fromEntries(
@@ -44,16 +47,19 @@ export async function run(ctx: StepContext): Promise<Report> {
       m,
       round(
         psi(
-          valid.map((p) => p[m]),
+          refRows.map((p) => p[m]),
           batch.map((p) => p[m]),
+          bins,
         ),
       ),
     ]),
   );
   const live = scoreQuality(batch, scores);
   const unsure = round(scores.filter((s) => s < cut && s > 1 - cut).length / scores.length);
+  const floor = round(noiseFloor(bins, refRows.length, batch.length), 3);
+  const rule = `psi ${drift.op} ${drift.value}`;
   const fired = [
-    drift > PSI_ALERT ? `score PSI ${drift} > ${PSI_ALERT}` : null,
+    drifted ? `score PSI ${value}: ${rule} (the train's route to ${drift.to})` : null,
     live.auc < b.success.min_auc ? `live AUC ${live.auc} < ${b.success.min_auc}` : null,
   ].filter((x): x is string => x !== null);
 
@@ -63,9 +69,9 @@ export async function run(ctx: StepContext): Promise<Report> {
     rules: [
       {
         metric: 'psi',
-        op: '>',
-        threshold: PSI_ALERT,
-        action: 'page on-call; route the project to improvement',
+        op: drift.op,
+        threshold: drift.value,
+        action: `page on-call; the train routes the project to ${drift.to}`,
       },
       { metric: 'live_auc', op: '<', threshold: b.success.min_auc, action: 'page on-call' },
       { metric: 'latency_p95_ms', op: '>=', threshold: b.success.max_latency_ms, action: 'page on-call' },
@@ -73,44 +79,52 @@ export async function run(ctx: StepContext): Promise<Report> {
     ],
   });
   writeJson(ctx, 'reports/monitoring.json', {
-    psi: drift,
-    batch: batchName,
-    batch_path: batchPath(batchName),
+    psi: value,
+    window: window.n,
+    window_path: windowPath(window.n),
+    drift: drifted,
+    rule,
+    bins,
+    noise_floor: floor,
     rows: batch.length,
-    reference: { split: 'valid', rows: valid.length, scored_by: version },
+    reference: { splits: ['train', 'valid'], rows: refRows.length, scored_by: version },
     model_version: version,
     mean_score_reference: round(mean(reference)),
-    mean_score_batch: round(mean(scores)),
+    mean_score_window: round(mean(scores)),
     unsure_rate: unsure,
     input_psi: inputPsi,
     live_labels: live,
     score_bins: refShares.map((r, i) => ({
       upper_edge: i < edges.length ? round(edges[i]!) : 1,
       reference: round(r),
-      batch: round(batchShares[i]!),
+      window: round(batchShares[i]!),
     })),
     alerts_fired: fired,
   });
   const dashboard = [
-    `# Monitoring dashboard: ${batchName}`,
+    `# Monitoring dashboard: window ${window.n}`,
     '',
-    `Model ${version}. Batch ${batchPath(batchName)}: ${batch.length} birds; reference: the same model's scores on the ${valid.length} validation birds.`,
+    `Model ${version}. Window ${window.n} (${windowPath(window.n)}): ${batch.length} birds caught this season, handed over by the field feed when this visit started.`,
+    `Reference: the same model's scores on the ${refRows.length} birds the service was built for (train and validation).`,
     '',
     mdTable(
       ['Figure', 'Value', 'Alert when'],
       [
         ['Birds scored', batch.length, '-'],
-        ['Score PSI (10 quantile bins)', drift, `> ${PSI_ALERT}`],
-        ['Mean score reference / batch', `${round(mean(reference), 3)} / ${round(mean(scores), 3)}`, '-'],
+        [`Score PSI (${bins} quantile bins)`, value, `${drift.op} ${drift.value} (from the train)`],
+        ['PSI from sampling alone (no drift)', `about ${floor}`, '-'],
+        ['Mean score reference / window', `${round(mean(reference), 3)} / ${round(mean(scores), 3)}`, '-'],
         ['Unsure rate', unsure, '> 0.6'],
         ['Live AUC (lab labels)', live.auc, `< ${b.success.min_auc}`],
         ['Live error rate', round(1 - live.accuracy), '-'],
       ],
     ),
     '',
+    `${bins} bins: with ${refRows.length} reference and ${batch.length} window birds, PSI over B bins is about (B - 1)(1/n + 1/m) from sampling alone; ${bins} is the most bins (up to 10) that keep that under a third of the threshold.`,
+    '',
     '## Score distribution',
     mdTable(
-      ['Bin (upper edge)', 'Reference share', 'Batch share'],
+      ['Bin (upper edge)', 'Reference share', 'Window share'],
       refShares.map((r, i) => [
         i < edges.length ? round(edges[i]!, 3) : 1,
         round(r, 3),
@@ -129,25 +143,30 @@ export async function run(ctx: StepContext): Promise<Report> {
   ].join('\n');
   writeText(ctx, 'reports/monitoring.md', dashboard);
 
-  const worstInput = Object.entries(inputPsi).sort((a, b2) => b2[1] - a[1])[0]!;
+  const worstInput = Object.entries(inputPsi).sort((x, y) => y[1] - x[1])[0]!;
   return {
     ticks: ['set-up-dashboards', 'configure-alerts', 'compute-drift', 'check-live-labels'],
     artifacts: [{ id: 'monitoring-report', path: 'reports/monitoring.json' }],
-    metrics: { psi: drift },
+    metrics: { psi: value },
     context: [
       {
         kind: 'fact',
-        text: `Batch ${batchName}: score PSI ${drift}; live AUC ${live.auc}, accuracy ${live.accuracy}.`,
+        text: `Window ${window.n}: score PSI ${value} over ${bins} bins (sampling floor about ${floor}); live AUC ${live.auc}, accuracy ${live.accuracy}.`,
       },
-      ...(drift > PSI_ALERT
+      ...(drifted
         ? [
             {
               kind: 'risk' as const,
-              text: `Incident: score drift PSI ${drift} > ${PSI_ALERT}; largest input drift in ${worstInput[0]} (PSI ${worstInput[1]}); mean score ${round(mean(reference), 3)} -> ${round(mean(scores), 3)}.`,
+              text: `Incident: window ${window.n} drifted (${rule} holds at ${value}); largest input drift in ${worstInput[0]} (PSI ${worstInput[1]}); mean score ${round(mean(reference), 3)} -> ${round(mean(scores), 3)}.`,
             },
           ]
-        : [{ kind: 'note' as const, text: `No drift alert: PSI ${drift} <= ${PSI_ALERT}.` }]),
+        : [
+            {
+              kind: 'note' as const,
+              text: `Window ${window.n}: no drift (${rule} does not hold at ${value}).`,
+            },
+          ]),
     ],
-    summary: `Scored ${batch.length} birds of ${batchName} with ${version}: PSI ${drift}, live AUC ${live.auc}.`,
+    summary: `Scored window ${window.n} (${batch.length} birds) with ${version}: PSI ${value}${drifted ? ' (drift)' : ''}, live AUC ${live.auc}.`,
   };
 }

@@ -1,7 +1,8 @@
+import { cleanRows, RANGES } from '../lib/clean.ts';
 import { parseCsv } from '../lib/csv.ts';
 import { writePenguins } from '../lib/io.ts';
-import { label, MEASUREMENTS, type Penguin, rejectReason, toPenguin } from '../lib/penguins.ts';
-import { seededSplit } from '../lib/split.ts';
+import { label, MEASUREMENTS, type Penguin } from '../lib/penguins.ts';
+import { SHARES, seededSplit } from '../lib/split.ts';
 import { round } from '../lib/stats.ts';
 import { mdTable } from '../lib/template.ts';
 import { type Report, readText, type StepContext, writeText } from '../lib/workspace.ts';
@@ -9,40 +10,12 @@ import { type Report, readText, type StepContext, writeText } from '../lib/works
 /** Seed of the train/valid/test split. */
 export const SPLIT_SEED = 42;
 
-/** Physically plausible ranges; values outside are treated as recording errors. */
-const RANGES: Record<(typeof MEASUREMENTS)[number], [number, number]> = {
-  bill_length_mm: [25, 70],
-  bill_depth_mm: [10, 25],
-  flipper_length_mm: [160, 240],
-  body_mass_g: [2000, 7000],
-};
+const pct = (x: number) => `${Math.round(x * 100)}%`;
 
-/** Preparation: cleaning rules, the target, and a seeded 60/20/20 split. */
+/** Preparation: cleaning rules, the target, and a seeded split with birds held back for later seasons. */
 export async function run(ctx: StepContext): Promise<Report> {
   const raw = parseCsv(readText(ctx, 'data/raw/dataset.csv'));
-  const dropped: { id: string; reason: string }[] = [];
-  const seen = new Set<string>();
-  const clean: Penguin[] = [];
-  for (const row of raw) {
-    const why = rejectReason(row);
-    if (why) {
-      dropped.push({ id: row.id!, reason: why });
-      continue;
-    }
-    const p = toPenguin(row);
-    const out = MEASUREMENTS.find((m) => p[m] < RANGES[m][0] || p[m] > RANGES[m][1]);
-    if (out) {
-      dropped.push({ id: row.id!, reason: `${out} out of range` });
-      continue;
-    }
-    const key = JSON.stringify({ ...p, id: 0 });
-    if (seen.has(key)) {
-      dropped.push({ id: row.id!, reason: 'duplicate of an earlier row' });
-      continue;
-    }
-    seen.add(key);
-    clean.push(p);
-  }
+  const { clean, dropped } = cleanRows(raw);
   const splits = seededSplit(clean, SPLIT_SEED);
   for (const name of ['train', 'valid', 'test'] as const)
     writePenguins(ctx, `data/splits/${name}.csv`, splits[name]);
@@ -72,13 +45,20 @@ export async function run(ctx: StepContext): Promise<Report> {
     'made at capture, from measurements taken at the same capture, so no later information is used.',
     '',
     '## Split',
-    `Seeded random split (mulberry32, seed ${SPLIT_SEED}), 60/20/20. Each row is a distinct bird and the`,
-    'source has no date or band number, so there is no time or individual to group by; a random split',
-    'by bird cannot leak one bird into two splits.',
+    `Seeded random split (mulberry32, seed ${SPLIT_SEED}): ${pct(SHARES.train)} train, ${pct(SHARES.valid)} validation,`,
+    `${pct(SHARES.test)} test. The other ${splits.heldBack.length} birds are held back, in no split: they stand for the birds`,
+    'the field team will catch in later seasons, and only the field feed (lib/feed.ts) hands them out,',
+    'one monitoring window at a time. Each row is a distinct bird and the source has no date or band',
+    'number, so there is no time or individual to group by; a random split by bird cannot leak one bird',
+    'into two splits.',
     '',
     mdTable(
       ['Split', 'Rows', 'Share male'],
-      (['train', 'valid', 'test'] as const).map((s) => [s, splits[s].length, share(splits[s])]),
+      (['train', 'valid', 'test', 'heldBack'] as const).map((s) => [
+        s === 'heldBack' ? 'held back (field feed)' : s,
+        splits[s].length,
+        share(splits[s]),
+      ]),
     ),
     '',
     '## Data dictionary',
@@ -115,9 +95,9 @@ export async function run(ctx: StepContext): Promise<Report> {
       },
       {
         kind: 'fact',
-        text: `Split seed ${SPLIT_SEED}: train ${splits.train.length}, valid ${splits.valid.length}, test ${splits.test.length}.`,
+        text: `Split seed ${SPLIT_SEED}: train ${splits.train.length}, valid ${splits.valid.length}, test ${splits.test.length}; ${splits.heldBack.length} birds held back for the field feed.`,
       },
     ],
-    summary: `Cleaned ${raw.length} raw rows to ${clean.length} and split them ${splits.train.length}/${splits.valid.length}/${splits.test.length}.`,
+    summary: `Cleaned ${raw.length} raw rows to ${clean.length} and split them ${splits.train.length}/${splits.valid.length}/${splits.test.length}, holding back ${splits.heldBack.length}.`,
   };
 }

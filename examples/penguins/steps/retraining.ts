@@ -1,30 +1,48 @@
-import { batchPath, heavySeason } from '../lib/drift.ts';
+import { recordDataUse } from '../lib/data-use.ts';
 import { scoreQuality } from '../lib/evaluate.ts';
+import { revealedWindows, windowCohort } from '../lib/feed.ts';
 import { sha256 } from '../lib/hash.ts';
-import { modelVersion, productionBatches, readModel, readPenguins, writeModel } from '../lib/io.ts';
+import { modelVersion, readModel, readPenguins, writeModel } from '../lib/io.ts';
 import { modelToJson, predict, trainModel } from '../lib/model.ts';
+import { label } from '../lib/penguins.ts';
+import { pairedAucGain } from '../lib/significance.ts';
+import { round } from '../lib/stats.ts';
 import { type Report, type StepContext, writeJson } from '../lib/workspace.ts';
 
-/** Retraining: a challenger on train + labelled production batches, promoted only if it beats the champion. */
+/**
+ * Retraining: a challenger fitted on train plus the fit cohort of every window seen so far, compared
+ * with the champion on the latest window's select cohort (birds neither model was fitted on, and that
+ * validation never scores). Promoted only when measurably better there: the 5th percentile of a paired
+ * bootstrap of the AUC gain is above zero.
+ */
 export async function run(ctx: StepContext): Promise<Report> {
   const champion = readModel(ctx);
-  const batches = productionBatches(ctx);
-  const windowRows = [
-    ...readPenguins(ctx, 'data/splits/train.csv'),
-    ...batches.flatMap((name) => readPenguins(ctx, batchPath(name))),
-  ];
-  const window = ['train', ...batches].join(' + ');
+  const windows = revealedWindows(ctx);
+  const latest = windows.at(-1);
+  if (latest === undefined)
+    throw new Error('no monitoring window has been revealed yet: nothing to retrain on');
+  const train = readPenguins(ctx, 'data/splits/train.csv');
+  const fits = windows.map((n) => ({ n, rows: windowCohort(ctx, n, 'fit') }));
+  const windowRows = [...train, ...fits.flatMap((f) => f.rows)];
+  const trainingWindow = ['train', ...fits.map((f) => `window-${f.n}/fit`)].join(' + ');
+  const select = windowCohort(ctx, latest, 'select');
+  recordDataUse(ctx, [
+    { set: 'train', purpose: 'fit', rows: train },
+    ...fits.map((f) => ({ set: `window-${f.n}/fit`, purpose: 'fit' as const, rows: f.rows })),
+    { set: `window-${latest}/select`, purpose: 'choose', rows: select },
+  ]);
+
   const dataSha = sha256(JSON.stringify(windowRows));
-  const challenger = trainModel(windowRows, champion.hyperparameters, window);
+  const challenger = trainModel(windowRows, champion.hyperparameters, trainingWindow);
   writeModel(ctx, 'models/challenger.json', challenger);
 
-  // Held-out comparison window: the test birds as measured and in a heavy season. No training
-  // window ever holds a test bird, so neither model has seen them.
-  const test = readPenguins(ctx, 'data/splits/test.csv');
-  const heldOut = [...test, ...heavySeason(test)];
-  const champ = scoreQuality(heldOut, predict(champion, heldOut));
-  const chall = scoreQuality(heldOut, predict(challenger, heldOut));
-  const promoted = chall.auc > champ.auc ? 1 : 0;
+  const champScores = predict(champion, select);
+  const challScores = predict(challenger, select);
+  const champ = scoreQuality(select, champScores);
+  const chall = scoreQuality(select, challScores);
+  const g = pairedAucGain(select.map(label), champScores, challScores, { seed: latest });
+  const gain = { gain: round(g.gain), low: round(g.low), high: round(g.high), resamples: g.resamples };
+  const promoted = gain.low > 0 && chall.auc >= champ.auc ? 1 : 0;
   const championVersion = modelVersion(champion);
   const challengerVersion = modelVersion(challenger);
   if (promoted) {
@@ -38,11 +56,17 @@ export async function run(ctx: StepContext): Promise<Report> {
     promoted,
     champion_version: championVersion,
     challenger_version: challengerVersion,
-    comparison_window: { rows: heldOut.length, what: 'test split + its heavy-season version' },
+    comparison_window: {
+      window: latest,
+      cohort: 'select',
+      rows: select.length,
+      what: `window ${latest}'s select cohort: fitted by neither model, never scored by validation`,
+    },
+    auc_gain: { ...gain, rule: 'promote when the 5th percentile of the paired bootstrap gain is above 0' },
     champion: champ,
     challenger: chall,
     lineage: {
-      training_window: window,
+      training_window: trainingWindow,
       rows: windowRows.length,
       data_sha256: dataSha,
       hyperparameters: challenger.hyperparameters,
@@ -51,9 +75,10 @@ export async function run(ctx: StepContext): Promise<Report> {
     },
   });
 
+  const interval = `gain ${gain.gain} (90% interval ${gain.low} to ${gain.high})`;
   const decision = promoted
-    ? `Promoted challenger ${challengerVersion} (AUC ${chall.auc} > ${champ.auc}); previous champion kept as models/champion-previous.json.`
-    : `Kept champion ${championVersion}: challenger AUC ${chall.auc} is not above ${champ.auc}.`;
+    ? `Promoted challenger ${challengerVersion}: AUC ${chall.auc} vs ${champ.auc} on window ${latest}'s select cohort, ${interval}; previous champion kept as models/champion-previous.json.`
+    : `Kept champion ${championVersion}: challenger AUC ${chall.auc} vs ${champ.auc} on window ${latest}'s select cohort is not measurably better (${interval}).`;
   return {
     ticks: [
       'refresh-data',
@@ -70,7 +95,7 @@ export async function run(ctx: StepContext): Promise<Report> {
     context: [
       {
         kind: 'fact',
-        text: `Challenger trained on ${window} (${windowRows.length} rows, sha256 ${dataSha.slice(0, 16)}...).`,
+        text: `Challenger trained on ${trainingWindow} (${windowRows.length} rows, sha256 ${dataSha.slice(0, 16)}...).`,
       },
       { kind: 'decision', text: decision },
     ],

@@ -52,6 +52,7 @@ async function main(): Promise<void> {
   const ctx: StepContext = {
     phase,
     project: process.env.VT_PROJECT ?? 'penguins',
+    ticket: process.env.VT_TICKET ?? phase,
     workspace,
     exampleDir: resolve(process.env.VT_EXAMPLE_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '..')),
   };

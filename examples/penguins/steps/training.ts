@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { rocAuc } from '../lib/auc.ts';
+import { recordDataUse } from '../lib/data-use.ts';
 import { scoreQuality } from '../lib/evaluate.ts';
 import type { FeatureSpec } from '../lib/features.ts';
 import { readPenguins, writeModel } from '../lib/io.ts';
@@ -21,6 +22,10 @@ const GRID: Hyperparameters[] = [
 export async function run(ctx: StepContext): Promise<Report> {
   const train = readPenguins(ctx, 'data/splits/train.csv');
   const valid = readPenguins(ctx, 'data/splits/valid.csv');
+  recordDataUse(ctx, [
+    { set: 'train', purpose: 'fit', rows: train },
+    { set: 'valid', purpose: 'choose', rows: valid },
+  ]);
   const experiments = GRID.map((hp) => {
     const m = trainModel(train, hp);
     return {

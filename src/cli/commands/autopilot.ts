@@ -178,6 +178,18 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
               }),
             );
           }
+          // Webhook and MLflow deliveries, and the MLflow alias guard, ride along in the background.
+          const { integrationSources } = await import('../../integrations/sources.ts');
+          const { loadIntegrations } = await import('../../integrations/config.ts');
+          const { nodeHttp } = await import('../../io/http.ts');
+          const integrations = integrationSources({
+            engine,
+            tickets,
+            config: loadIntegrations(root, ctx.io.env),
+            http: nodeHttp(ctx.io.env),
+            onLog: (line) => ctx.io.err(`  ${safe(line)}\n`),
+          });
+          sources.push(...integrations.sources);
           const stop = new AbortController();
           const onSignal = () => stop.abort();
           process.once('SIGINT', onSignal);
@@ -227,6 +239,7 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
             }
             return 0;
           } finally {
+            await integrations.drain(5000);
             process.off('SIGINT', onSignal);
             process.off('SIGTERM', onSignal);
           }

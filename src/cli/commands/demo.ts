@@ -224,6 +224,22 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     if (!firstTry.has(key)) firstTry.set(key, p.passed);
   }
   const loops = transitions.filter((t) => t.kind === 'route' || t.kind === 'rework');
+  // Each monitoring visit scores one window from the field feed; what followed is its transition.
+  const psi = await store.db
+    .selectFrom('metrics')
+    .select(['value', 'visit'])
+    .where('project_id', '=', DEMO_PROJECT)
+    .where('name', '=', 'psi')
+    .where('phase', '=', 'monitoring')
+    .orderBy('seq')
+    .execute();
+  const leftMonitoring = transitions.filter((t) => t.from_phase === 'monitoring');
+  const windows = psi.map((p, i) => ({
+    window: i + 1,
+    psi: p.value,
+    to: leftMonitoring[i]?.to_phase ?? null,
+    drift: leftMonitoring[i]?.kind === 'route',
+  }));
   const verified = await verifyStore(store.db);
   const summary = {
     project: DEMO_PROJECT,
@@ -233,6 +249,7 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     phase_visits: firstTry.size,
     gates_passed_first_time: [...firstTry.values()].filter(Boolean).length,
     rework_loops: loops.map((t) => `${t.from_phase} → ${t.to_phase} (${t.reason ?? t.kind})`),
+    windows,
     metrics: Object.fromEntries(Object.entries(s.metrics).map(([k, v]) => [k, v.value])),
     wall_time_s: Math.round((performance.now() - started) / 100) / 10,
     artifacts: join(dir, '.vt', 'workspaces'),
@@ -249,6 +266,11 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
       `${ok ? paint(c, 'green', '✓') : paint(c, 'red', '✗')} ${paint(c, 'bold', 'penguins')}: ${summary.phases_done}/${summary.phases} phases done, project ${s.status}`,
       `  exit gates passed first time: ${summary.gates_passed_first_time} of ${summary.phase_visits} phase visits`,
       `  loops taken: ${summary.rework_loops.length ? summary.rework_loops.join('; ') : 'none'}`,
+      `  monitoring windows: ${
+        windows
+          .map((w) => `#${w.window} psi ${w.psi} ${w.drift ? 'drift' : 'no drift'} → ${w.to ?? '(end)'}`)
+          .join('; ') || 'none'
+      }`,
       `  model: auc ${summary.metrics.auc ?? '?'}, f1 ${summary.metrics.f1 ?? '?'}, psi ${summary.metrics.psi ?? '?'}`,
       `  wall time: ${summary.wall_time_s} s`,
       `  artifacts: ${summary.artifacts} (one git worktree per ticket; the project line is branch vt/penguins)`,

@@ -43,8 +43,10 @@ The OpenAPI document is at /api/openapi.json; live events at /api/stream (server
           if (o.passkeys !== 'required' && o.passkeys !== 'optional')
             throw new VtError('BAD_INPUT', `--passkeys must be required or optional, not "${o.passkeys}"`);
           const { startServer } = await import('../../api/server.ts');
+          const { loadIntegrations } = await import('../../integrations/config.ts');
           const server = await startServer({
             db: ctx.dbTarget(),
+            integrations: loadIntegrations(ctx.root(), ctx.io.env),
             host: o.host,
             port: o.port,
             allowHosts: o.allowHost ?? [],

@@ -10,6 +10,7 @@ import * as m035 from './035_api_tokens.ts';
 import * as m036 from './036_passkeys.ts';
 import * as m037 from './037_dashboard_indexes.ts';
 import * as m038 from './038_phase_since.ts';
+import * as m045 from './045_integrations.ts';
 
 /** Numbered migrations, listed statically so a bundle or a type-stripped run finds them all. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -24,6 +25,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '036_passkeys': m036,
   '037_dashboard_indexes': m037,
   '038_phase_since': m038,
+  '045_integrations': m045,
 };
 
 export const migrationProvider: MigrationProvider = {
