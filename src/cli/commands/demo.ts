@@ -240,6 +240,26 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     to: leftMonitoring[i]?.to_phase ?? null,
     drift: leftMonitoring[i]?.kind === 'route',
   }));
+  // What each visit did: a visit the project came back to re-does its work (its evidence starts empty).
+  const ticks = await store.db
+    .selectFrom('checklist')
+    .select(['phase', 'visit'])
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('project_id', '=', DEMO_PROJECT)
+    .where('ticked', '=', 1)
+    .groupBy(['phase', 'visit'])
+    .execute();
+  const tickCount = new Map(ticks.map((t) => [`${t.phase}#${t.visit}`, Number(t.n)]));
+  const seen = new Map<string, number>();
+  const stays = [
+    { phase: train.phases[0]!.id, visit: 1 },
+    ...transitions.filter((t) => t.to_phase).map((t, i) => ({ phase: t.to_phase!, visit: i + 2 })),
+  ];
+  const visits = stays.map((v) => {
+    const n = (seen.get(v.phase) ?? 0) + 1;
+    seen.set(v.phase, n);
+    return { phase: v.phase, visit: n, ticked: tickCount.get(`${v.phase}#${v.visit}`) ?? 0 };
+  });
   const verified = await verifyStore(store.db);
   const summary = {
     project: DEMO_PROJECT,
@@ -250,9 +270,10 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     gates_passed_first_time: [...firstTry.values()].filter(Boolean).length,
     rework_loops: loops.map((t) => `${t.from_phase} → ${t.to_phase} (${t.reason ?? t.kind})`),
     windows,
+    visits,
     metrics: Object.fromEntries(Object.entries(s.metrics).map(([k, v]) => [k, v.value])),
     wall_time_s: Math.round((performance.now() - started) / 100) / 10,
-    artifacts: join(dir, '.vt', 'workspaces'),
+    artifacts: `branch vt/${DEMO_PROJECT} of the git repository in ${dir}`,
     audit: verified.ok
       ? `${verified.checked} events verify`
       : `FAILED at ${verified.firstBad?.project_id}#${verified.firstBad?.seq}`,
@@ -266,6 +287,12 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
       `${ok ? paint(c, 'green', '✓') : paint(c, 'red', '✗')} ${paint(c, 'bold', 'penguins')}: ${summary.phases_done}/${summary.phases} phases done, project ${s.status}`,
       `  exit gates passed first time: ${summary.gates_passed_first_time} of ${summary.phase_visits} phase visits`,
       `  loops taken: ${summary.rework_loops.length ? summary.rework_loops.join('; ') : 'none'}`,
+      `  visits the project came back to, and the items each ticked again: ${
+        visits
+          .filter((v) => v.visit > 1)
+          .map((v) => `${v.phase} #${v.visit} (${v.ticked})`)
+          .join(', ') || 'none'
+      }`,
       `  monitoring windows: ${
         windows
           .map((w) => `#${w.window} psi ${w.psi} ${w.drift ? 'drift' : 'no drift'} → ${w.to ?? '(end)'}`)
@@ -273,7 +300,7 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
       }`,
       `  model: auc ${summary.metrics.auc ?? '?'}, f1 ${summary.metrics.f1 ?? '?'}, psi ${summary.metrics.psi ?? '?'}`,
       `  wall time: ${summary.wall_time_s} s`,
-      `  artifacts: ${summary.artifacts} (one git worktree per ticket; the project line is branch vt/penguins)`,
+      `  artifacts: in the commits each session ended with; the project's line is ${summary.artifacts}`,
       `  audit: ${summary.audit}`,
       `  next: cd ${dir} && vt status penguins && vt audit log penguins`,
       '',
