@@ -1,6 +1,7 @@
 import type { RecordedEvent } from '../engine/events.ts';
 import { readEvents, toRecorded } from './append.ts';
 import { canonicalJson } from './canonical.ts';
+import { CLAIMABLE_STATUSES, rankOf, rankSql, refreshClaimHeads } from './claims.ts';
 import type { Db, Trx } from './store.ts';
 
 /** Projection tables, in the order a rebuild clears them. */
@@ -20,7 +21,22 @@ export const PROJECTION_TABLES = [
   'context',
   'handoffs',
   'alerts',
+  'claim_heads',
 ] as const;
+
+/** Events that can change which tickets wait to be claimed, or a project's place in the claim order. */
+const MOVES_CLAIMS = new Set<string>([
+  'phase.advanced',
+  'project.completed',
+  'project.held',
+  'project.resumed',
+  'project.cancelled',
+  'project.reopened',
+  'ticket.queued',
+  'ticket.claimed',
+  'ticket.status',
+  'ticket.finished',
+]);
 
 /**
  * Update the projections for one event. The same function serves live writes and rebuilds, so a
@@ -270,6 +286,7 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
     }
   }
   await projectAutopilot(trx, e);
+  if (MOVES_CLAIMS.has(e.type)) await refreshClaimHeads(trx, pid);
   // A command's events move the head once, after its last event (opts.head false for the others).
   if (opts.head === false) return;
   await trx
@@ -344,6 +361,7 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
           created_at: e.ts,
           updated_at: e.ts,
           seq: e.seq,
+          claim_rank: rankOf(issue.priority),
         })
         .execute();
       break;
@@ -357,6 +375,7 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
           worker: e.payload.worker,
           not_before: null,
           updated_at: e.ts,
+          claim_rank: null,
         })
         .where('id', '=', e.payload.ticket)
         .execute();
@@ -372,6 +391,7 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
           not_before: p.not_before,
           reason: p.reason,
           updated_at: e.ts,
+          claim_rank: (CLAIMABLE_STATUSES as readonly string[]).includes(p.status) ? rankSql : null,
           ...(p.status === 'running' ? {} : { worker: null }),
         })
         .where('id', '=', p.ticket)
@@ -381,7 +401,13 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
     case 'ticket.finished':
       await trx
         .updateTable('tickets')
-        .set({ status: e.payload.outcome, reason: e.payload.reason, worker: null, updated_at: e.ts })
+        .set({
+          status: e.payload.outcome,
+          reason: e.payload.reason,
+          worker: null,
+          updated_at: e.ts,
+          claim_rank: null,
+        })
         .where('id', '=', e.payload.ticket)
         .execute();
       break;
