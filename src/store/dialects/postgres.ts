@@ -38,6 +38,8 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
     statement_timeout: statementTimeout,
     idle_in_transaction_session_timeout: Math.max(statementTimeout * 2, 60_000),
     application_name: 'vt',
+    // Idle pooled connections do not keep a finished command (or a test process) alive.
+    allowExitOnIdle: true,
   });
   // An idle client losing its server (a restart) must not crash the process.
   pool.on('error', () => {});
