@@ -234,7 +234,8 @@ describeOnBackends('store contract', () => {
     const reader = (async () => {
       while (!done) {
         const rows = await f.store.db.selectFrom('events').select('gseq').orderBy('gseq').execute();
-        rows.forEach((r, i) => assert.equal(Number(r.gseq), i + 1, `a gap before gseq ${r.gseq}`));
+        for (const [i, r] of rows.entries())
+          assert.equal(Number(r.gseq), i + 1, `a gap before gseq ${r.gseq}`);
         looks++;
       }
     })();

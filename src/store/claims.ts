@@ -36,7 +36,7 @@ export async function refreshClaimHeads(trx: Trx, projectId: string): Promise<vo
     .select(['phase', 'status', 'last_claim_at'])
     .where('id', '=', projectId)
     .executeTakeFirst();
-  if (!p || p.status !== 'active') return;
+  if (p?.status !== 'active') return;
   for (let rank = 0; rank <= PRIORITIES.length; rank++) {
     const t = await trx
       .selectFrom('tickets')

@@ -1,7 +1,7 @@
 import { type Kysely, PostgresAdapter, sql } from 'kysely';
 
 /** True when `db` (a Kysely handle or a transaction) talks to PostgreSQL; SQLite otherwise. */
-export function isPostgres(db: Kysely<any>): boolean {
+export function isPostgres<DB>(db: Kysely<DB>): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
@@ -9,7 +9,7 @@ export function isPostgres(db: Kysely<any>): boolean {
  * The database's clock, as an ISO-8601 UTC string with milliseconds (the shape `toISOString()`
  * gives). Lease times come from here only, so workers on machines with drifting clocks agree.
  */
-export async function dbNow(db: Kysely<any>): Promise<string> {
+export async function dbNow<DB>(db: Kysely<DB>): Promise<string> {
   const q = isPostgres(db)
     ? sql<{
         now: string;
