@@ -31,25 +31,35 @@ export const rankSql = sql<number>`case priority ${sql.join(
 /** Recompute a project's claim heads from its tickets: one index probe per rank. */
 export async function refreshClaimHeads(trx: Trx, projectId: string): Promise<void> {
   await trx.deleteFrom('claim_heads').where('project_id', '=', projectId).execute();
-  const p = await trx
-    .selectFrom('projects')
-    .select(['phase', 'status', 'last_claim_at'])
-    .where('id', '=', projectId)
-    .executeTakeFirst();
+  const p = await projectOf(trx, projectId);
   if (p?.status !== 'active') return;
-  for (let rank = 0; rank <= PRIORITIES.length; rank++) {
-    const t = await trx
-      .selectFrom('tickets')
-      .select(['id', 'created_at', 'seq'])
-      .where('project_id', '=', projectId)
-      .where('phase', '=', p.phase)
-      .where('claim_rank', '=', rank)
-      .orderBy('created_at')
-      .orderBy('seq')
-      .orderBy('id')
-      .limit(1)
-      .executeTakeFirst();
-    if (!t) continue;
+  for (let rank = 0; rank <= PRIORITIES.length; rank++) await refreshRank(trx, projectId, p, rank);
+}
+
+/**
+ * Keep the claim heads right after one ticket event, touching only what it can change: a newly
+ * queued ticket can only become the head of an empty rank (it is the newest); a claim moves the
+ * project's last claim time and may take a head; a status change may add or take one.
+ */
+export async function moveClaimHeads(
+  trx: Trx,
+  projectId: string,
+  ticket: string,
+  kind: 'queued' | 'claimed' | 'status',
+): Promise<void> {
+  const p = await projectOf(trx, projectId);
+  if (p?.status !== 'active') return;
+  const t = await trx
+    .selectFrom('tickets')
+    .select(['phase', 'priority', 'claim_rank', 'created_at', 'seq'])
+    .where('id', '=', ticket)
+    .executeTakeFirst();
+  if (!t || t.phase !== p.phase) {
+    if (kind === 'claimed') await setLastClaim(trx, projectId, p.last_claim_at);
+    return;
+  }
+  const rank = rankOf(t.priority);
+  if (kind === 'queued') {
     await trx
       .insertInto('claim_heads')
       .values({
@@ -58,10 +68,63 @@ export async function refreshClaimHeads(trx: Trx, projectId: string): Promise<vo
         last_claim_at: p.last_claim_at ?? '',
         created_at: t.created_at,
         seq: t.seq,
-        ticket: t.id,
+        ticket,
       })
+      .onConflict((oc) => oc.columns(['project_id', 'rank']).doNothing())
       .execute();
+    return;
   }
+  if (kind === 'claimed') await setLastClaim(trx, projectId, p.last_claim_at);
+  await refreshRank(trx, projectId, p, rank);
+}
+
+async function projectOf(trx: Trx, projectId: string) {
+  return trx
+    .selectFrom('projects')
+    .select(['phase', 'status', 'last_claim_at'])
+    .where('id', '=', projectId)
+    .executeTakeFirst();
+}
+
+async function setLastClaim(trx: Trx, projectId: string, at: string | null): Promise<void> {
+  await trx
+    .updateTable('claim_heads')
+    .set({ last_claim_at: at ?? '' })
+    .where('project_id', '=', projectId)
+    .execute();
+}
+
+async function refreshRank(
+  trx: Trx,
+  projectId: string,
+  p: { phase: string; last_claim_at: string | null },
+  rank: number,
+): Promise<void> {
+  const t = await trx
+    .selectFrom('tickets')
+    .select(['id', 'created_at', 'seq'])
+    .where('project_id', '=', projectId)
+    .where('phase', '=', p.phase)
+    .where('claim_rank', '=', rank)
+    .orderBy('created_at')
+    .orderBy('seq')
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst();
+  if (!t) {
+    await trx
+      .deleteFrom('claim_heads')
+      .where('project_id', '=', projectId)
+      .where('rank', '=', rank)
+      .execute();
+    return;
+  }
+  const row = { last_claim_at: p.last_claim_at ?? '', created_at: t.created_at, seq: t.seq, ticket: t.id };
+  await trx
+    .insertInto('claim_heads')
+    .values({ project_id: projectId, rank, ...row })
+    .onConflict((oc) => oc.columns(['project_id', 'rank']).doUpdateSet(row))
+    .execute();
 }
 
 export interface ClaimFilter {

@@ -1,7 +1,7 @@
 import type { RecordedEvent } from '../engine/events.ts';
 import { readEvents, toRecorded } from './append.ts';
 import { canonicalJson } from './canonical.ts';
-import { CLAIMABLE_STATUSES, rankOf, rankSql, refreshClaimHeads } from './claims.ts';
+import { CLAIMABLE_STATUSES, moveClaimHeads, rankOf, rankSql, refreshClaimHeads } from './claims.ts';
 import type { Db, Trx } from './store.ts';
 
 /** Projection tables, in the order a rebuild clears them. */
@@ -24,19 +24,24 @@ export const PROJECTION_TABLES = [
   'claim_heads',
 ] as const;
 
-/** Events that can change which tickets wait to be claimed, or a project's place in the claim order. */
-const MOVES_CLAIMS = new Set<string>([
+/** Project events that can change which of its tickets wait to be claimed. */
+const MOVES_PROJECT_CLAIMS = new Set<string>([
   'phase.advanced',
   'project.completed',
   'project.held',
   'project.resumed',
   'project.cancelled',
   'project.reopened',
-  'ticket.queued',
-  'ticket.claimed',
-  'ticket.status',
-  'ticket.finished',
 ]);
+
+/** Keep the claim index (claim_heads) in step with the tickets and projects tables. */
+async function projectClaims(trx: Trx, e: RecordedEvent): Promise<void> {
+  if (MOVES_PROJECT_CLAIMS.has(e.type)) return refreshClaimHeads(trx, e.project_id);
+  if (e.type === 'ticket.queued') return moveClaimHeads(trx, e.project_id, e.payload.ticket, 'queued');
+  if (e.type === 'ticket.claimed') return moveClaimHeads(trx, e.project_id, e.payload.ticket, 'claimed');
+  if (e.type === 'ticket.status' || e.type === 'ticket.finished')
+    return moveClaimHeads(trx, e.project_id, e.payload.ticket, 'status');
+}
 
 /**
  * Update the projections for one event. The same function serves live writes and rebuilds, so a
@@ -286,7 +291,7 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
     }
   }
   await projectAutopilot(trx, e);
-  if (MOVES_CLAIMS.has(e.type)) await refreshClaimHeads(trx, pid);
+  await projectClaims(trx, e);
   // A command's events move the head once, after its last event (opts.head false for the others).
   if (opts.head === false) return;
   await trx
