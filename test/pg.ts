@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import pg from 'pg';
@@ -119,5 +119,3 @@ export function describeOnBackends(name: string, fn: () => void): void {
     });
   }
 }
-
-export const hasPgCtl = () => existsSync('/usr/lib/postgresql');

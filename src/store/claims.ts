@@ -22,11 +22,15 @@ export function rankOf(priority: string): number {
   return i < 0 ? PRIORITIES.length : i;
 }
 
-/** The rank of the row's own `priority` column, in SQL. */
-export const rankSql = sql<number>`case priority ${sql.join(
-  PRIORITIES.map((p, i) => sql`when ${sql.lit(p)} then ${sql.lit(i)}`),
-  sql` `,
-)} else ${sql.lit(PRIORITIES.length)} end`;
+/** rankOf() in SQL, over a priority column. */
+const rankCase = (column: string) =>
+  sql<number>`case ${sql.ref(column)} ${sql.join(
+    PRIORITIES.map((p, i) => sql`when ${sql.lit(p)} then ${sql.lit(i)}`),
+    sql` `,
+  )} else ${sql.lit(PRIORITIES.length)} end`;
+
+/** The rank of the row's own `priority` column (for updates of tickets). */
+export const rankSql = rankCase('priority');
 
 /** Recompute a project's claim heads from its tickets: one index probe per rank. */
 export async function refreshClaimHeads(trx: Trx, projectId: string): Promise<void> {
@@ -203,12 +207,7 @@ async function nextExpired(trx: Trx, f: ClaimFilter): Promise<ClaimCandidate | n
   if (f.skipTickets?.size) q = q.where('t.id', 'not in', [...f.skipTickets]);
   if (f.skipProjects?.size) q = q.where('t.project_id', 'not in', [...f.skipProjects]);
   const ordered = q
-    .orderBy(
-      sql`case t.priority ${sql.join(
-        PRIORITIES.map((p, i) => sql`when ${sql.lit(p)} then ${sql.lit(i)}`),
-        sql` `,
-      )} else ${sql.lit(PRIORITIES.length)} end`,
-    )
+    .orderBy(rankCase('t.priority'))
     .orderBy(sql`coalesce(p.last_claim_at, '')`)
     .orderBy('t.created_at')
     .orderBy('t.seq')
