@@ -232,7 +232,8 @@ async function nextWaiting(trx: Trx, f: ClaimFilter): Promise<ClaimCandidate | n
   for (;;) {
     let hq = trx
       .selectFrom('claim_heads as h')
-      .select(['h.project_id', 'h.rank', 'h.last_claim_at', 'h.created_at', 'h.seq', 'h.ticket'])
+      .innerJoin('projects as p', 'p.id', 'h.project_id')
+      .select(['h.project_id', 'p.phase', 'h.rank', 'h.last_claim_at', 'h.created_at', 'h.seq', 'h.ticket'])
       .where(sql<boolean>`not ${busy(sql.ref('h.project_id'), f.leaseNow)}`);
     if (f.project) hq = hq.where('h.project_id', '=', f.project);
     if (f.skipProjects?.size) hq = hq.where('h.project_id', 'not in', [...f.skipProjects]);
@@ -253,7 +254,7 @@ async function nextWaiting(trx: Trx, f: ClaimFilter): Promise<ClaimCandidate | n
     for (const h of heads) {
       const bound: Key = [h.rank, h.last_claim_at, h.created_at, h.seq, h.ticket];
       if (best && cmp(bound, best.key) > 0) return best.row;
-      const t = await firstEligible(trx, h.project_id, h.rank, f);
+      const t = await firstEligible(trx, h.project_id, h.phase, h.rank, f);
       if (t) {
         const key: Key = [h.rank, h.last_claim_at, t.created_at, t.seq, t.id];
         if (!best || cmp(key, best.key) < 0)
@@ -265,16 +266,18 @@ async function nextWaiting(trx: Trx, f: ClaimFilter): Promise<ClaimCandidate | n
   }
 }
 
-/** The oldest ticket of a project and rank that passes the filters (an index walk from the front). */
-async function firstEligible(trx: Trx, projectId: string, rank: number, f: ClaimFilter) {
+/**
+ * The oldest ticket of a project, phase and rank that passes the filters: a walk of the
+ * tickets_claim index from the front (every key column is a constant, so the index gives the order).
+ */
+async function firstEligible(trx: Trx, projectId: string, phase: string, rank: number, f: ClaimFilter) {
   const pg = isPostgres(trx);
   let q = trx
     .selectFrom('tickets as t')
-    .innerJoin('projects as p', 'p.id', 't.project_id')
     .innerJoin('issues as i', 'i.id', 't.issue')
     .select(['t.id', 't.status', 't.created_at', 't.seq'])
     .where('t.project_id', '=', projectId)
-    .whereRef('t.phase', '=', 'p.phase')
+    .where('t.phase', '=', phase)
     .where('t.claim_rank', '=', rank)
     .where((eb) => eb.or([eb('t.not_before', 'is', null), eb('t.not_before', '<=', f.now)]));
   const mine = [...(f.assignees ?? [])];
