@@ -2,31 +2,9 @@ import { sql } from 'kysely';
 import { verifyStore } from '../audit/audit.ts';
 import { VtError } from '../errors.ts';
 import type { ChainHead } from './chain.ts';
+import { isPostgres } from './dialect.ts';
 import type { Db, Store, Trx } from './store.ts';
 
-/** Tables this version knows, with their keys (for keyset paging). Snapshots are a cache: rebuilt, not copied. */
-const KEYS: Record<string, string[]> = {
-  trains: ['hash'],
-  events: ['project_id', 'seq'],
-  projects: ['id'],
-  checklist: ['project_id', 'phase', 'item'],
-  artifacts: ['project_id', 'phase', 'artifact'],
-  metrics: ['project_id', 'seq', 'name'],
-  approvals: ['project_id', 'seq'],
-  waivers: ['project_id', 'seq'],
-  transitions: ['project_id', 'n'],
-  issues: ['id'],
-  tickets: ['id'],
-  sessions: ['id'],
-  context: ['project_id', 'seq'],
-  handoffs: ['project_id', 'seq'],
-  alerts: ['project_id', 'seq'],
-  claim_heads: ['project_id', 'rank'],
-  leases: ['ticket'],
-  outbox: ['id'],
-  control: ['key'],
-  session_tokens: ['session'],
-};
 /** Never copied: the schema's own bookkeeping, caches, and per-backend counters (set afterwards). */
 const SKIP = new Set([
   'kysely_migration',
@@ -81,7 +59,8 @@ export async function copyStore(
         });
       const shared = cols.filter((c) => target.includes(c));
       await trx.deleteFrom(table as never).execute(); // a fresh store may hold rows of its own (none today)
-      tables[table] = await copyTable(from.db, trx, table, shared, KEYS[table] ?? null);
+      const key = await primaryKey(from.db, table);
+      tables[table] = await copyTable(from.db, trx, table, shared, key.length ? key : null);
       onTable(table, tables[table]!);
     }
     if (to.kind === 'postgres')
@@ -118,6 +97,22 @@ async function heads(db: Db): Promise<Record<string, ChainHead>> {
   return out;
 }
 
+/** A table's primary key columns, in key order (empty when it has none). */
+async function primaryKey(db: Db, table: string): Promise<string[]> {
+  if (isPostgres(db)) {
+    const r = await sql<{ column_name: string }>`select a.attname as column_name
+      from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+      where i.indrelid = ${table}::regclass and i.indisprimary
+      order by array_position(i.indkey, a.attnum)`.execute(db);
+    return r.rows.map((x) => x.column_name);
+  }
+  const r = await sql<{
+    name: string;
+    pk: number;
+  }>`select name, pk from pragma_table_info(${table}) where pk > 0 order by pk`.execute(db);
+  return r.rows.map((x) => x.name);
+}
+
 async function tableColumns(db: Db): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const t of await db.introspection.getTables()) out[t.name] = t.columns.map((c) => c.name);
@@ -125,8 +120,8 @@ async function tableColumns(db: Db): Promise<Record<string, string[]>> {
 }
 
 /**
- * Page through the source by its key (a seek each page) and insert in batches the target accepts.
- * A table this version does not know (added by a later migration) pages by offset over all columns.
+ * Page through the source by its primary key (a seek each page) and insert in batches the target
+ * accepts; a table without one pages by offset over all its columns.
  */
 async function copyTable(
   src: Db,
