@@ -17,8 +17,10 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../src/engine/engine.ts';
-import { event } from '../src/engine/events.ts';
+import { event, type NewEvent, type RecordedEvent } from '../src/engine/events.ts';
+import { evolve } from '../src/engine/state.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
+import { decideAddIssue } from '../src/engine/tickets.ts';
 import { nodeIo } from '../src/io/node-io.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
@@ -74,17 +76,41 @@ async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Prom
   );
 }
 
+/**
+ * Queue `count` issues in one command: the pure core decides each one against the state folded
+ * so far (so ids and numbers follow on), and the engine appends them together.
+ */
+async function queueIssues(engine: Engine, id: string, from: number, count: number): Promise<void> {
+  const priorities = ['now', 'next', 'future'] as const;
+  await engine.decide(id, WHO, (s, t) => {
+    const draft = structuredClone(s);
+    const out: NewEvent[] = [];
+    for (let k = from; k < from + count; k++) {
+      for (const e of decideAddIssue(draft, t, { title: `t${k}`, priority: priorities[k % 3] })) {
+        out.push(e);
+        evolve(draft, {
+          ...e,
+          project_id: id,
+          seq: draft.seq + 1,
+          ts: '',
+          actor: WHO.actor,
+          hash: '',
+        } as RecordedEvent);
+      }
+    }
+    return out;
+  });
+}
+
 async function claims(backend: 'sqlite' | 'postgres', dir: string, n: number) {
-  const target = await freshTarget(backend, dir, `queue-${n}`);
+  const target = await freshTarget(backend, dir, `queue-${n}-${Date.now()}`);
   const { store, engine, tickets } = await open(target);
   const ids = Array.from({ length: PROJECTS }, (_, i) => `q${i}`);
   for (const id of ids) await engine.createProject({ id, name: id, workspace: dir, train }, WHO);
   const t0 = performance.now();
   const per = Math.ceil(n / PROJECTS);
-  const priorities = ['now', 'next', 'future'] as const;
-  await pool(ids, 16, async (id) => {
-    for (let k = 0; k < per; k++)
-      await tickets.addIssue(id, { title: `t${k}`, priority: priorities[k % 3] }, WHO);
+  await pool(ids, 4, async (id) => {
+    for (let k = 0; k < per; k += 100) await queueIssues(engine, id, k, Math.min(100, per - k));
   });
   log(`  [${backend}] queued ${per * PROJECTS} tickets in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   const latencies: number[] = [];
