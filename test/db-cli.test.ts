@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { verifyStore } from '../src/audit/audit.ts';
@@ -60,6 +60,7 @@ describe('vt db and the CLI on PostgreSQL', () => {
     assert.equal((await vt(['db', 'app-role', 'vt app; drop table events'])).code, 2);
     const help = await vt(['db', 'copy', '--help']);
     assert.match(help.stdout, /Examples:\n {2}vt db copy --from \.vt\/vt\.db --to postgres:/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('two autopilot processes share a PostgreSQL store: every ticket done once, every chain verifies', {
@@ -116,5 +117,6 @@ describe('vt db and the CLI on PostgreSQL', () => {
     assert.equal((await verifyStore(store.db)).ok, true);
     await store.close();
     assert.ok(by.size >= 1);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
