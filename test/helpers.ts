@@ -32,20 +32,30 @@ export class TestClock implements Clock {
   }
 }
 
-/** A fresh SQLite store and engine in a temp workspace holding the mini train. */
-export async function freshEngine(opts: { synchronous?: 'FULL' | 'NORMAL' } = {}): Promise<{
+/**
+ * A fresh store and engine in a temp workspace holding the mini train: SQLite, or a new PostgreSQL
+ * database inside describeOnBackends (test/pg.ts) or with `backend: 'postgres'`.
+ */
+export async function freshEngine(
+  opts: { synchronous?: 'FULL' | 'NORMAL'; backend?: 'sqlite' | 'postgres' } = {},
+): Promise<{
   dir: string;
   store: Store;
   engine: Engine;
   train: LoadedTrain;
   clock: TestClock;
+  /** The store's path or URL. */
+  target: string;
 }> {
   const dir = tempDir();
   cpSync(MINI, join(dir, 'vt.yaml'));
-  const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: opts.synchronous ?? 'NORMAL' });
+  const pg = await import('./pg.ts');
+  const backend = opts.backend ?? pg.currentBackend;
+  const target = backend === 'postgres' ? await pg.freshPgUrl() : join(dir, '.vt', 'vt.db');
+  const store = await openStore(target, { synchronous: opts.synchronous ?? 'NORMAL' });
   const clock = new TestClock();
   const engine = new Engine({ store, io: nodeIo, clock });
-  return { dir, store, engine, train: miniTrain(), clock };
+  return { dir, store, engine, train: miniTrain(), clock, target };
 }
 
 export function writeFile(dir: string, rel: string, text: string): void {

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { coerceError, exitCodeOf, VtError } from '../errors.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerAutopilot } from './commands/autopilot.ts';
+import { registerDb } from './commands/db.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerIssue } from './commands/issue.ts';
 import { registerKeys } from './commands/keys.ts';
@@ -38,7 +39,7 @@ export function buildProgram(
     )
     .option(
       '--db <url>',
-      'store: a SQLite path or sqlite:PATH (default .vt/vt.db beside vt.yaml; env VT_DATABASE_URL)',
+      'store: a SQLite path, sqlite:PATH or postgres://URL (default .vt/vt.db beside vt.yaml; env VT_DATABASE_URL)',
     )
     .option('--as <actor>', 'who is acting (env VT_ACTOR; default: your login name)')
     .option('--json', 'machine-readable output on stdout')
@@ -106,6 +107,7 @@ Examples:
   registerToken(program, withCtx);
   registerNotify(program, withCtx);
   registerMlflow(program, withCtx);
+  registerDb(program, withCtx);
   return program;
 }
 
