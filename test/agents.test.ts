@@ -3,8 +3,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { resolveExecutor } from '../src/agents/dispatch.ts';
-import { claudeAllowedTools, PRESETS, parseUsage } from '../src/agents/executors/presets.ts';
+import { claudeAllowedTools, PRESETS } from '../src/agents/executors/presets.ts';
 import { costOf, priceOf } from '../src/agents/executors/pricing.ts';
+import { parseUsage } from '../src/agents/executors/usage.ts';
 import { type Progress, runAutopilot } from '../src/autopilot/worker.ts';
 import { openWorkspaces } from '../src/autopilot/workspace.ts';
 import { writeLauncher } from '../src/cli/commands/autopilot.ts';
@@ -335,28 +336,46 @@ describe('routing and presets', () => {
       'mcp__vt__status',
     ]);
     const ctx = {
-      prompt: 'P',
       promptFile: '/s/prompt.md',
+      sessionDir: '/s',
       mcpConfig: '/s/mcp.json',
       mcpLauncher: '/s/vt-mcp',
       workspace: '/w',
       allowed,
     };
-    assert.deepEqual(PRESETS.claude.argv(ctx).slice(0, 8), [
-      'claude',
-      '-p',
-      'P',
-      '--output-format',
-      'json',
-      '--mcp-config',
-      '/s/mcp.json',
-      '--strict-mcp-config',
-    ]);
-    assert.ok(PRESETS.codex.argv(ctx).includes('read-only'));
+    const claude = PRESETS.claude.argv(ctx);
+    assert.deepEqual(claude.slice(0, 4), ['claude', '--print', '--output-format', 'json']);
+    assert.ok(claude.includes('--strict-mcp-config') && claude.includes('/s/mcp.json'));
+    assert.equal(claude[claude.indexOf('--allowedTools') + 1], claudeAllowedTools(allowed).join(','));
+    assert.equal(
+      PRESETS.claude.env?.(ctx).MCP_CONNECTION_NONBLOCKING,
+      'false',
+      'MCP ready before the first request',
+    );
+    const codex = PRESETS.codex.argv(ctx);
+    assert.ok(codex.includes('read-only'));
+    assert.ok(codex.includes('mcp_servers.vt.required=true'));
+    assert.ok(codex.includes('mcp_servers.vt.default_tools_approval_mode="approve"'));
+    assert.equal(codex.at(-1), '-', 'the prompt comes on stdin');
     assert.ok(PRESETS.gemini.argv(ctx).includes('default'));
-    assert.deepEqual(PRESETS.gemini.env?.(ctx), { GEMINI_CLI_SYSTEM_SETTINGS_PATH: '/s/mcp.json' });
-    assert.ok(PRESETS.aider.argv(ctx).includes('--dry-run'));
-    assert.ok(PRESETS.aider.argv({ ...ctx, allowed: null }).includes('--yes-always'));
+    assert.deepEqual(PRESETS.gemini.env?.(ctx), { GEMINI_CLI_TRUST_WORKSPACE: 'true' });
+    assert.deepEqual(PRESETS.gemini.workspaceSettings?.(ctx), {
+      '.gemini/settings.json': {
+        mcpServers: { vt: { command: '/s/vt-mcp', args: [], trust: true, timeout: 600_000 } },
+      },
+    });
+    // No argv of any preset carries the prompt: only its file, for the CLIs that take one.
+    for (const p of Object.values(PRESETS)) {
+      const argv = p.argv({ ...ctx, allowed: null });
+      assert.ok(!argv.some((a) => a.includes('# Ticket')), p.bin);
+      assert.equal(argv.includes('/s/prompt.md'), p.prompt === 'file', p.bin);
+    }
+    assert.ok(
+      !PRESETS.aider.argv({ ...ctx, allowed: null }).includes('--dry-run'),
+      'a dry run cannot write its report',
+    );
+    assert.match(PRESETS.aider.cannot?.(ctx) ?? '', /does not allow writing files/);
+    assert.equal(PRESETS.aider.cannot?.({ ...ctx, allowed: null }), null);
   });
 
   it('reads token and cost figures as each CLI prints them', () => {
@@ -383,6 +402,31 @@ describe('routing and presets', () => {
         'Tokens: 2.3k sent, 120 received. Cost: $0.01 message, $0.01 session.\nTokens: 1k sent, 80 received. Cost: $0.01 message, $0.02 session.\n',
       ),
       { tokensIn: 3300, tokensOut: 200, cost: 0.02 },
+    );
+    // Aider's lines as base_coder.py prints them (format_tokens: 999, 2.3k, 12k), with prompt caching.
+    assert.deepEqual(
+      parseUsage(
+        [
+          'Applied edit to vt-report.json',
+          'Tokens: 12k sent, 1.1k cache write, 5.0k cache hit, 312 received.',
+          'Cost: $0.0098 message, $0.0098 session.',
+          'Tokens: 9.8k sent, 14k cache hit, 1.2k received. Cost: $0.03 message, $0.04 session.',
+          'Tokens: 950 sent, 2.0k cache write, 40 received. Cost: $0.0012 message, $0.04 session.',
+        ].join('\n'),
+      ),
+      { tokensIn: 12_000 + 5_000 + 9_800 + 14_000 + 950, tokensOut: 312 + 1200 + 40, cost: 0.04 },
+    );
+    assert.deepEqual(
+      parseUsage('Tokens: 4.1k sent, 2 received.\n'),
+      { tokensIn: 4100, tokensOut: 2, cost: null },
+      'no price known',
+    );
+    // Claude Code's modelUsage counts every model call (side calls too), its usage only the main loop.
+    assert.deepEqual(
+      parseUsage(
+        '{"type":"result","usage":{"input_tokens":70,"output_tokens":7},"modelUsage":{"a":{"inputTokens":80,"outputTokens":8,"cacheReadInputTokens":5,"cacheCreationInputTokens":1},"b":{"inputTokens":20,"outputTokens":2}},"total_cost_usd":0.25}',
+      ),
+      { tokensIn: 106, tokensOut: 10, cost: 0.25 },
     );
     assert.equal(parseUsage('nothing here'), null);
   });

@@ -249,7 +249,7 @@ const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown
       issue: issue ? { id: issue.id, title: issue.title, labels: issue.labels } : null,
       role: sess.role,
       workspace: sess.workspace,
-      instructions: phase.instructions?.trim() ?? phase.description ?? null,
+      ...instructionsOf(phase.instructions?.trim() ?? phase.description ?? null),
       checklist: phase.checklist.map((c) => ({
         id: c.id,
         text: c.text,
@@ -371,6 +371,17 @@ const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown
     return { path: rel, bytes: Buffer.byteLength(input.content) };
   },
 };
+
+/** Past this, next_task gives the start of the instructions: CLIs cut or spill long tool results. */
+export const INSTRUCTIONS_IN_TASK = 8000;
+
+function instructionsOf(text: string | null): { instructions: string | null; instructions_truncated?: true } {
+  if (text === null || text.length <= INSTRUCTIONS_IN_TASK) return { instructions: text };
+  return {
+    instructions: `${text.slice(0, INSTRUCTIONS_IN_TASK)}… (${text.length} characters in all: the whole text is in your prompt's handoff and in get_handoff)`,
+    instructions_truncated: true,
+  };
+}
 
 const brief = (results: { gate: string; kind: string; status: string; message: string }[]) =>
   results.map((r) => ({ gate: r.gate, kind: r.kind, status: r.status, message: r.message }));

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { coerceError, exitCodeOf, VtError } from '../errors.ts';
+import { registerAgents } from './commands/agents.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerAutopilot } from './commands/autopilot.ts';
 import { registerDemo } from './commands/demo.ts';
@@ -106,6 +107,7 @@ Examples:
   registerToken(program, withCtx);
   registerNotify(program, withCtx);
   registerMlflow(program, withCtx);
+  registerAgents(program, withCtx);
   return program;
 }
 
