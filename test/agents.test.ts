@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { APICallError } from 'ai';
 import { resolveExecutor } from '../src/agents/dispatch.ts';
+import { runCommandExecutor } from '../src/agents/executors/command.ts';
+import { classify, retryAfterMs } from '../src/agents/executors/model-faults.ts';
 import { claudeAllowedTools, PRESETS } from '../src/agents/executors/presets.ts';
 import { costOf, priceOf } from '../src/agents/executors/pricing.ts';
 import { parseUsage } from '../src/agents/executors/usage.ts';
+import { SESSION_LOG_MAX_BYTES } from '../src/agents/session-log.ts';
 import { type Progress, runAutopilot } from '../src/autopilot/worker.ts';
 import { openWorkspaces } from '../src/autopilot/workspace.ts';
 import { writeLauncher } from '../src/cli/commands/autopilot.ts';
@@ -15,7 +19,7 @@ import { nodeIo } from '../src/io/node-io.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { agentTrain } from './fixtures/agent-train.ts';
-import { startFakeOpenAI } from './fixtures/fake-openai.ts';
+import { type ModelServer, type Step, startModelServer } from './fixtures/model-server.ts';
 import { committedText, ROOT, tempDir } from './helpers.ts';
 
 const FAKE_AGENT = join(ROOT, 'test', 'fixtures', 'fake-agent.ts');
@@ -155,25 +159,41 @@ describe('cli-agent executor', () => {
 });
 
 describe('llm executor', () => {
+  const PRICE = { input: 10, output: 30 };
   const llm = (url: string, extra = '') =>
-    `{ kind: llm, provider: openai-compatible, model: fake-1, base_url: "${url}", max_steps: 6, price: { input: 10, output: 30 }${extra} }`;
-  const work = [
-    { name: 'write_file', arguments: { path: 'out/report.md', content: '# Report\nAUC 0.91\n' } },
-    { name: 'tick', arguments: { item: 'trained', note: 'xgboost' } },
-    { name: 'put_artifact', arguments: { artifact: 'report' } },
-    { name: 'record_metric', arguments: { name: 'auc', value: 0.91 } },
-    { name: 'add_context', arguments: { kind: 'note', text: 'the mode does not allow this' } },
+    `{ kind: llm, provider: openai-compatible, model: fake-1, base_url: "${url}/v1", max_steps: 8, price: { input: 10, output: 30 }${extra} }`;
+  const work: Step[] = [
+    { raw: 'write_file', args: { path: 'out/report.md', content: '# Report\nAUC 0.91\n' } },
+    { raw: 'tick', args: { item: 'trained', note: 'xgboost' } },
+    { raw: 'put_artifact', args: { artifact: 'report' } },
+    { raw: 'record_metric', args: { name: 'auc', value: 0.91 } },
   ];
+  const ticketOf = (run: Awaited<ReturnType<typeof runTrain>>, phase: string) =>
+    Object.values(run.s.tickets).find((t) => t.phase === phase)!;
+  const lastReason = (run: Awaited<ReturnType<typeof runTrain>>) =>
+    JSON.parse(run.events.filter((e) => e.type === 'ticket.status').at(-1)!.payload).reason as string;
+  /** Every session's recorded cost adds up to the usage the server reported, priced. */
+  const assertCostIsReported = (run: Awaited<ReturnType<typeof runTrain>>, model: ModelServer) => {
+    const recorded = run.sessions.reduce((sum, x) => sum + (x.cost ?? 0), 0);
+    assert.equal(
+      Math.round(recorded * 1e8),
+      Math.round(costOf(model.reported.input, model.reported.output, PRICE) * 1e8),
+    );
+    assert.equal(
+      run.sessions.reduce((sum, x) => sum + (x.tokens_in ?? 0), 0),
+      model.reported.input,
+    );
+  };
 
   it('write_file refuses a dangling symlink and a symlinked folder: nothing is written outside the workspace', async () => {
     // Regression: the agent tool write_file wrote outside the workspace through a dangling symlink.
     const outside = tempDir('vt-outside-');
-    const model = await startFakeOpenAI({
-      toolCalls: [
-        { name: 'write_file', arguments: { path: 'out/report.md', content: 'pwned\n' } },
-        { name: 'write_file', arguments: { path: 'escape/x.md', content: 'pwned\n' } },
+    const model = await startModelServer({
+      script: [
+        { raw: 'write_file', args: { path: 'out/report.md', content: 'pwned\n' } },
+        { raw: 'write_file', args: { path: 'escape/x.md', content: 'pwned\n' } },
       ],
-      usage: [{ prompt_tokens: 10, completion_tokens: 10 }],
+      usage: () => ({ input: 10, output: 10 }),
     });
     try {
       const run = await runTrain(llm(model.url), (dir) => {
@@ -197,12 +217,9 @@ describe('llm executor', () => {
   });
 
   it('completes a phase with tools; the session records the usage the server reported, priced', async () => {
-    const model = await startFakeOpenAI({
-      toolCalls: work,
-      usage: [
-        { prompt_tokens: 1000, completion_tokens: 200 },
-        { prompt_tokens: 1500, completion_tokens: 50 },
-      ],
+    const model = await startModelServer({
+      script: [...work, { raw: 'add_context', args: { kind: 'note', text: 'the mode does not allow this' } }],
+      usage: (n) => ({ input: 1000 + 500 * n, output: 200 - 30 * n }),
     });
     try {
       const run = await withEnv({ VT_LLM_API_KEY: 'vt-test-key-0123456789' }, () => runTrain(llm(model.url)));
@@ -214,18 +231,16 @@ describe('llm executor', () => {
       const session = run.sessions[0]!;
       assert.equal(session.executor, 'llm');
       assert.equal(session.outcome, 'succeeded');
-      assert.equal(session.tokens_in, 2500);
-      assert.equal(session.tokens_out, 250);
-      assert.equal(session.cost, costOf(2500, 250, { input: 10, output: 30 }));
-      assert.equal(session.cost, 0.0325);
-      assert.equal(model.requests.length, 2);
+      assert.equal(model.requests.length, 6, 'one request per tool call, then the final answer');
+      assert.equal(session.tokens_in, model.reported.input);
+      assert.equal(session.tokens_out, model.reported.output);
+      assert.equal(session.cost, costOf(model.reported.input, model.reported.output, PRICE));
       assert.equal(
-        model.requests[0]!.auth,
+        model.requests[0]!.authorization,
         'Bearer vt-test-key-0123456789',
         'the key comes from the environment',
       );
-      const offered = model.requests[0]!.body.tools!.map((t) => t.function.name).sort();
-      assert.deepEqual(offered, [
+      assert.deepEqual([...model.requests[0]!.tools].sort(), [
         'check_gates',
         'put_artifact',
         'read_file',
@@ -250,23 +265,17 @@ describe('llm executor', () => {
   });
 
   it('stops a session that would pass its budget cap and hands the ticket to a person', async () => {
-    const model = await startFakeOpenAI({
-      toolCalls: work.slice(0, 2),
-      usage: [{ prompt_tokens: 1000, completion_tokens: 200 }],
-    });
+    const model = await startModelServer({ script: work, usage: () => ({ input: 1000, output: 200 }) });
     try {
       // Step 1 costs $0.016; another like it would make $0.032, past the $0.02 cap.
       const run = await runTrain(llm(model.url, ', budget: { ticket: 0.02 }'));
-      const build = Object.values(run.s.tickets).find((t) => t.phase === 'build')!;
-      assert.equal(build.status, 'awaiting-human');
-      const status = run.events.filter((e) => e.type === 'ticket.status').at(-1)!;
-      assert.match(JSON.parse(status.payload).reason, /budget cap reached/);
+      assert.equal(ticketOf(run, 'build').status, 'awaiting-human');
+      assert.match(lastReason(run), /budget cap reached/);
       assert.equal(model.requests.length, 1, 'no second request was sent');
       const session = run.sessions[0]!;
       assert.equal(session.outcome, 'unavailable');
-      assert.equal(session.tokens_in, 1000);
-      assert.equal(session.tokens_out, 200);
       assert.equal(session.cost, 0.016);
+      assertCostIsReported(run, model);
       // The attempt did not finish: what it recorded stays in the trail but no longer counts as evidence.
       assert.ok(
         run.events.some((e) => e.type === 'checklist.ticked'),
@@ -286,10 +295,145 @@ describe('llm executor', () => {
     const run = await withEnv({ ANTHROPIC_API_KEY: undefined }, () =>
       runTrain('{ kind: llm, provider: anthropic, model: claude-sonnet-4-5 }'),
     );
-    const build = Object.values(run.s.tickets).find((t) => t.phase === 'build')!;
-    assert.equal(build.status, 'awaiting-human');
-    const status = run.events.filter((e) => e.type === 'ticket.status').at(-1)!;
-    assert.match(JSON.parse(status.payload).reason, /ANTHROPIC_API_KEY is not set/);
+    assert.equal(ticketOf(run, 'build').status, 'awaiting-human');
+    assert.match(lastReason(run), /ANTHROPIC_API_KEY is not set/);
+  });
+
+  it('waits out three 429s as retry-after asks and finishes in one attempt', async () => {
+    const busy = {
+      status: 429,
+      headers: { 'retry-after': '2' },
+      body: { error: { message: 'Rate limit reached' } },
+    };
+    const model = await startModelServer({ script: work, faults: [busy, busy, busy] });
+    try {
+      const run = await runTrain(llm(model.url));
+      assert.equal(ticketOf(run, 'build').status, 'done', JSON.stringify(run.progress));
+      assert.equal(ticketOf(run, 'build').attempts, 0, 'no attempt was burned');
+      assert.equal(run.sessions.length, 1);
+      assert.equal(run.sessions[0]!.outcome, 'succeeded');
+      assert.deepEqual(
+        model.requests.slice(0, 4).map((r) => r.answer),
+        ['429', '429', '429', 'call write_file'],
+      );
+      for (let i = 1; i <= 3; i++)
+        assert.ok(
+          model.requests[i]!.at - model.requests[i - 1]!.at >= 1990,
+          `retry ${i} came ${model.requests[i]!.at - model.requests[i - 1]!.at} ms after the 429 that said 2 s`,
+        );
+      assert.match(
+        readFileSync(run.sessions[0]!.log, 'utf8'),
+        /HTTP 429: Rate limit reached\): transient, retry 3 of 5 in 2\.0 s \(retry-after\)/,
+      );
+      assertCostIsReported(run, model);
+    } finally {
+      await model.close();
+    }
+  });
+
+  for (const [status, said] of [
+    [401, 'Incorrect API key provided'],
+    [404, 'The model `fake-1` does not exist'],
+    [400, 'context_length_exceeded'],
+  ] as const) {
+    it(`sends the ticket to a person at once on HTTP ${status}, with the provider's reason`, async () => {
+      const model = await startModelServer({
+        script: work,
+        faults: [{ status, body: { error: { message: said } } }],
+      });
+      try {
+        const run = await runTrain(llm(model.url));
+        const build = ticketOf(run, 'build');
+        assert.equal(build.status, 'awaiting-human');
+        assert.equal(build.attempts, 0, 'a permanent fault is not retried as an attempt');
+        assert.equal(model.requests.length, 1, 'nor within the session');
+        assert.ok(lastReason(run).includes(`HTTP ${status}: ${said}`), lastReason(run));
+        assert.equal(run.sessions[0]!.outcome, 'unavailable');
+        assertCostIsReported(run, model);
+      } finally {
+        await model.close();
+      }
+    });
+  }
+
+  it('fails a step whose reply was cut at the output limit, and keeps the log small', async () => {
+    const model = await startModelServer({ script: work, cutAt: 0, cutText: 'x'.repeat(2_000_000) });
+    try {
+      const run = await runTrain(llm(model.url));
+      const [cut, retry] = run.sessions;
+      assert.equal(cut?.outcome, 'failed');
+      assert.match(cut!.summary ?? '', /cut at its output limit \(finish reason length\)/);
+      assert.ok(
+        statSync(cut!.log).size <= SESSION_LOG_MAX_BYTES + 4096,
+        `the log is ${statSync(cut!.log).size} bytes`,
+      );
+      assert.match(
+        readFileSync(cut!.log, 'utf8'),
+        /… \(1996000 more characters\)/,
+        'the reply is logged once, clipped',
+      );
+      assert.equal(retry?.outcome, 'succeeded', 'the next attempt works the ticket');
+      assert.equal(ticketOf(run, 'build').status, 'done');
+      assertCostIsReported(run, model);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('gives up on a hung server after its step timeout, retried once, and a person hears', async () => {
+    const model = await startModelServer({
+      script: work,
+      faults: [
+        { status: 0, hang: true },
+        { status: 0, hang: true },
+      ],
+    });
+    try {
+      const run = await runTrain(llm(model.url, ', step_timeout_s: 1'));
+      assert.equal(ticketOf(run, 'build').status, 'awaiting-human');
+      assert.match(
+        lastReason(run),
+        /no answer within the step timeout of 1 s\); vt gave up after 2 calls went unanswered/,
+      );
+      assert.equal(model.requests.length, 2);
+      assertCostIsReported(run, model);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('retries a refused connection, then hands the ticket to a person', async () => {
+    const model = await startModelServer({ script: work });
+    const url = model.url;
+    await model.close(); // nothing listens there any more
+    const run = await runTrain(llm(url, ', retries: 2'));
+    assert.equal(ticketOf(run, 'build').status, 'awaiting-human');
+    assert.match(lastReason(run), /Cannot connect to API.*vt gave up after 3 tries/);
+    assert.equal(run.sessions[0]!.cost, 0);
+  });
+});
+
+describe('session logs', () => {
+  it("cap a runaway transcript, keeping its start and its end (where the CLI's usage is)", async () => {
+    const dir = tempDir('vt-log-');
+    const log = join(dir, 'session.log');
+    const script =
+      "for (let i = 0; i < 3000; i++) console.log(String(i).padStart(6, '0') + ' ' + 'y'.repeat(1000)); console.log(JSON.stringify({ type: 'result', usage: { input_tokens: 7, output_tokens: 3 }, total_cost_usd: 0.5 }));";
+    const r = await runCommandExecutor({
+      argv: [process.execPath, '-e', script],
+      cwd: dir,
+      env: {},
+      input: '',
+      timeoutMs: 60_000,
+      logFile: log,
+    });
+    assert.equal(r.outcome, 'succeeded');
+    const text = readFileSync(log, 'utf8');
+    assert.ok(statSync(log).size <= SESSION_LOG_MAX_BYTES + 1024, `${statSync(log).size} bytes`);
+    assert.ok(text.startsWith('000000 '), 'the start is kept');
+    assert.match(text, /\[vt\] … \d+ bytes of this transcript were dropped here/);
+    assert.match(text, /002999 y+\n\{"type":"result"/, 'the end is kept');
+    assert.deepEqual(parseUsage(text), { tokensIn: 7, tokensOut: 3, cost: 0.5 });
   });
 });
 
@@ -429,6 +573,29 @@ describe('routing and presets', () => {
       { tokensIn: 106, tokensOut: 10, cost: 0.25 },
     );
     assert.equal(parseUsage('nothing here'), null);
+  });
+
+  it('reads retry-after as seconds, milliseconds or a date, and classifies provider faults', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    assert.equal(retryAfterMs({ 'Retry-After': '2' }, now), 2000);
+    assert.equal(retryAfterMs({ 'retry-after-ms': '150', 'retry-after': '9' }, now), 150);
+    assert.equal(retryAfterMs({ 'retry-after': 'Thu, 01 Jan 2026 00:00:30 GMT' }, now), 30_000);
+    assert.equal(retryAfterMs({ 'retry-after': 'soon' }, now), null);
+    assert.equal(retryAfterMs(undefined, now), null);
+    const api = (statusCode: number) =>
+      new APICallError({
+        message: 'x',
+        url: 'u',
+        requestBodyValues: {},
+        statusCode,
+        responseBody: '{"error":{"message":"m"}}',
+      });
+    for (const s of [408, 409, 429, 500, 502, 503, 529])
+      assert.equal(classify(api(s), false, 1).kind, 'transient', String(s));
+    for (const s of [400, 401, 403, 404, 422])
+      assert.equal(classify(api(s), false, 1).kind, 'permanent', String(s));
+    assert.equal(classify(api(401), false, 1).reason, 'HTTP 401: m');
+    assert.equal(classify(new Error('boom'), true, 5000).kind, 'transient', 'a call past its step timeout');
   });
 
   it('prices models by the longest matching prefix, overridable', () => {

@@ -194,6 +194,8 @@ export async function runAgentSession(spec: AgentSpec, ctx: AgentSessionContext)
       price: priceOf(spec.model, spec.price, penv),
       budget: left ? { usd: left.usd, which: left.which } : null,
       timeoutMs: spec.timeout_s * 1000,
+      stepTimeoutMs: spec.step_timeout_s * 1000,
+      retries: spec.retries,
       logFile: ctx.logFile,
       signal: ctx.signal,
       onRefused: (tool, reason) => record(binding, actor, tool, 'refused', reason),

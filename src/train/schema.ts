@@ -58,7 +58,20 @@ export const ExecutorSchema = z.discriminatedUnion('kind', [
       model: z.string().min(1),
       base_url: z.string().optional().describe('the API base URL (required for openai-compatible)'),
       max_steps: z.number().int().positive().default(20),
-      timeout_s: z.number().positive().max(86_400).default(1800),
+      timeout_s: z.number().positive().max(86_400).default(1800).describe('the whole session (a phase)'),
+      step_timeout_s: z
+        .number()
+        .positive()
+        .max(3600)
+        .default(300)
+        .describe('one model call; a call that outlives it is retried once'),
+      retries: z
+        .number()
+        .int()
+        .min(0)
+        .max(20)
+        .default(5)
+        .describe('retries of a model call after a transient fault (429, 5xx, a dropped connection)'),
       price: z
         .object({ input: z.number().nonnegative(), output: z.number().nonnegative() })
         .strict()
