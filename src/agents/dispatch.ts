@@ -7,7 +7,8 @@ import type { Tickets } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
 import { ExecutorSchema, type ExecutorSpec, type Phase, type Role, type Train } from '../train/schema.ts';
 import { reportFileOf, runCliSession } from './cli-session.ts';
-import { languageModel, runLlm, sessionToolSet } from './executors/llm.ts';
+import { DEFAULT_STEP_TIMEOUT_S, languageModel, runLlm, sessionToolSet } from './executors/llm.ts';
+import { DEFAULT_RETRY } from './executors/model-faults.ts';
 import { budgetCaps, priceOf, remainingBudget, spentSoFar } from './executors/pricing.ts';
 import { allowedToolsOf, isToolAllowed, LLM_TOOL_NAMES, MCP_TOOL_NAMES, record } from './tools.ts';
 import type { ExecutorResult } from './types.ts';
@@ -194,8 +195,8 @@ export async function runAgentSession(spec: AgentSpec, ctx: AgentSessionContext)
       price: priceOf(spec.model, spec.price, penv),
       budget: left ? { usd: left.usd, which: left.which } : null,
       timeoutMs: spec.timeout_s * 1000,
-      stepTimeoutMs: spec.step_timeout_s * 1000,
-      retries: spec.retries,
+      stepTimeoutMs: (spec.step_timeout_s ?? DEFAULT_STEP_TIMEOUT_S) * 1000,
+      retries: spec.retries ?? DEFAULT_RETRY.retries,
       logFile: ctx.logFile,
       signal: ctx.signal,
       onRefused: (tool, reason) => record(binding, actor, tool, 'refused', reason),

@@ -102,6 +102,9 @@ export interface LlmRun {
   onRefused?: (tool: string, reason: string) => Promise<void>;
 }
 
+/** One model call's default timeout: long enough for a slow model's long answer, short enough to notice a hung one. */
+export const DEFAULT_STEP_TIMEOUT_S = 300;
+
 /** A step's text in the log: enough to follow the session, never megabytes. */
 const LOGGED_TEXT = 4000;
 const clip = (text: string, n: number) =>
