@@ -17,6 +17,7 @@ import { Engine } from '../src/engine/engine.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
 import { nodeIo } from '../src/io/node-io.ts';
 import { openStore, type Store } from '../src/store/store.ts';
+import { lintTrain } from '../src/train/lint.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { agentTrain } from './fixtures/agent-train.ts';
 import { type ModelServer, type Step, startModelServer } from './fixtures/model-server.ts';
@@ -30,9 +31,13 @@ after(async () => {
 });
 
 /** A project with one issue queued in Build, then the real autopilot run until the queue is empty. */
-async function runTrain(executor: string, setup?: (dir: string) => void) {
+async function runTrain(
+  executor: string,
+  setup?: (dir: string) => void,
+  yamlOf: (executor: string) => string = agentTrain,
+) {
   const dir = tempDir('vt-agents-');
-  const yaml = agentTrain(executor);
+  const yaml = yamlOf(executor);
   writeFileSync(join(dir, 'vt.yaml'), yaml);
   setup?.(dir);
   const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
@@ -410,6 +415,104 @@ describe('llm executor', () => {
     assert.equal(ticketOf(run, 'build').status, 'awaiting-human');
     assert.match(lastReason(run), /Cannot connect to API.*vt gave up after 3 tries/);
     assert.equal(run.sessions[0]!.cost, 0);
+  });
+});
+
+describe('supporting roles', () => {
+  /** Build is Lab's, with Studio supporting: Studio's own executor is `studio`. */
+  const supported = (studio: string) => (lab: string) =>
+    agentTrain(lab)
+      .replace(
+        '  - { id: lead, name: Lead }',
+        `  - { id: lead, name: Lead }\n  - id: studio\n    name: Studio\n    executor: ${studio}`,
+      )
+      .replace('    owner: lab\n', '    owner: lab\n    support: [studio]\n')
+      .replace(
+        'checklist: [{ id: trained, text: Model trained }]',
+        'checklist: [{ id: trained, text: Model trained }, { id: reviewed, text: Design reviewed, required: false }]',
+      );
+  const llm = (url: string) =>
+    `{ kind: llm, provider: openai-compatible, model: fake-1, base_url: "${url}/v1", price: { input: 10, output: 30 } }`;
+
+  it("a supporting role's agent works the ticket after the owner, in its own session, and adds evidence", async () => {
+    const lab = await startModelServer({
+      script: [
+        { raw: 'write_file', args: { path: 'out/report.md', content: '# Report\n' } },
+        { raw: 'tick', args: { item: 'trained' } },
+        { raw: 'put_artifact', args: { artifact: 'report' } },
+        { raw: 'record_metric', args: { name: 'auc', value: 0.88 } },
+      ],
+    });
+    const studio = await startModelServer({
+      script: [
+        { raw: 'read_file', args: { path: 'out/report.md' } },
+        { raw: 'tick', args: { item: 'reviewed', note: 'architecture fits the latency budget' } },
+      ],
+    });
+    try {
+      const run = await runTrain(llm(lab.url), undefined, supported(llm(studio.url)));
+      const build = Object.values(run.s.tickets).find((t) => t.phase === 'build')!;
+      assert.equal(build.status, 'done', JSON.stringify(run.progress));
+      assert.deepEqual(
+        run.sessions.map((x) => [x.id, x.role, x.actor, x.outcome]),
+        [
+          ['churn-1-build.s1', 'lab', 'agent:lab', 'succeeded'],
+          ['churn-1-build.s1-studio', 'studio', 'agent:studio', 'succeeded'],
+        ],
+      );
+      assert.equal(
+        run.s.evidence.build?.checklist.reviewed?.actor,
+        'agent:studio',
+        'the supporting agent added evidence',
+      );
+      assert.equal(run.s.evidence.build?.checklist.trained?.actor, 'agent:lab');
+      const prompt = JSON.parse(studio.requests[0]!.body) as { messages: { content: string }[] };
+      const text = prompt.messages.map((m) => m.content).join('\n');
+      assert.match(text, /You are the Studio agent/);
+      assert.match(text, /Lab owns this phase and has worked the ticket before you; you support it/);
+      assert.match(text, /# Handoff: Churn → Build/, 'it gets the handoff');
+      assert.equal(
+        run.sessions[1]!.cost,
+        costOf(studio.reported.input, studio.reported.output, { input: 10, output: 30 }),
+      );
+    } finally {
+      await lab.close();
+      await studio.close();
+    }
+  });
+
+  it('lints support: an unknown role, the owner itself, a role listed twice', () => {
+    const yaml = supported('{ kind: human }')('{ kind: human }').replace(
+      '    support: [studio]\n',
+      '    support: [studio, lab, studioo, studio]\n',
+    );
+    const problems = lintTrain(parseTrain(yaml, 'vt.yaml')).map((p) => `${p.line}:${p.field}: ${p.message}`);
+    assert.deepEqual(problems, [
+      '22:phases[0].support[1]: lab owns build; a role cannot also support it',
+      '22:phases[0].support[2]: unknown role "studioo" (did you mean "studio"?)',
+      '22:phases[0].support[3]: studio is listed twice',
+    ]);
+  });
+
+  it('a supporting role worked by a person gets no session; the owner’s work carries the phase', async () => {
+    const lab = await startModelServer({
+      script: [
+        { raw: 'write_file', args: { path: 'out/report.md', content: '# Report\n' } },
+        { raw: 'tick', args: { item: 'trained' } },
+        { raw: 'put_artifact', args: { artifact: 'report' } },
+        { raw: 'record_metric', args: { name: 'auc', value: 0.88 } },
+      ],
+    });
+    try {
+      const run = await runTrain(llm(lab.url), undefined, supported('{ kind: human }'));
+      assert.deepEqual(
+        run.sessions.map((x) => x.id),
+        ['churn-1-build.s1'],
+      );
+      assert.equal(Object.values(run.s.tickets).find((t) => t.phase === 'build')!.status, 'done');
+    } finally {
+      await lab.close();
+    }
   });
 });
 

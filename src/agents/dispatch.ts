@@ -106,9 +106,13 @@ export function buildAgentPrompt(x: {
       : x.via === 'mcp'
         ? `Report through the vt MCP server's tools (${tools}): write each artifact's file in the workspace, then put_artifact it; tick the checklist items you really did; record_metric the numbers. next_task and status show where the ticket stands; check_gates and request_advance say what is still missing.`
         : 'Report with your tools: write files with write_file, then put_artifact them; tick checklist items you really did; record_metric the numbers; check_gates says what is still missing.';
+  const owner = x.train.roles.find((r) => r.id === phase.owner);
   const system = [
     `You are the ${role?.name ?? sess.role} agent of a Value Train project${role?.description ? ` (${role.description.trim()})` : ''}.`,
     `You work one ticket of one phase, in the workspace ${x.workspace}, and nowhere else.`,
+    sess.role === phase.owner
+      ? ''
+      : `${owner?.name ?? phase.owner} owns this phase and has worked the ticket before you; you support it: review what is there, do your part of the task, and record only what you did.`,
     report,
     x.allowed
       ? `This phase's mode allows: ${x.allowed.join(', ')}. Anything else is refused and recorded.`
