@@ -5,7 +5,14 @@ import type { Engine } from '../engine/engine.ts';
 import type { ProjectState } from '../engine/state.ts';
 import type { Tickets } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
-import { ExecutorSchema, type ExecutorSpec, type Phase, type Role, type Train } from '../train/schema.ts';
+import {
+  CLI_AGENT_PRESETS,
+  ExecutorSchema,
+  type ExecutorSpec,
+  type Phase,
+  type Role,
+  type Train,
+} from '../train/schema.ts';
 import { reportFileOf, runCliSession } from './cli-session.ts';
 import { DEFAULT_STEP_TIMEOUT_S, languageModel, runLlm, sessionToolSet } from './executors/llm.ts';
 import { DEFAULT_RETRY } from './executors/model-faults.ts';
@@ -42,6 +49,15 @@ export function resolveExecutor(
     if (text) return parseOverride(name, text);
   }
   return phase.executor ?? role.executor ?? { kind: 'human' };
+}
+
+/**
+ * An executor from its shorthand (`human`, `claude`, `cli-agent:codex`,
+ * `llm:<provider>:<model>[@<base_url>]`) or JSON; `name` says where it came from, for the error.
+ */
+export function parseExecutorShorthand(name: string, text: string): ExecutorSpec {
+  const bare = (CLI_AGENT_PRESETS as readonly string[]).includes(text) ? `cli-agent:${text}` : text;
+  return parseOverride(name, bare);
 }
 
 function parseOverride(name: string, text: string): ExecutorSpec {
