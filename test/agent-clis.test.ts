@@ -38,7 +38,7 @@ function cliHome(top: string, server: ModelServer): { home: string; env: Record<
   mkdirSync(join(home, '.codex'), { recursive: true });
   writeFileSync(
     join(home, '.codex', 'config.toml'),
-    `model = "gpt-5"\nmodel_provider = "local"\n\n[model_providers.local]\nname = "local"\nbase_url = "${server.url}/v1"\nenv_key = "VT_TEST_MODEL_KEY"\nwire_api = "responses"\n`,
+    `model = "gpt-5"\nmodel_provider = "local"\n\n[model_providers.local]\nname = "local"\nbase_url = "${server.url}/v1"\nenv_key = "VT_TEST_MODEL_KEY"\nwire_api = "responses"\n\n# Codex passes MCP servers only the variables it is told to (the slow-server test needs this one).\n[mcp_servers.vt]\nenv_vars = ["NODE_OPTIONS"]\n`,
   );
   mkdirSync(join(home, '.gemini'), { recursive: true });
   writeFileSync(
@@ -67,7 +67,7 @@ interface Run {
   session: Record<string, unknown> & { id: string; log: string; workspace: string };
   sessions: (Record<string, unknown> & { id: string; log: string; workspace: string })[];
   tickets: { phase: string; status: string }[];
-  events: { type: string; actor: string; payload: Record<string, unknown> }[];
+  events: { type: string; actor: string; ts: string; payload: Record<string, unknown> }[];
 }
 
 /** One ticket of one phase, worked by a preset's real CLI through `vt autopilot`. */
@@ -79,6 +79,8 @@ async function workTicket(
     /** Write vt.yaml another way (the default: the agent train with the preset for Lab). */
     setUp?: (vt: (args: string[]) => ReturnType<typeof runVt>, dir: string) => Promise<void>;
     server?: Parameters<typeof startModelServer>[0];
+    /** More environment for the autopilot (and so for the CLI and the `vt mcp` it starts). */
+    env?: (top: string) => Record<string, string>;
   } = {},
 ): Promise<Run> {
   const top = tempDir(`vt-cli-${preset}-`);
@@ -87,7 +89,7 @@ async function workTicket(
   mkdirSync(dir);
   const server = await startModelServer(opts.server ?? { script: SCRIPT });
   try {
-    const { env } = cliHome(top, server);
+    const env = { ...cliHome(top, server).env, ...opts.env?.(top) };
     const vt = (args: string[]) => runVt(args, { cwd: dir, env });
     if (opts.setUp) await opts.setUp(vt, dir);
     else {
@@ -107,10 +109,11 @@ async function workTicket(
       const tickets = db.prepare('SELECT phase, status FROM tickets ORDER BY phase').all() as Run['tickets'];
       const events = (
         db
-          .prepare("SELECT type, actor, payload FROM events WHERE project_id = 'churn' ORDER BY seq")
+          .prepare("SELECT type, actor, ts, payload FROM events WHERE project_id = 'churn' ORDER BY seq")
           .all() as {
           type: string;
           actor: string;
+          ts: string;
           payload: string;
         }[]
       ).map((e) => ({ ...e, payload: JSON.parse(e.payload) as Record<string, unknown> }));
@@ -236,6 +239,25 @@ for (const preset of ['claude', 'codex', 'gemini'] as const) {
           );
         }
       }
+    });
+
+    it('waits for a vt mcp that takes 8 s to start before its first model request', async () => {
+      // Only `vt mcp` is slowed (a module Node loads first, through NODE_OPTIONS): the CLI must not
+      // send its first request, with the tools it has so far, before the vt server is up.
+      const run = await workTicket(preset, {
+        env: (top) => {
+          const slow = join(top, 'slow-mcp.mjs');
+          writeFileSync(
+            slow,
+            "if (process.argv[2] === 'mcp') await new Promise((r) => setTimeout(r, 8000));\n",
+          );
+          return { NODE_OPTIONS: `--import=${slow}` };
+        },
+      });
+      assertWorked(preset, run, `${preset} with a slow vt mcp`);
+      const first = run.server.requests.find((r) => r.tools.length)!;
+      const started = run.events.find((e) => e.type === 'session.started')!;
+      assert.ok(first.at - Date.parse(started.ts) >= 7000, 'the first request waited for the server');
     });
 
     it('works a phase with 200 KB of instructions (given once, on stdin)', async () => {

@@ -73,7 +73,8 @@ export async function runCliSession(spec: CliSpec, ctx: CliSessionContext): Prom
     };
     // The token is a secret: files only the owner can read, removed when the session ends.
     for (const f of [files.mcp, files.launcher]) rmSync(f, { force: true });
-    const server = { command: process.execPath, args: [VT_JS, 'mcp'], env: serverEnv };
+    // alwaysLoad: Claude Code offers the server's tools up front rather than behind a tool search.
+    const server = { command: process.execPath, args: [VT_JS, 'mcp'], env: serverEnv, alwaysLoad: true };
     writeFileSync(files.mcp, `${JSON.stringify({ mcpServers: { vt: server } }, null, 2)}\n`, { mode: 0o600 });
     const sh = (v: string) => `'${v.replaceAll("'", `'\\''`)}'`;
     writeFileSync(

@@ -252,12 +252,12 @@ export async function createMcpServer(deps: McpServerDeps): Promise<McpServer> {
 /** The instructions of every phase a role owns or supports, as one prompt. */
 export function roleInstructions(train: Train, roleId: string): string {
   const role = train.roles.find((r) => r.id === roleId)!;
-  const phases = train.phases.filter((p) => p.owner === roleId);
+  const phases = train.phases.filter((p) => p.owner === roleId || p.support?.includes(roleId));
   return [
     `You work as ${role.name}${role.description ? `: ${role.description.trim()}` : ''}.`,
     ...phases.map(
       (p) =>
-        `\n## ${p.name} (${p.id})\n${p.instructions?.trim() ?? p.description?.trim() ?? '(no instructions)'}`,
+        `\n## ${p.name} (${p.id})${p.owner === roleId ? '' : `, supporting ${p.owner}`}\n${p.instructions?.trim() ?? p.description?.trim() ?? '(no instructions)'}`,
     ),
   ].join('\n');
 }

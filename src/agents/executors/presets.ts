@@ -94,8 +94,10 @@ const claude: CliPreset = {
   ],
   env: () => ({
     // In --print mode MCP servers connect in the background, so the first model request could go
-    // out before `vt mcp` is up (it takes one to two seconds): wait for it.
+    // out before `vt mcp` is up (it takes one to two seconds, more on a busy machine): wait for it,
+    // and for longer than the 5 s Claude Code gives a blocking connection before it proceeds.
     MCP_CONNECTION_NONBLOCKING: 'false',
+    MCP_CONNECT_TIMEOUT_MS: '60000',
     MCP_TIMEOUT: '60000',
     DISABLE_AUTOUPDATER: '1',
   }),
