@@ -1,6 +1,6 @@
 import { accessSync, appendFileSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
-import { runProcess } from '../../io/process.ts';
+import { childEnv, runProcess } from '../../io/process.ts';
 import type { ExecutorResult, ExecutorRun } from '../types.ts';
 import { runCommandExecutor } from './command.ts';
 import { costOf, type Price } from './pricing.ts';
@@ -82,7 +82,7 @@ export async function installedVersion(
   const end = await runProcess({
     argv: [bin, '--version'],
     cwd: process.cwd(),
-    env,
+    env: childEnv(env),
     timeoutMs: 30_000,
     onOutput: (t) => {
       out += t;
