@@ -270,7 +270,11 @@ describe('llm executor', () => {
   });
 
   it('stops a session that would pass its budget cap and hands the ticket to a person', async () => {
-    const model = await startModelServer({ script: work, usage: () => ({ input: 1000, output: 200 }) });
+    // The first step ticks an item; the cap stops the session before the second.
+    const model = await startModelServer({
+      script: [work[1]!, work[0]!],
+      usage: () => ({ input: 1000, output: 200 }),
+    });
     try {
       // Step 1 costs $0.016; another like it would make $0.032, past the $0.02 cap.
       const run = await runTrain(llm(model.url, ', budget: { ticket: 0.02 }'));

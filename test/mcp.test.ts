@@ -255,8 +255,9 @@ describe('vt mcp: one agent session over stdio', () => {
   it('records every refused or malformed request, and vt audit log shows its tool and reason in full', async () => {
     const client = await connect({ VT_SESSION: session, VT_SESSION_TOKEN: token });
     const longName = `no_such_tool_${'x'.repeat(80)}`;
+    // A tool the session does not have is refused before the MCP server sees it (a decision would be).
+    await assert.rejects(client.callTool({ name: longName, arguments: {} }), /is not a session tool/);
     const calls: [string, Record<string, unknown>][] = [
-      [longName, {}],
       ['tick', { item: 42 }],
       ['tick', {}],
       ['record_metric', { name: 'auc', value: 'very high' }],
@@ -281,7 +282,7 @@ describe('vt mcp: one agent session over stdio', () => {
     const expect: [tool: string, reason: RegExp][] = [
       [
         longName,
-        /BAD_INPUT: there is no tool "no_such_tool_x{80}"; the tools are next_task, get_handoff, tick, put_artifact, record_metric, add_context, check_gates, request_advance, status/,
+        /NOT_PERMITTED: no_such_tool_x{80} is not a session tool: an agent session cannot decide or act as a person/,
       ],
       ['tick', /BAD_INPUT: tick: item: Invalid input: expected string, received number/],
       ['tick', /BAD_INPUT: tick: item: Invalid input: expected string, received undefined/],
@@ -313,7 +314,7 @@ describe('vt mcp: one agent session over stdio', () => {
     };
     assert.equal(await main(['-C', dir, 'audit', 'log', 'churn', '--limit', '500', '--wide'], io), 0);
     assert.ok(
-      out.includes(`${longName} refused: BAD_INPUT: there is no tool "${longName}"; the tools are next_task`),
+      out.includes(`${longName} refused: NOT_PERMITTED: ${longName} is not a session tool: an agent session`),
       out.slice(-2000),
     );
   });
