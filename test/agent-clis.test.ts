@@ -2,7 +2,7 @@
 // proven on) work a ticket through `vt autopilot` and `vt mcp`, against a scripted model server on
 // 127.0.0.1. Everything but the model is real: the CLI binary, its MCP client, vt, the store.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -14,6 +14,7 @@ import { type ModelServer, startModelServer } from './fixtures/model-server.ts';
 import { ROOT, runVt, tempDir } from './helpers.ts';
 
 const CLI_BIN = join(ROOT, '.tools', 'agents', 'node_modules', '.bin');
+const HOMES = join(ROOT, '.tools', 'agents', 'homes');
 const RUNS = 5;
 const REPORT = '# Churn model\nAUC 0.91 on the validation split.\n';
 
@@ -32,9 +33,15 @@ const SCRIPT = [
   { vt: 'request_advance' },
 ];
 
-/** Each run's own HOME holding what a user of that CLI would have configured: where its model is. */
-function cliHome(top: string, server: ModelServer): { home: string; env: Record<string, string> } {
-  const home = join(top, 'home');
+/**
+ * Each run's own HOME holding what a user of that CLI would have configured: where its model is. It
+ * lies outside the temporary folder: Codex will not create its sandbox helper (which its sandbox
+ * needs when bubblewrap is installed) under a temporary folder.
+ */
+function cliHome(_top: string, server: ModelServer): { home: string; env: Record<string, string> } {
+  mkdirSync(HOMES, { recursive: true });
+  const home = mkdtempSync(join(HOMES, 'home-'));
+  dirs.push(home);
   mkdirSync(join(home, '.codex'), { recursive: true });
   writeFileSync(
     join(home, '.codex', 'config.toml'),
