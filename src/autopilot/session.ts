@@ -33,17 +33,18 @@ export async function runSession(
   actor: string,
   signal: AbortSignal,
   emit: (p: Progress) => void,
+  /** A supporting role's session, after the owner's (src/autopilot/support.ts). */
+  support?: string,
 ): Promise<ExecutorResult> {
   const { engine, tickets, root } = deps;
   const { projectId, ticket } = claim;
-  const log = join(root, '.vt', 'logs', `${sessionOf(claim)}.log`);
-  const session = await tickets.startSession(claim, {
-    role: actor.slice(6),
-    executor: spec.kind,
-    workspace: ws,
-    log,
-    actor,
-  });
+  const name = `${sessionOf(claim)}${support ? `-${support}` : ''}`;
+  const log = join(root, '.vt', 'logs', `${name}.log`);
+  const session = await tickets.startSession(
+    claim,
+    { role: actor.slice(6), executor: spec.kind, workspace: ws, log, actor },
+    support,
+  );
   emit({ type: 'session', project: projectId, ticket: ticket.id, session, executor: executorLabel(spec) });
   const handoff = await ensureHandoff(deps, projectId, opts.handoffBudget ?? DEFAULT_BUDGET_TOKENS);
   const reportFile = join(root, '.vt', 'reports', `${session}.json`);

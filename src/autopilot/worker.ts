@@ -11,6 +11,7 @@ import { getControl, queueRows } from '../store/queue.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
 import { nextWake, selectTickets } from './select.ts';
 import { runSession, sessionOf } from './session.ts';
+import { runSupport } from './support.ts';
 import { type Workspaces, workspaceDir } from './workspace.ts';
 
 export interface AutopilotDeps {
@@ -286,6 +287,8 @@ async function runTicket(
         await reportFailure(opts, projectId, ticket.id, c.events, summary, emit);
         return;
       }
+      await runSupport(deps, opts, claim, phase, train, ws, lost.signal, emit);
+      if (lost.signal.aborted) throw new VtError('CONFLICT', `lost the lease on ${ticket.id}`);
     }
     const f = await tickets.finish(claim, auto, opts.backoffMs);
     const o = f.outcome;

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { coerceError, exitCodeOf, VtError } from '../errors.ts';
+import { registerAgents } from './commands/agents.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerAutopilot } from './commands/autopilot.ts';
 import { registerDb } from './commands/db.ts';
@@ -108,6 +109,7 @@ Examples:
   registerNotify(program, withCtx);
   registerMlflow(program, withCtx);
   registerDb(program, withCtx);
+  registerAgents(program, withCtx);
   return program;
 }
 

@@ -140,10 +140,11 @@ export class Tickets {
   async startSession(
     claim: Claim,
     info: { role: string; executor: string; workspace: string; log: string; actor: string },
+    support?: string,
   ): Promise<string> {
     let session = '';
     await this.engine.decide(claim.projectId, { actor: info.actor }, (s) => {
-      const d = decideStartSession(s, claim.ticket.id, claim.gen, info);
+      const d = decideStartSession(s, claim.ticket.id, claim.gen, info, support);
       session = d.session;
       return d.events;
     });

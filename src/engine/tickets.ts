@@ -204,10 +204,12 @@ export function decideStartSession(
   id: string,
   gen: number,
   info: { role: string; executor: string; workspace: string; log: string },
+  /** A supporting role's session in the same attempt: `<ticket>.s<gen>-<role>`. */
+  support?: string,
 ): { events: NewEvent[]; session: string } {
   const t = ticketOf(s, id);
   requireLease(t, gen);
-  const session = `${id}.s${gen}`;
+  const session = `${id}.s${gen}${support ? `-${support}` : ''}`;
   if (s.sessions[session]) return { events: [], session };
   return { events: [event('session.started', { session, ticket: id, phase: t.phase, ...info })], session };
 }

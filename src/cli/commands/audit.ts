@@ -62,7 +62,11 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
     .description("a project's events: who did what, when")
     .argument('<project>')
     .option('--limit <n>', 'newest N events', (v) => Number.parseInt(v, 10), 50)
-    .option('--wide', 'do not truncate')
+    .option('--wide', 'do not truncate (piped output never is)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt audit log churn --limit 20\n  vt audit log churn --wide | grep refused',
+    )
     .action(
       withCtx(async (ctx, project: string, o: { limit: number; wide?: boolean }) => {
         if (!Number.isInteger(o.limit) || o.limit <= 0)
@@ -97,7 +101,7 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
               when(ctx.io, r.ts),
               r.actor,
               r.type,
-              summarize(r.type, JSON.parse(r.payload)),
+              summarize(r.type, JSON.parse(r.payload), !!o.wide || !ctx.io.isTTY),
               r.hash.slice(0, 12),
             ]),
             o,
@@ -124,7 +128,9 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
     );
 }
 
-function summarize(type: string, p: Record<string, unknown>): string {
+/** One line per event; `full` (with --wide, or piped) never cuts it. */
+function summarize(type: string, p: Record<string, unknown>, full: boolean): string {
+  const cut = (s: string) => (full ? s : s.slice(0, 60));
   switch (type) {
     case 'checklist.ticked':
     case 'checklist.reopened':
@@ -139,7 +145,10 @@ function summarize(type: string, p: Record<string, unknown>): string {
       return `${p.from} → ${p.to} (${p.kind})`;
     case 'approval.recorded':
       return `${p.decision} ${p.phase} as ${p.role}`;
+    case 'session.tool-called':
+      // The tool and the reason in full: the point of recording a refusal is to read why.
+      return `${p.tool} ${p.outcome}${p.reason ? `: ${p.reason}` : ''} (${p.session})`;
     default:
-      return safe(JSON.stringify(p)).slice(0, 60);
+      return cut(safe(JSON.stringify(p)));
   }
 }

@@ -2,10 +2,11 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFi
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { isMap, isSeq, parseDocument, stringify } from 'yaml';
 import { VtError } from '../../errors.ts';
 import { lintTrain } from '../../train/lint.ts';
 import { formatProblem, loadTrainFile, parseTrain } from '../../train/loader.ts';
-import { trainJsonSchema } from '../../train/schema.ts';
+import { ExecutorSchema, type ExecutorSpec, trainJsonSchema } from '../../train/schema.ts';
 import { TRAIN_FILE } from '../../wiring.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint } from '../output.ts';
@@ -18,8 +19,53 @@ export function templateNames(): string[] {
     .map((f) => f.replace(/\.yaml$/, ''));
 }
 
+/** Phases of the built-in train that need people in the room (interviews, workshops, the pitch, kickoff). */
+export const PEOPLE_PHASES = ['discovery-framing', 'client-readiness', 'scope-pitch', 'pre-kickoff'];
+
+/**
+ * Give every role of a train's text the executor `agents`, and keep the phases that need people with
+ * a person (`executor: { kind: human }`, which wins over the role's): an insertion at the end of each
+ * role and phase, so the rest of the file (comments, folded text) stays as written.
+ */
+export function withAgents(text: string, agents: ExecutorSpec): string {
+  const doc = parseDocument(text);
+  const flow = (v: unknown) => stringify(v, { collectionStyle: 'flow', lineWidth: 0 }).trim();
+  const inserts: { at: number; text: string }[] = [];
+  const append = (node: unknown, line: string) => {
+    if (!isMap(node) || !node.range) return;
+    const [start, end] = node.range;
+    const indent = start - text.lastIndexOf('\n', start - 1) - 1;
+    inserts.push({ at: end, text: `${text[end - 1] === '\n' ? '' : '\n'}${' '.repeat(indent)}${line}\n` });
+  };
+  // Only what differs from the defaults: `{ kind: cli-agent, preset: claude }`, not every default.
+  const given = Object.fromEntries(
+    Object.entries(agents).filter(([k, v]) => {
+      const without: Record<string, unknown> = { ...agents };
+      delete without[k];
+      const r = ExecutorSchema.safeParse(without);
+      return !(r.success && JSON.stringify((r.data as Record<string, unknown>)[k]) === JSON.stringify(v));
+    }),
+  );
+  const roles = doc.get('roles');
+  if (isSeq(roles)) for (const r of roles.items) append(r, `executor: ${flow(given)}`);
+  const phases = doc.get('phases');
+  if (isSeq(phases))
+    for (const p of phases.items)
+      if (isMap(p) && PEOPLE_PHASES.includes(String(p.get('id'))) && !p.has('executor'))
+        append(p, `executor: ${flow({ kind: 'human' })} # people in the room: vt done when finished`);
+  let out = text;
+  for (const i of inserts.sort((a, b) => b.at - a.at)) out = out.slice(0, i.at) + i.text + out.slice(i.at);
+  return out;
+}
+
 /** Write vt.yaml from a built-in template (with `people` naming the actor), plus the document templates. */
-export function writeStarter(dir: string, template: string, actor: string, force: boolean): string {
+export function writeStarter(
+  dir: string,
+  template: string,
+  actor: string,
+  force: boolean,
+  agents?: ExecutorSpec,
+): string {
   const src = join(TEMPLATES_DIR, `${template}.yaml`);
   if (!existsSync(src)) {
     throw new VtError('BAD_INPUT', `no template "${template}"`, {
@@ -31,7 +77,8 @@ export function writeStarter(dir: string, template: string, actor: string, force
     throw new VtError('CONFLICT', `${target} already exists`, {
       hint: 'Keep it, or overwrite with: vt init --force',
     });
-  const text = readFileSync(src, 'utf8').replace(
+  const base = readFileSync(src, 'utf8');
+  const text = (agents ? withAgents(base, agents) : base).replace(
     /^people: \{\}$/m,
     `people:\n  # who holds which roles; approvers may not approve work they did\n  ${actor}: [conductor, evaluator]`,
   );
@@ -52,16 +99,38 @@ export function registerSetup(program: Command, withCtx: WithCtx): void {
     .description('write vt.yaml from a template and create the store in .vt/')
     .option('-t, --template <name>', 'built-in template', 'ml-value-train')
     .option('-f, --force', 'overwrite an existing vt.yaml')
-    .addHelpText('after', '\nExamples:\n  vt init\n  vt init --dir ./churn --template ml-value-train')
+    .option(
+      '--agents <executor>',
+      'give every role an agent: claude, codex, gemini, aider, or llm:PROVIDER:MODEL[@BASE_URL]',
+    )
+    .addHelpText(
+      'after',
+      `
+With --agents, every role's executor is that agent; the phases that need people in the room
+(${PEOPLE_PHASES.join(', ')}) stay with a person, and approvals are always people's.
+
+Examples:
+  vt init
+  vt init --dir ./churn --template ml-value-train
+  vt init --agents claude
+  vt init --agents llm:openai-compatible:qwen2.5:7b@http://127.0.0.1:11434/v1`,
+    )
     .action(
-      withCtx(async (ctx, opts: { template: string; force?: boolean }) => {
-        const file = writeStarter(ctx.cwd, opts.template, ctx.actor, !!opts.force);
+      withCtx(async (ctx, opts: { template: string; force?: boolean; agents?: string }) => {
+        const agents = opts.agents
+          ? (await import('../../agents/dispatch.ts')).parseExecutorShorthand('--agents', opts.agents)
+          : undefined;
+        const file = writeStarter(ctx.cwd, opts.template, ctx.actor, !!opts.force, agents);
         const { store } = await ctx.vt();
         ctx.io.err(
           `${paint(ctx.color, 'green', '✓')} wrote ${file}\n${paint(ctx.color, 'green', '✓')} store ${store.location}\n`,
         );
+        if (agents)
+          ctx.io.err(
+            `${paint(ctx.color, 'green', '✓')} every role is worked by ${opts.agents}; people work ${PEOPLE_PHASES.join(', ')} and make every approval\n  check the agent CLIs with: vt agents check\n`,
+          );
         ctx.io.err(`  next: vt project create "My project"\n`);
-        if (ctx.json) json(ctx.io, { train: file, store: store.location });
+        if (ctx.json) json(ctx.io, { train: file, store: store.location, agents: agents ?? null });
         return 0;
       }),
     );
