@@ -7,11 +7,13 @@ import type { Claim, Tickets } from '../engine/ticket-ops.ts';
 import { startCommit } from '../engine/tickets.ts';
 import { VtError } from '../errors.ts';
 import type { GateResult } from '../gates/types.ts';
-import { getControl, queueRows } from '../store/queue.ts';
+import { queueOutlook } from '../store/claims.ts';
+import { dbNow } from '../store/dialect.ts';
+import { getControl } from '../store/queue.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
-import { nextWake, selectTickets } from './select.ts';
 import { runSession, sessionOf } from './session.ts';
 import { runSupport } from './support.ts';
+import { pollingWake, type WorkWake } from './wake.ts';
 import { type Workspaces, workspaceDir } from './workspace.ts';
 
 export interface AutopilotDeps {
@@ -50,6 +52,24 @@ export interface AutopilotOptions {
   backoffMs: number;
   pollMs: number;
   handoffBudget?: number;
+  /** What an idle worker waits on: PostgreSQL's notifications (notifyWake) or polling (the default). */
+  wake?: WorkWake;
+  /** The longest idle wait when the store pushes wake-ups: a safety net for a lost notification. */
+  idleMaxMs?: number;
+  /**
+   * Once `signal` aborts, how long tickets in flight may run on before they are handed back (their
+   * sessions end as abandoned, the ticket is queued again and its lease released at once). 0: at once.
+   */
+  graceMs?: number;
+  /** Cut the grace period short (a second signal): hand back what is still in flight now. */
+  hurry?: AbortSignal;
+  /** Keep going when the store fails (unreachable, restarting): report it and try again, never exit. */
+  surviveStoreErrors?: boolean;
+  /**
+   * Work that falls due by time (scheduled visits): run before each claim round, so what it queues
+   * is claimable in that same round. Returns when the next one falls due (the worker wakes then), or null.
+   */
+  scheduled?: () => Promise<string | null>;
   onProgress?: (e: Progress) => void;
   onAlert?: (alert: { project: string; ticket: string | null; reason: string }) => Promise<void> | void;
   signal?: AbortSignal;
@@ -77,8 +97,11 @@ export type Progress =
   | { type: 'failed'; project: string; ticket: string; reason: string; attempts: number; blocked: boolean }
   | { type: 'waiting'; project: string; ticket: string; status: string; reason: string }
   | { type: 'lost'; project: string; ticket: string; reason: string }
-  | { type: 'idle'; waiting: number; until: string | null }
+  | { type: 'handed-back'; project: string; ticket: string; reason: string }
+  | { type: 'idle'; open: boolean; until: string | null; paused: boolean }
+  | { type: 'draining'; inFlight: number; graceMs: number }
   | { type: 'source-error'; source: string; reason: string }
+  | { type: 'store-error'; reason: string; retryMs: number }
   | { type: 'stopped'; reason: string };
 
 export interface AutopilotSummary {
@@ -87,21 +110,14 @@ export interface AutopilotSummary {
   failed: number;
   blocked: number;
   waiting: number;
+  /** Tickets given back at shutdown, and tickets whose lease was lost (left to expire). */
+  handedBack: number;
+  lost: number;
   stopped: 'empty' | 'once' | 'aborted' | 'signal';
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+/** Thrown inside a ticket's run when the worker stops: the ticket is handed back, not failed. */
+class Stopping extends Error {}
 
 /**
  * The autopilot loop: claim the next ticket, prepare its workspace, open a session with a handoff
@@ -116,6 +132,8 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
     failed: 0,
     blocked: 0,
     waiting: 0,
+    handedBack: 0,
+    lost: 0,
     stopped: 'empty',
   };
   const inFlight = new Set<Promise<void>>();
@@ -123,16 +141,33 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
   const emit = (p: Progress) => opts.onProgress?.(p);
   const db = deps.engine.store.db;
   let claimedAny = false;
+  const wake = opts.wake ?? pollingWake();
+  let storeErrors = 0;
 
   for (;;) {
     if (opts.signal?.aborted) {
       summary.stopped = 'signal';
       break;
     }
+    try {
+      const round = await claimRound();
+      storeErrors = 0;
+      if (round === 'stop') break;
+    } catch (err) {
+      if (!opts.surviveStoreErrors || err instanceof VtError) throw err;
+      // The store is away (a restart, a network cut): say so, wait, try again. Work in flight goes on.
+      const retryMs = Math.min(250 * 2 ** storeErrors++, 10_000);
+      emit({ type: 'store-error', reason: err instanceof Error ? err.message : String(err), retryMs });
+      await wake.wait(retryMs, opts.signal);
+    }
+  }
+
+  /** One turn of the loop: claim what can be claimed, then wait for work or a finished ticket. */
+  async function claimRound(): Promise<'stop' | 'again'> {
     if (await getControl(db, 'abort')) {
       abortAll.abort();
       summary.stopped = 'aborted';
-      break;
+      return 'stop';
     }
     for (const source of opts.sources ?? []) {
       // A failed listing must not hold back delivery of what is already in the outbox.
@@ -149,7 +184,9 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
       }
     }
     const paused = !!(await getControl(db, 'paused'));
+    const nextDue = !paused && opts.scheduled ? await opts.scheduled() : null;
     while (!paused && inFlight.size < opts.concurrency && !(opts.once && claimedAny && inFlight.size === 0)) {
+      if (opts.signal?.aborted) return 'again';
       const claim = await deps.tickets.claimNext(worker, {
         project: opts.project,
         labels: opts.labels,
@@ -158,64 +195,111 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
       if (!claim) break;
       claimedAny = true;
       summary.claimed++;
-      const job: Promise<void> = runTicket(deps, opts, worker, claim, summary, abortAll.signal, emit)
-        .catch(async (err) => {
-          if (err instanceof VtError && err.code === 'CONFLICT') {
-            emit({ type: 'lost', project: claim.projectId, ticket: claim.ticket.id, reason: err.message });
-            return;
-          }
-          // Anything else (a broken workspace, a git failure) is a failed attempt, never a dead loop.
-          const reason = `${claim.ticket.phase}: ${err instanceof Error ? err.message : String(err)}`;
+      start(claim);
+    }
+    if (inFlight.size) {
+      // A finished ticket frees a slot; new work wakes us too (when the store pushes wake-ups).
+      await Promise.race([...inFlight, wake.wait(opts.pollMs, opts.signal)]);
+      return 'again';
+    }
+    if (opts.once) {
+      summary.stopped = 'once';
+      return 'stop';
+    }
+    // Idle: index probes only (no scan of the queue), however many tickets wait.
+    const now = deps.engine.clock.now();
+    const outlook = await queueOutlook(db, {
+      project: opts.project,
+      now: now.toISOString(),
+      leaseNow: await dbNow(db),
+    });
+    if (!outlook.open && !nextDue && !paused && !opts.watch) {
+      summary.stopped = 'empty';
+      return 'stop';
+    }
+    const until =
+      nextDue && (!outlook.wakeAt || nextDue < outlook.wakeAt) ? nextDue : (outlook.wakeAt ?? null);
+    emit({ type: 'idle', open: outlook.open, until, paused });
+    const longest = wake.kind === 'notify' ? (opts.idleMaxMs ?? 30_000) : opts.pollMs;
+    const ms = until ? Math.min(Math.max(Date.parse(until) - now.getTime(), 10), longest) : longest;
+    await wake.wait(ms, opts.signal);
+    return 'again';
+  }
+
+  function start(claim: Claim): void {
+    const job: Promise<void> = runTicket(deps, opts, worker, claim, summary, abortAll.signal, emit)
+      .catch(async (err) => {
+        if (err instanceof Stopping) {
+          // The worker stops: give the ticket back so another worker takes it now, not at lease expiry.
           try {
-            const c = await deps.tickets.failAttempt(claim, reason, { actor: 'autopilot' }, opts.backoffMs);
-            await reportFailure(opts, claim.projectId, claim.ticket.id, c.events, summary, emit);
+            const reason = `worker ${worker} stopped before finishing; handed back`;
+            await deps.tickets.handBack(claim, reason, { actor: 'autopilot' });
+            summary.handedBack++;
+            emit({ type: 'handed-back', project: claim.projectId, ticket: claim.ticket.id, reason });
           } catch (inner) {
+            summary.lost++;
             emit({
               type: 'lost',
               project: claim.projectId,
               ticket: claim.ticket.id,
-              reason: `${reason}; ${String(inner)}`,
+              reason: `could not hand it back (${inner instanceof Error ? inner.message : String(inner)}); it is taken over when its lease expires`,
             });
           }
-        })
-        .finally(() => inFlight.delete(job));
-      inFlight.add(job);
-    }
-    if (inFlight.size) {
-      await Promise.race([...inFlight, sleep(opts.pollMs, opts.signal)]);
-      continue;
-    }
-    if (opts.once) {
-      summary.stopped = 'once';
-      break;
-    }
-    const now = deps.engine.clock.now();
-    const rows = await queueRows(db, opts.project);
-    const claimable = selectTickets(rows, { now, labels: opts.labels, assignees: [worker] });
-    if (claimable.length && !paused) continue;
-    if (!rows.length && !paused && !opts.watch) {
-      summary.stopped = 'empty';
-      break;
-    }
-    const wake = nextWake(rows, now);
-    emit({ type: 'idle', waiting: rows.length, until: wake?.toISOString() ?? null });
-    await sleep(
-      Math.min(opts.pollMs, wake ? Math.max(wake.getTime() - now.getTime(), 10) : opts.pollMs),
-      opts.signal,
-    );
+          return;
+        }
+        if (err instanceof VtError && err.code === 'CONFLICT') {
+          summary.lost++;
+          emit({ type: 'lost', project: claim.projectId, ticket: claim.ticket.id, reason: err.message });
+          return;
+        }
+        // Anything else (a broken workspace, a git failure) is a failed attempt, never a dead loop.
+        const reason = `${claim.ticket.phase}: ${err instanceof Error ? err.message : String(err)}`;
+        try {
+          const c = await deps.tickets.failAttempt(claim, reason, { actor: 'autopilot' }, opts.backoffMs);
+          await reportFailure(opts, claim.projectId, claim.ticket.id, c.events, summary, emit);
+        } catch (inner) {
+          summary.lost++;
+          emit({
+            type: 'lost',
+            project: claim.projectId,
+            ticket: claim.ticket.id,
+            reason: `${reason}; ${String(inner)}`,
+          });
+        }
+      })
+      .finally(() => inFlight.delete(job));
+    inFlight.add(job);
+  }
+
+  if (summary.stopped === 'signal' && inFlight.size && opts.graceMs) {
+    // Graceful stop: claim nothing more; let tickets in flight finish within the grace period.
+    emit({ type: 'draining', inFlight: inFlight.size, graceMs: opts.graceMs });
+    const grace = new AbortController();
+    const timer = setTimeout(() => grace.abort(), opts.graceMs);
+    opts.hurry?.addEventListener('abort', () => grace.abort(), { once: true });
+    await Promise.race([
+      Promise.allSettled(inFlight),
+      new Promise((r) => grace.signal.addEventListener('abort', r, { once: true })),
+    ]);
+    clearTimeout(timer);
   }
   abortAll.abort();
   await Promise.allSettled(inFlight);
+  await wake.close();
   for (const source of opts.sources ?? []) await source.deliver().catch(() => 0);
-  summary.waiting = Number(
-    (
-      await db
-        .selectFrom('tickets')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('status', 'in', ['awaiting-approval', 'awaiting-human', 'blocked'])
-        .executeTakeFirstOrThrow()
-    ).n,
-  );
+  try {
+    summary.waiting = Number(
+      (
+        await db
+          .selectFrom('tickets')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('status', 'in', ['awaiting-approval', 'awaiting-human', 'blocked'])
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  } catch (err) {
+    if (!opts.surviveStoreErrors) throw err;
+  }
   emit({ type: 'stopped', reason: summary.stopped });
   return summary;
 }
@@ -248,14 +332,19 @@ async function runTicket(
   });
 
   const lost = new AbortController();
-  const onStop = () => lost.abort();
+  const onStop = () => lost.abort('stop');
   stopAll.addEventListener('abort', onStop, { once: true });
   const beat = setInterval(() => {
     tickets.heartbeat(claim, worker, opts.leaseMs).then(
-      (held) => held || lost.abort(),
+      (held) => held || lost.abort('lease'),
       () => {},
     );
   }, opts.heartbeatMs);
+  const check = () => {
+    if (!lost.signal.aborted) return;
+    if (lost.signal.reason === 'stop') throw new Stopping(`stopping: ${ticket.id} is handed back`);
+    throw new VtError('CONFLICT', `lost the lease on ${ticket.id}`);
+  };
   try {
     if (claim.mode === 'run') {
       if (spec.kind === 'human') {
@@ -275,7 +364,7 @@ async function runTicket(
         start: startCommit(state, ticket),
       });
       const result = await runSession(deps, opts, claim, spec, ws, actor, lost.signal, emit);
-      if (lost.signal.aborted) throw new VtError('CONFLICT', `lost the lease on ${ticket.id}`);
+      check();
       if (result.outcome === 'unavailable') {
         const reason = `${result.message}; a person takes the ticket (vt done ${ticket.id} when finished)`;
         await tickets.awaitHuman(claim, reason, auto);
@@ -288,7 +377,7 @@ async function runTicket(
         return;
       }
       await runSupport(deps, opts, claim, phase, train, ws, lost.signal, emit);
-      if (lost.signal.aborted) throw new VtError('CONFLICT', `lost the lease on ${ticket.id}`);
+      check();
     }
     const f = await tickets.finish(claim, auto, opts.backoffMs);
     const o = f.outcome;

@@ -4,6 +4,7 @@ import type { GateIo, GateResult } from '../gates/types.ts';
 import { appendEvents, findByIdempotencyKey, readEvents, toRecorded } from '../store/append.ts';
 import { rememberRequest, requestOf } from '../store/idempotency.ts';
 import { project } from '../store/projector.ts';
+import { requireLiveLease } from '../store/queue.ts';
 import { loadState } from '../store/snapshots.ts';
 import type { Store, Trx } from '../store/store.ts';
 import type { LoadedTrain } from '../train/loader.ts';
@@ -530,7 +531,12 @@ export class Engine {
         }
         const s = await this.state(projectId, trx);
         if (s.seq !== seen && gathered !== null) return null;
-        if (who.session) requireLiveSession(s, who.session, who.actor);
+        if (who.session) {
+          requireLiveSession(s, who.session, who.actor);
+          // Fencing by the database's clock: a session whose lease ran out commits nothing.
+          const ticket = s.tickets[s.sessions[who.session]!.ticket]!;
+          await requireLiveLease(trx, ticket.id, ticket.leaseGen);
+        }
         const events = decide(s, train, gathered);
         const recorded = await this.appendIn(trx, projectId, { seq: s.seq, hash: s.headHash }, events, who);
         if (within) await within(trx, recorded, s);

@@ -3,7 +3,14 @@ import { gatesPassed } from '../gates/registry.ts';
 import type { GateResult } from '../gates/types.ts';
 import { nextClaimable, projectBusy } from '../store/claims.ts';
 import { addMs, dbNow } from '../store/dialect.ts';
-import { extendLease, projectOfTicket, releaseLease, upsertLease } from '../store/queue.ts';
+import {
+  extendLease,
+  projectOfTicket,
+  releaseLease,
+  requireLiveLease,
+  sessionGen,
+  upsertLease,
+} from '../store/queue.ts';
 import type { ContextKind } from '../types.ts';
 import { decideCheck, decideCommit } from './core.ts';
 import type { Committed, Engine, Who } from './engine.ts';
@@ -20,6 +27,7 @@ import {
   decideEndSession,
   decideFailAttempt,
   decideFinish,
+  decideHandBack,
   decideRetry,
   decideStartSession,
   type IssueInput,
@@ -143,11 +151,18 @@ export class Tickets {
     support?: string,
   ): Promise<string> {
     let session = '';
-    await this.engine.decide(claim.projectId, { actor: info.actor }, (s) => {
-      const d = decideStartSession(s, claim.ticket.id, claim.gen, info, support);
-      session = d.session;
-      return d.events;
-    });
+    await this.engine.decide(
+      claim.projectId,
+      { actor: info.actor },
+      (s) => {
+        const d = decideStartSession(s, claim.ticket.id, claim.gen, info, support);
+        session = d.session;
+        return d.events;
+      },
+      async (trx, recorded) => {
+        if (recorded.length) await requireLiveLease(trx, claim.ticket.id, claim.gen);
+      },
+    );
     return session;
   }
 
@@ -157,7 +172,16 @@ export class Tickets {
     result: Parameters<typeof decideEndSession>[2],
     who: Who,
   ): Promise<Committed> {
-    return this.engine.decide(projectId, who, (s) => decideEndSession(s, session, result));
+    return this.engine.decide(
+      projectId,
+      who,
+      (s) => decideEndSession(s, session, result),
+      async (trx, recorded, s) => {
+        const gen = sessionGen(session);
+        const ticket = s.sessions[session]?.ticket;
+        if (recorded.length && ticket && gen !== null) await requireLiveLease(trx, ticket, gen);
+      },
+    );
   }
 
   addContext(
@@ -212,6 +236,19 @@ export class Tickets {
       claim.projectId,
       who,
       (s) => decideAwaitHuman(s, claim.ticket.id, claim.gen, reason),
+      (trx) => releaseLease(trx, claim.ticket.id, claim.gen),
+    );
+  }
+
+  /**
+   * Give a claimed ticket back (a worker shutting down): its sessions end as abandoned, the ticket is
+   * queued again and the lease released, in one commit, so another worker can take it at once.
+   */
+  handBack(claim: Claim, reason: string, who: Who): Promise<Committed> {
+    return this.engine.decide(
+      claim.projectId,
+      who,
+      (s) => decideHandBack(s, claim.ticket.id, claim.gen, reason),
       (trx) => releaseLease(trx, claim.ticket.id, claim.gen),
     );
   }

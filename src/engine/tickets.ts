@@ -291,6 +291,34 @@ export function decideFailAttempt(
   return [event('ticket.status', { ticket: id, status: 'queued', reason, not_before: notBefore, attempts })];
 }
 
+/**
+ * A worker that stops (SIGTERM past its grace period) hands its ticket back: the attempt's open
+ * sessions end as abandoned and the ticket is queued again at once, its attempts unchanged (a
+ * worker going away is not the ticket's failure). The caller releases the lease in the same commit.
+ */
+export function decideHandBack(s: ProjectState, id: string, gen: number, reason: string): NewEvent[] {
+  const t = ticketOf(s, id);
+  requireLease(t, gen);
+  const mine = (x: { ticket: string; id: string; ended: boolean }) =>
+    x.ticket === id && !x.ended && (x.id === `${id}.s${gen}` || x.id.startsWith(`${id}.s${gen}-`));
+  return [
+    ...Object.values(s.sessions)
+      .filter(mine)
+      .map((x) =>
+        event('session.ended', {
+          session: x.id,
+          outcome: 'abandoned',
+          exit_code: null,
+          summary: reason,
+          tokens_in: null,
+          tokens_out: null,
+          cost: null,
+        }),
+      ),
+    event('ticket.status', { ticket: id, status: 'queued', reason, not_before: null, attempts: t.attempts }),
+  ];
+}
+
 /** Park a running ticket in a person's inbox (a human executor, or an executor that is unavailable). */
 export function decideAwaitHuman(s: ProjectState, id: string, gen: number, reason: string): NewEvent[] {
   const t = ticketOf(s, id);

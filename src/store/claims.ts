@@ -298,3 +298,53 @@ async function firstEligible(trx: Trx, projectId: string, phase: string, rank: n
     null
   );
 }
+
+/** What an idle worker needs to know, without reading the queue: is any work open, and when to look again. */
+export interface QueueOutlook {
+  /** Some ticket waits to be claimed or runs under a lease (in an active project): more work may come. */
+  open: boolean;
+  /** The earliest retry timer or lease expiry still ahead, when one is: a claim may succeed then. */
+  wakeAt: string | null;
+}
+
+/**
+ * Index probes only (claim_heads, the tickets_wake and leases_expiry indexes), so an idle worker
+ * costs O(log n) however long the queue is. `now` is the engine's clock (retry timers), `leaseNow`
+ * the database's (leases). The wake-up may come early (a timer of a ticket in a later phase): the
+ * worker then finds nothing to claim and waits again.
+ */
+export async function queueOutlook(
+  db: Db | Trx,
+  f: { project?: string | undefined; now: string; leaseNow: string },
+): Promise<QueueOutlook> {
+  let heads = db.selectFrom('claim_heads').select('project_id').limit(1);
+  if (f.project) heads = heads.where('project_id', '=', f.project);
+  let leases = db
+    .selectFrom('leases as l')
+    .innerJoin('projects as p', 'p.id', 'l.project_id')
+    .select('l.ticket')
+    .where('p.status', '=', 'active')
+    .limit(1);
+  if (f.project) leases = leases.where('l.project_id', '=', f.project);
+  const open = !!(await heads.executeTakeFirst()) || !!(await leases.executeTakeFirst());
+  let timer = db
+    .selectFrom('tickets')
+    .select('not_before')
+    .where('claim_rank', 'is not', null)
+    .where('not_before', 'is not', null)
+    .where('not_before', '>', f.now)
+    .orderBy('not_before')
+    .limit(1);
+  if (f.project) timer = timer.where('project_id', '=', f.project);
+  let expiry = db
+    .selectFrom('leases')
+    .select('expires_at')
+    .where('expires_at', '>', f.leaseNow)
+    .orderBy('expires_at')
+    .limit(1);
+  if (f.project) expiry = expiry.where('project_id', '=', f.project);
+  const t = (await timer.executeTakeFirst())?.not_before ?? null;
+  const l = (await expiry.executeTakeFirst())?.expires_at ?? null;
+  const wakeAt = [t, l].filter((x): x is string => x !== null).sort()[0] ?? null;
+  return { open, wakeAt };
+}

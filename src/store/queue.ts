@@ -1,4 +1,5 @@
 import type { QueueRow } from '../autopilot/select.ts';
+import { VtError } from '../errors.ts';
 import { addMs, dbNow } from './dialect.ts';
 import type { Db, Trx } from './store.ts';
 
@@ -73,8 +74,39 @@ export async function extendLease(
   return Number(r.numUpdatedRows) === 1;
 }
 
+/**
+ * Fencing, inside the transaction that commits a worker's work: the worker's lease (this generation)
+ * must still be live by the database's clock. A worker paused past its lease, or whose own clock is
+ * wrong, cannot commit late even when no other worker has claimed the ticket yet: its transaction
+ * rolls back with CONFLICT. Returns the database time the check ran at.
+ */
+export async function requireLiveLease(trx: Trx, ticket: string, gen: number): Promise<string> {
+  const now = await dbNow(trx);
+  const row = await trx
+    .selectFrom('leases')
+    .select(['lease_gen', 'expires_at'])
+    .where('ticket', '=', ticket)
+    .executeTakeFirst();
+  if (!row || row.lease_gen !== gen || row.expires_at <= now)
+    throw new VtError(
+      'CONFLICT',
+      !row || row.lease_gen !== gen
+        ? `stale lease on ${ticket}: generation ${gen} no longer holds it`
+        : `the lease on ${ticket} (generation ${gen}) expired at ${row.expires_at} by the database's clock (now ${now})`,
+    );
+  return now;
+}
+
+/** Release a live lease with the commit that ends its work; refused (CONFLICT) once it expired. */
 export async function releaseLease(trx: Trx, ticket: string, gen: number): Promise<void> {
+  await requireLiveLease(trx, ticket, gen);
   await trx.deleteFrom('leases').where('ticket', '=', ticket).where('lease_gen', '=', gen).execute();
+}
+
+/** The lease generation a session belongs to, from its id (`<ticket>.s<gen>[-<role>]`). */
+export function sessionGen(session: string): number | null {
+  const m = /\.s(\d+)(?:-[\w-]+)?$/.exec(session);
+  return m ? Number(m[1]) : null;
 }
 
 export async function getControl(db: Db, key: string): Promise<string | null> {

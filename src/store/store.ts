@@ -5,6 +5,7 @@ import { Kysely, sql, type Transaction } from 'kysely';
 import { VtError } from '../errors.ts';
 import { beginDeferredAppends, flushDeferredAppends } from './append.ts';
 import { openPostgres, type PostgresOptions, redactUrl } from './dialects/postgres.ts';
+import { type Listener, type ListenOptions, listenPg } from './dialects/postgres-listen.ts';
 import {
   configureSqlite,
   ImmediateSqliteDialect,
@@ -34,6 +35,11 @@ export interface Store {
   lockProject(trx: Trx, projectId: string): Promise<void>;
   /** As lockProject, without waiting: false when another transaction holds the project. */
   tryLockProject(trx: Trx, projectId: string): Promise<boolean>;
+  /**
+   * PostgreSQL only: LISTEN on a channel the store's triggers NOTIFY (WORK_CHANNEL, EVENTS_CHANNEL),
+   * over a connection of its own. Absent on SQLite, whose readers poll.
+   */
+  listen?(channel: string, opts: ListenOptions): Listener;
   close(): Promise<void>;
 }
 
@@ -140,6 +146,7 @@ async function openPg(url: string, opts: StoreOptions): Promise<Store> {
       }>`select pg_try_advisory_xact_lock(${LOCK_SPACE}, hashtext(${id})) as ok`.execute(trx);
       return r.rows[0]?.ok === true;
     },
+    listen: (channel, o) => listenPg(url, channel, o),
     close: () => db.destroy(),
   };
 }

@@ -9,6 +9,7 @@ import * as m007 from './007_idempotency.ts';
 import * as m025 from './025_postgres_guards.ts';
 import * as m026 from './026_claim_order.ts';
 import * as m027 from './027_snapshots.ts';
+import * as m028 from './028_worker_wake.ts';
 import * as m035 from './035_api_tokens.ts';
 import * as m036 from './036_passkeys.ts';
 import * as m037 from './037_dashboard_indexes.ts';
@@ -32,6 +33,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '025_postgres_guards': m025,
   '026_claim_order': m026,
   '027_snapshots': m027,
+  '028_worker_wake': m028,
 };
 
 export const migrationProvider: MigrationProvider = {
