@@ -1,4 +1,5 @@
-import type { Db } from '../store/store.ts';
+import { EVENTS_CHANNEL } from '../store/migrations/028_worker_wake.ts';
+import type { Db, Store } from '../store/store.ts';
 import { headGseq } from './queries.ts';
 
 /**
@@ -34,6 +35,22 @@ export function pollingWake(db: Db, intervalMs = 250): WakeSource {
       }, intervalMs);
       timer.unref();
       return () => clearInterval(timer);
+    },
+  };
+}
+
+/**
+ * PostgreSQL: wake on the NOTIFY every event append sends (in its transaction, so only once it
+ * committed), over a connection of its own that reconnects by itself (and wakes on reconnect, as
+ * notifications sent meanwhile are lost). No polling. Stores that cannot listen fall back to polling.
+ */
+export function notifyWake(store: Store, fallback: Db = store.db): WakeSource {
+  if (!store.listen) return pollingWake(fallback);
+  const listen = store.listen.bind(store);
+  return {
+    start(wake) {
+      const listener = listen(EVENTS_CHANNEL, { onNotify: wake });
+      return () => void listener.close();
     },
   };
 }

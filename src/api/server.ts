@@ -8,7 +8,7 @@ import { openStore } from '../store/store.ts';
 import { openVt } from '../wiring.ts';
 import { createApp } from './app.ts';
 import type { ApiDeps } from './deps.ts';
-import { Feed, pollingWake, type WakeSource } from './feed.ts';
+import { Feed, notifyWake, type WakeSource } from './feed.ts';
 import { hostPolicy } from './guard.ts';
 import { Passkeys } from './passkeys.ts';
 import { loadAssets } from './static.ts';
@@ -23,7 +23,7 @@ export interface ServeOptions {
   passkeys?: 'required' | 'optional';
   /** The built dashboard (web/dist); null serves the API alone. */
   assetsDir?: string | null;
-  /** What wakes live streams; default: poll the store's head position. */
+  /** What wakes live streams; default: PostgreSQL's notifications, or polling the head position (SQLite). */
   wake?: (reader: ApiDeps['reader']) => WakeSource;
   version: string;
   now?: () => Date;
@@ -44,7 +44,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const vt = await openVt(o.db, o.integrations ? { integrations: o.integrations } : {});
   const readStore = await openStore(o.db);
   const now = o.now ?? (() => new Date());
-  const feed = new Feed((o.wake ?? ((db) => pollingWake(db)))(readStore.db));
+  const feed = new Feed(o.wake ? o.wake(readStore.db) : notifyWake(readStore));
   const deps: ApiDeps = {
     engine: vt.engine,
     tickets: new Tickets(vt.engine),

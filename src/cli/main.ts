@@ -16,6 +16,7 @@ import { registerServe } from './commands/serve.ts';
 import { registerSetup } from './commands/setup.ts';
 import { registerToken } from './commands/token.ts';
 import { registerWork } from './commands/work.ts';
+import { registerWorker } from './commands/worker.ts';
 import { CliContext, type GlobalOptions } from './context.ts';
 import { type Io, printError, processIo, useColor } from './output.ts';
 import { callSessionTool } from './session-client.ts';
@@ -27,6 +28,8 @@ export const EXIT_CODES_HELP = `Exit codes
   3    an internal or store error
   4    not permitted: the actor lacks the role, or did the work it tries to approve
   130  interrupted
+vt worker: 0 stopped by a signal, every ticket finished or handed back; 1 stopped by vt abort, or a
+  ticket could not be handed back (taken over when its lease expires); 3 the store could not be opened
 `;
 
 /** Build the command tree. Handlers receive a CliContext built from the global options. */
@@ -99,6 +102,7 @@ Examples:
   registerWork(program, withCtx);
   registerIssue(program, withCtx);
   registerAutopilot(program, withCtx);
+  registerWorker(program, withCtx);
   registerAudit(program, withCtx);
   registerDemo(program, withCtx);
   registerMcp(program, withCtx);
