@@ -54,9 +54,8 @@ export function registerWorker(program: Command, withCtx: WithCtx): void {
     .option('--health-file <file>', 'keep a JSON health document here')
     .option(
       '--poll-ms <ms>',
-      'how often an idle worker looks for work when the store cannot notify',
+      'how often an idle worker looks for work unwoken (default 500 on SQLite; 30000 on PostgreSQL, which notifies)',
       int('--poll-ms', 10),
-      500,
     )
     .option('--workspaces <kind>', 'auto, git or folder', 'auto')
     .option('--alert-webhook <url>', 'POST alerts here (env VT_ALERT_WEBHOOK)')
@@ -74,7 +73,7 @@ export function registerWorker(program: Command, withCtx: WithCtx): void {
             backoffMs: number;
             graceMs: number;
             healthFile?: string;
-            pollMs: number;
+            pollMs?: number;
             workspaces: string;
             alertWebhook?: string;
           },
@@ -159,7 +158,8 @@ export function registerWorker(program: Command, withCtx: WithCtx): void {
                   leaseMs: o.leaseMs,
                   heartbeatMs: Math.max(Math.floor(o.leaseMs / 3), 50),
                   backoffMs: o.backoffMs,
-                  pollMs: Math.min(o.pollMs, o.leaseMs),
+                  pollMs: Math.min(o.pollMs ?? 500, o.leaseMs),
+                  idleMaxMs: o.pollMs ?? 30_000,
                   wake,
                   graceMs: o.graceMs,
                   hurry: hurry.signal,
