@@ -141,8 +141,13 @@ ${phases}
 }
 
 /** A running subprocess whose output is collected: for tests that kill it, or run several at once. */
-export function spawnCollect(argv: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
-  const child = spawn(process.execPath, argv, {
+export function spawnCollect(
+  argv: string[],
+  opts: { cwd?: string; env?: Record<string, string>; prefix?: string[] } = {},
+) {
+  // `prefix` runs Node under another program (e.g. faketime).
+  const [cmd, ...pre] = opts.prefix?.length ? opts.prefix : [process.execPath];
+  const child = spawn(cmd!, opts.prefix?.length ? [...pre, process.execPath, ...argv] : argv, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
