@@ -13,7 +13,7 @@ import { evolve, type ProjectState } from '../src/engine/state.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
 import { nodeIo } from '../src/io/node-io.ts';
 import { toRecorded } from '../src/store/append.ts';
-import { sha256 } from '../src/store/canonical.ts';
+import { sha256 } from '../src/canonical.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { openStore } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { Tickets } from '../src/engine/ticket-ops.ts';
-import { canonicalJson, sha256 } from '../src/store/canonical.ts';
+import { canonicalJson, sha256 } from '../src/canonical.ts';
 import { servedStore } from './api-helpers.ts';
 import { ROOT, writeFile } from './helpers.ts';
 

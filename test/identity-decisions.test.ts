@@ -17,7 +17,7 @@ import { keysValidAt, ringToAllowedSigners } from '../src/identity/people.ts';
 import { fingerprint, formatPublicKey, parsePublicKeyLine } from '../src/identity/public-key.ts';
 import { armor, dearmor, sshsigVerify } from '../src/identity/sshsig.ts';
 import { keyRingForTrain } from '../src/identity/train-ring.ts';
-import { canonicalJson } from '../src/store/canonical.ts';
+import { canonicalJson } from '../src/canonical.ts';
 import { lintTrain } from '../src/train/lint.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { TrainSchema } from '../src/train/schema.ts';

@@ -13,7 +13,7 @@ import { VtError } from '../src/errors.ts';
 import { nodeIo } from '../src/io/node-io.ts';
 import { readEvents, toRecorded } from '../src/store/append.ts';
 import { nextClaimable, refreshClaimHeads } from '../src/store/claims.ts';
-import { copyStore } from '../src/store/copy.ts';
+import { copyStore } from '../src/audit/store-copy.ts';
 import { dbNow } from '../src/store/dialect.ts';
 import { appRoleSql } from '../src/store/dialects/postgres.ts';
 import { schemaStatus } from '../src/store/migrate.ts';

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
+import { sha256 } from '../canonical.ts';
 import { buildHandoff } from '../context/handoff.ts';
 import { chooseTarget, onlyApprovalsPending, phaseOf } from '../engine/core.ts';
 import type { Engine, Who } from '../engine/engine.ts';
@@ -10,7 +11,6 @@ import { requireLiveSession } from '../engine/tickets.ts';
 import { VtError } from '../errors.ts';
 import { writeInside } from '../io/no-follow.ts';
 import { resolveInside } from '../io/paths.ts';
-import { sha256 } from '../store/canonical.ts';
 import type { Train } from '../train/schema.ts';
 import { CONTEXT_KINDS, type GateStatus } from '../types.ts';
 import type { TOOL_OUTPUTS } from './tool-outputs.ts';

@@ -1,7 +1,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { sql } from 'kysely';
+import { canonicalJson, sha256 } from '../canonical.ts';
 import { VtError } from '../errors.ts';
-import { canonicalJson, sha256 } from '../store/canonical.ts';
 import {
   type ChainHead,
   ChainVerifier,

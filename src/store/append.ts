@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
+import { canonicalJson, sha256 } from '../canonical.ts';
 import type { NewEvent, RecordedEvent } from '../engine/events.ts';
-import { canonicalJson, sha256 } from './canonical.ts';
 import { eventHash, GENESIS_HASH, type StoredEvent } from './chain.ts';
 import type { Db, Trx } from './store.ts';
 

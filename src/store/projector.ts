@@ -1,6 +1,6 @@
+import { canonicalJson } from '../canonical.ts';
 import type { RecordedEvent } from '../engine/events.ts';
 import { readEvents, toRecorded } from './append.ts';
-import { canonicalJson } from './canonical.ts';
 import { CLAIMABLE_STATUSES, moveClaimHeads, rankOf, rankSql, refreshClaimHeads } from './claims.ts';
 import type { Db, Trx } from './store.ts';
 

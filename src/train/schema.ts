@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { checkKeysUnshared, PersonKeySchema, personSchema, splitPeople } from '../identity/people-schema.ts';
-import { checkMlflowGate, MlflowGateFields, type MlflowGateSpec } from '../integrations/mlflow/spec.ts';
-import { IntegrationsSchema } from '../integrations/schema.ts';
 import { PRIORITIES, STAGES } from '../types.ts';
+import { IntegrationsSchema } from './integrations-schema.ts';
+import { checkMlflowGate, MlflowGateFields, type MlflowGateSpec } from './mlflow-spec.ts';
 
 /** Ids are kebab or snake case words: they appear in branch names, file names and URLs. */
 const Id = z

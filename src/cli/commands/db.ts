@@ -103,7 +103,7 @@ export function registerDb(program: Command, withCtx: WithCtx): Command {
     .action(
       withCtx(async (ctx, o: { from: string; to: string }) => {
         const { openStore } = await import('../../store/store.ts');
-        const { copyStore } = await import('../../store/copy.ts');
+        const { copyStore } = await import('../../audit/store-copy.ts');
         const { schemaStatus } = await import('../../store/migrate.ts');
         if (o.from === o.to) throw new VtError('BAD_INPUT', '--from and --to name the same store');
         const from = await openStore(o.from, { migrate: 'never' });
