@@ -368,16 +368,9 @@ export async function sessionHandoff(
   s: ProjectState,
   train: Train,
 ): Promise<{ source: 'recorded' | 'current-state'; text: string }> {
-  if (b.handoffFile) {
-    const row = await b.engine.store.db
-      .selectFrom('handoffs')
-      .select('sha256')
-      .where('project_id', '=', s.id)
-      .where('phase', '=', s.phase)
-      .where('visit', '=', s.visit)
-      .executeTakeFirst();
+  if (b.handoffFile && s.handoff) {
     const text = await readFile(b.handoffFile, 'utf8').catch(() => null);
-    if (row && text !== null && sha256(text) === row.sha256) return { source: 'recorded', text };
+    if (text !== null && sha256(text) === s.handoff.sha256) return { source: 'recorded', text };
   }
   return { source: 'current-state', text: buildHandoff(s, train).text };
 }

@@ -207,15 +207,8 @@ export async function ensureHandoff(deps: AutopilotDeps, projectId: string, budg
   const { engine, tickets, root } = deps;
   const s = await engine.state(projectId);
   const rel = join('.vt', 'handoffs', projectId, `${String(s.visit).padStart(3, '0')}-${s.phase}.md`);
-  const existing = await engine.store.db
-    .selectFrom('handoffs')
-    .select('path')
-    .where('project_id', '=', projectId)
-    .where('phase', '=', s.phase)
-    .where('visit', '=', s.visit)
-    .executeTakeFirst();
+  if (s.handoff) return join(root, s.handoff.path);
   const train = await engine.train(s.trainHash);
-  if (existing) return join(root, existing.path);
   const h = buildHandoff(s, train, budget);
   mkdirSync(join(root, '.vt', 'handoffs', projectId), { recursive: true });
   writeFileSync(join(root, rel), h.text);

@@ -20,9 +20,11 @@ import {
   decideEndSession,
   decideFailAttempt,
   decideFinish,
+  decidePlan,
   decideRetry,
   decideStartSession,
   type IssueInput,
+  isOpen,
 } from './tickets.ts';
 
 export interface Claim {
@@ -58,6 +60,15 @@ export class Tickets {
       issue: added?.type === 'issue.added' ? added.payload.issue : '',
       ticket: queued?.type === 'ticket.queued' ? queued.payload.ticket : '',
     };
+  }
+
+  /** Queue a ticket for the project's current phase unless one is open; returns the open or new ticket. */
+  async plan(projectId: string, who: Who): Promise<{ ticket: string; queued: boolean }> {
+    const c = await this.engine.decide(projectId, who, (s, t) => decidePlan(s, t));
+    const queued = c.events.find((e) => e.type === 'ticket.queued');
+    if (queued?.type === 'ticket.queued') return { ticket: queued.payload.ticket, queued: !c.replayed };
+    const open = Object.values(c.state.tickets).find((t) => t.phase === c.state.phase && isOpen(t));
+    return { ticket: open?.id ?? '', queued: false };
   }
 
   assign(projectId: string, issue: string, assignee: string | null, who: Who): Promise<Committed> {

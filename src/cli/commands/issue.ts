@@ -147,23 +147,14 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
       withCtx(async (ctx, given?: string) => {
         const project = await resolveProject(ctx, given);
         const { engine } = await ctx.vt();
-        const s = await engine.state(project);
-        const open = Object.values(s.tickets).find((t) => t.phase === s.phase && isOpen(t));
-        if (open) {
-          if (ctx.json) json(ctx.io, { ticket: open.id, queued: false });
-          else ctx.io.out(`${open.id}\n`);
-          ctx.io.err(`${open.id} is already open for ${s.phase}\n`);
-          return 0;
-        }
-        const train = await engine.train(s.trainHash);
-        const c = await new Tickets(engine).addIssue(
-          project,
-          { title: `Carry ${s.name} through ${phaseOf(train, s.phase).name}` },
-          ctx.who,
+        const p = await new Tickets(engine).plan(project, ctx.who);
+        if (ctx.json) json(ctx.io, p);
+        else ctx.io.out(`${p.ticket}\n`);
+        ctx.io.err(
+          p.queued
+            ? `${paint(ctx.color, 'green', '✓')} queued ${p.ticket}; run: vt autopilot\n`
+            : `${p.ticket} is already open for the current phase\n`,
         );
-        if (ctx.json) json(ctx.io, { ticket: c.ticket, queued: true });
-        else ctx.io.out(`${c.ticket}\n`);
-        ctx.io.err(`${paint(ctx.color, 'green', '✓')} queued ${c.ticket}; run: vt autopilot\n`);
         return 0;
       }),
     );
@@ -232,14 +223,9 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
     .action(
       withCtx(async (ctx, given?: string) => {
         const project = await resolveProject(ctx, given);
-        const { engine, store } = await ctx.vt();
+        const { engine } = await ctx.vt();
         const s = await engine.state(project);
-        const stored = await store.db
-          .selectFrom('handoffs')
-          .selectAll()
-          .where('project_id', '=', project)
-          .where('visit', '=', s.visit)
-          .executeTakeFirst();
+        const stored = s.handoff;
         const root = ctx.root();
         const text =
           stored && root && existsSync(join(root, stored.path))
