@@ -51,7 +51,7 @@ async function workTicket(f: Served, project: string) {
   const claim = await tickets.claimNext('worker-1', { project, leaseMs: 60_000 });
   assert.ok(claim, `a ticket of ${project} to claim`);
   if (claim.mode === 'run') {
-    await tickets.startSession(claim, {
+    const session = await tickets.startSession(claim, {
       role: 'lead',
       executor: 'command',
       workspace: f.dir,
@@ -61,6 +61,8 @@ async function workTicket(f: Served, project: string) {
     for (const item of ['asked', 'sized']) await f.engine.tick(project, item, null, { actor: 'lab-1' });
     writeFile(f.dir, 'docs/brief.md', '# Brief\n');
     await f.engine.addArtifact(project, 'brief', undefined, { actor: 'lab-1' });
+    const done = { outcome: 'succeeded' as const, exitCode: 0, summary: 'done', cost: 0.42 };
+    await tickets.endSession(project, session, done, { actor: 'lab-1' });
   }
   return tickets.finish(claim, { actor: 'autopilot' }, 10);
 }
