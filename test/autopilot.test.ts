@@ -422,14 +422,22 @@ describe('autopilot', () => {
     assert.deepEqual(tr.map((t) => t.n).sort(), [1, 2]);
     // A's step went on writing while A was stopped (its own worktree): none of it reached B's work.
     // Regression: the late write landed in the worktree B had just committed (recorded hash ≠ file).
-    const arts = await store.db.selectFrom('artifacts').selectAll().where('project_id', '=', 'stale').execute();
+    const arts = await store.db
+      .selectFrom('artifacts')
+      .selectAll()
+      .where('project_id', '=', 'stale')
+      .execute();
     await store.close();
     const p01 = arts.find((a) => a.phase === 'p01')!;
     assert.equal(p01.session, 'stale-1-p01.s2', "the artifact is B's");
     assert.equal(await committedText(dir, p01.commit_sha!, p01.path), 'work of p01 for stale-1-p01\n');
     for (const a of arts) {
       const text = await committedText(dir, a.commit_sha!, a.path);
-      assert.equal(sha256(text), a.sha256, `${a.phase}/${a.artifact}: the recorded hash is the committed file's`);
+      assert.equal(
+        sha256(text),
+        a.sha256,
+        `${a.phase}/${a.artifact}: the recorded hash is the committed file's`,
+      );
     }
   });
 

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import { resolveExecutor } from '../agents/dispatch.ts';
 import { phaseOf } from '../engine/core.ts';
-import { startCommit } from '../engine/tickets.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { RecordedEvent } from '../engine/events.ts';
 import type { Claim, Tickets } from '../engine/ticket-ops.ts';
+import { startCommit } from '../engine/tickets.ts';
 import { VtError } from '../errors.ts';
 import type { GateResult } from '../gates/types.ts';
 import { getControl, queueRows } from '../store/queue.ts';

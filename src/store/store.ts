@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, type Transaction } from 'kysely';
-import { Migrator } from 'kysely/migration';
 import { VtError } from '../errors.ts';
+import { classifyFailure } from '../failures.ts';
 import {
   configureSqlite,
   ImmediateSqliteDialect,
@@ -14,6 +14,7 @@ import { GroupCommitter } from './group-commit.ts';
 import { MIGRATIONS, migrationProvider } from './migrations/index.ts';
 import { rebuildProjections } from './projector.ts';
 import type { DB } from './schema.ts';
+import { assertStoreFileSound } from './sqlite-file.ts';
 
 export type Trx = Transaction<DB>;
 export type Db = Kysely<DB>;
@@ -24,6 +25,8 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Where it lives, safe to print (no password). */
   readonly location: string;
+  /** Opened for reading only: `transaction` refuses, nothing is migrated. */
+  readonly readonly?: boolean;
   transaction<T>(fn: (trx: Trx) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
@@ -31,6 +34,11 @@ export interface Store {
 export interface StoreOptions {
   /** SQLite only: FULL (default) makes an acknowledged commit survive power loss; NORMAL is faster. */
   synchronous?: Synchronous;
+  /**
+   * Open for reading only (read commands): no migration and no write of any kind, so a store file
+   * or folder that is read-only can still be read, and readers never queue on the write lock.
+   */
+  readonly?: boolean;
 }
 
 /** Open (creating and migrating when needed) the store named by a path, `sqlite:PATH`, or a postgres URL. */
@@ -41,16 +49,28 @@ export async function openStore(target: string, opts: StoreOptions = {}): Promis
     });
   }
   const file = resolve(target.replace(/^sqlite:(\/\/)?/, ''));
+  assertStoreFileSound(file);
+  if (opts.readonly) {
+    const ro = openReadonly(file);
+    if (ro) return ro;
+  }
   mkdirSync(dirname(file), { recursive: true });
   let raw: Database.Database;
   try {
     raw = new Database(file);
     configureSqlite(raw, opts.synchronous ?? 'FULL');
   } catch (err) {
-    throw new VtError('STORE_ERROR', `cannot open the store ${file}: ${(err as Error).message}`);
+    throw openError(file, err);
   }
   const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect(raw) });
-  const reshaped = await migrate(db, (d) => sqliteAfterMigrate(d));
+  // Migrating takes the write lock even when there is nothing to do: look first.
+  let reshaped = false;
+  try {
+    if (!isCurrent(raw)) reshaped = await migrate(db, (d) => sqliteAfterMigrate(d));
+  } catch (err) {
+    await db.destroy();
+    throw openError(file, err);
+  }
   const group = new GroupCommitter(db);
   const store: Store = {
     db,
@@ -64,12 +84,87 @@ export async function openStore(target: string, opts: StoreOptions = {}): Promis
   return store;
 }
 
+/** A read-only store, or null when it must be opened for writing first (it needs migrating). */
+function openReadonly(file: string): Store | null {
+  if (!existsSync(file))
+    throw new VtError('NOT_FOUND', `there is no store at ${file}`, {
+      hint: 'Create one with: vt init (or name another with --db PATH)',
+    });
+  let raw: Database.Database;
+  try {
+    raw = new Database(file, { readonly: true, fileMustExist: true });
+    raw.pragma('busy_timeout = 10000');
+  } catch (err) {
+    throw openError(file, err);
+  }
+  let current: boolean;
+  try {
+    current = isCurrent(raw);
+  } catch (err) {
+    raw.close();
+    throw err;
+  }
+  if (!current) {
+    raw.close();
+    if (writable(file)) return null;
+    throw new VtError('STORE_ERROR', `the store ${file} was made by an older vt and is read-only here`, {
+      hint: 'Open it once with write access (any write command migrates it), or use the vt that made it',
+    });
+  }
+  const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect(raw) });
+  return {
+    db,
+    kind: 'sqlite',
+    location: file,
+    readonly: true,
+    transaction: () =>
+      Promise.reject(
+        new VtError('INTERNAL', `the store ${file} was opened read-only; this command cannot write`),
+      ),
+    close: () => db.destroy(),
+  };
+}
+
+/** Every migration this vt knows has run, and the append-only triggers are in place. */
+function isCurrent(raw: Database.Database): boolean {
+  const tables = raw
+    .prepare(
+      "select name from sqlite_master where (type = 'table' and name = 'kysely_migration') or (type = 'trigger' and name in ('events_no_update', 'events_no_delete'))",
+    )
+    .pluck()
+    .all() as string[];
+  if (tables.length < 3) return false;
+  const done = new Set(raw.prepare('select name from kysely_migration').pluck().all() as string[]);
+  return Object.keys(MIGRATIONS).every((m) => done.has(m));
+}
+
+function writable(file: string): boolean {
+  try {
+    accessSync(file, constants.W_OK);
+    accessSync(dirname(file), constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function openError(file: string, err: unknown): unknown {
+  const known = classifyFailure(err, { store: file });
+  if (known !== err) return known;
+  return new VtError('STORE_ERROR', `cannot open the store ${file}: ${(err as Error).message}`, {
+    details: { store: file, cause: (err as { code?: string }).code ?? null },
+  });
+}
+
 /** Migrate to the latest schema; true when a migration that reshapes projections ran on a store with events. */
 async function migrate(db: Db, after: (db: Kysely<unknown>) => Promise<void>): Promise<boolean> {
+  const { Migrator } = await import('kysely/migration');
   const migrator = new Migrator({ db, provider: migrationProvider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    const cause = (error as { code?: string }).code;
+    if (cause) throw error; // a full disk or a damaged file: the caller names it
     throw new VtError('STORE_ERROR', `migration ${failed} failed: ${(error as Error).message ?? error}`);
   }
   await after(db as unknown as Kysely<unknown>);

@@ -1,9 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { exportBundle, verifyBundle, verifyStore } from '../../audit/audit.ts';
 import { VtError } from '../../errors.ts';
 import type { VerifyResult } from '../../store/chain.ts';
-import { rebuildProjections } from '../../store/projector.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint, safe, table, when } from '../output.ts';
@@ -35,8 +33,9 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
     .addHelpText('after', '\nExamples:\n  vt audit verify\n  vt audit verify --bundle audit.jsonl')
     .action(
       withCtx(async (ctx, project: string | undefined, o: { bundle?: string }) => {
+        const { verifyBundle, verifyStore } = await import('../../audit/audit.ts');
         if (o.bundle) return report(ctx, verifyBundle(resolve(ctx.cwd, o.bundle)), o.bundle);
-        const { store } = await ctx.vt();
+        const { store } = await ctx.vt({ readonly: true });
         return report(ctx, await verifyStore(store.db, project), store.location);
       }),
     );
@@ -47,7 +46,10 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
     .option('--project <id>', 'only this project')
     .action(
       withCtx(async (ctx, file: string, o: { project?: string }) => {
-        const { store, engine } = await ctx.vt();
+        const [{ store, engine }, { exportBundle }] = await Promise.all([
+          ctx.vt({ readonly: true }),
+          import('../../audit/audit.ts'),
+        ]);
         const path = resolve(ctx.cwd, file);
         const m = await exportBundle(store.db, path, engine.clock.now(), o.project);
         if (ctx.json) json(ctx.io, { file: path, ...m });
@@ -113,7 +115,10 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
     .description('rebuild every projection table from the events, in one transaction')
     .action(
       withCtx(async (ctx) => {
-        const { store } = await ctx.vt();
+        const [{ store }, { rebuildProjections }] = await Promise.all([
+          ctx.vt(),
+          import('../../store/projector.ts'),
+        ]);
         const r = await rebuildProjections(store);
         if (ctx.json) json(ctx.io, r);
         ctx.io.err(

@@ -1,17 +1,9 @@
 import { appendFileSync, chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { createGithubSource } from '../../autopilot/github.ts';
-import {
-  type AutopilotOptions,
-  type IssueSource,
-  type Progress,
-  runAutopilot,
-} from '../../autopilot/worker.ts';
-import { openWorkspaces, workspaceDir } from '../../autopilot/workspace.ts';
-import { Tickets } from '../../engine/ticket-ops.ts';
+import type { AutopilotOptions, IssueSource, Progress } from '../../autopilot/worker.ts';
 import { VtError } from '../../errors.ts';
+import { VT_JS } from '../../package.ts';
 import { redact } from '../../redact.ts';
 import { inboxRows, setControl } from '../../store/queue.ts';
 import { workspaceOf } from '../../wiring.ts';
@@ -19,8 +11,6 @@ import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { badge, json, paint, safe, table, when } from '../output.ts';
 import { printGates } from './work.ts';
-
-const VT_JS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/vt.js');
 
 /** A `vt` launcher for executors' PATH, so a step script can call `vt tick ...` in its session. */
 export function writeLauncher(root: string): string {
@@ -152,7 +142,12 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
           if (!['auto', 'git', 'folder'].includes(o.workspaces))
             throw new VtError('BAD_INPUT', `--workspaces must be auto, git or folder, not "${o.workspaces}"`);
           const root = ctx.requireRoot();
-          const { engine } = await ctx.vt();
+          const [{ engine }, { Tickets }, { runAutopilot }, { openWorkspaces }] = await Promise.all([
+            ctx.vt(),
+            import('../../engine/ticket-ops.ts'),
+            import('../../autopilot/worker.ts'),
+            import('../../autopilot/workspace.ts'),
+          ]);
           const tickets = new Tickets(engine);
           const sources: IssueSource[] = [];
           if (o.github) {
@@ -165,6 +160,7 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
                   hint: 'export GITHUB_TOKEN=… (a token with issues: read and write on the repository)',
                 },
               );
+            const { createGithubSource } = await import('../../autopilot/github.ts');
             sources.push(
               createGithubSource({
                 engine,
@@ -284,7 +280,7 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
     .addHelpText('after', '\nExample:\n  vt retry churn-model-1-training')
     .action(
       withCtx(async (ctx, ticket: string) => {
-        const { engine } = await ctx.vt();
+        const [{ engine }, { Tickets }] = await Promise.all([ctx.vt(), import('../../engine/ticket-ops.ts')]);
         const c = await new Tickets(engine).retry(ticket, ctx.who);
         if (ctx.json) json(ctx.io, { ticket, status: c.state.tickets[ticket]?.status });
         ctx.io.err(
@@ -303,7 +299,11 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
     .addHelpText('after', '\nExample:\n  vt done churn-model-1-scope-pitch')
     .action(
       withCtx(async (ctx, ticket: string) => {
-        const { engine } = await ctx.vt();
+        const [{ engine }, { Tickets }, { workspaceDir }] = await Promise.all([
+          ctx.vt(),
+          import('../../engine/ticket-ops.ts'),
+          import('../../autopilot/workspace.ts'),
+        ]);
         const root = ctx.requireRoot();
         const human = workspaceDir(root, `${ticket}.human`);
         const here = workspaceOf(ctx.cwd);
@@ -329,7 +329,7 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
     .option('--wide', 'do not truncate')
     .action(
       withCtx(async (ctx, o: { wide?: boolean }) => {
-        const { store } = await ctx.vt();
+        const { store } = await ctx.vt({ readonly: true });
         const rows = await inboxRows(store.db);
         if (ctx.json) {
           json(

@@ -1,10 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { buildHandoff } from '../../context/handoff.ts';
-import { phaseOf } from '../../engine/core.ts';
-import { Tickets } from '../../engine/ticket-ops.ts';
-import { isOpen } from '../../engine/tickets.ts';
 import { VtError } from '../../errors.ts';
 import { CONTEXT_KINDS, type ContextKind, PRIORITIES, type Priority, TICKET_STATUSES } from '../../types.ts';
 import type { WithCtx } from '../main.ts';
@@ -38,7 +34,10 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
               'BAD_INPUT',
               `--priority must be one of ${PRIORITIES.join(', ')}, not "${o.priority}"`,
             );
-          const { engine } = await ctx.vt();
+          const [{ engine }, { Tickets }] = await Promise.all([
+            ctx.vt(),
+            import('../../engine/ticket-ops.ts'),
+          ]);
           const c = await new Tickets(engine).addIssue(
             o.project,
             { title, priority: o.priority as Priority | undefined, labels: o.label, phase: o.phase },
@@ -62,7 +61,7 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
     .option('--wide', 'do not truncate')
     .action(
       withCtx(async (ctx, o: { project?: string; all?: boolean; wide?: boolean }) => {
-        const { store } = await ctx.vt();
+        const { store } = await ctx.vt({ readonly: true });
         let q = store.db
           .selectFrom('tickets as t')
           .innerJoin('issues as i', 'i.id', 't.issue')
@@ -127,7 +126,10 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
           o: { none?: boolean },
         ) => {
           if (!assignee && !o.none) throw new VtError('USAGE', 'name the assignee, or pass --none');
-          const { engine } = await ctx.vt();
+          const [{ engine }, { Tickets }] = await Promise.all([
+            ctx.vt(),
+            import('../../engine/ticket-ops.ts'),
+          ]);
           await new Tickets(engine).assign(project, issueId, o.none ? null : assignee!, ctx.who);
           ctx.io.err(
             `${paint(ctx.color, 'green', '✓')} ${issueId} ${o.none ? 'unassigned' : `assigned to ${assignee}`}\n`,
@@ -146,7 +148,12 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
     .action(
       withCtx(async (ctx, given?: string) => {
         const project = await resolveProject(ctx, given);
-        const { engine } = await ctx.vt();
+        const [{ engine }, { isOpen }, { phaseOf }, { Tickets }] = await Promise.all([
+          ctx.vt(),
+          import('../../engine/tickets.ts'),
+          import('../../engine/core.ts'),
+          import('../../engine/ticket-ops.ts'),
+        ]);
         const s = await engine.state(project);
         const open = Object.values(s.tickets).find((t) => t.phase === s.phase && isOpen(t));
         if (open) {
@@ -180,7 +187,7 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
     .action(
       withCtx(async (ctx, given: string | undefined, o: { kind?: string; phase?: string }) => {
         const project = await resolveProject(ctx, given);
-        const { store } = await ctx.vt();
+        const { store } = await ctx.vt({ readonly: true });
         let q = store.db.selectFrom('context').selectAll().where('project_id', '=', project);
         if (o.kind) q = q.where('kind', '=', o.kind);
         if (o.phase) q = q.where('phase', '=', o.phase);
@@ -213,7 +220,7 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
           ctx.io.err(`${paint(ctx.color, 'green', '✓')} recorded ${kind}\n`);
           return 0;
         }
-        const { engine } = await ctx.vt();
+        const [{ engine }, { Tickets }] = await Promise.all([ctx.vt(), import('../../engine/ticket-ops.ts')]);
         const who = ctx.who;
         await new Tickets(engine).addContext(
           project,
@@ -232,7 +239,7 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
     .action(
       withCtx(async (ctx, given?: string) => {
         const project = await resolveProject(ctx, given);
-        const { engine, store } = await ctx.vt();
+        const { engine, store } = await ctx.vt({ readonly: true });
         const s = await engine.state(project);
         const stored = await store.db
           .selectFrom('handoffs')
@@ -244,7 +251,8 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
         const text =
           stored && root && existsSync(join(root, stored.path))
             ? readFileSync(join(root, stored.path), 'utf8')
-            : buildHandoff(s, await engine.train(s.trainHash)).text;
+            : (await import('../../context/handoff.ts')).buildHandoff(s, await engine.train(s.trainHash))
+                .text;
         if (ctx.json) json(ctx.io, { project, phase: s.phase, visit: s.visit, stored: stored ?? null, text });
         else ctx.io.out(safe(text));
         return 0;

@@ -1,16 +1,14 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { VtError } from '../../errors.ts';
-import { lintTrain } from '../../train/lint.ts';
-import { formatProblem, loadTrainFile, parseTrain } from '../../train/loader.ts';
-import { trainJsonSchema } from '../../train/schema.ts';
+import { copyFileDurable, writeFileDurable } from '../../io/files.ts';
+import { TEMPLATES_DIR } from '../../package.ts';
 import { TRAIN_FILE } from '../../wiring.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint } from '../output.ts';
 
-export const TEMPLATES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../templates');
+export { TEMPLATES_DIR };
 
 export function templateNames(): string[] {
   return readdirSync(TEMPLATES_DIR)
@@ -18,8 +16,17 @@ export function templateNames(): string[] {
     .map((f) => f.replace(/\.yaml$/, ''));
 }
 
-/** Write vt.yaml from a built-in template (with `people` naming the actor), plus the document templates. */
-export function writeStarter(dir: string, template: string, actor: string, force: boolean): string {
+/**
+ * Write vt.yaml from a built-in template (with `people` naming the actor), plus the document
+ * templates, each durably (fsynced and renamed into place) before init reports success.
+ */
+export async function writeStarter(
+  dir: string,
+  template: string,
+  actor: string,
+  force: boolean,
+): Promise<string> {
+  const { parseTrain } = await import('../../train/loader.ts');
   const src = join(TEMPLATES_DIR, `${template}.yaml`);
   if (!existsSync(src)) {
     throw new VtError('BAD_INPUT', `no template "${template}"`, {
@@ -36,12 +43,10 @@ export function writeStarter(dir: string, template: string, actor: string, force
     `people:\n  # who holds which roles; approvers may not approve work they did\n  ${actor}: [conductor, evaluator]`,
   );
   parseTrain(text, target);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(target, text);
+  writeFileDurable(target, text);
   const docs = join(dir, 'templates', 'docs');
-  mkdirSync(docs, { recursive: true });
   for (const f of readdirSync(join(TEMPLATES_DIR, 'docs'))) {
-    if (!existsSync(join(docs, f)) || force) copyFileSync(join(TEMPLATES_DIR, 'docs', f), join(docs, f));
+    if (!existsSync(join(docs, f)) || force) copyFileDurable(join(TEMPLATES_DIR, 'docs', f), join(docs, f));
   }
   return target;
 }
@@ -55,7 +60,7 @@ export function registerSetup(program: Command, withCtx: WithCtx): void {
     .addHelpText('after', '\nExamples:\n  vt init\n  vt init --dir ./churn --template ml-value-train')
     .action(
       withCtx(async (ctx, opts: { template: string; force?: boolean }) => {
-        const file = writeStarter(ctx.cwd, opts.template, ctx.actor, !!opts.force);
+        const file = await writeStarter(ctx.cwd, opts.template, ctx.actor, !!opts.force);
         const { store } = await ctx.vt();
         ctx.io.err(
           `${paint(ctx.color, 'green', '✓')} wrote ${file}\n${paint(ctx.color, 'green', '✓')} store ${store.location}\n`,
@@ -73,6 +78,10 @@ export function registerSetup(program: Command, withCtx: WithCtx): void {
     .addHelpText('after', '\nExamples:\n  vt lint\n  vt lint templates/my-train.yaml --json')
     .action(
       withCtx(async (ctx, file?: string) => {
+        const [{ lintTrain }, { formatProblem, loadTrainFile }] = await Promise.all([
+          import('../../train/lint.ts'),
+          import('../../train/loader.ts'),
+        ]);
         const path = file ? resolve(ctx.cwd, file) : join(ctx.requireRoot(), TRAIN_FILE);
         const loaded = loadTrainFile(path);
         const problems = lintTrain(loaded);
@@ -105,6 +114,7 @@ export function registerSetup(program: Command, withCtx: WithCtx): void {
     )
     .action(
       withCtx(async (ctx) => {
+        const { trainJsonSchema } = await import('../../train/schema.ts');
         ctx.io.out(`${JSON.stringify(trainJsonSchema(), null, 2)}\n`);
         return 0;
       }),
