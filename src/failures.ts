@@ -51,5 +51,8 @@ function failureCode(err: unknown): string | null {
     return typeof cause === 'string' ? cause : null;
   }
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : null;
+  if (typeof code === 'string' && code !== 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') return code;
+  // Child processes (git) report a full disk only in their messages.
+  const message = err instanceof Error ? err.message : '';
+  return /No space left on device|ENOSPC/.test(message) ? 'ENOSPC' : null;
 }

@@ -13,12 +13,24 @@ export async function runCommandExecutor(
 ): Promise<ExecutorResult> {
   mkdirSync(dirname(run.logFile), { recursive: true });
   const log = createWriteStream(run.logFile, { flags: 'a' });
+  // A log that cannot be written (a full disk) is the run's error, not an uncaught crash.
+  let logError: Error | null = null;
+  log.on('error', (err) => {
+    logError ??= err;
+  });
   // The executor gets this process's environment minus the store's credentials, plus its VT_* context.
-  const end = await runProcess({ ...run, env: childEnv(run.env), onOutput: (text) => log.write(text) });
+  const end = await runProcess({
+    ...run,
+    env: childEnv(run.env),
+    onOutput: (text) => logError ?? log.write(text),
+  });
   const result = toResult(run.argv[0]!, run.timeoutMs, end);
-  await new Promise<void>((resolve) =>
-    log.end(`\n[vt] ${result.outcome} after ${end.durationMs} ms: ${result.message}\n`, () => resolve()),
-  );
+  if (!logError)
+    await new Promise<void>((resolve) => {
+      log.once('error', () => resolve());
+      log.end(`\n[vt] ${result.outcome} after ${end.durationMs} ms: ${result.message}\n`, () => resolve());
+    });
+  if (logError) throw logError;
   return result;
 }
 
