@@ -35,6 +35,8 @@ export class CliContext {
   constructor(io: Io, opts: GlobalOptions) {
     this.io = io;
     this.opts = opts;
+    // Times are shown and read in the local zone; --utc makes the process's zone UTC.
+    if (opts.utc) process.env.TZ = 'UTC';
   }
   get color(): boolean {
     return useColor(this.io, this.opts.color);

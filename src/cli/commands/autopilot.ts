@@ -246,6 +246,7 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
   program
     .command('pause')
     .description('stop autopilots from claiming new tickets (running ones finish); undo with vt resume')
+    .addHelpText('after', '\nExamples:\n  vt pause\n  vt resume')
     .action(
       withCtx(async (ctx) => {
         const { store, engine } = await ctx.vt();
@@ -259,6 +260,7 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
     .description(
       'stop running autopilots now: their executors are killed and their tickets are retried later',
     )
+    .addHelpText('after', '\nExamples:\n  vt abort\n  vt abort --clear')
     .option('--clear', 'clear a previous abort so autopilots can start again')
     .action(
       withCtx(async (ctx, o: { clear?: boolean }) => {
@@ -267,7 +269,7 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
         ctx.io.err(
           o.clear
             ? 'abort cleared\n'
-            : `${paint(ctx.color, 'red', '✗')} abort requested; clear it with: vt abort --clear\n`,
+            : `${paint(ctx.color, 'green', '✓')} abort requested: running autopilots stop now; clear it with: vt abort --clear\n`,
         );
         return 0;
       }),
@@ -326,6 +328,7 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
   program
     .command('inbox')
     .description('tickets waiting for a person: approvals, human work, blocked tickets')
+    .addHelpText('after', '\nExamples:\n  vt inbox\n  vt inbox --json')
     .option('--wide', 'do not truncate')
     .action(
       withCtx(async (ctx, o: { wide?: boolean }) => {

@@ -20,7 +20,13 @@ function sqliteFile(ctx: CliContext): string {
 const ok = (ctx: CliContext, text: string) => ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${text}\n`);
 
 export function registerDb(program: Command, withCtx: WithCtx): void {
-  const db = program.command('db').description('look after the store: backup, restore, import, check');
+  const db = program
+    .command('db')
+    .description('look after the store: backup, restore, import, check')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt db check\n  vt db backup backups/vt.db\n  vt db restore backups/vt.db --yes\n  vt db import audit.jsonl',
+    );
 
   db.command('backup')
     .description('copy the store to FILE, consistently, even while autopilots run; the copy is checked')

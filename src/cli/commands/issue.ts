@@ -9,7 +9,13 @@ import { callSessionTool } from '../session-client.ts';
 import { resolveProject } from './project.ts';
 
 export function registerIssue(program: Command, withCtx: WithCtx): void {
-  const issue = program.command('issue').description('the local queue of work: issues and their tickets');
+  const issue = program
+    .command('issue')
+    .description('the local queue of work: issues and their tickets')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt issue add "Carry churn through the train" --project churn\n  vt issue list --all',
+    );
   issue
     .command('add')
     .description("queue work for a project's phase (default: its current phase); prints the new ticket id")
@@ -56,6 +62,7 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
     .command('list')
     .alias('ls')
     .description('tickets: open ones by default, in the order the autopilot takes them')
+    .addHelpText('after', '\nExamples:\n  vt issue list\n  vt issue list --project churn --all --json')
     .option('-p, --project <id>', 'only this project')
     .option('-a, --all', 'include finished tickets')
     .option('--wide', 'do not truncate')
@@ -112,6 +119,10 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
   issue
     .command('assign')
     .description('assign an issue to a person (the autopilot leaves assigned issues alone), or --none')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt issue assign churn churn-1 alice\n  vt issue assign churn churn-1 --none',
+    )
     .argument('<project>')
     .argument('<issue>')
     .argument('[assignee]')
@@ -144,6 +155,7 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
     .description(
       "the Conductor's planning step: queue a ticket for the project's current phase if none is open",
     )
+    .addHelpText('after', '\nExamples:\n  vt plan churn\n  vt plan --json')
     .argument('[project]')
     .action(
       withCtx(async (ctx, given?: string) => {
@@ -177,17 +189,23 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
 
   const context = program
     .command('context')
-    .description("a project's recorded facts, decisions, assumptions, risks and notes");
+    .description("a project's recorded facts, decisions, assumptions, risks and notes")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt context show churn --kind decision\n  vt context add churn decision "Use AUC as the success measure"',
+    );
   context
     .command('show')
     .description('list context entries, newest first')
+    .addHelpText('after', '\nExamples:\n  vt context show churn\n  vt context show churn --kind risk --json')
     .argument('[project]')
     .option('--kind <kind>', CONTEXT_KINDS.join(', '))
     .option('--phase <phase>', 'only this phase')
     .action(
       withCtx(async (ctx, given: string | undefined, o: { kind?: string; phase?: string }) => {
         const project = await resolveProject(ctx, given);
-        const { store } = await ctx.vt({ readonly: true });
+        const { store, engine } = await ctx.vt({ readonly: true });
+        await engine.state(project); // an unknown project is an error, not an empty list
         let q = store.db.selectFrom('context').selectAll().where('project_id', '=', project);
         if (o.kind) q = q.where('kind', '=', o.kind);
         if (o.phase) q = q.where('phase', '=', o.phase);
@@ -207,6 +225,10 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
   context
     .command('add')
     .description('record a context entry in the current phase (inside a session: bound to it)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt context add churn decision "Use AUC as the success measure"\n  vt context add churn risk "Labels for 2024 are incomplete"',
+    )
     .argument('<project>')
     .argument('<kind>', CONTEXT_KINDS.join(', '))
     .argument('<text>')
@@ -235,6 +257,7 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
   program
     .command('handoff')
     .description("the handoff packet for the project's current phase (the stored one, or a fresh build)")
+    .addHelpText('after', '\nExamples:\n  vt handoff churn\n  vt handoff churn --json | jq -r .text')
     .argument('[project]')
     .action(
       withCtx(async (ctx, given?: string) => {

@@ -23,7 +23,13 @@ export async function resolveProject(ctx: CliContext, given: string | undefined)
 }
 
 export function registerProject(program: Command, withCtx: WithCtx): void {
-  const project = program.command('project').description('create and list projects');
+  const project = program
+    .command('project')
+    .description('create and list projects')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt project create "Churn model" --team growth\n  vt project list --json',
+    );
   project
     .command('create')
     .description('start a project on the train in vt.yaml (pinning its content hash); prints the new id')
@@ -112,6 +118,7 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
     .command('list')
     .alias('ls')
     .description('list projects: phase, status, priority, last change')
+    .addHelpText('after', "\nExamples:\n  vt project list\n  vt project ls --json | jq -r '.[].id'")
     .option('--wide', 'do not truncate')
     .action(
       withCtx(async (ctx, o: { wide?: boolean }) => {
