@@ -88,7 +88,7 @@ export function writeFileDurable(
   } catch (err) {
     if (fd !== null) closeSync(fd);
     rmSync(tmp, { force: true });
-    throw err;
+    throw namingTarget(err, target);
   }
   fsyncDir(dirname(target));
 }
@@ -104,7 +104,14 @@ export function copyFileDurable(src: string, dest: string): void {
     renameSync(tmp, target);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw err;
+    throw namingTarget(err, target);
   }
   fsyncDir(dirname(target));
+}
+
+/** An error about the temporary file is reported as being about the file the caller asked for. */
+function namingTarget(err: unknown, target: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === 'object' && typeof e.path === 'string' && e.path.includes('.tmp-')) e.path = target;
+  return err;
 }

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, type Transaction } from 'kysely';
@@ -91,18 +91,31 @@ function openReadonly(file: string): Store | null {
       hint: 'Create one with: vt init (or name another with --db PATH)',
     });
   let raw: Database.Database;
+  let current: boolean;
   try {
     raw = new Database(file, { readonly: true, fileMustExist: true });
     raw.pragma('busy_timeout = 10000');
+    try {
+      current = isCurrent(raw);
+    } catch (err) {
+      raw.close();
+      throw err;
+    }
   } catch (err) {
-    throw openError(file, err);
-  }
-  let current: boolean;
-  try {
-    current = isCurrent(raw);
-  } catch (err) {
-    raw.close();
-    throw err;
+    // A WAL store in a folder this user cannot write: SQLite cannot make the shared-memory file a
+    // reader needs. With no write-ahead log left over (a cleanly closed store), the file alone is the
+    // whole database: read it into memory instead.
+    const code = (err as { code?: string }).code ?? '';
+    if (!/^SQLITE_(READONLY|CANTOPEN)/.test(code) || !walIsEmpty(file)) throw openError(file, err);
+    try {
+      const image = readFileSync(file);
+      image[18] = 1; // "rollback journal" in the header: a database in memory cannot use WAL
+      image[19] = 1;
+      raw = new Database(image, { readonly: true });
+      current = isCurrent(raw);
+    } catch (inner) {
+      throw openError(file, inner);
+    }
   }
   if (!current) {
     raw.close();
@@ -136,6 +149,14 @@ function isCurrent(raw: Database.Database): boolean {
   if (tables.length < 3) return false;
   const done = new Set(raw.prepare('select name from kysely_migration').pluck().all() as string[]);
   return Object.keys(MIGRATIONS).every((m) => done.has(m));
+}
+
+function walIsEmpty(file: string): boolean {
+  try {
+    return statSync(`${file}-wal`).size === 0;
+  } catch {
+    return true;
+  }
 }
 
 function writable(file: string): boolean {
