@@ -21,7 +21,7 @@ const out = at > 0 ? resolve(process.argv[at + 1]!) : join(root, 'dist');
  * Packages bundled into the CLI: the ones nearly every store command loads. Bundled, they are one
  * parse instead of hundreds of files to resolve and link (Kysely alone is ~400 modules).
  */
-const BUNDLED = new Set(['kysely', 'commander', 'canonicalize', 'yaml', 'zod']);
+const BUNDLED = new Set(['kysely', 'commander', 'canonicalize', 'zod']);
 
 const started = performance.now();
 rmSync(out, { recursive: true, force: true });

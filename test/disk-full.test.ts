@@ -66,7 +66,10 @@ describe('a full disk', () => {
     }
     cpSync(MINI, join(disk, 'vt.yaml'));
     const as = ['--as', 'lead-1'];
-    assert.equal((await runVt(['project', 'create', 'Churn', '--id', 'churn', ...as], { cwd: disk })).code, 0);
+    assert.equal(
+      (await runVt(['project', 'create', 'Churn', '--id', 'churn', ...as], { cwd: disk })).code,
+      0,
+    );
     const before = await eventsIn(disk);
     const filler = fill(disk);
     let failed = null;

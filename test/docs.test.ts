@@ -47,7 +47,8 @@ function splitComment(line: string): [string, string] {
     if (quote) {
       if (c === quote) quote = null;
     } else if (c === '"' || c === "'") quote = c;
-    else if (c === '#' && (i === 0 || /\s/.test(line[i - 1]!))) return [line.slice(0, i).trimEnd(), line.slice(i + 1)];
+    else if (c === '#' && (i === 0 || /\s/.test(line[i - 1]!)))
+      return [line.slice(0, i).trimEnd(), line.slice(i + 1)];
   }
   return [line, ''];
 }
@@ -108,7 +109,12 @@ export function extractBlocks(markdown: string): Block[] {
   return blocks;
 }
 
-const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
+const DOCS = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+]
   .filter((f) => !process.env.VT_DOCS_TEST_ONLY || f === process.env.VT_DOCS_TEST_ONLY)
   .sort((a, b) => (a === 'README.md' ? -1 : b === 'README.md' ? 1 : a.localeCompare(b)));
 
