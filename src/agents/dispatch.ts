@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { phaseOf } from '../engine/core.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { ProjectState } from '../engine/state.ts';
 import type { Tickets } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
+import { VT_JS } from '../package.ts';
 import { ExecutorSchema, type ExecutorSpec, type Phase, type Role, type Train } from '../train/schema.ts';
 import { findOnPath, runCliAgent } from './executors/cli-agent.ts';
 import { languageModel, runLlm, sessionToolSet } from './executors/llm.ts';
@@ -21,8 +21,6 @@ import type { ExecutorResult } from './types.ts';
  */
 
 type AgentSpec = Extract<ExecutorSpec, { kind: 'cli-agent' | 'llm' }>;
-
-const VT_JS = fileURLToPath(new URL('../../bin/vt.js', import.meta.url));
 
 const envName = (id: string) => id.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 

@@ -1,27 +1,15 @@
 import { z } from 'zod';
-import { VtError } from '../../errors.ts';
 import type { Db } from '../../store/store.ts';
 import { ProjectId, route } from '../route.ts';
 
 type ValueReport = (db: Db, opts: { project?: string; team?: string }) => Promise<unknown> | unknown;
 
-/** Where the analytics module keeps `valueReport`; looked up at run time so the API builds without it. */
-const CANDIDATES = ['../../analytics/index.ts', '../../analytics/value.ts', '../../analytics/report.ts'];
 let found: ValueReport | null = null;
 
+/** The analytics module, loaded when the route is first asked (a static path, so a bundle has it). */
 async function valueReport(): Promise<ValueReport> {
-  if (found) return found;
-  for (const path of CANDIDATES) {
-    try {
-      const mod = (await import(new URL(path, import.meta.url).href)) as { valueReport?: ValueReport };
-      if (typeof mod.valueReport === 'function') return (found = mod.valueReport);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-    }
-  }
-  throw new VtError('NOT_FOUND', 'value analytics are not part of this build of vt', {
-    hint: 'Use a version of vt that includes src/analytics (vt metrics)',
-  });
+  found ??= (await import('../../analytics/index.ts')).valueReport as unknown as ValueReport;
+  return found;
 }
 
 export const valueRoutes = [
