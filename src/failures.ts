@@ -48,7 +48,9 @@ function failureCode(err: unknown): string | null {
   if (err instanceof VtError) {
     if (err.code === 'DISK_FULL' || err.code === 'STORE_DAMAGED') return null;
     const cause = err.details?.cause;
-    return typeof cause === 'string' ? cause : null;
+    if (typeof cause === 'string') return cause;
+    // A child process (git) that failed on a full disk, wrapped with its output.
+    return /No space left on device/.test(err.message) ? 'ENOSPC' : null;
   }
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && code !== 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') return code;

@@ -6,7 +6,7 @@ import { rememberRequest, requestOf } from '../store/idempotency.ts';
 import { project } from '../store/projector.ts';
 import type { Store, Trx } from '../store/store.ts';
 import type { LoadedTrain } from '../train/loader.ts';
-import type { Train } from '../train/schema.ts';
+import { type Train, TrainSchema } from '../train/schema.ts';
 import type { Priority } from '../types.ts';
 import type { DecisionConfirmation } from './confirmation.ts';
 import {
@@ -139,9 +139,7 @@ export class Engine {
         .where('hash', '=', hash)
         .executeTakeFirst();
       if (!row) throw new VtError('NOT_FOUND', `train ${hash.slice(0, 12)} is not in the store`);
-      // Stored bodies are the validated, defaulted output of the schema (registerTrain), addressed
-      // by their hash; parsing them again cost every CLI call ~40 ms of zod for nothing.
-      t = JSON.parse(row.body) as Train;
+      t = TrainSchema.parse(JSON.parse(row.body));
       this.#trains.set(hash, t);
     }
     return t;
