@@ -52,16 +52,20 @@ export async function openVt(
   dbTarget: string,
   opts: StoreOptions & { clock?: Clock; integrations?: IntegrationsConfig } = {},
 ): Promise<Vt> {
-  const [{ openStore }, { Engine }, { nodeIo }, { EMPTY_INTEGRATIONS }, { registerIntegrations }] =
-    await Promise.all([
-      import('./store/store.ts'),
-      import('./engine/engine.ts'),
-      import('./io/node-io.ts'),
+  const [{ openStore }, { Engine }, { nodeIo }] = await Promise.all([
+    import('./store/store.ts'),
+    import('./engine/engine.ts'),
+    import('./io/node-io.ts'),
+  ]);
+  const store = await openStore(dbTarget, opts);
+  const engine = new Engine({ store, io: nodeIo, ...(opts.clock ? { clock: opts.clock } : {}) });
+  // Integrations act on written events; a read-only store (read commands) writes none.
+  if (!opts.readonly) {
+    const [{ EMPTY_INTEGRATIONS }, { registerIntegrations }] = await Promise.all([
       import('./integrations/config.ts'),
       import('./integrations/register.ts'),
     ]);
-  const store = await openStore(dbTarget, opts);
-  const engine = new Engine({ store, io: nodeIo, ...(opts.clock ? { clock: opts.clock } : {}) });
-  registerIntegrations(engine, opts.integrations ?? EMPTY_INTEGRATIONS);
+    registerIntegrations(engine, opts.integrations ?? EMPTY_INTEGRATIONS);
+  }
   return { engine, store, close: () => store.close() };
 }

@@ -116,15 +116,15 @@ export class CliContext {
         throw new VtError('BAD_INPUT', `VT_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not ${sync}`);
       const target = this.dbTarget();
       this.storeLocation = target;
-      const [{ openVt }, { loadIntegrations }] = await Promise.all([
-        import('../wiring.ts'),
-        import('../integrations/config.ts'),
-      ]);
-      const integrations = loadIntegrations(this.root(), this.io.env);
+      const { openVt } = await import('../wiring.ts');
+      // Integrations turn written events into outbox entries: a read-only store writes none.
+      const integrations = opts.readonly
+        ? undefined
+        : (await import('../integrations/config.ts')).loadIntegrations(this.root(), this.io.env);
       this.#vt = await openVt(target, {
         ...(sync ? { synchronous: sync } : {}),
         readonly: !!opts.readonly,
-        integrations,
+        ...(integrations ? { integrations } : {}),
       });
       this.#readonly = !!opts.readonly;
       this.storeLocation = this.#vt.store.location;
