@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { valueReport } from '../src/analytics/index.ts';
-import { Tickets } from '../src/engine/ticket-ops.ts';
 import { canonicalJson, sha256 } from '../src/canonical.ts';
+import { Tickets } from '../src/engine/ticket-ops.ts';
 import { servedStore } from './api-helpers.ts';
 import { ROOT, writeFile } from './helpers.ts';
 

@@ -10,14 +10,13 @@ import { buildHandoff, DEFAULT_BUDGET_TOKENS } from '../context/handoff.ts';
 import type { Claim } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
 import { processId } from '../io/ancestry.ts';
+import { packageVersion } from '../package.ts';
 import { forgetSessionProcesses, registerSessionProcess } from '../store/session-processes.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
 import { hostSession } from './session-host.ts';
 import type { AutopilotDeps, AutopilotOptions, Progress } from './worker.ts';
 
-const VERSION = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+const VERSION = packageVersion();
 
 /*
  * One session of a ticket: its handoff packet, its executor, and the report it leaves.
