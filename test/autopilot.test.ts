@@ -204,13 +204,13 @@ describe('autopilot', () => {
       .where('type', '=', 'ticket.status')
       .orderBy('seq')
       .execute();
-    // ts and not_before come from two readings of the clock, a millisecond or so apart under load.
+    // not_before is the decision's clock reading + the backoff; ts is read a moment later, when the
+    // events are appended. So each wait is at most its backoff, and short of it only by that moment
+    // (well under the 200 ms between the two backoffs, however loaded the machine).
     const waits = rows
       .slice(0, 2)
       .map((r) => Date.parse(JSON.parse(r.payload).not_before) - Date.parse(r.ts));
-    // not_before = a later reading + the backoff, so each wait is at least its backoff; the gap
-    // between the readings grows on a loaded machine, so only the doubling is bounded above.
-    assert.ok(waits[0]! >= 200 && waits[0]! < 400 && waits[1]! >= 400 && waits[1]! < 800, `waits ${waits}`);
+    assert.ok(waits[0]! <= 200 && waits[1]! <= 400 && waits[1]! > 200 && waits[0]! > 0, `waits ${waits}`);
     await store.close();
     assert.match(run.err(), /alert.*flaky-1-p02 blocked after 3 failed attempts/);
     assert.match(readFileSync(join(dir, '.vt', 'alerts.log'), 'utf8'), /flaky-1-p02 blocked/);
