@@ -9,6 +9,11 @@ import { runAutopilot } from '../../autopilot/worker.ts';
 import { openWorkspaces } from '../../autopilot/workspace.ts';
 import { Tickets } from '../../engine/ticket-ops.ts';
 import { VtError } from '../../errors.ts';
+import { signDecision } from '../../identity/decisions.ts';
+import { keySigner } from '../../identity/keys.ts';
+import { sshProof } from '../../identity/proof.ts';
+import { formatPublicKey } from '../../identity/public-key.ts';
+import { initVtKey, loadKeyFile, vtKeyPath } from '../../identity/vt-keys.ts';
 import { parseTrain } from '../../train/loader.ts';
 import { TRAIN_FILE } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
@@ -22,14 +27,20 @@ const MARKER = '.vt-demo';
 export const DEMO_PROJECT = 'penguins';
 export const DEMO_OPERATOR = 'demo-operator';
 
-/** The demo's train: the built-in template, every role played by the example's step scripts. */
-export function demoTrain(): string {
+/**
+ * The demo's train: the built-in template, every role played by the example's step scripts, and the
+ * operator who approves, with the key that signs the operator's decisions.
+ */
+export function demoTrain(operatorKey: string): string {
   const doc = parseDocument(readFileSync(join(TEMPLATES_DIR, 'ml-value-train.yaml'), 'utf8'));
   const run = ['{node}', join(EXAMPLE, 'steps', 'run.ts')];
   const roles = doc.get('roles') as { items: { set(k: string, v: unknown): void }[] };
   for (const role of roles.items)
     role.set('executor', doc.createNode({ kind: 'command', run, timeout_s: 300 }));
-  doc.set('people', doc.createNode({ [DEMO_OPERATOR]: ['conductor', 'evaluator'] }));
+  doc.set(
+    'people',
+    doc.createNode({ [DEMO_OPERATOR]: { roles: ['conductor', 'evaluator'], keys: [{ key: operatorKey }] } }),
+  );
   doc.commentBefore = ' The vt demo train: ml-value-train with every role played by examples/penguins/steps.';
   return doc.toString();
 }
@@ -61,6 +72,19 @@ const SET_UP = 'set up';
  * Write vt.yaml, the document templates and a git repository in `dir`, once. The marker is written
  * first and completed last, so a demo killed half-way through setting up just sets up again.
  */
+/**
+ * The demo operator's signing key: a vt key made for the demo (~/.config/vt/keys/demo-operator, or
+ * under $XDG_CONFIG_HOME), outside the demo folder and so outside every workspace its agents work in.
+ */
+function operatorKey(ctx: CliContext, dir: string) {
+  const path = vtKeyPath(ctx.io.env, DEMO_OPERATOR);
+  if (!existsSync(path)) {
+    initVtKey(ctx.io.env, DEMO_OPERATOR, { comment: `${DEMO_OPERATOR}@vt-demo`, workspaceRoot: dir });
+    ctx.io.err(`${paint(ctx.color, 'green', '✓')} made the demo operator's signing key ${path}\n`);
+  }
+  return keySigner(loadKeyFile(path), 'vt', path);
+}
+
 function setUp(ctx: CliContext, dir: string): void {
   const marker = join(dir, MARKER);
   if (
@@ -82,7 +106,7 @@ function setUp(ctx: CliContext, dir: string): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(marker, 'Created by vt demo (setting up); vt demo --reset removes what it made here.\n');
   writeStarter(dir, 'ml-value-train', DEMO_OPERATOR, true);
-  const text = demoTrain();
+  const text = demoTrain(formatPublicKey(operatorKey(ctx, dir).publicKey));
   parseTrain(text, join(dir, TRAIN_FILE));
   writeFileSync(join(dir, TRAIN_FILE), text);
   writeFileSync(join(dir, '.gitignore'), '.vt/\n.vt-demo\n');
@@ -123,6 +147,7 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
         const started = performance.now();
         if (o.reset) reset(dir);
         setUp(ctx, dir);
+        const signer = operatorKey(ctx, dir);
         const { engine, store } = await ctx.vt();
         const tickets = new Tickets(engine);
         const loaded = parseTrain(readFileSync(join(dir, TRAIN_FILE), 'utf8'), join(dir, TRAIN_FILE));
@@ -183,8 +208,15 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
             const s = await engine.state(DEMO_PROJECT);
             const waiting = Object.values(s.tickets).filter((t) => t.status === 'awaiting-approval');
             if (!waiting.length) break;
-            await engine.approve(DEMO_PROJECT, operator, { reason: 'demo operator reviewed the evidence' });
-            ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${DEMO_OPERATOR} approved ${s.phase}\n`);
+            // The operator signs the approval with the demo's key, as a person signs theirs.
+            const reason = 'demo operator reviewed the evidence';
+            const payload = await engine.decisionPayload(DEMO_PROJECT, DEMO_OPERATOR, {
+              kind: 'approve',
+              reason,
+            });
+            const proof = sshProof(await signDecision(payload, signer));
+            await engine.approve(DEMO_PROJECT, operator, { reason, proof });
+            ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${DEMO_OPERATOR} approved ${s.phase} (signed)\n`);
           }
         } finally {
           process.off('SIGINT', onSignal);
