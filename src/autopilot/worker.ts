@@ -6,6 +6,7 @@ import type { RecordedEvent } from '../engine/events.ts';
 import type { Claim, Tickets } from '../engine/ticket-ops.ts';
 import { startCommit } from '../engine/tickets.ts';
 import { VtError } from '../errors.ts';
+import { classifyFailure } from '../failures.ts';
 import type { GateResult } from '../gates/types.ts';
 import { queueOutlook } from '../store/claims.ts';
 import { dbNow } from '../store/dialect.ts';
@@ -143,8 +144,10 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
   let claimedAny = false;
   const wake = opts.wake ?? pollingWake();
   let storeErrors = 0;
+  let diskFull: VtError | null = null;
 
   for (;;) {
+    if (diskFull) break;
     if (opts.signal?.aborted) {
       summary.stopped = 'signal';
       break;
@@ -198,8 +201,12 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
       start(claim);
     }
     if (inFlight.size) {
-      // A finished ticket frees a slot; new work wakes us too (when the store pushes wake-ups).
-      await Promise.race([...inFlight, wake.wait(opts.pollMs, opts.signal)]);
+      // A finished ticket frees a slot; new work wakes us too (when the store pushes wake-ups). The
+      // wait is cancelled once a ticket finishes, so `--once` exits without waiting out its timer.
+      const tick = new AbortController();
+      const signals = opts.signal ? [tick.signal, opts.signal] : [tick.signal];
+      await Promise.race([...inFlight, wake.wait(opts.pollMs, AbortSignal.any(signals))]);
+      tick.abort();
       return 'again';
     }
     if (opts.once) {
@@ -252,6 +259,14 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
           emit({ type: 'lost', project: claim.projectId, ticket: claim.ticket.id, reason: err.message });
           return;
         }
+        // A full disk is no failed attempt: stop the autopilot (no retry storm, no blocked ticket);
+        // run again once space is freed, and the ticket is taken over after its lease.
+        const machine = classifyFailure(err);
+        if (machine instanceof VtError && machine.code === 'DISK_FULL') {
+          diskFull ??= machine;
+          abortAll.abort();
+          return;
+        }
         // Anything else (a broken workspace, a git failure) is a failed attempt, never a dead loop.
         const reason = `${claim.ticket.phase}: ${err instanceof Error ? err.message : String(err)}`;
         try {
@@ -286,6 +301,7 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
   abortAll.abort();
   await Promise.allSettled(inFlight);
   await wake.close();
+  if (diskFull) throw diskFull;
   for (const source of opts.sources ?? []) await source.deliver().catch(() => 0);
   try {
     summary.waiting = Number(

@@ -1,8 +1,15 @@
 import { z } from 'zod';
-import { checkKeysUnshared, PersonKeySchema, personSchema, splitPeople } from '../identity/people-schema.ts';
-import { checkMlflowGate, MlflowGateFields, type MlflowGateSpec } from '../integrations/mlflow/spec.ts';
-import { IntegrationsSchema } from '../integrations/schema.ts';
+import {
+  checkKeysUnshared,
+  DecisionPolicySchema,
+  PersonKeySchema,
+  personSchema,
+  SignersSchema,
+  splitPeople,
+} from '../identity/people-schema.ts';
 import { PRIORITIES, STAGES } from '../types.ts';
+import { IntegrationsSchema } from './integrations-schema.ts';
+import { checkMlflowGate, MlflowGateFields, type MlflowGateSpec } from './mlflow-spec.ts';
 
 /** Ids are kebab or snake case words: they appear in branch names, file names and URLs. */
 const Id = z
@@ -243,11 +250,10 @@ export const TrainSchema = z
       .describe(
         'who holds which public keys, when people: lists roles only: name -> [{key, valid_after?, …}]',
       ),
-    signers: z
-      .string()
-      .min(1)
-      .optional()
-      .describe("an OpenSSH allowed_signers file of people's keys, relative to this file"),
+    signers: SignersSchema.optional(),
+    decisions: DecisionPolicySchema.optional().describe(
+      "whether people's decisions must be signed (signed: required) or may be (optional, the default)",
+    ),
     deployment: Id.optional().describe(
       'the phase whose first forward exit counts as deployment in vt metrics (default: the phase with id "deployment")',
     ),

@@ -13,7 +13,11 @@ export async function runCommandExecutor(
 ): Promise<ExecutorResult> {
   const log = openSessionLog(run.logFile);
   // The executor gets this process's environment minus the store's credentials, plus its VT_* context.
-  const end = await runProcess({ ...run, env: childEnv(run.env), onOutput: (text) => log.write(text) });
+  const end = await runProcess({
+    ...run,
+    env: childEnv(run.env),
+    onOutput: (text) => log.write(text),
+  });
   const result = toResult(run.argv[0]!, run.timeoutMs, end);
   log.close(`\n[vt] ${result.outcome} after ${end.durationMs} ms: ${result.message}\n`);
   return result;
