@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
 import { verifyStore } from '../src/audit/audit.ts';
 import { openStore } from '../src/store/store.ts';
 import { runVt, tempDir } from './helpers.ts';
-import { BACKENDS, type Backend, dropTestDatabases, freshPgUrl } from './pg.ts';
+import { BACKENDS, type Backend, dropTestDatabases, freshPgUrl, pgQuery } from './pg.ts';
 import { eventsOf, killWorkers, queueWork, startWorker, until } from './worker-helpers.ts';
 
 // Real `vt worker` processes on a real store. Nothing here asserts how long anything took: each
@@ -121,7 +123,7 @@ describe('vt worker', () => {
         rmSync(dir, { recursive: true, force: true });
       });
 
-      it('four workers share 24 tickets over 6 projects; one is SIGKILLed mid-step and another joins: every ticket done exactly once, no chain forks, vt audit verify is clean', {
+      it('four workers share 24 tickets over 6 projects; one is SIGKILLed mid-step, another joins, and on PostgreSQL one is frozen (SIGSTOP) past its lease: every ticket done exactly once, no chain forks, late work of the frozen worker refused, vt audit verify clean', {
         timeout: 600_000,
       }, async (t) => {
         const projects = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta'];
@@ -147,8 +149,22 @@ describe('vt worker', () => {
           VT_TEST_SLEEP_MS: '600000',
           VT_TEST_PID_FILE: stepPid,
         });
-        const live = ['w1', 'w2', 'w3'].map((n) => startWorker(dir, db, n, args, env));
+        // On PostgreSQL w3 is also frozen (SIGSTOP) mid-step past its lease: its steps take a while.
+        const frozenStarted = join(dir, 'w3.started');
+        const live = ['w1', 'w2', 'w3'].map((n) =>
+          startWorker(
+            dir,
+            db,
+            n,
+            args,
+            n === 'w3' && backend === 'postgres'
+              ? { VT_TEST_SLEEP_MS: '1500', VT_TEST_STARTED_FILE: frozenStarted }
+              : env,
+          ),
+        );
+        const w3 = live[2]!;
         let held = '';
+        let frozen: string | undefined;
         const progress = async () => {
           const store = await openStore(db);
           try {
@@ -176,6 +192,27 @@ describe('vt worker', () => {
           process.kill(victim.child.pid!, 'SIGKILL');
           assert.equal((await victim.done).signal, 'SIGKILL');
           live.push(startWorker(dir, db, 'w4', args, env));
+          if (backend === 'postgres') {
+            // Freeze w3 while it holds a ticket (its step runs 1.5 s; a SIGSTOP does not reach the
+            // step, which finishes, but w3 can neither heartbeat nor commit). A frozen worker holds
+            // no one up: the rest of the queue, its ticket included, is done while it stays frozen.
+            await until(
+              () => existsSync(frozenStarted),
+              120_000,
+              () => `w3's step to start: ${w3.err()}`,
+            );
+            process.kill(w3.child.pid!, 'SIGSTOP');
+            const ended = new Set(
+              ['finished', 'failed', 'waiting', 'lost', 'handed-back'].flatMap((k) =>
+                w3.events(k).map((e) => e.ticket),
+              ),
+            );
+            frozen = w3
+              .events('claimed')
+              .map((e) => e.ticket)
+              .findLast((x: string) => !ended.has(x));
+            t.diagnostic(`w3 frozen holding ${frozen ?? 'nothing (its step had just ended)'}`);
+          }
           await until(
             async () => {
               last = await progress();
@@ -185,9 +222,21 @@ describe('vt worker', () => {
             () => `every ticket done: ${JSON.stringify(last.filter((x) => x.status !== 'done'))}`,
             500,
           );
+          if (backend === 'postgres') {
+            process.kill(w3.child.pid!, 'SIGCONT');
+            // Woken past its lease, w3 finds it gone: its heartbeat and its commit are refused.
+            if (frozen)
+              await until(
+                () => w3.events('lost').some((e) => e.ticket === frozen),
+                120_000,
+                () => `w3 to find its lease gone: ${w3.err()}`,
+              );
+          }
           for (const w of live) process.kill(w.child.pid!, 'SIGTERM');
-          for (const w of live) assert.equal((await w.done).code, 0, w.err());
+          // A worker that lost a lease says so in its exit code.
+          for (const w of live) assert.equal((await w.done).code, w === w3 && frozen ? 1 : 0, w.err());
         } finally {
+          if (w3.child.exitCode === null && w3.child.signalCode === null) endPid(w3.child.pid!);
           if (existsSync(stepPid)) endPid(Number(readFileSync(stepPid, 'utf8')));
         }
 
@@ -204,6 +253,14 @@ describe('vt worker', () => {
         assert.equal(heldClaims[0], 'victim');
         assert.equal(heldClaims.length, 2, JSON.stringify(heldClaims));
         assert.notEqual(heldClaims[1], 'victim');
+        if (frozen) {
+          // The frozen worker's ticket passed on while it was frozen; none of its late work counts.
+          const byClaim = claims.filter((c) => c.p.ticket === frozen).map((c) => c.p.worker);
+          assert.equal(byClaim[0], 'w3');
+          assert.equal(byClaim.length, 2, JSON.stringify(byClaim));
+          assert.notEqual(byClaim[1], 'w3');
+          assert.equal(w3.health().counts.lost, 1);
+        }
         assert.ok(
           events.some(
             (e) =>
@@ -263,7 +320,7 @@ describe('vt worker', () => {
         assert.equal(verify.code, 0, verify.stderr);
         assert.match(
           verify.stderr + verify.stdout,
-          new RegExp(`${events.length} events in ${projects.length} chains verify`),
+          new RegExp(`${events.length} events in ${projects.length} chains\\b`),
         );
         rmSync(dir, { recursive: true, force: true });
       });
@@ -321,6 +378,32 @@ describe('vt worker', () => {
     assert.equal((await b.done).code, 0, b.err());
     assert.equal(b.health().counts.finished, 1);
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('[postgres] a connection the server ends while its transaction waits (a worker stopped past the idle-in-transaction timeout) fails that transaction, not the process', {
+    timeout: 120_000,
+  }, async () => {
+    const url = await freshPgUrl();
+    const store = await openStore(url);
+    try {
+      const tx = store.db.transaction().execute(async (trx) => {
+        const me = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
+        const pid = me.rows[0]!.pid;
+        // The server ends this connection while the client holds it idle in its transaction, as
+        // idle_in_transaction_session_timeout does to a frozen worker.
+        await pgQuery(url, 'select pg_terminate_backend($1, 60000)', [pid]);
+        // Give the client the chance to read the server's goodbye while no query is running: an
+        // unhandled 'error' on a checked-out client would end this process here.
+        for (let i = 0; i < 20; i++) await sleep(25);
+        await sql`select 1`.execute(trx);
+      });
+      await assert.rejects(tx);
+      // The pool drops the broken connection and goes on with a new one.
+      const r = await sql<{ one: number }>`select 1 as one`.execute(store.db);
+      assert.equal(r.rows[0]!.one, 1);
+    } finally {
+      await store.close();
+    }
   });
 
   it('[sqlite] a worker polls; bad options are refused with exit 2; --help shows examples and exit codes', {

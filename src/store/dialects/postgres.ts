@@ -43,6 +43,10 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   });
   // An idle client losing its server (a restart) must not crash the process.
   pool.on('error', () => {});
+  // Nor may a checked-out one, which the pool's listener does not cover: a connection the server
+  // ends while it waits inside a transaction (the idle-in-transaction timeout ending a worker that
+  // was stopped, a restart) fails that transaction's next statement, and the pool drops it.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
   try {
     await sql`select 1`.execute(db);
