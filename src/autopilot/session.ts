@@ -9,6 +9,7 @@ import { buildHandoff, DEFAULT_BUDGET_TOKENS } from '../context/handoff.ts';
 import type { Claim } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
 import { processId } from '../io/ancestry.ts';
+import { redact } from '../redact.ts';
 import { sha256 } from '../store/canonical.ts';
 import { forgetSessionProcesses, registerSessionProcess } from '../store/session-processes.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
@@ -216,7 +217,9 @@ export async function ensureHandoff(deps: AutopilotDeps, projectId: string, budg
     .executeTakeFirst();
   const train = await engine.train(s.trainHash);
   if (existing) return join(root, existing.path);
-  const h = buildHandoff(s, train, budget);
+  const built = buildHandoff(s, train, budget);
+  // Redacted before it is hashed and written: the packet quotes context, previews and the train.
+  const h = { ...built, text: redact(built.text) };
   mkdirSync(join(root, '.vt', 'handoffs', projectId), { recursive: true });
   writeFileSync(join(root, rel), h.text);
   await tickets.recordHandoff(

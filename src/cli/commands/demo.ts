@@ -9,6 +9,7 @@ import { runAutopilot } from '../../autopilot/worker.ts';
 import { openWorkspaces } from '../../autopilot/workspace.ts';
 import { Tickets } from '../../engine/ticket-ops.ts';
 import { VtError } from '../../errors.ts';
+import { foldablePayload } from '../../store/erasure-marker.ts';
 import { parseTrain } from '../../train/loader.ts';
 import { TRAIN_FILE } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
@@ -218,7 +219,7 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     .execute();
   const firstTry = new Map<string, boolean>();
   for (const g of gates) {
-    const p = JSON.parse(g.payload) as { phase: string; visit: number; side: string; passed: boolean };
+    const p = foldablePayload(g.payload) as { phase: string; visit: number; side: string; passed: boolean };
     if (p.side !== 'exit') continue;
     const key = `${p.phase}#${p.visit}`;
     if (!firstTry.has(key)) firstTry.set(key, p.passed);

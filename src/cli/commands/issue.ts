@@ -6,6 +6,7 @@ import { phaseOf } from '../../engine/core.ts';
 import { Tickets } from '../../engine/ticket-ops.ts';
 import { isOpen } from '../../engine/tickets.ts';
 import { VtError } from '../../errors.ts';
+import { redact } from '../../redact.ts';
 import { CONTEXT_KINDS, type ContextKind, PRIORITIES, type Priority, TICKET_STATUSES } from '../../types.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint, safe, table, when } from '../output.ts';
@@ -241,10 +242,11 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
           .where('visit', '=', s.visit)
           .executeTakeFirst();
         const root = ctx.root();
-        const text =
+        const text = redact(
           stored && root && existsSync(join(root, stored.path))
             ? readFileSync(join(root, stored.path), 'utf8')
-            : buildHandoff(s, await engine.train(s.trainHash)).text;
+            : buildHandoff(s, await engine.train(s.trainHash)).text,
+        );
         if (ctx.json) json(ctx.io, { project, phase: s.phase, visit: s.visit, stored: stored ?? null, text });
         else ctx.io.out(safe(text));
         return 0;
