@@ -81,12 +81,12 @@ const PLACEHOLDER =
 
 /**
  * A value after a secret-named key that looks like a secret and not like a word of prose: it holds
- * a digit or a sign inside it, or it is long ("password: unchanged." stays).
+ * a digit or a sign other than punctuation, or it is long ("password: unchanged." stays).
  */
 function looksSecret(value: string): boolean {
-  const core = value.replace(/[.!?:]+$/, '');
+  const core = value.replace(/[^A-Za-z0-9]+$/, '');
   if (core.length < 8 || PLACEHOLDER.test(core)) return false;
-  return /[0-9]/.test(core) || /[^A-Za-z]/.test(core) || core.length >= 16;
+  return /[0-9]/.test(core) || /[^A-Za-z.,;:!?()'"-]/.test(core) || core.length >= 16;
 }
 
 /** Env values not worth treating as secrets: too short to be one, or a flag. */
@@ -224,12 +224,42 @@ function redactWith(text: string, values: RegExp | null): string {
       ? head + REDACTED
       : m,
   );
-  out = out.replace(
-    ASSIGNMENT,
-    (m, head: string, name: string | undefined, flag: string | undefined, _q: string, value: string) =>
-      isSecretName(name ?? flag ?? '') && looksSecret(value) ? head + REDACTED : m,
-  );
-  return out;
+  return assignments(out);
+}
+
+/**
+ * Values assigned to secret-named keys. Matches are tried at every start, not only after the last
+ * one, so a key that is not a secret cannot swallow the one after it (`db:password: …`).
+ */
+function assignments(text: string): string {
+  const re = new RegExp(ASSIGNMENT.source, 'g');
+  let out = '';
+  let last = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const [, head, name, flag, , whole] = m as unknown as string[];
+    if (!isSecretName(name ?? flag ?? '')) {
+      re.lastIndex = m.index + 1;
+      continue;
+    }
+    // A value runs to the next space; another secret assignment glued to it starts a match of its own.
+    const valueAt = m.index + head!.length;
+    const value = whole!.slice(0, innerAssignment(whole!));
+    if (looksSecret(value)) {
+      out += text.slice(last, valueAt) + REDACTED;
+      last = valueAt + value.length;
+    }
+    re.lastIndex = value.length < whole!.length ? valueAt + value.length : m.index + 1;
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
+const KEY_START = /(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]*)["']?[ \t]*(?::|=)/g;
+/** Where a secret-named key starts inside a value (`unchanged.(password:`), or the value's length. */
+function innerAssignment(value: string): number {
+  KEY_START.lastIndex = 0;
+  for (let k = KEY_START.exec(value); k; k = KEY_START.exec(value))
+    if (k.index > 0 && isSecretName(k[1]!)) return k.index;
+  return value.length;
 }
 
 /** AWS secret access keys within a few hundred characters of an access key id. */
