@@ -163,7 +163,10 @@ Examples:
     .description(
       'passkeys registered on the dashboard: bind them to you with your SSH key, so that they sign your decisions',
     )
-    .addHelpText('after', '\nExamples:\n  vt keys passkey list\n  vt keys passkey bind --key ~/.ssh/id_ed25519');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt keys passkey list\n  vt keys passkey bind --key ~/.ssh/id_ed25519',
+    );
   passkey
     .command('list')
     .alias('ls')
