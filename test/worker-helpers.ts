@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine } from '../src/engine/engine.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
@@ -18,6 +18,7 @@ export async function queueWork(
   o: { phases: number; projects: string[]; issuesPerProject: number },
 ) {
   const dir = tempDir('vt-worker-');
+  dirs.add(dir);
   const yaml = autoTrainYaml(o.phases);
   writeFileSync(join(dir, 'vt.yaml'), yaml);
   const g = (...a: string[]) =>
@@ -80,6 +81,7 @@ export function startWorker(
 export type Worker = ReturnType<typeof startWorker>;
 
 const running = new Set<ChildProcess>();
+const dirs = new Set<string>();
 
 /** SIGKILL, by PID, every worker this file started that is still running (after a failed test). */
 export function killWorkers(): void {
@@ -91,6 +93,12 @@ export function killWorkers(): void {
     }
   }
   running.clear();
+}
+
+/** Remove the folders queueWork made (a passing test removes its own; this catches a failing one's). */
+export function removeWorkDirs(): void {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true, maxRetries: 5 });
+  dirs.clear();
 }
 
 /** Wait (bounded) until `ok()` holds, checking every `everyMs`. */

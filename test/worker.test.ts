@@ -8,7 +8,7 @@ import { verifyStore } from '../src/audit/audit.ts';
 import { openStore } from '../src/store/store.ts';
 import { runVt, tempDir } from './helpers.ts';
 import { BACKENDS, type Backend, dropTestDatabases, freshPgUrl, pgQuery } from './pg.ts';
-import { eventsOf, killWorkers, queueWork, startWorker, until } from './worker-helpers.ts';
+import { eventsOf, killWorkers, queueWork, removeWorkDirs, startWorker, until } from './worker-helpers.ts';
 
 // Real `vt worker` processes on a real store. Nothing here asserts how long anything took: each
 // step waits for an event (a file, a line on stdout, a row) with a generous bound.
@@ -40,7 +40,10 @@ function endPid(pid: number) {
 
 describe('vt worker', () => {
   after(dropTestDatabases);
-  afterEach(killWorkers);
+  afterEach(() => {
+    killWorkers();
+    removeWorkDirs();
+  });
 
   for (const backend of BACKENDS) {
     describe(`[${backend}]`, () => {
