@@ -11,7 +11,6 @@ export const PROJECTION_TABLES = [
   'artifacts',
   'metrics',
   'commits',
-  'gate_evaluations',
   'approvals',
   'waivers',
   'transitions',
@@ -162,21 +161,7 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
       await projectCarry(trx, e);
       break;
     case 'gate.evaluated':
-      await trx
-        .insertInto('gate_evaluations')
-        .values({
-          project_id: pid,
-          seq: e.seq,
-          phase: e.payload.phase,
-          visit: e.payload.visit,
-          side: e.payload.side,
-          passed: e.payload.passed ? 1 : 0,
-          results: canonicalJson(e.payload.results),
-          actor: e.actor,
-          ts: e.ts,
-        })
-        .execute();
-      break;
+      break; // folded into the project's state only (its last evaluation per phase)
     case 'phase.advanced':
       await trx
         .insertInto('transitions')

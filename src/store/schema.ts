@@ -22,7 +22,6 @@ export interface DB {
   control: ControlTable;
   session_tokens: SessionTokensTable;
   commits: CommitsTable;
-  gate_evaluations: GateEvaluationsTable;
   session_processes: SessionProcessesTable;
   idempotency_requests: IdempotencyRequestsTable;
   api_tokens: ApiTokensTable;
@@ -158,19 +157,6 @@ export interface CommitsTable {
   ticket: string | null;
   commit_sha: string;
   tree: string;
-  actor: string;
-  ts: string;
-}
-
-/** Every recorded gate evaluation, with its results (JSON) as evidence. */
-export interface GateEvaluationsTable {
-  project_id: string;
-  seq: number;
-  phase: string;
-  visit: number;
-  side: string;
-  passed: number;
-  results: string;
   actor: string;
   ts: string;
 }
