@@ -4,6 +4,7 @@ import { type Clock, Engine } from './engine/engine.ts';
 import { EMPTY_INTEGRATIONS, type IntegrationsConfig } from './integrations/config.ts';
 import { registerIntegrations } from './integrations/register.ts';
 import { nodeIo } from './io/node-io.ts';
+import { hideFromSandboxes } from './io/sandbox.ts';
 import { openStore, type Store, type StoreOptions } from './store/store.ts';
 
 export const TRAIN_FILE = 'vt.yaml';
@@ -51,6 +52,7 @@ export async function openVt(
   opts: StoreOptions & { clock?: Clock; integrations?: IntegrationsConfig } = {},
 ): Promise<Vt> {
   const store = await openStore(dbTarget, opts);
+  hideFromSandboxes(dbTarget);
   const engine = new Engine({ store, io: nodeIo, ...(opts.clock ? { clock: opts.clock } : {}) });
   registerIntegrations(engine, opts.integrations ?? EMPTY_INTEGRATIONS);
   return { engine, store, close: () => store.close() };

@@ -18,6 +18,13 @@ export const CLI_AGENT_PRESETS = ['claude', 'codex', 'gemini', 'aider'] as const
 export type CliAgentPreset = (typeof CLI_AGENT_PRESETS)[number];
 /** Model providers the llm executor can reach (openai-compatible covers Ollama, vLLM, llama.cpp). */
 export const LLM_PROVIDERS = ['anthropic', 'openai', 'openai-compatible'] as const;
+/** Where executors and command gates run: in bubblewrap when it is there (`bwrap`), never (`none`), or only there (`required`). */
+export const SANDBOX_MODES = ['bwrap', 'none', 'required'] as const;
+export type SandboxMode = (typeof SANDBOX_MODES)[number];
+const Sandbox = z
+  .enum(SANDBOX_MODES)
+  .optional()
+  .describe('bwrap (default: in a sandbox when bubblewrap is installed), none, or required (never without)');
 
 export const ExecutorSchema = z.discriminatedUnion('kind', [
   z
@@ -29,6 +36,7 @@ export const ExecutorSchema = z.discriminatedUnion('kind', [
         .string()
         .optional()
         .describe('a JSON report file the command writes, relative to the workspace'),
+      sandbox: Sandbox,
     })
     .strict(),
   z.object({ kind: z.literal('human') }).strict(),
@@ -46,6 +54,7 @@ export const ExecutorSchema = z.discriminatedUnion('kind', [
       model: z.string().optional().describe("passed to the preset's --model flag; also prices its tokens"),
       args: z.array(z.string()).default([]).describe("extra arguments appended to the preset's command"),
       timeout_s: z.number().positive().max(86_400).default(1800),
+      sandbox: Sandbox,
     })
     .strict()
     .refine((e) => (e.preset === undefined) !== (e.run === undefined), {
@@ -106,6 +115,7 @@ export type GateSpec =
       kind: 'command';
       run: string[];
       timeout_s: number;
+      sandbox?: SandboxMode | undefined;
       description?: string | undefined;
     }
   | { id: string; kind: 'approval'; role: string; count: number; description?: string | undefined }
@@ -124,6 +134,7 @@ export const GateSchema: z.ZodType<GateSpec> = z.lazy(() =>
         kind: z.literal('command'),
         run: z.array(z.string()).min(1),
         timeout_s: z.number().positive().max(3600).default(60),
+        sandbox: Sandbox,
       })
       .strict(),
     z
@@ -248,6 +259,9 @@ export const TrainSchema = z
       .min(1)
       .optional()
       .describe("an OpenSSH allowed_signers file of people's keys, relative to this file"),
+    sandbox: Sandbox.describe(
+      'where executors and command gates run unless they say otherwise: bwrap (default), none or required',
+    ),
     deployment: Id.optional().describe(
       'the phase whose first forward exit counts as deployment in vt metrics (default: the phase with id "deployment")',
     ),
