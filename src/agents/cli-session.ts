@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { SandboxPlace } from '../io/sandbox.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
 import { findOnPath, runCliAgent } from './executors/cli-agent.ts';
 import { type CliPreset, PRESETS, type PresetContext } from './executors/presets.ts';
@@ -33,6 +34,8 @@ export interface CliSessionContext {
   allowed: readonly string[] | null;
   /** The whole prompt (framing, ticket and handoff). */
   prompt: string;
+  /** The sandbox the CLI runs in (see src/io/sandbox.ts). */
+  sandbox?: SandboxPlace | undefined;
 }
 
 /** The report file a preset without MCP writes, if any (the prompt tells the agent about it). */
@@ -95,6 +98,7 @@ export async function runCliSession(spec: CliSpec, ctx: CliSessionContext): Prom
       logFile: ctx.logFile,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       ...(ctx.onStart ? { onStart: ctx.onStart } : {}),
+      sandbox: ctx.sandbox,
       label,
       price: priceOf(spec.model, undefined, ctx.processEnv),
       ...(preset ? { versionNote: versionNote(preset) } : {}),
