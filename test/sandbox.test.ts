@@ -537,3 +537,30 @@ describe('the report file', () => {
     assert.throws(() => readReport(report), /not a regular file/);
   });
 });
+
+describe("settings vt puts back in a workspace after an agent's session", () => {
+  it('are never written through a link the agent left: a file outside the workspace stays as it was', async () => {
+    const { overlaySettings } = await import('../src/agents/cli-session.ts');
+    const outside = temp('vt-outside-');
+    const victim = join(outside, '.bashrc');
+    writeFileSync(victim, 'the person’s shell setup\n');
+    // A settings file committed in the workspace, which vt overlays for the session and puts back.
+    const ws = temp('vt-overlay-ws-');
+    mkdirSync(join(ws, '.gemini'));
+    writeFileSync(join(ws, '.gemini', 'settings.json'), '{"theme":"dark"}\n');
+    const undo = overlaySettings(ws, { '.gemini/settings.json': { mcpServers: { vt: { command: 'x' } } } });
+    // The agent swaps the file for a link to a file of the person's.
+    rmSync(join(ws, '.gemini', 'settings.json'));
+    symlinkSync(victim, join(ws, '.gemini', 'settings.json'));
+    undo();
+    assert.equal(readFileSync(victim, 'utf8'), 'the person’s shell setup\n');
+    assert.equal(readFileSync(join(ws, '.gemini', 'settings.json'), 'utf8'), '{"theme":"dark"}\n');
+    // Or swaps the folder for a link to the person's folder.
+    const undo2 = overlaySettings(ws, { '.gemini/settings.json': { mcpServers: {} } });
+    rmSync(join(ws, '.gemini'), { recursive: true });
+    symlinkSync(outside, join(ws, '.gemini'));
+    writeFileSync(join(outside, 'settings.json'), 'the person’s own settings\n');
+    undo2();
+    assert.equal(readFileSync(join(outside, 'settings.json'), 'utf8'), 'the person’s own settings\n');
+  });
+});

@@ -1,5 +1,13 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SandboxPlace } from '../io/sandbox.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
@@ -176,14 +184,29 @@ export function overlaySettings(workspace: string, settings: Record<string, Json
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, `${JSON.stringify(merge(current, add), null, 2)}\n`);
     undo.push(() => {
-      if (before) writeFileSync(file, before);
-      else {
+      // The agent may have swapped the file or its folder for a link out of the workspace: vt runs
+      // this outside any sandbox, so it never writes through one.
+      if (!insideWorkspace(workspace, dirname(file))) return;
+      try {
         rmSync(file, { force: true });
-        if (made) rmSync(dirname(file), { recursive: true, force: true });
+        if (before) writeFileSync(file, before, { flag: 'wx' });
+        else if (made) rmSync(dirname(file), { recursive: true, force: true });
+      } catch {
+        // left as the agent made it (a folder in the file's place, say)
       }
     });
   }
   return () => {
     for (const u of undo.reverse()) u();
   };
+}
+
+/** True when `dir` resolves (links followed) to the workspace or a folder below it. */
+function insideWorkspace(workspace: string, dir: string): boolean {
+  try {
+    const rel = relative(realpathSync(workspace), realpathSync(dir));
+    return !rel.startsWith('..') && !isAbsolute(rel);
+  } catch {
+    return false;
+  }
 }
