@@ -564,3 +564,22 @@ describe("settings vt puts back in a workspace after an agent's session", () => 
     assert.equal(readFileSync(join(outside, 'settings.json'), 'utf8'), 'the person’s own settings\n');
   });
 });
+
+describe('agent CLIs that sandbox themselves', () => {
+  it("Codex is confined by vt's sandbox when it runs in one (its own bubblewrap cannot start inside)", async () => {
+    const { PRESETS } = await import('../src/agents/executors/presets.ts');
+    const ctx = {
+      promptFile: '/s/prompt.md',
+      sessionDir: '/s',
+      mcpConfig: '/s/mcp.json',
+      mcpLauncher: '/s/vt-mcp',
+      workspace: '/w',
+      allowed: null,
+    };
+    const mode = (argv: string[]) => argv[argv.indexOf('--sandbox') + 1];
+    assert.equal(mode(PRESETS.codex.argv({ ...ctx, sandboxed: false })), 'workspace-write');
+    assert.equal(mode(PRESETS.codex.argv({ ...ctx, sandboxed: true })), 'danger-full-access');
+    // A read-only mode stays read-only either way.
+    assert.equal(mode(PRESETS.codex.argv({ ...ctx, allowed: ['tick'], sandboxed: true })), 'read-only');
+  });
+});

@@ -9,7 +9,7 @@ import {
 } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SandboxPlace } from '../io/sandbox.ts';
+import { type SandboxPlace, sandboxes } from '../io/sandbox.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
 import { findOnPath, runCliAgent } from './executors/cli-agent.ts';
 import { type CliPreset, PRESETS, type PresetContext } from './executors/presets.ts';
@@ -63,6 +63,7 @@ export async function runCliSession(spec: CliSpec, ctx: CliSessionContext): Prom
     workspace: ctx.workspace,
     model: spec.model,
     allowed: ctx.allowed,
+    sandboxed: !!ctx.sandbox && sandboxes(ctx.sandbox.mode),
   };
   const label = preset ? `the ${spec.preset} preset` : 'the cli-agent command';
   const cannot = preset?.cannot?.(pctx);

@@ -3,6 +3,7 @@ import {
   accessSync,
   constants,
   existsSync,
+  lstatSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -146,6 +147,11 @@ export function sandboxMode(
   return 'required'; // a typo must not turn the sandbox off; planSandbox names it
 }
 
+/** Whether a command with this setting runs in a sandbox here (bubblewrap works and the mode is not none). */
+export function sandboxes(setting: SandboxMode | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  return sandboxMode(setting, env) !== 'none' && sandboxAvailable(env).available;
+}
+
 /**
  * Decide how a command runs: in a sandbox, without one (sandbox: none, or bwrap missing — said once
  * on stderr), or not at all (sandbox: required without bwrap, or a bad VT_SANDBOX).
@@ -226,11 +232,12 @@ export function bwrapArgs(req: SandboxRequest, env: NodeJS.ProcessEnv = process.
   hideAll([...broad, ...narrow].filter((p) => visible.some((v) => inside(p, v) && p !== v)));
   // What the command is given, at its real path and at the path its environment names (which may
   // run through a symlink in a hidden folder).
+  const hidden = [...broad, ...narrow];
   const bind = (flag: string, paths: readonly string[] | undefined) => {
     const seen = new Set<string>();
     for (const given of paths ?? [])
       for (const src of existing(given))
-        for (const dest of unique([src, resolve(given)]))
+        for (const dest of unique([src, ...(throughHiddenLink(given, hidden) ? [resolve(given)] : [])]))
           if (!seen.has(dest)) {
             seen.add(dest);
             args.push(flag, src, dest);
@@ -275,6 +282,21 @@ function bwrapWrap(bwrap: string, args: readonly string[]): SandboxWrap {
       };
     },
   };
+}
+
+/** True when `given` runs through a symbolic link that lies in a hidden folder (so is not there inside). */
+function throughHiddenLink(given: string, hidden: readonly string[]): boolean {
+  let prefix = '/';
+  for (const part of resolve(given).split('/').filter(Boolean)) {
+    prefix = join(prefix, part);
+    try {
+      if (lstatSync(prefix).isSymbolicLink() && hidden.some((h) => inside(real(dirname(prefix)), h)))
+        return true;
+    } catch {
+      return false;
+    }
+  }
+  return false;
 }
 
 /** Agent CLIs' own configuration and credential folders, by preset (bound writable when they exist). */
