@@ -15,6 +15,10 @@
  * - executor:  what plays a role: a command, a coding-agent CLI, a model, or a human.
  */
 
+/** Where executors and command gates run: in bubblewrap when it is there (`bwrap`), never (`none`), or only there (`required`). */
+export const SANDBOX_MODES = ['bwrap', 'none', 'required'] as const;
+export type SandboxMode = (typeof SANDBOX_MODES)[number];
+
 /** Project lifecycle statuses; drives the TypeScript union, the SQL CHECK and the status glyphs. */
 export const PROJECT_STATUSES = {
   active: { glyph: '●', word: 'active' },
@@ -77,3 +81,15 @@ export const API_PERMISSIONS = {
 export type ApiPermission = (typeof API_PERMISSIONS)[ApiRole][number];
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** The kinds of webhook notification, in the order docs list them. */
+export const NOTIFICATION_TYPES = [
+  'approval-needed',
+  'ticket-blocked',
+  'gate-failed',
+  'drift-detected',
+  'budget-nearly-spent',
+  'schedule-missed',
+  'test',
+] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];

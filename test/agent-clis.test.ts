@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { PRESETS } from '../src/agents/executors/presets.ts';
 import { costOf, priceOf } from '../src/agents/executors/pricing.ts';
-import { sha256 } from '../src/store/canonical.ts';
+import { sha256 } from '../src/canonical.ts';
 import { agentTrain } from './fixtures/agent-train.ts';
 import { type ModelServer, startModelServer } from './fixtures/model-server.ts';
 import { ROOT, runVt, tempDir } from './helpers.ts';

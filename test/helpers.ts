@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,8 +12,25 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const VT_BIN = join(ROOT, 'bin', 'vt.js');
 export const MINI = join(ROOT, 'test', 'fixtures', 'mini.yaml');
 
+const made: string[] = [];
+// Temporary folders go when the test process ends (a test file runs in its own process), so a run
+// leaves nothing behind. VT_KEEP_TEMP=1 keeps them for a look after a failure.
+process.on('exit', () => {
+  if (process.env.VT_KEEP_TEMP) return;
+  for (const d of made) {
+    try {
+      rmSync(d, { recursive: true, force: true, maxRetries: 2 });
+    } catch {
+      // a folder still mounted or in use: leave it rather than fail the run
+    }
+  }
+});
+
+/** A new folder under the OS temp dir, removed when the test process exits. */
 export function tempDir(prefix = 'vt-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
 }
 
 export function miniTrain(): LoadedTrain {

@@ -8,8 +8,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type SandboxPlace, sandboxes } from '../io/sandbox.ts';
+import { VT_JS } from '../package.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
 import { findOnPath, runCliAgent } from './executors/cli-agent.ts';
 import { type CliPreset, PRESETS, type PresetContext } from './executors/presets.ts';
@@ -23,8 +23,6 @@ import type { ExecutorResult } from './types.ts';
  */
 
 type CliSpec = Extract<ExecutorSpec, { kind: 'cli-agent' }>;
-
-const VT_JS = fileURLToPath(new URL('../../bin/vt.js', import.meta.url));
 
 export interface CliSessionContext {
   root: string;

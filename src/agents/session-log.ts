@@ -7,7 +7,10 @@ export const SESSION_LOG_MAX_BYTES = 1024 * 1024;
 /** A session's transcript, appended as it comes, capped in size. */
 export interface SessionLog {
   write(text: string): void;
-  /** Write what was kept of the end (after a note of what was dropped), then `footer`. */
+  /**
+   * Write what was kept of the end (after a note of what was dropped), then `footer`. Throws the first
+   * write error (a full disk): a log that could not be written is the run's failure, never a crash.
+   */
   close(footer?: string): void;
 }
 
@@ -24,12 +27,21 @@ export function openSessionLog(file: string, maxBytes = SESSION_LOG_MAX_BYTES): 
   let tail: Buffer[] = [];
   let tailBytes = 0;
   let dropped = 0;
+  let failed: Error | null = null;
+  const append = (data: Buffer) => {
+    if (failed) return;
+    try {
+      appendFileSync(file, data);
+    } catch (err) {
+      failed = err as Error;
+    }
+  };
   return {
     write(text) {
       let buf = Buffer.from(text, 'utf8');
       if (written < head) {
         const room = head - written;
-        appendFileSync(file, buf.subarray(0, room));
+        append(buf.subarray(0, room));
         written += Math.min(room, buf.length);
         buf = buf.subarray(room);
       }
@@ -54,9 +66,10 @@ export function openSessionLog(file: string, maxBytes = SESSION_LOG_MAX_BYTES): 
       const note = dropped
         ? `\n[vt] … ${dropped} bytes of this transcript were dropped here: a session's log keeps its first and last ${Math.round(maxBytes / 2048)} KiB …\n`
         : '';
-      appendFileSync(file, Buffer.concat([Buffer.from(note), ...tail, Buffer.from(footer)]));
+      append(Buffer.concat([Buffer.from(note), ...tail, Buffer.from(footer)]));
       tail = [];
       tailBytes = 0;
+      if (failed) throw failed;
     },
   };
 }

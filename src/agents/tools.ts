@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
+import { sha256 } from '../canonical.ts';
 import { buildHandoff } from '../context/handoff.ts';
 import { chooseTarget, onlyApprovalsPending, phaseOf } from '../engine/core.ts';
 import type { Engine, Who } from '../engine/engine.ts';
@@ -10,7 +11,6 @@ import { requireLiveSession } from '../engine/tickets.ts';
 import { VtError } from '../errors.ts';
 import { writeInside } from '../io/no-follow.ts';
 import { resolveInside } from '../io/paths.ts';
-import { sha256 } from '../store/canonical.ts';
 import type { Train } from '../train/schema.ts';
 import { CONTEXT_KINDS, type GateStatus } from '../types.ts';
 import type { TOOL_OUTPUTS } from './tool-outputs.ts';
@@ -368,16 +368,9 @@ export async function sessionHandoff(
   s: ProjectState,
   train: Train,
 ): Promise<{ source: 'recorded' | 'current-state'; text: string }> {
-  if (b.handoffFile) {
-    const row = await b.engine.store.db
-      .selectFrom('handoffs')
-      .select('sha256')
-      .where('project_id', '=', s.id)
-      .where('phase', '=', s.phase)
-      .where('visit', '=', s.visit)
-      .executeTakeFirst();
+  if (b.handoffFile && s.handoff) {
     const text = await readFile(b.handoffFile, 'utf8').catch(() => null);
-    if (row && text !== null && sha256(text) === row.sha256) return { source: 'recorded', text };
+    if (text !== null && sha256(text) === s.handoff.sha256) return { source: 'recorded', text };
   }
   return { source: 'current-state', text: buildHandoff(s, train).text };
 }

@@ -1,4 +1,5 @@
 import type { GateResult } from '../gates/types.ts';
+import type { DecisionProof } from '../identity/proof.ts';
 import type { ContextKind, Priority, ProjectStatus, TicketStatus } from '../types.ts';
 import type { RecordedEvent } from './events.ts';
 
@@ -142,6 +143,10 @@ export interface ApprovalRecord {
   decision: 'approve' | 'reject';
   reason: string | null;
   digest: string;
+  /** When it was recorded (the engine's clock): the time its signature's key must be valid at. */
+  ts: string;
+  /** The person's signature over it, or null when unsigned. */
+  proof: DecisionProof | null;
 }
 
 export interface WaiverRecord {
@@ -152,6 +157,10 @@ export interface WaiverRecord {
   seq: number;
   /** Who confirmed it (a waiver of an approval gate needs a second person), or null. */
   confirmedBy: string | null;
+  ts: string;
+  proof: DecisionProof | null;
+  /** The second person's confirmation, as recorded. */
+  confirmation: { reason: string; ts: string; proof: DecisionProof | null } | null;
 }
 
 /** A project's state as folded from its events: what the engine core decides from. */
@@ -187,12 +196,16 @@ export interface ProjectState {
   waivers: Record<string, WaiverRecord>;
   /** The last recorded evaluation of each phase's exit gates. */
   evaluations: Record<string, EvaluationRecord>;
+  /** The handoff packet recorded for the current visit, if one was built. */
+  handoff: { path: string; sha256: string; tokens: number; truncated: boolean; seq: number } | null;
   issues: Record<string, IssueState>;
   tickets: Record<string, TicketState>;
   sessions: Record<string, SessionState>;
   context: ContextEntry[];
   /** Issues added so far: the next one is numbered issueCount + 1. */
   issueCount: number;
+  /** The seq of each person's latest signed decision: a signature made before it is not used again. */
+  signed: Record<string, number>;
 }
 
 export function emptyEvidence(phase: string, visit: number, n: number): VisitEvidence {
@@ -236,6 +249,7 @@ function enter(s: ProjectState, phase: string): void {
   s.evidence[phase] = emptyEvidence(phase, s.visit, n);
   s.approvals = [];
   s.waivers = {};
+  s.handoff = null;
 }
 
 /** An agent session's evidence stops counting when the session ends without succeeding. */
@@ -282,17 +296,20 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       approvals: [],
       waivers: {},
       evaluations: {},
+      handoff: null,
       issues: {},
       tickets: {},
       sessions: {},
       context: [],
       issueCount: 0,
+      signed: {},
     };
   }
   const s = state;
   s.seq = e.seq;
   s.headHash = e.hash;
   s.updatedAt = e.ts;
+  if ((e.payload as { proof?: unknown }).proof) (s.signed ??= {})[e.actor] = e.seq;
   switch (e.type) {
     case 'project.created':
       throw new Error(`project ${e.project_id} is created twice`);
@@ -407,16 +424,29 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       s.transitions = e.payload.n;
       break;
     case 'approval.recorded': {
-      const { confirmation: _, ...p } = e.payload;
-      s.approvals.push({ seq: e.seq, actor: e.actor, ...p });
+      const p = e.payload;
+      s.approvals.push({
+        seq: e.seq,
+        actor: e.actor,
+        ts: e.ts,
+        phase: p.phase,
+        visit: p.visit,
+        role: p.role,
+        decision: p.decision,
+        reason: p.reason,
+        digest: p.digest,
+        proof: p.proof ?? null,
+      });
       break;
     }
     case 'gate.waived': {
       const p = e.payload;
       if (p.visit !== undefined && p.visit !== s.visit) break;
       const first = p.confirms != null ? s.waivers[p.gate] : undefined;
-      if (first && first.seq === p.confirms) first.confirmedBy = e.actor;
-      else
+      if (first && first.seq === p.confirms) {
+        first.confirmedBy = e.actor;
+        first.confirmation = { reason: p.reason, ts: e.ts, proof: p.proof ?? null };
+      } else
         s.waivers[p.gate] = {
           gate: p.gate,
           actor: e.actor,
@@ -424,6 +454,9 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
           expiresAt: p.expires_at,
           seq: e.seq,
           confirmedBy: null,
+          ts: e.ts,
+          proof: p.proof ?? null,
+          confirmation: null,
         };
       break;
     }
@@ -539,7 +572,12 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
     case 'context.added':
       s.context.push({ seq: e.seq, actor: e.actor, ...e.payload });
       break;
-    case 'handoff.built':
+    case 'handoff.built': {
+      const p = e.payload;
+      if (p.visit === s.visit && p.phase === s.phase)
+        s.handoff = { path: p.path, sha256: p.sha256, tokens: p.tokens, truncated: p.truncated, seq: e.seq };
+      break;
+    }
     case 'alert.raised':
     case 'session.tool-called':
       break;

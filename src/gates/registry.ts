@@ -1,11 +1,11 @@
-import { mlflowGate } from '../integrations/mlflow/gate.ts';
-import type { MlflowGateSpec } from '../integrations/mlflow/spec.ts';
+import type { MlflowGateSpec } from '../train/mlflow-spec.ts';
 import type { GateSpec } from '../train/schema.ts';
 import { approvalGate } from './approval.ts';
 import { artifactsGate } from './artifacts.ts';
 import { checklistGate } from './checklist.ts';
 import { commandGate } from './command.ts';
 import { metricGate } from './metric.ts';
+import { mlflowGate } from './mlflow.ts';
 import type { GateContext, GateResult } from './types.ts';
 
 type GateFn = (spec: GateSpec, ctx: GateContext) => Promise<GateResult>;
@@ -59,7 +59,8 @@ async function combine(
 
 /**
  * Why a waiver does not count (null when it does): it expired, its author (or confirmer) did work in
- * this visit, or it waives an approval gate and no second person confirmed it.
+ * this visit, or it waives an approval gate and no second person confirmed it, or the train requires
+ * signed decisions and a signature does not verify.
  */
 export function waiverProblem(
   spec: GateSpec,
@@ -74,7 +75,7 @@ export function waiverProblem(
     if (!w.confirmedBy) return `waiving an approval needs a second person of ${spec.role} to confirm`;
     if (workers.includes(w.confirmedBy)) return `${w.confirmedBy} did work in this visit and cannot confirm`;
   }
-  return null;
+  return ctx.signatures?.waiver(spec.id, w, ctx) ?? null;
 }
 
 /**

@@ -7,7 +7,7 @@ import type { EngineIo } from '../engine/engine.ts';
 import { VtError } from '../errors.ts';
 import type { CommandOutcome, FileObservation } from '../gates/types.ts';
 import { redact, stripControl } from '../redact.ts';
-import type { SandboxMode } from '../train/schema.ts';
+import type { SandboxMode } from '../types.ts';
 import { checkoutCopy, readCommitted, repoOf, snapshot } from './git.ts';
 import { nodeHttp } from './http.ts';
 import { resolveInside } from './paths.ts';

@@ -12,8 +12,8 @@ import {
 import { homedir } from 'node:os';
 import { basename, delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { type CliAgentPreset, SANDBOX_MODES, type SandboxMode } from '../train/schema.ts';
+import { PACKAGE_ROOT } from '../package.ts';
+import { SANDBOX_MODES, type SandboxMode } from '../types.ts';
 
 /*
  * Executors and command gates run under bubblewrap on Linux: the system read-only, their own folders
@@ -78,7 +78,7 @@ const BASE = [
 /** How long to wait for a namespace to be gone once its holder was killed (reported by not resolving sooner). */
 const GONE_LIMIT_MS = 30_000;
 
-const VT_INSTALL = fileURLToPath(new URL('../../', import.meta.url));
+const VT_INSTALL = PACKAGE_ROOT;
 
 const statusCache = new Map<string, SandboxStatus>();
 let warned = false;
@@ -195,6 +195,8 @@ export function bwrapArgs(req: SandboxRequest, env: NodeJS.ProcessEnv = process.
       ...['.ssh', '.gnupg', join('.config', 'vt'), '.aws', '.netrc', '.git-credentials', '.docker'].map((f) =>
         join(home, f),
       ),
+      // vt's keys live under $XDG_CONFIG_HOME/vt when that is set (src/identity/vt-keys.ts).
+      ...(env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME) ? [join(env.XDG_CONFIG_HOME, 'vt')] : []),
       ...(req.hidden ?? []),
       ...protectedStores,
       ...(process.getuid?.() === 0 ? rootSecrets() : []),
@@ -300,10 +302,7 @@ function throughHiddenLink(given: string, hidden: readonly string[]): boolean {
 }
 
 /** Agent CLIs' own configuration and credential folders, by preset (bound writable when they exist). */
-export function agentHomeOf(
-  preset: CliAgentPreset | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): string[] {
+export function agentHomeOf(preset: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
   const home = env.HOME || homedir();
   switch (preset) {
     case 'claude':

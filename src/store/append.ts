@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
+import { canonicalJson, sha256 } from '../canonical.ts';
 import type { NewEvent, RecordedEvent } from '../engine/events.ts';
-import { canonicalJson, sha256 } from './canonical.ts';
 import { eventHash, GENESIS_HASH, type StoredEvent } from './chain.ts';
 import type { Db, Trx } from './store.ts';
 
@@ -123,4 +123,15 @@ export async function findByIdempotencyKey(
     .where('project_id', '=', projectId)
     .where('idempotency_key', '=', key)
     .executeTakeFirst();
+}
+
+/** The hash of a project's event `seq`, or null when there is none (a signed head is checked against it). */
+export async function eventHashAt(db: Db | Trx, projectId: string, seq: number): Promise<string | null> {
+  const row = await db
+    .selectFrom('events')
+    .select('hash')
+    .where('project_id', '=', projectId)
+    .where('seq', '=', seq)
+    .executeTakeFirst();
+  return row?.hash ?? null;
 }

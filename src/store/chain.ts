@@ -1,4 +1,4 @@
-import { canonicalJson, sha256 } from './canonical.ts';
+import { canonicalJson, sha256 } from '../canonical.ts';
 
 /** The hash that precedes the first event of every project's chain. */
 export const GENESIS_HASH = '0'.repeat(64);

@@ -60,6 +60,7 @@ export async function migrateToLatest(db: Db, location: string): Promise<string[
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    if ((error as { code?: string }).code?.startsWith('SQLITE_')) throw error; // a full disk or a damaged file: the caller names it
     const msg = (error as Error).message ?? String(error);
     const denied = /permission denied|must be owner/i.test(msg);
     throw new VtError('STORE_ERROR', `migration ${failed} of ${location} failed: ${msg}`, {

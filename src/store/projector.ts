@@ -1,6 +1,6 @@
+import { canonicalJson } from '../canonical.ts';
 import type { RecordedEvent } from '../engine/events.ts';
 import { readEvents, toRecorded } from './append.ts';
-import { canonicalJson } from './canonical.ts';
 import { CLAIMABLE_STATUSES, moveClaimHeads, rankOf, rankSql, refreshClaimHeads } from './claims.ts';
 import type { Db, Trx } from './store.ts';
 
@@ -243,10 +243,21 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
         .execute();
       break;
     case 'approval.recorded': {
-      const { confirmation: _, ...p } = e.payload;
+      const p = e.payload;
       await trx
         .insertInto('approvals')
-        .values({ project_id: pid, seq: e.seq, ...p, actor: e.actor, ts: e.ts })
+        .values({
+          project_id: pid,
+          seq: e.seq,
+          phase: p.phase,
+          visit: p.visit,
+          role: p.role,
+          decision: p.decision,
+          reason: p.reason,
+          digest: p.digest,
+          actor: e.actor,
+          ts: e.ts,
+        })
         .execute();
       break;
     }

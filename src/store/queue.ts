@@ -1,6 +1,20 @@
-import type { QueueRow } from '../autopilot/select.ts';
 import { addMs, dbNow } from './dialect.ts';
 import type { Db, Trx } from './store.ts';
+
+/** A claimable-looking ticket row, as the queue query returns it. */
+export interface QueueRow {
+  id: string;
+  project_id: string;
+  status: string;
+  not_before: string | null;
+  priority: string;
+  labels: string;
+  created_at: string;
+  seq: number;
+  last_claim_at: string | null;
+  assignee: string | null;
+  lease_expires_at: string | null;
+}
 
 /** Tickets that may be claimable: open, in their project's current phase, of an active project. */
 export async function queueRows(db: Db | Trx, project?: string): Promise<QueueRow[]> {

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import canonicalize from 'canonicalize';
 import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { VtError } from '../errors.ts';
-import { type Train, TrainSchema } from './schema.ts';
+import { parseAllowedSigners } from '../identity/allowed-signers.ts';
+import { didYouMean } from '../suggest.ts';
+import { type Train, TrainSchema, trainJsonSchema } from './schema.ts';
 
 /** One problem in a train file, located by line and column (1-based). */
 export interface TrainProblem {
@@ -81,7 +84,8 @@ export function parseTrain(text: string, file = 'vt.yaml'): LoadedTrain {
       parsed.error.issues.map((issue) => {
         const path = issue.path.filter((k): k is string | number => typeof k !== 'symbol');
         const at = issue.code === 'unrecognized_keys' ? locateKey(path, issue.keys[0]!) : locate(path);
-        return { file, ...at, field: formatPath(path), message: describeIssue(issue) };
+        const hint = issue.code === 'unrecognized_keys' ? knownFieldHint(path, issue.keys[0]!) : '';
+        return { file, ...at, field: formatPath(path), message: `${describeIssue(issue)}${hint}` };
       }),
     );
   }
@@ -97,7 +101,33 @@ export function loadTrainFile(file: string): LoadedTrain {
       hint: 'Create one with: vt init',
     });
   }
-  return parseTrain(text, file);
+  return pinSigners(parseTrain(text, file));
+}
+
+/**
+ * Read the allowed_signers file a train names and keep its text in the train, so the hash a project
+ * pins covers who may sign (whoever could write the file could otherwise change it unseen).
+ */
+export function pinSigners(
+  loaded: LoadedTrain,
+  read: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): LoadedTrain {
+  const named = loaded.train.signers;
+  if (typeof named !== 'string') return loaded;
+  const path = resolve(dirname(loaded.file), named);
+  let text: string;
+  try {
+    text = read(path);
+  } catch (err) {
+    throw new VtError(
+      'NOT_FOUND',
+      `the train names signers: ${named}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`,
+      { hint: `Create ${path} (allowed_signers format), or remove signers: from ${loaded.file}` },
+    );
+  }
+  parseAllowedSigners(text, path); // refuses a bad line now, naming file:line
+  const train = { ...loaded.train, signers: { file: named, text } };
+  return { ...loaded, train, hash: trainHash(train) };
 }
 
 function trainInvalid(problems: TrainProblem[]): VtError {
@@ -107,6 +137,42 @@ function trainInvalid(problems: TrainProblem[]): VtError {
     hint: 'Fix the lines above, then run: vt lint',
     details: { problems },
   });
+}
+
+type JsonSchemaNode = {
+  $ref?: string;
+  properties?: Record<string, JsonSchemaNode>;
+  items?: JsonSchemaNode;
+  additionalProperties?: JsonSchemaNode | boolean;
+  oneOf?: JsonSchemaNode[];
+  anyOf?: JsonSchemaNode[];
+  allOf?: JsonSchemaNode[];
+  $defs?: Record<string, JsonSchemaNode>;
+};
+
+/** " Did you mean `next`?" for an unknown field, from the fields the schema allows at that path. */
+function knownFieldHint(path: readonly (string | number)[], key: string): string {
+  const root = trainJsonSchema() as JsonSchemaNode;
+  const deref = (n: JsonSchemaNode): JsonSchemaNode[] => {
+    if (n.$ref) {
+      const def = root.$defs?.[n.$ref.replace('#/$defs/', '')];
+      return def ? deref(def) : [];
+    }
+    const branches = [...(n.oneOf ?? []), ...(n.anyOf ?? []), ...(n.allOf ?? [])];
+    return branches.length ? [n, ...branches.flatMap(deref)] : [n];
+  };
+  let nodes = deref(root);
+  for (const k of path) {
+    nodes = nodes.flatMap((n) => {
+      if (typeof k === 'number') return n.items ? deref(n.items) : [];
+      const p = n.properties?.[k];
+      if (p) return deref(p);
+      return typeof n.additionalProperties === 'object' ? deref(n.additionalProperties) : [];
+    });
+  }
+  const fields = nodes.flatMap((n) => Object.keys(n.properties ?? {}));
+  const hint = didYouMean(key, fields);
+  return hint ? `. ${hint}` : fields.length ? `. Fields here: ${[...new Set(fields)].join(', ')}` : '';
 }
 
 /** Turn a zod issue into a sentence that says what would be valid. */

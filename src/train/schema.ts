@@ -1,8 +1,15 @@
 import { z } from 'zod';
-import { checkKeysUnshared, PersonKeySchema, personSchema, splitPeople } from '../identity/people-schema.ts';
-import { checkMlflowGate, MlflowGateFields, type MlflowGateSpec } from '../integrations/mlflow/spec.ts';
-import { IntegrationsSchema } from '../integrations/schema.ts';
-import { PRIORITIES, STAGES } from '../types.ts';
+import {
+  checkKeysUnshared,
+  DecisionPolicySchema,
+  PersonKeySchema,
+  personSchema,
+  SignersSchema,
+  splitPeople,
+} from '../identity/people-schema.ts';
+import { PRIORITIES, SANDBOX_MODES, type SandboxMode, STAGES } from '../types.ts';
+import { IntegrationsSchema } from './integrations-schema.ts';
+import { checkMlflowGate, MlflowGateFields, type MlflowGateSpec } from './mlflow-spec.ts';
 
 /** Ids are kebab or snake case words: they appear in branch names, file names and URLs. */
 const Id = z
@@ -16,11 +23,9 @@ const MetricName = z
 /** Coding-agent CLIs with a built-in preset (see src/agents/executors/presets.ts). */
 export const CLI_AGENT_PRESETS = ['claude', 'codex', 'gemini', 'aider'] as const;
 export type CliAgentPreset = (typeof CLI_AGENT_PRESETS)[number];
+export { SANDBOX_MODES, type SandboxMode };
 /** Model providers the llm executor can reach (openai-compatible covers Ollama, vLLM, llama.cpp). */
 export const LLM_PROVIDERS = ['anthropic', 'openai', 'openai-compatible'] as const;
-/** Where executors and command gates run: in bubblewrap when it is there (`bwrap`), never (`none`), or only there (`required`). */
-export const SANDBOX_MODES = ['bwrap', 'none', 'required'] as const;
-export type SandboxMode = (typeof SANDBOX_MODES)[number];
 const Sandbox = z
   .enum(SANDBOX_MODES)
   .optional()
@@ -254,11 +259,10 @@ export const TrainSchema = z
       .describe(
         'who holds which public keys, when people: lists roles only: name -> [{key, valid_after?, …}]',
       ),
-    signers: z
-      .string()
-      .min(1)
-      .optional()
-      .describe("an OpenSSH allowed_signers file of people's keys, relative to this file"),
+    signers: SignersSchema.optional(),
+    decisions: DecisionPolicySchema.optional().describe(
+      "whether people's decisions must be signed (signed: required) or may be (optional, the default)",
+    ),
     sandbox: Sandbox.describe(
       'where executors and command gates run unless they say otherwise: bwrap (default), none or required',
     ),

@@ -22,7 +22,10 @@ const GLYPH: Record<AgentCheck['status'], string> = {
 };
 
 export function registerAgents(program: Command, withCtx: WithCtx): void {
-  const agents = program.command('agents').description('the coding-agent CLIs vt can drive');
+  const agents = program
+    .command('agents')
+    .description('the coding-agent CLIs vt can drive')
+    .addHelpText('after', '\nExamples:\n  vt agents check\n  vt agents check --json');
   agents
     .command('check')
     .description("run each preset's CLI with --version: proven, unknown version, or missing")

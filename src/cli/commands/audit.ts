@@ -1,53 +1,77 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { exportBundle, verifyBundle, verifyStore } from '../../audit/audit.ts';
+import type { DecisionAudit } from '../../audit/decisions.ts';
 import { VtError } from '../../errors.ts';
 import type { VerifyResult } from '../../store/chain.ts';
-import { rebuildProjections } from '../../store/projector.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint, safe, table, when } from '../output.ts';
+import { registerAuditDecision } from './audit-decision.ts';
 
-function report(ctx: CliContext, r: VerifyResult, what: string): number {
+function report(ctx: CliContext, r: VerifyResult & { decisions?: DecisionAudit }, what: string): number {
   if (ctx.json) json(ctx.io, r);
+  const d = r.decisions;
+  const signed = d ? `; ${d.checked} decision${d.checked === 1 ? '' : 's'} (${d.signed} signed)` : '';
   if (r.ok) {
     ctx.io.err(
-      `${paint(ctx.color, 'green', '✓')} ${what}: ${r.checked} events in ${r.projects} chain${r.projects === 1 ? '' : 's'} verify\n`,
+      `${paint(ctx.color, 'green', '✓')} ${what}: ${r.checked} events in ${r.projects} chain${r.projects === 1 ? '' : 's'}${signed} verify\n`,
     );
     return 0;
   }
   const b = r.firstBad!;
   ctx.io.err(
-    `${paint(ctx.color, 'red', '✗')} ${what}: event ${b.project_id}#${b.seq} does not verify: ${b.reason}\n`,
+    `${paint(ctx.color, 'red', '✗')} ${what}: event ${b.project_id}#${b.seq} does not verify: ${safe(b.reason)}\n`,
   );
+  for (const p of d?.problems ?? [])
+    ctx.io.err(
+      `  ${paint(ctx.color, 'red', '✗')} ${p.project_id}#${p.seq} ${p.type} by ${safe(p.actor)}: ${p.reason} (${safe(p.detail)})\n`,
+    );
   return 1;
 }
 
 export function registerAudit(program: Command, withCtx: WithCtx): void {
-  const audit = program.command('audit').description('verify, export and read the hash-chained audit trail');
+  const audit = program
+    .command('audit')
+    .description('verify, export and read the hash-chained audit trail')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt audit verify\n  vt audit export audit.jsonl && vt audit verify --bundle audit.jsonl\n  vt audit log churn',
+    );
   audit
     .command('verify')
     .description(
-      'recompute every chain (or a bundle offline) and name the first bad event; exit 1 on tampering',
+      "recompute every chain (or a bundle offline), check every person's decision's signature, and name the first bad event; exit 1 on tampering",
     )
     .argument('[project]', 'only this project')
     .option('--bundle <file>', 'verify an exported bundle instead of the store (no database needed)')
-    .addHelpText('after', '\nExamples:\n  vt audit verify\n  vt audit verify --bundle audit.jsonl')
+    .addHelpText(
+      'after',
+      "\nA decision (approve, reject, waive, done, retry, hold, resume, cancel, reopen, upgrade, carry forward)\nverifies when its signature is by a key the project's train listed for that person at the event's time,\nover exactly the recorded decision; where the train requires signed decisions, an unsigned one fails.\n--json lists every decision that does not verify under decisions.problems.\n\nExamples:\n  vt audit verify\n  vt audit verify churn --json | jq .decisions.problems\n  vt audit verify --bundle audit.jsonl",
+    )
     .action(
       withCtx(async (ctx, project: string | undefined, o: { bundle?: string }) => {
+        const { verifyBundle, verifyStore } = await import('../../audit/audit.ts');
         if (o.bundle) return report(ctx, verifyBundle(resolve(ctx.cwd, o.bundle)), o.bundle);
-        const { store } = await ctx.vt();
+        const { store } = await ctx.vt({ readonly: true });
         return report(ctx, await verifyStore(store.db, project), store.location);
       }),
     );
+  registerAuditDecision(audit, withCtx);
   audit
     .command('export')
     .description('write a self-contained bundle (manifest + JSONL events) that verifies offline')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt audit export audit.jsonl\n  vt audit export churn.jsonl --project churn',
+    )
     .argument('<file>')
     .option('--project <id>', 'only this project')
     .action(
       withCtx(async (ctx, file: string, o: { project?: string }) => {
-        const { store, engine } = await ctx.vt();
+        const [{ store, engine }, { exportBundle }] = await Promise.all([
+          ctx.vt({ readonly: true }),
+          import('../../audit/audit.ts'),
+        ]);
         const path = resolve(ctx.cwd, file);
         const m = await exportBundle(store.db, path, engine.clock.now(), o.project);
         if (ctx.json) json(ctx.io, { file: path, ...m });
@@ -61,30 +85,42 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
     .command('log')
     .description("a project's events: who did what, when")
     .argument('<project>')
-    .option('--limit <n>', 'newest N events', (v) => Number.parseInt(v, 10), 50)
+    .option('--limit <n>', 'the newest N events (default 50; says how many are hidden)', (v) => Number(v))
+    .option('--all', 'every event')
     .option('--wide', 'do not truncate (piped output never is)')
     .addHelpText(
       'after',
-      '\nExamples:\n  vt audit log churn --limit 20\n  vt audit log churn --wide | grep refused',
+      '\nExamples:\n  vt audit log churn\n  vt audit log churn --all --wide\n  vt audit log churn --json | jq \'.[] | select(.type == "phase.advanced")\'',
     )
     .action(
-      withCtx(async (ctx, project: string, o: { limit: number; wide?: boolean }) => {
-        if (!Number.isInteger(o.limit) || o.limit <= 0)
+      withCtx(async (ctx, project: string, o: { limit?: number; all?: boolean; wide?: boolean }) => {
+        if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit <= 0))
           throw new VtError('BAD_INPUT', '--limit must be a positive integer');
-        const { store } = await ctx.vt();
+        const limit = o.all ? Number.MAX_SAFE_INTEGER : (o.limit ?? 50);
+        const { store } = await ctx.vt({ readonly: true });
+        const total = Number(
+          (
+            await store.db
+              .selectFrom('events')
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .where('project_id', '=', project)
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
         const rows = (
           await store.db
             .selectFrom('events')
             .selectAll()
             .where('project_id', '=', project)
             .orderBy('seq', 'desc')
-            .limit(o.limit)
+            .limit(limit)
             .execute()
         ).reverse();
-        if (!rows.length)
-          throw new VtError('NOT_FOUND', `no events for project "${project}"`, {
-            hint: 'See: vt project list',
-          });
+        if (!rows.length) throw new VtError('NOT_FOUND', `no project "${project}"`);
+        if (rows.length < total)
+          ctx.io.err(
+            `showing the newest ${rows.length} of ${total} events; ${total - rows.length} older ones are hidden (--limit N, or --all)\n`,
+          );
         if (ctx.json) {
           json(
             ctx.io,
@@ -111,13 +147,23 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
       }),
     );
 
-  const admin = program.command('admin').description('maintenance');
+  const admin = program
+    .command('admin')
+    .description('maintenance')
+    .addHelpText('after', '\nExamples:\n  vt admin rebuild');
   admin
     .command('rebuild')
     .description('rebuild every projection table from the events, in one transaction')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt admin rebuild\n  vt db check   # compares projections with a rebuild, changing nothing',
+    )
     .action(
       withCtx(async (ctx) => {
-        const { store } = await ctx.vt();
+        const [{ store }, { rebuildProjections }] = await Promise.all([
+          ctx.vt(),
+          import('../../store/projector.ts'),
+        ]);
         const r = await rebuildProjections(store);
         if (ctx.json) json(ctx.io, r);
         ctx.io.err(

@@ -1,35 +1,37 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { parseDocument } from 'yaml';
-import { verifyStore } from '../../audit/audit.ts';
-import { runAutopilot } from '../../autopilot/worker.ts';
-import { openWorkspaces } from '../../autopilot/workspace.ts';
-import { Tickets } from '../../engine/ticket-ops.ts';
+import { mkdirDurable, writeFileDurable } from '../../durable.ts';
 import { VtError } from '../../errors.ts';
-import { parseTrain } from '../../train/loader.ts';
+import { EXAMPLES_DIR, RUNNING_BUILT, TEMPLATES_DIR } from '../../package.ts';
 import { TRAIN_FILE } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint } from '../output.ts';
 import { progressPrinter, writeLauncher } from './autopilot.ts';
-import { TEMPLATES_DIR, writeStarter } from './setup.ts';
 
-const EXAMPLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../examples/penguins');
+const EXAMPLE = join(EXAMPLES_DIR, 'penguins');
 const MARKER = '.vt-demo';
 export const DEMO_PROJECT = 'penguins';
 export const DEMO_OPERATOR = 'demo-operator';
 
-/** The demo's train: the built-in template, every role played by the example's step scripts. */
-export function demoTrain(): string {
+/**
+ * The demo's train: the built-in template, every role played by the example's step scripts, and the
+ * operator who approves, with the key that signs the operator's decisions.
+ */
+export async function demoTrain(operatorKey: string): Promise<string> {
+  const { parseDocument } = await import('yaml');
   const doc = parseDocument(readFileSync(join(TEMPLATES_DIR, 'ml-value-train.yaml'), 'utf8'));
-  const run = ['{node}', join(EXAMPLE, 'steps', 'run.ts')];
+  // In an installed package the steps are built JavaScript: Node does not strip types under node_modules.
+  const run = ['{node}', join(EXAMPLE, 'steps', RUNNING_BUILT ? 'run.js' : 'run.ts')];
   const roles = doc.get('roles') as { items: { set(k: string, v: unknown): void }[] };
   for (const role of roles.items)
     role.set('executor', doc.createNode({ kind: 'command', run, timeout_s: 300 }));
-  doc.set('people', doc.createNode({ [DEMO_OPERATOR]: ['conductor', 'evaluator'] }));
+  doc.set(
+    'people',
+    doc.createNode({ [DEMO_OPERATOR]: { roles: ['conductor', 'evaluator'], keys: [{ key: operatorKey }] } }),
+  );
   doc.commentBefore = ' The vt demo train: ml-value-train with every role played by examples/penguins/steps.';
   return doc.toString();
 }
@@ -46,6 +48,9 @@ function git(dir: string, ...args: string[]) {
       'user.email=demo@localhost',
       '-c',
       'commit.gpgsign=false',
+      // git does not fsync by default; the demo's marker says "set up" only once the repository is durable.
+      '-c',
+      'core.fsync=all',
       ...args,
     ],
     {
@@ -61,7 +66,24 @@ const SET_UP = 'set up';
  * Write vt.yaml, the document templates and a git repository in `dir`, once. The marker is written
  * first and completed last, so a demo killed half-way through setting up just sets up again.
  */
-function setUp(ctx: CliContext, dir: string): void {
+/**
+ * The demo operator's signing key: a vt key made for the demo (~/.config/vt/keys/demo-operator, or
+ * under $XDG_CONFIG_HOME), outside the demo folder and so outside every workspace its agents work in.
+ */
+async function operatorKey(ctx: CliContext, dir: string) {
+  const [{ keySigner }, { initVtKey, loadKeyFile, vtKeyPath }] = await Promise.all([
+    import('../../identity/keys.ts'),
+    import('../../identity/vt-keys.ts'),
+  ]);
+  const path = vtKeyPath(ctx.io.env, DEMO_OPERATOR);
+  if (!existsSync(path)) {
+    initVtKey(ctx.io.env, DEMO_OPERATOR, { comment: `${DEMO_OPERATOR}@vt-demo`, workspaceRoot: dir });
+    ctx.io.err(`${paint(ctx.color, 'green', '✓')} made the demo operator's signing key ${path}\n`);
+  }
+  return keySigner(loadKeyFile(path), 'vt', path);
+}
+
+async function setUp(ctx: CliContext, dir: string): Promise<void> {
   const marker = join(dir, MARKER);
   if (
     existsSync(marker) &&
@@ -79,13 +101,18 @@ function setUp(ctx: CliContext, dir: string): void {
       },
     );
   }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(marker, 'Created by vt demo (setting up); vt demo --reset removes what it made here.\n');
-  writeStarter(dir, 'ml-value-train', DEMO_OPERATOR, true);
-  const text = demoTrain();
+  mkdirDurable(dir);
+  writeFileDurable(marker, 'Created by vt demo (setting up); vt demo --reset removes what it made here.\n');
+  const [{ writeStarter }, { formatPublicKey }, { parseTrain }] = await Promise.all([
+    import('../starter.ts'),
+    import('../../identity/public-key.ts'),
+    import('../../train/loader.ts'),
+  ]);
+  await writeStarter(dir, 'ml-value-train', DEMO_OPERATOR, true);
+  const text = await demoTrain(formatPublicKey((await operatorKey(ctx, dir)).publicKey));
   parseTrain(text, join(dir, TRAIN_FILE));
-  writeFileSync(join(dir, TRAIN_FILE), text);
-  writeFileSync(join(dir, '.gitignore'), '.vt/\n.vt-demo\n');
+  writeFileDurable(join(dir, TRAIN_FILE), text);
+  writeFileDurable(join(dir, '.gitignore'), '.vt/\n.vt-demo\n');
   try {
     git(dir, 'init', '-q');
     git(dir, 'add', '-A');
@@ -93,7 +120,7 @@ function setUp(ctx: CliContext, dir: string): void {
   } catch {
     rmSync(join(dir, '.git'), { recursive: true, force: true }); // no git here: plain folders
   }
-  writeFileSync(marker, `Created by vt demo (${SET_UP}); vt demo --reset removes what it made here.\n`);
+  writeFileDurable(marker, `Created by vt demo (${SET_UP}); vt demo --reset removes what it made here.\n`);
   ctx.io.err(`${paint(ctx.color, 'green', '✓')} set up the penguins example in ${dir}\n`);
 }
 
@@ -122,8 +149,25 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
         const dir = ctx.cwd;
         const started = performance.now();
         if (o.reset) reset(dir);
-        setUp(ctx, dir);
-        const { engine, store } = await ctx.vt();
+        await setUp(ctx, dir);
+        const signer = await operatorKey(ctx, dir);
+        const [
+          { engine, store },
+          { Tickets },
+          { runAutopilot },
+          { openWorkspaces },
+          { parseTrain },
+          { signDecision },
+          { sshProof },
+        ] = await Promise.all([
+          ctx.vt(),
+          import('../../engine/ticket-ops.ts'),
+          import('../../autopilot/worker.ts'),
+          import('../../autopilot/workspace.ts'),
+          import('../../train/loader.ts'),
+          import('../../identity/decisions.ts'),
+          import('../../identity/proof.ts'),
+        ]);
         const tickets = new Tickets(engine);
         const loaded = parseTrain(readFileSync(join(dir, TRAIN_FILE), 'utf8'), join(dir, TRAIN_FILE));
         const operator = { actor: DEMO_OPERATOR };
@@ -183,8 +227,15 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
             const s = await engine.state(DEMO_PROJECT);
             const waiting = Object.values(s.tickets).filter((t) => t.status === 'awaiting-approval');
             if (!waiting.length) break;
-            await engine.approve(DEMO_PROJECT, operator, { reason: 'demo operator reviewed the evidence' });
-            ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${DEMO_OPERATOR} approved ${s.phase}\n`);
+            // The operator signs the approval with the demo's key, as a person signs theirs.
+            const reason = 'demo operator reviewed the evidence';
+            const payload = await engine.decisionPayload(DEMO_PROJECT, DEMO_OPERATOR, {
+              kind: 'approve',
+              reason,
+            });
+            const proof = sshProof(await signDecision(payload, signer));
+            await engine.approve(DEMO_PROJECT, operator, { reason, proof });
+            ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${DEMO_OPERATOR} approved ${s.phase} (signed)\n`);
           }
         } finally {
           process.off('SIGINT', onSignal);
@@ -200,6 +251,7 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
 
 async function summarize(ctx: CliContext, dir: string, started: number): Promise<number> {
   const { engine, store } = await ctx.vt();
+  const { verifyStore } = await import('../../audit/audit.ts');
   const s = await engine.state(DEMO_PROJECT);
   const train = await engine.train(s.trainHash);
   const transitions = await store.db

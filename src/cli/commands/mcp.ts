@@ -1,12 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { VtError } from '../../errors.ts';
+import { packageVersion } from '../../package.ts';
 import type { WithCtx } from '../main.ts';
 import { proxyStdio } from '../session-client.ts';
-
-const VERSION = (
-  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
 
 export function registerMcp(program: Command, withCtx: WithCtx): void {
   program
@@ -65,7 +61,7 @@ Examples:
           engine,
           tickets: new Tickets(engine),
           actor,
-          version: VERSION,
+          version: packageVersion(),
           track: (work) => {
             inflight.add(work);
             const done = () => inflight.delete(work);

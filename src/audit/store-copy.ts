@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
-import { verifyStore } from '../audit/audit.ts';
 import { VtError } from '../errors.ts';
-import type { ChainHead } from './chain.ts';
-import { isPostgres } from './dialect.ts';
-import type { Db, Store, Trx } from './store.ts';
+import type { ChainHead } from '../store/chain.ts';
+import { isPostgres } from '../store/dialect.ts';
+import type { Db, Store, Trx } from '../store/store.ts';
+import { verifyStore } from './audit.ts';
 
 /** Never copied: the schema's own bookkeeping, caches, and per-backend counters (set afterwards). */
 const SKIP = new Set([
