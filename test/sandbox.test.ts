@@ -413,6 +413,37 @@ console.log('SEEN ' + JSON.stringify({ config: can(h + '/.claude/settings.json')
       'its configuration folder is its own, writable',
     );
   });
+
+  it("keeps vt's keys out of sight where XDG_CONFIG_HOME puts them, even inside a visible folder", async () => {
+    // A careless operator: XDG_CONFIG_HOME inside the project folder, which executors see read-only.
+    const project = temp('vt-xdg-project-');
+    writeFileSync(join(project, 'README.md'), 'the project');
+    const config = join(project, 'config');
+    mkdirSync(join(config, 'vt', 'keys'), { recursive: true });
+    writeFileSync(join(config, 'vt', 'keys', 'ana'), '-----BEGIN OPENSSH PRIVATE KEY-----');
+    const ws = temp('vt-xdg-ws-');
+    const log = join(temp('vt-xdg-log-'), 'session.log');
+    const script = `const fs = require('node:fs');
+const can = (f) => { try { fs.readFileSync(f); return true; } catch { return false; } };
+console.log('SEEN ' + JSON.stringify({ project: can(${JSON.stringify(join(project, 'README.md'))}), key: can(${JSON.stringify(join(config, 'vt', 'keys', 'ana'))}) }));`;
+    const { runCommandExecutor } = await import('../src/agents/executors/command.ts');
+    const result = await withEnv({ XDG_CONFIG_HOME: config }, () =>
+      runCommandExecutor({
+        argv: ['node', '-e', script],
+        cwd: ws,
+        env: {},
+        input: '',
+        timeoutMs: 60_000,
+        logFile: log,
+        sandbox: { mode: 'required', what: 'a probe', writable: [ws], visible: [project] },
+      }),
+    );
+    const text = readFileSync(log, 'utf8');
+    assert.equal(result.outcome, 'succeeded', text);
+    assert.match(text, /SEEN \{"project":true,"key":false\}/);
+    // The key is there outside: it is the sandbox that hides it.
+    assert.ok(readFileSync(join(config, 'vt', 'keys', 'ana'), 'utf8').includes('PRIVATE KEY'));
+  });
 });
 
 describe('without bubblewrap', () => {
