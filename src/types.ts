@@ -15,6 +15,10 @@
  * - executor:  what plays a role: a command, a coding-agent CLI, a model, or a human.
  */
 
+/** Where executors and command gates run: in bubblewrap when it is there (`bwrap`), never (`none`), or only there (`required`). */
+export const SANDBOX_MODES = ['bwrap', 'none', 'required'] as const;
+export type SandboxMode = (typeof SANDBOX_MODES)[number];
+
 /** Project lifecycle statuses; drives the TypeScript union, the SQL CHECK and the status glyphs. */
 export const PROJECT_STATUSES = {
   active: { glyph: '●', word: 'active' },

@@ -52,12 +52,14 @@ export async function openVt(
   dbTarget: string,
   opts: StoreOptions & { clock?: Clock; integrations?: IntegrationsConfig } = {},
 ): Promise<Vt> {
-  const [{ openStore }, { Engine }, { nodeIo }] = await Promise.all([
+  const [{ openStore }, { Engine }, { nodeIo }, { hideFromSandboxes }] = await Promise.all([
     import('./store/store.ts'),
     import('./engine/engine.ts'),
     import('./io/node-io.ts'),
+    import('./io/sandbox.ts'),
   ]);
   const store = await openStore(dbTarget, opts);
+  hideFromSandboxes(dbTarget);
   const engine = new Engine({ store, io: nodeIo, ...(opts.clock ? { clock: opts.clock } : {}) });
   // Integrations act on written events; a read-only store (read commands) writes none.
   if (!opts.readonly) {
