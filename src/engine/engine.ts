@@ -2,8 +2,8 @@ import { VtError } from '../errors.ts';
 import { evaluateGates, gatesPassed } from '../gates/registry.ts';
 import type { GateIo, GateResult } from '../gates/types.ts';
 import { appendEvents, findByIdempotencyKey, readEvents, toRecorded } from '../store/append.ts';
-import { project } from '../store/projector.ts';
 import { rememberRequest, requestOf } from '../store/idempotency.ts';
+import { project } from '../store/projector.ts';
 import type { Store, Trx } from '../store/store.ts';
 import type { LoadedTrain } from '../train/loader.ts';
 import { type Train, TrainSchema } from '../train/schema.ts';
@@ -28,6 +28,7 @@ import {
 } from './core.ts';
 import { event, type NewEvent, type RecordedEvent } from './events.ts';
 import { gateContext, readsFiles } from './gate-context.ts';
+import { decideRetire } from './retire.ts';
 import { currentEvidence, evolve, type ProjectState } from './state.ts';
 import { requireLiveSession, ticketsAwaitingApproval } from './tickets.ts';
 
@@ -383,7 +384,7 @@ export class Engine {
         return { snap, gates };
       },
       (s, t, g) => {
-        const d = decideAdvance(s, t, g.gates.exit, g.gates.entry);
+        const d = decideAdvance(s, t, g.gates.exit, g.gates.entry, this.clock.now());
         outcome = d.outcome;
         return [...committedBy(s, g.snap, who), ...d.events];
       },
@@ -452,12 +453,14 @@ export class Engine {
 
   async lifecycle(
     projectId: string,
-    action: 'hold' | 'resume' | 'cancel' | 'reopen',
+    action: 'hold' | 'resume' | 'cancel' | 'reopen' | 'retire',
     reason: string | null,
     who: Who,
   ): Promise<Committed> {
     await this.refuseSession(projectId, who, action);
-    return this.decide(projectId, who, (s, t) => decideLifecycle(s, t, action, reason));
+    return this.decide(projectId, who, (s, t) =>
+      action === 'retire' ? decideRetire(s, reason) : decideLifecycle(s, t, action, reason),
+    );
   }
 
   /**
