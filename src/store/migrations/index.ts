@@ -11,6 +11,8 @@ import * as m036 from './036_passkeys.ts';
 import * as m037 from './037_dashboard_indexes.ts';
 import * as m038 from './038_phase_since.ts';
 import * as m045 from './045_integrations.ts';
+import * as m050 from './050_operating_status.ts';
+import * as m051 from './051_scheduled_visits.ts';
 
 /** Numbered migrations, listed statically so a bundle or a type-stripped run finds them all. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -26,6 +28,8 @@ export const MIGRATIONS: Record<string, Migration> = {
   '037_dashboard_indexes': m037,
   '038_phase_since': m038,
   '045_integrations': m045,
+  '050_operating_status': m050,
+  '051_scheduled_visits': m051,
 };
 
 export const migrationProvider: MigrationProvider = {
