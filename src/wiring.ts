@@ -51,7 +51,15 @@ export async function openVt(
   opts: StoreOptions & { clock?: Clock; integrations?: IntegrationsConfig } = {},
 ): Promise<Vt> {
   const store = await openStore(dbTarget, opts);
+  return { engine: engineOn(store, opts), store, close: () => store.close() };
+}
+
+/** An engine over an open store, with the machine's I/O and the integrations' outbox rules. */
+export function engineOn(
+  store: Store,
+  opts: { clock?: Clock; integrations?: IntegrationsConfig } = {},
+): Engine {
   const engine = new Engine({ store, io: nodeIo, ...(opts.clock ? { clock: opts.clock } : {}) });
   registerIntegrations(engine, opts.integrations ?? EMPTY_INTEGRATIONS);
-  return { engine, store, close: () => store.close() };
+  return engine;
 }

@@ -2,9 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { buildHandoff } from '../../context/handoff.ts';
-import { phaseOf } from '../../engine/core.ts';
 import { Tickets } from '../../engine/ticket-ops.ts';
-import { isOpen } from '../../engine/tickets.ts';
 import { VtError } from '../../errors.ts';
 import { CONTEXT_KINDS, type ContextKind, PRIORITIES, type Priority, TICKET_STATUSES } from '../../types.ts';
 import type { WithCtx } from '../main.ts';
@@ -135,37 +133,6 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
           return 0;
         },
       ),
-    );
-
-  program
-    .command('plan')
-    .description(
-      "the Conductor's planning step: queue a ticket for the project's current phase if none is open",
-    )
-    .argument('[project]')
-    .action(
-      withCtx(async (ctx, given?: string) => {
-        const project = await resolveProject(ctx, given);
-        const { engine } = await ctx.vt();
-        const s = await engine.state(project);
-        const open = Object.values(s.tickets).find((t) => t.phase === s.phase && isOpen(t));
-        if (open) {
-          if (ctx.json) json(ctx.io, { ticket: open.id, queued: false });
-          else ctx.io.out(`${open.id}\n`);
-          ctx.io.err(`${open.id} is already open for ${s.phase}\n`);
-          return 0;
-        }
-        const train = await engine.train(s.trainHash);
-        const c = await new Tickets(engine).addIssue(
-          project,
-          { title: `Carry ${s.name} through ${phaseOf(train, s.phase).name}` },
-          ctx.who,
-        );
-        if (ctx.json) json(ctx.io, { ticket: c.ticket, queued: true });
-        else ctx.io.out(`${c.ticket}\n`);
-        ctx.io.err(`${paint(ctx.color, 'green', '✓')} queued ${c.ticket}; run: vt autopilot\n`);
-        return 0;
-      }),
     );
 
   const context = program
