@@ -7,10 +7,12 @@ import { parseDocument } from 'yaml';
 import { verifyStore } from '../../audit/audit.ts';
 import { runAutopilot } from '../../autopilot/worker.ts';
 import { openWorkspaces } from '../../autopilot/workspace.ts';
+import type { Clock } from '../../engine/engine.ts';
 import { Tickets } from '../../engine/ticket-ops.ts';
 import { VtError } from '../../errors.ts';
+import { loadIntegrations } from '../../integrations/config.ts';
 import { parseTrain } from '../../train/loader.ts';
-import { TRAIN_FILE } from '../../wiring.ts';
+import { engineOn, TRAIN_FILE } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint } from '../output.ts';
@@ -21,6 +23,27 @@ const EXAMPLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../examp
 const MARKER = '.vt-demo';
 export const DEMO_PROJECT = 'penguins';
 export const DEMO_OPERATOR = 'demo-operator';
+/** The monitoring windows the demo runs: the first drifts, the second does not and returns to monitoring. */
+export const DEMO_WINDOWS = 2;
+
+/**
+ * The demo's clock: the machine's time, moved forward to each scheduled visit's due time so a weekly
+ * schedule runs in seconds. It never goes back: it starts at the project's last recorded time, so a
+ * demo resumed after a kill continues where the recorded history stopped.
+ */
+export class DemoClock implements Clock {
+  #offset: number;
+  constructor(notBefore: Date | null) {
+    this.#offset = notBefore ? Math.max(0, notBefore.getTime() - Date.now()) : 0;
+  }
+  now(): Date {
+    return new Date(Date.now() + this.#offset);
+  }
+  /** Move to `t` (never back). */
+  advanceTo(t: Date): void {
+    this.#offset = Math.max(this.#offset, t.getTime() - Date.now());
+  }
+}
 
 /** The demo's train: the built-in template, every role played by the example's step scripts. */
 export function demoTrain(): string {
@@ -123,7 +146,14 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
         const started = performance.now();
         if (o.reset) reset(dir);
         setUp(ctx, dir);
-        const { engine, store } = await ctx.vt();
+        const { store } = await ctx.vt();
+        const last = await store.db
+          .selectFrom('projects')
+          .select('updated_at')
+          .where('id', '=', DEMO_PROJECT)
+          .executeTakeFirst();
+        const clock = new DemoClock(last ? new Date(last.updated_at) : null);
+        const engine = engineOn(store, { clock, integrations: loadIntegrations(dir, ctx.io.env) });
         const tickets = new Tickets(engine);
         const loaded = parseTrain(readFileSync(join(dir, TRAIN_FILE), 'utf8'), join(dir, TRAIN_FILE));
         const operator = { actor: DEMO_OPERATOR };
@@ -182,9 +212,19 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
             });
             const s = await engine.state(DEMO_PROJECT);
             const waiting = Object.values(s.tickets).filter((t) => t.status === 'awaiting-approval');
-            if (!waiting.length) break;
-            await engine.approve(DEMO_PROJECT, operator, { reason: 'demo operator reviewed the evidence' });
-            ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${DEMO_OPERATOR} approved ${s.phase}\n`);
+            if (waiting.length) {
+              await engine.approve(DEMO_PROJECT, operator, { reason: 'demo operator reviewed the evidence' });
+              ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${DEMO_OPERATOR} approved ${s.phase}\n`);
+              continue;
+            }
+            // Operating, the project waits for its next scheduled visit: move the clock to it while the
+            // demo still has windows to show.
+            const v = s.scheduled;
+            if (!v || v.ticket !== null || windowsScored(s) >= DEMO_WINDOWS) break;
+            clock.advanceTo(new Date(v.dueAt));
+            ctx.io.err(
+              `${paint(ctx.color, 'cyan', '⏰')} the demo's clock moves to ${v.dueAt}: the visit of ${v.phase} falls due\n`,
+            );
           }
         } finally {
           process.off('SIGINT', onSignal);
@@ -196,6 +236,13 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
         return summarize(ctx, dir, started);
       }),
     );
+}
+
+/** Monitoring windows scored so far: monitoring visits whose ticket finished. */
+function windowsScored(s: { tickets: Record<string, { phase: string; status: string }> }): number {
+  return Object.values(s.tickets).filter(
+    (t) => t.phase === 'monitoring' && (t.status === 'done' || t.status === 'reworked'),
+  ).length;
 }
 
 async function summarize(ctx: CliContext, dir: string, started: number): Promise<number> {
@@ -234,12 +281,32 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     .orderBy('seq')
     .execute();
   const leftMonitoring = transitions.filter((t) => t.from_phase === 'monitoring');
+  // Where each window led, until the project was back in monitoring (the operations cycle).
+  const pathFrom = (n: number) => {
+    const out: string[] = [];
+    for (const t of transitions.filter((x) => x.n >= n)) {
+      out.push(t.to_phase ?? '(end)');
+      if (t.to_phase === 'monitoring' || t.to_phase === null) break;
+    }
+    return out;
+  };
   const windows = psi.map((p, i) => ({
     window: i + 1,
     psi: p.value,
     to: leftMonitoring[i]?.to_phase ?? null,
     drift: leftMonitoring[i]?.kind === 'route',
+    path: leftMonitoring[i] ? pathFrom(leftMonitoring[i]!.n) : [],
   }));
+  // Operating, the project waits for its next scheduled visit.
+  const v = s.scheduled && s.scheduled.ticket === null ? s.scheduled : null;
+  const next = v
+    ? {
+        phase: v.phase,
+        ...(v.phase === 'monitoring' ? { window: windows.length + 1 } : {}),
+        due_at: v.dueAt,
+        schedule: v.schedule,
+      }
+    : null;
   const verified = await verifyStore(store.db);
   const summary = {
     project: DEMO_PROJECT,
@@ -250,6 +317,7 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     gates_passed_first_time: [...firstTry.values()].filter(Boolean).length,
     rework_loops: loops.map((t) => `${t.from_phase} → ${t.to_phase} (${t.reason ?? t.kind})`),
     windows,
+    next,
     metrics: Object.fromEntries(Object.entries(s.metrics).map(([k, v]) => [k, v.value])),
     wall_time_s: Math.round((performance.now() - started) / 100) / 10,
     artifacts: join(dir, '.vt', 'workspaces'),
@@ -259,23 +327,29 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
   };
   if (ctx.json) json(ctx.io, { type: 'summary', ...summary });
   const c = ctx.color;
-  const ok = s.status === 'completed' && summary.phases_done === summary.phases;
+  const ok = s.status === 'operating' && next !== null && summary.phases_done === summary.phases;
+  const operating = next
+    ? `operating: ${next.phase}${'window' in next ? ` window ${next.window}` : ''} falls due ${next.due_at} (${next.schedule})`
+    : `project ${s.status}`;
   ctx.io.err(
     [
       '',
-      `${ok ? paint(c, 'green', '✓') : paint(c, 'red', '✗')} ${paint(c, 'bold', 'penguins')}: ${summary.phases_done}/${summary.phases} phases done, project ${s.status}`,
+      `${ok ? paint(c, 'green', '✓') : paint(c, 'red', '✗')} ${paint(c, 'bold', 'penguins')}: ${summary.phases_done}/${summary.phases} phases done; ${operating}`,
       `  exit gates passed first time: ${summary.gates_passed_first_time} of ${summary.phase_visits} phase visits`,
       `  loops taken: ${summary.rework_loops.length ? summary.rework_loops.join('; ') : 'none'}`,
       `  monitoring windows: ${
         windows
-          .map((w) => `#${w.window} psi ${w.psi} ${w.drift ? 'drift' : 'no drift'} → ${w.to ?? '(end)'}`)
+          .map(
+            (w) =>
+              `#${w.window} psi ${w.psi} ${w.drift ? 'drift' : 'no drift'} → ${w.path.length ? w.path.join(' → ') : '(waiting)'}`,
+          )
           .join('; ') || 'none'
       }`,
       `  model: auc ${summary.metrics.auc ?? '?'}, f1 ${summary.metrics.f1 ?? '?'}, psi ${summary.metrics.psi ?? '?'}`,
       `  wall time: ${summary.wall_time_s} s`,
       `  artifacts: ${summary.artifacts} (one git worktree per ticket; the project line is branch vt/penguins)`,
       `  audit: ${summary.audit}`,
-      `  next: cd ${dir} && vt status penguins && vt audit log penguins`,
+      `  next: cd ${dir} && vt status penguins && vt plan && vt audit log penguins (vt retire penguins --reason … ends its operations)`,
       '',
     ].join('\n'),
   );
