@@ -12,6 +12,10 @@ const CORE = [
   'src/engine/events.ts',
   'src/engine/gate-context.ts',
   'src/engine/views.ts',
+  'src/engine/schedule.ts',
+  'src/engine/operations.ts',
+  'src/engine/due-visits.ts',
+  'src/engine/retire.ts',
   'src/gates/digest.ts',
   'src/expr/metric-expr.ts',
 ];
