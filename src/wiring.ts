@@ -1,10 +1,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
-import { type Clock, Engine } from './engine/engine.ts';
-import { EMPTY_INTEGRATIONS, type IntegrationsConfig } from './integrations/config.ts';
-import { registerIntegrations } from './integrations/register.ts';
-import { nodeIo } from './io/node-io.ts';
-import { openStore, type Store, type StoreOptions } from './store/store.ts';
+import type { Clock, Engine } from './engine/engine.ts';
+import type { IntegrationsConfig } from './integrations/config.ts';
+import type { Store, StoreOptions } from './store/store.ts';
 
 export const TRAIN_FILE = 'vt.yaml';
 export const STATE_DIR = '.vt';
@@ -45,21 +43,39 @@ export interface Vt {
   close(): Promise<void>;
 }
 
-/** The one place that wires the store, the machine's I/O and the engine together. */
+/**
+ * The one place that wires the store, the machine's I/O and the engine together. The store, the
+ * engine and their libraries (Kysely, better-sqlite3, zod) load here, on first use, so commands that
+ * need no store (help, completion, lint) start without them.
+ */
 export async function openVt(
   dbTarget: string,
   opts: StoreOptions & { clock?: Clock; integrations?: IntegrationsConfig } = {},
 ): Promise<Vt> {
+  const { openStore } = await import('./store/store.ts');
   const store = await openStore(dbTarget, opts);
-  return { engine: engineOn(store, opts), store, close: () => store.close() };
+  return { engine: await engineOn(store, opts), store, close: () => store.close() };
 }
 
-/** An engine over an open store, with the machine's I/O and the integrations' outbox rules. */
-export function engineOn(
+/**
+ * An engine over an open store, with the machine's I/O and the integrations' outbox rules (none on a
+ * read-only store: read commands write no events to act on).
+ */
+export async function engineOn(
   store: Store,
-  opts: { clock?: Clock; integrations?: IntegrationsConfig } = {},
-): Engine {
+  opts: { clock?: Clock; integrations?: IntegrationsConfig; readonly?: boolean } = {},
+): Promise<Engine> {
+  const [{ Engine }, { nodeIo }] = await Promise.all([
+    import('./engine/engine.ts'),
+    import('./io/node-io.ts'),
+  ]);
   const engine = new Engine({ store, io: nodeIo, ...(opts.clock ? { clock: opts.clock } : {}) });
-  registerIntegrations(engine, opts.integrations ?? EMPTY_INTEGRATIONS);
+  if (!opts.readonly) {
+    const [{ EMPTY_INTEGRATIONS }, { registerIntegrations }] = await Promise.all([
+      import('./integrations/config.ts'),
+      import('./integrations/register.ts'),
+    ]);
+    registerIntegrations(engine, opts.integrations ?? EMPTY_INTEGRATIONS);
+  }
   return engine;
 }

@@ -37,6 +37,7 @@ interface DemoSummary {
   phase_visits: number;
   gates_passed_first_time: number;
   rework_loops: string[];
+  visits: { phase: string; visit: number; ticked: number }[];
   windows: { window: number; psi: number; to: string | null; drift: boolean; path: string[] }[];
   next: { phase: string; window?: number; due_at: string; schedule: string } | null;
   metrics: Record<string, number>;
@@ -264,6 +265,18 @@ describe('vt demo', { concurrency: false }, () => {
         `visits ${summary.phase_visits}, first-time passes ${summary.gates_passed_first_time}, loops: ${summary.rework_loops.join('; ')}`,
       );
       t.diagnostic(`metrics: ${JSON.stringify(summary.metrics)}`);
+      // Every visit re-does its work: a visit the project came back to ticks its items again.
+      // Regression: the second visits of validation, deployment, monitoring... ticked nothing and passed.
+      // The last stay is the one waiting for window 3: nothing has run in it yet.
+      const waiting = summary.visits.at(-1)!;
+      assert.deepEqual([waiting.phase, waiting.ticked], ['monitoring', 0]);
+      const worked = summary.visits.slice(0, -1);
+      const again = worked.filter((v) => v.visit > 1);
+      assert.ok(again.length >= 3, `the demo comes back to phases: ${JSON.stringify(summary.visits)}`);
+      for (const v of worked) assert.ok(v.ticked > 0, `${v.phase} visit ${v.visit} ticked nothing`);
+      t.diagnostic(
+        `repeat visits: ${again.map((v) => `${v.phase} #${v.visit} (${v.ticked} ticks)`).join(', ')}`,
+      );
     },
   );
 

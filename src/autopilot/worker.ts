@@ -6,6 +6,7 @@ import type { RecordedEvent } from '../engine/events.ts';
 import type { Claim, Tickets } from '../engine/ticket-ops.ts';
 import { startCommit } from '../engine/tickets.ts';
 import { VtError } from '../errors.ts';
+import { classifyFailure } from '../failures.ts';
 import type { GateResult } from '../gates/types.ts';
 import { getControl, queueRows } from '../store/queue.ts';
 import { nextDueAt } from '../store/schedules.ts';
@@ -13,6 +14,7 @@ import type { ExecutorSpec } from '../train/schema.ts';
 import { queueDueVisits, type ScheduledOutcome } from './schedules.ts';
 import { nextWake, selectTickets } from './select.ts';
 import { runSession, sessionOf } from './session.ts';
+import { runSupport } from './support.ts';
 import { type Workspaces, workspaceDir } from './workspace.ts';
 
 export interface AutopilotDeps {
@@ -133,8 +135,10 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
   const emit = (p: Progress) => opts.onProgress?.(p);
   const db = deps.engine.store.db;
   let claimedAny = false;
+  let diskFull: VtError | null = null;
 
   for (;;) {
+    if (diskFull) break;
     if (opts.signal?.aborted) {
       summary.stopped = 'signal';
       break;
@@ -187,6 +191,14 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
             emit({ type: 'lost', project: claim.projectId, ticket: claim.ticket.id, reason: err.message });
             return;
           }
+          // A full disk is no failed attempt: stop the autopilot (no retry storm, no blocked ticket);
+          // run again once space is freed, and the ticket is taken over after its lease.
+          const machine = classifyFailure(err);
+          if (machine instanceof VtError && machine.code === 'DISK_FULL') {
+            diskFull ??= machine;
+            abortAll.abort();
+            return;
+          }
           // Anything else (a broken workspace, a git failure) is a failed attempt, never a dead loop.
           const reason = `${claim.ticket.phase}: ${err instanceof Error ? err.message : String(err)}`;
           try {
@@ -205,7 +217,11 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
       inFlight.add(job);
     }
     if (inFlight.size) {
-      await Promise.race([...inFlight, sleep(opts.pollMs, opts.signal)]);
+      // The poll timer is cancelled once a ticket finishes, so `--once` exits without waiting it out.
+      const tick = new AbortController();
+      const signals = opts.signal ? [tick.signal, opts.signal] : [tick.signal];
+      await Promise.race([...inFlight, sleep(opts.pollMs, AbortSignal.any(signals))]);
+      tick.abort();
       continue;
     }
     if (opts.once) {
@@ -231,6 +247,7 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
   }
   abortAll.abort();
   await Promise.allSettled(inFlight);
+  if (diskFull) throw diskFull;
   for (const source of opts.sources ?? []) await source.deliver().catch(() => 0);
   summary.next_due = await nextDueAt(db, opts.project);
   summary.waiting = Number(
@@ -313,6 +330,8 @@ async function runTicket(
         await reportFailure(opts, projectId, ticket.id, c.events, summary, emit);
         return;
       }
+      await runSupport(deps, opts, claim, phase, train, ws, lost.signal, emit);
+      if (lost.signal.aborted) throw new VtError('CONFLICT', `lost the lease on ${ticket.id}`);
     }
     const f = await tickets.finish(claim, auto, opts.backoffMs);
     const o = f.outcome;

@@ -1,9 +1,7 @@
-import { phaseOf } from './core.ts';
 import { decideDueVisit } from './due-visits.ts';
 import type { Committed, Engine, Who } from './engine.ts';
 import { isWorking } from './operations.ts';
 import { Tickets } from './ticket-ops.ts';
-import { isOpen } from './tickets.ts';
 
 /** Who queues scheduled visits, in the audit trail. */
 export const SCHEDULER = 'scheduler';
@@ -44,13 +42,7 @@ export class Schedules {
       const due = c.events.find((e) => e.type === 'visit.due');
       return !c.replayed && due?.type === 'visit.due' ? due.payload.ticket : null;
     }
-    if (Object.values(s.tickets).some((t) => t.phase === s.phase && isOpen(t))) return null;
-    const train = await engine.train(s.trainHash);
-    const c = await new Tickets(engine).addIssue(
-      projectId,
-      { title: `Carry ${s.name} through ${phaseOf(train, s.phase).name}` },
-      who,
-    );
-    return c.ticket;
+    const p = await new Tickets(engine).plan(projectId, who);
+    return p.queued ? p.ticket : null;
   }
 }

@@ -199,6 +199,8 @@ export interface ProjectState {
   waivers: Record<string, WaiverRecord>;
   /** The last recorded evaluation of each phase's exit gates. */
   evaluations: Record<string, EvaluationRecord>;
+  /** The handoff packet recorded for the current visit, if one was built. */
+  handoff: { path: string; sha256: string; tokens: number; truncated: boolean; seq: number } | null;
   issues: Record<string, IssueState>;
   tickets: Record<string, TicketState>;
   sessions: Record<string, SessionState>;
@@ -257,6 +259,7 @@ function enter(s: ProjectState, phase: string): void {
   s.approvals = [];
   s.waivers = {};
   s.scheduled = null;
+  s.handoff = null;
 }
 
 /** An agent session's evidence stops counting when the session ends without succeeding. */
@@ -303,6 +306,7 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       approvals: [],
       waivers: {},
       evaluations: {},
+      handoff: null,
       issues: {},
       tickets: {},
       sessions: {},
@@ -596,7 +600,12 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
     case 'context.added':
       s.context.push({ seq: e.seq, actor: e.actor, ...e.payload });
       break;
-    case 'handoff.built':
+    case 'handoff.built': {
+      const p = e.payload;
+      if (p.visit === s.visit && p.phase === s.phase)
+        s.handoff = { path: p.path, sha256: p.sha256, tokens: p.tokens, truncated: p.truncated, seq: e.seq };
+      break;
+    }
     case 'alert.raised':
     case 'session.tool-called':
       break;

@@ -1,5 +1,6 @@
+import { sql } from 'kysely';
+import { canonicalJson, sha256 } from '../canonical.ts';
 import type { NewEvent, RecordedEvent } from '../engine/events.ts';
-import { canonicalJson, sha256 } from './canonical.ts';
 import { eventHash, GENESIS_HASH, type StoredEvent } from './chain.ts';
 import type { Db, Trx } from './store.ts';
 
@@ -37,8 +38,10 @@ export async function appendEvents(
     out.push({ ...e, project_id: projectId, seq, ts: meta.ts, actor: meta.actor, hash } as RecordedEvent);
     prev = hash;
   });
-  if (rows.length) {
-    // Appends are serialised (BEGIN IMMEDIATE), so max + 1 numbers events in commit order.
+  const deferred = pending.get(trx);
+  if (deferred) deferred.push(...rows);
+  else if (rows.length) {
+    // SQLite: appends are serialised (BEGIN IMMEDIATE), so max + 1 numbers events in commit order.
     const top = await trx
       .selectFrom('events')
       .select((eb) => eb.fn.max('gseq').as('g'))
@@ -50,6 +53,41 @@ export async function appendEvents(
       .execute();
   }
   return out;
+}
+
+/**
+ * PostgreSQL: events appended in a transaction wait here and are inserted by
+ * flushDeferredAppends() at its end, numbered under the store-wide counter's row lock. Writers of
+ * different projects run in parallel until that point and queue only for the last few statements;
+ * a transaction that rolls back takes its numbers back with it, so `gseq` has no gaps and follows
+ * commit order.
+ */
+const pending = new WeakMap<Trx, StoredEvent[]>();
+
+export function beginDeferredAppends(trx: Trx): void {
+  pending.set(trx, []);
+}
+
+/** The row whose lock orders every commit that appends events (a Merkle log may append under it too). */
+export async function lockGlobalOrder(trx: Trx): Promise<number> {
+  const r = await sql<{ value: number }>`select value from counters where name = 'gseq' for update`.execute(
+    trx,
+  );
+  return Number(r.rows[0]?.value ?? 0);
+}
+
+export async function flushDeferredAppends(trx: Trx): Promise<void> {
+  const rows = pending.get(trx);
+  pending.delete(trx);
+  if (!rows?.length) return;
+  const top = await lockGlobalOrder(trx);
+  await sql`update counters set value = ${top + rows.length} where name = 'gseq'`.execute(trx);
+  for (let i = 0; i < rows.length; i += 1000) {
+    await trx
+      .insertInto('events')
+      .values(rows.slice(i, i + 1000).map((r, j) => ({ ...r, gseq: top + i + j + 1 })))
+      .execute();
+  }
 }
 
 export function toRecorded(row: StoredEvent): RecordedEvent {

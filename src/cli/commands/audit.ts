@@ -1,9 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { exportBundle, verifyBundle, verifyStore } from '../../audit/audit.ts';
 import { VtError } from '../../errors.ts';
 import type { VerifyResult } from '../../store/chain.ts';
-import { rebuildProjections } from '../../store/projector.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint, safe, table, when } from '../output.ts';
@@ -24,7 +22,13 @@ function report(ctx: CliContext, r: VerifyResult, what: string): number {
 }
 
 export function registerAudit(program: Command, withCtx: WithCtx): void {
-  const audit = program.command('audit').description('verify, export and read the hash-chained audit trail');
+  const audit = program
+    .command('audit')
+    .description('verify, export and read the hash-chained audit trail')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt audit verify\n  vt audit export audit.jsonl && vt audit verify --bundle audit.jsonl\n  vt audit log churn',
+    );
   audit
     .command('verify')
     .description(
@@ -35,19 +39,27 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
     .addHelpText('after', '\nExamples:\n  vt audit verify\n  vt audit verify --bundle audit.jsonl')
     .action(
       withCtx(async (ctx, project: string | undefined, o: { bundle?: string }) => {
+        const { verifyBundle, verifyStore } = await import('../../audit/audit.ts');
         if (o.bundle) return report(ctx, verifyBundle(resolve(ctx.cwd, o.bundle)), o.bundle);
-        const { store } = await ctx.vt();
+        const { store } = await ctx.vt({ readonly: true });
         return report(ctx, await verifyStore(store.db, project), store.location);
       }),
     );
   audit
     .command('export')
     .description('write a self-contained bundle (manifest + JSONL events) that verifies offline')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt audit export audit.jsonl\n  vt audit export churn.jsonl --project churn',
+    )
     .argument('<file>')
     .option('--project <id>', 'only this project')
     .action(
       withCtx(async (ctx, file: string, o: { project?: string }) => {
-        const { store, engine } = await ctx.vt();
+        const [{ store, engine }, { exportBundle }] = await Promise.all([
+          ctx.vt({ readonly: true }),
+          import('../../audit/audit.ts'),
+        ]);
         const path = resolve(ctx.cwd, file);
         const m = await exportBundle(store.db, path, engine.clock.now(), o.project);
         if (ctx.json) json(ctx.io, { file: path, ...m });
@@ -61,26 +73,42 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
     .command('log')
     .description("a project's events: who did what, when")
     .argument('<project>')
-    .option('--limit <n>', 'newest N events', (v) => Number.parseInt(v, 10), 50)
-    .option('--wide', 'do not truncate')
+    .option('--limit <n>', 'the newest N events (default 50; says how many are hidden)', (v) => Number(v))
+    .option('--all', 'every event')
+    .option('--wide', 'do not truncate (piped output never is)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt audit log churn\n  vt audit log churn --all --wide\n  vt audit log churn --json | jq \'.[] | select(.type == "phase.advanced")\'',
+    )
     .action(
-      withCtx(async (ctx, project: string, o: { limit: number; wide?: boolean }) => {
-        if (!Number.isInteger(o.limit) || o.limit <= 0)
+      withCtx(async (ctx, project: string, o: { limit?: number; all?: boolean; wide?: boolean }) => {
+        if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit <= 0))
           throw new VtError('BAD_INPUT', '--limit must be a positive integer');
-        const { store } = await ctx.vt();
+        const limit = o.all ? Number.MAX_SAFE_INTEGER : (o.limit ?? 50);
+        const { store } = await ctx.vt({ readonly: true });
+        const total = Number(
+          (
+            await store.db
+              .selectFrom('events')
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .where('project_id', '=', project)
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
         const rows = (
           await store.db
             .selectFrom('events')
             .selectAll()
             .where('project_id', '=', project)
             .orderBy('seq', 'desc')
-            .limit(o.limit)
+            .limit(limit)
             .execute()
         ).reverse();
-        if (!rows.length)
-          throw new VtError('NOT_FOUND', `no events for project "${project}"`, {
-            hint: 'See: vt project list',
-          });
+        if (!rows.length) throw new VtError('NOT_FOUND', `no project "${project}"`);
+        if (rows.length < total)
+          ctx.io.err(
+            `showing the newest ${rows.length} of ${total} events; ${total - rows.length} older ones are hidden (--limit N, or --all)\n`,
+          );
         if (ctx.json) {
           json(
             ctx.io,
@@ -97,7 +125,7 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
               when(ctx.io, r.ts),
               r.actor,
               r.type,
-              summarize(r.type, JSON.parse(r.payload)),
+              summarize(r.type, JSON.parse(r.payload), !!o.wide || !ctx.io.isTTY),
               r.hash.slice(0, 12),
             ]),
             o,
@@ -107,13 +135,23 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
       }),
     );
 
-  const admin = program.command('admin').description('maintenance');
+  const admin = program
+    .command('admin')
+    .description('maintenance')
+    .addHelpText('after', '\nExamples:\n  vt admin rebuild');
   admin
     .command('rebuild')
     .description('rebuild every projection table from the events, in one transaction')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt admin rebuild\n  vt db check   # compares projections with a rebuild, changing nothing',
+    )
     .action(
       withCtx(async (ctx) => {
-        const { store } = await ctx.vt();
+        const [{ store }, { rebuildProjections }] = await Promise.all([
+          ctx.vt(),
+          import('../../store/projector.ts'),
+        ]);
         const r = await rebuildProjections(store);
         if (ctx.json) json(ctx.io, r);
         ctx.io.err(
@@ -124,7 +162,9 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
     );
 }
 
-function summarize(type: string, p: Record<string, unknown>): string {
+/** One line per event; `full` (with --wide, or piped) never cuts it. */
+function summarize(type: string, p: Record<string, unknown>, full: boolean): string {
+  const cut = (s: string) => (full ? s : s.slice(0, 60));
   switch (type) {
     case 'checklist.ticked':
     case 'checklist.reopened':
@@ -139,7 +179,10 @@ function summarize(type: string, p: Record<string, unknown>): string {
       return `${p.from} → ${p.to} (${p.kind})`;
     case 'approval.recorded':
       return `${p.decision} ${p.phase} as ${p.role}`;
+    case 'session.tool-called':
+      // The tool and the reason in full: the point of recording a refusal is to read why.
+      return `${p.tool} ${p.outcome}${p.reason ? `: ${p.reason}` : ''} (${p.session})`;
     default:
-      return safe(JSON.stringify(p)).slice(0, 60);
+      return cut(safe(JSON.stringify(p)));
   }
 }

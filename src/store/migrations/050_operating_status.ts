@@ -1,5 +1,6 @@
-import { type Kysely, PostgresAdapter, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { PROJECT_STATUSES } from '../../types.ts';
+import { isPostgres } from '../dialect.ts';
 
 /**
  * Projects that operate until retired: the status CHECK of `projects` follows PROJECT_STATUSES
@@ -13,7 +14,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('projects').addColumn('operating_since', 'text').execute();
   const statuses = Object.keys(PROJECT_STATUSES);
   const check = sql`status in (${sql.join(statuses.map((s) => sql.lit(s)))})`;
-  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+  if (isPostgres(db)) {
     await sql`alter table projects drop constraint if exists projects_status_check`.execute(db);
     await sql`alter table projects add constraint projects_status_check check (${check})`.execute(db);
     return;
