@@ -75,6 +75,9 @@ const PURE = [
   'src/engine/operations.ts',
   'src/engine/due-visits.ts',
   'src/engine/retire.ts',
+  'src/engine/decision-proof.ts',
+  'src/identity/proof.ts',
+  'src/identity/pinned-ring.ts',
   'src/gates/digest.ts',
   'src/expr/metric-expr.ts',
 ];

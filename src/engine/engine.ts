@@ -1,7 +1,11 @@
 import { VtError } from '../errors.ts';
 import { evaluateGates, gatesPassed } from '../gates/registry.ts';
 import type { GateIo, GateResult } from '../gates/types.ts';
-import { appendEvents, findByIdempotencyKey, readEvents, toRecorded } from '../store/append.ts';
+import type { DecisionPayload } from '../identity/decisions.ts';
+import type { KeyRing } from '../identity/people.ts';
+import { ringOfTrain, signaturesRequired } from '../identity/pinned-ring.ts';
+import type { DecisionProof } from '../identity/proof.ts';
+import { appendEvents, eventHashAt, findByIdempotencyKey, readEvents, toRecorded } from '../store/append.ts';
 import { rememberRequest, requestOf } from '../store/idempotency.ts';
 import { project } from '../store/projector.ts';
 import { loadState } from '../store/snapshots.ts';
@@ -9,29 +13,23 @@ import type { Store, Trx } from '../store/store.ts';
 import type { LoadedTrain } from '../train/loader.ts';
 import { type Train, TrainSchema } from '../train/schema.ts';
 import type { Priority } from '../types.ts';
-import type { DecisionConfirmation } from './confirmation.ts';
 import {
   type AdvanceOutcome,
   chooseTarget,
   decideAdvance,
-  decideApproval,
   decideArtifact,
-  decideCarry,
   decideCheck,
   decideCommit,
-  decideLifecycle,
   decideMetric,
   decideReopenItem,
   decideTick,
-  decideUpgrade,
-  decideWaive,
   phaseOf,
 } from './core.ts';
+import { type DecisionCall, decideCall, draftDecision, sealDecision } from './decision-proof.ts';
 import { event, type NewEvent, type RecordedEvent } from './events.ts';
 import { gateContext, readsFiles } from './gate-context.ts';
-import { decideRetire } from './retire.ts';
 import { currentEvidence, evolve, type ProjectState } from './state.ts';
-import { requireLiveSession, ticketsAwaitingApproval } from './tickets.ts';
+import { requireLiveSession } from './tickets.ts';
 
 export interface Clock {
   now(): Date;
@@ -309,9 +307,10 @@ export class Engine {
     projectId: string,
     what: { items: string[]; artifacts: string[]; metrics: string[]; reason: string },
     who: Who,
+    proof?: DecisionProof,
   ): Promise<Committed> {
     await this.refuseSession(projectId, who, 'carry evidence forward');
-    return this.decide(projectId, who, (s, t) => decideCarry(s, t, what));
+    return this.#decided(projectId, who, { kind: 'carry-forward', ...what }, proof);
   }
 
   /**
@@ -403,29 +402,25 @@ export class Engine {
   async approve(
     projectId: string,
     who: Who,
-    opts: { role?: string; reason?: string | null; confirmation?: DecisionConfirmation } = {},
+    opts: { role?: string; reason?: string | null; proof?: DecisionProof | undefined } = {},
   ): Promise<Committed> {
     await this.refuseSession(projectId, who, 'approve');
-    return this.decide(projectId, who, (s, t) => [
-      ...decideApproval(s, t, who.actor, 'approve', {
-        role: opts.role,
-        reason: opts.reason ?? null,
-        confirmation: opts.confirmation,
-      }),
-      ...ticketsAwaitingApproval(s),
-    ]);
+    const call = { kind: 'approve' as const, role: opts.role, reason: opts.reason ?? null };
+    return this.#decided(projectId, who, call, opts.proof);
   }
 
   async reject(
     projectId: string,
     who: Who,
-    opts: { role?: string; reason: string; confirmation?: DecisionConfirmation },
+    opts: { role?: string; reason: string; proof?: DecisionProof | undefined },
   ): Promise<Committed> {
     await this.refuseSession(projectId, who, 'reject');
-    return this.decide(projectId, who, (s, t) => [
-      ...decideApproval(s, t, who.actor, 'reject', opts),
-      ...ticketsAwaitingApproval(s),
-    ]);
+    return this.#decided(
+      projectId,
+      who,
+      { kind: 'reject', role: opts.role, reason: opts.reason },
+      opts.proof,
+    );
   }
 
   async waive(
@@ -434,12 +429,10 @@ export class Engine {
     reason: string,
     expiresAt: Date,
     who: Who,
-    confirmation?: DecisionConfirmation,
+    proof?: DecisionProof,
   ): Promise<Committed> {
     await this.refuseSession(projectId, who, 'waive a gate');
-    return this.decide(projectId, who, (s, t) =>
-      decideWaive(s, t, who.actor, gate, reason, expiresAt, this.clock.now(), confirmation),
-    );
+    return this.#decided(projectId, who, { kind: 'waive', gate, reason, expiresAt }, proof);
   }
 
   async lifecycle(
@@ -447,21 +440,66 @@ export class Engine {
     action: 'hold' | 'resume' | 'cancel' | 'reopen' | 'retire',
     reason: string | null,
     who: Who,
+    proof?: DecisionProof,
   ): Promise<Committed> {
     await this.refuseSession(projectId, who, action);
-    return this.decide(projectId, who, (s, t) =>
-      action === 'retire' ? decideRetire(s, reason) : decideLifecycle(s, t, action, reason),
-    );
+    return this.#decided(projectId, who, { kind: action, reason }, proof);
   }
 
   /**
    * Move a project to another version of its train. Refused when its current phase or the evidence
    * recorded in this visit would not exist in the new train.
    */
-  async upgrade(projectId: string, to: LoadedTrain, reason: string, who: Who): Promise<Committed> {
+  async upgrade(
+    projectId: string,
+    to: LoadedTrain,
+    reason: string,
+    who: Who,
+    proof?: DecisionProof,
+  ): Promise<Committed> {
     await this.refuseSession(projectId, who, 'upgrade a project');
     const hash = await this.registerTrain(to);
-    return this.decide(projectId, who, (s, t) => decideUpgrade(s, t, to.train, hash, reason));
+    return this.#decided(projectId, who, { kind: 'upgrade', to: to.train, toHash: hash, reason }, proof);
+  }
+
+  /** Record a person's decision: the core decides, then its proof is checked and stored with it. */
+  async #decided(projectId: string, who: Who, call: DecisionCall, proof: DecisionProof | undefined) {
+    const headHash = await this.signedHeadHash(projectId, proof);
+    return this.decide(projectId, who, (s, t) =>
+      sealDecision({
+        s,
+        train: t,
+        kind: call.kind,
+        actor: who.actor,
+        events: decideCall(s, t, call, who.actor, this.clock.now()),
+        proof,
+        headHash,
+        now: this.clock.now(),
+      }),
+    );
+  }
+
+  /** The stored hash at a proof's signed head (events never change, so it is read before the transaction). */
+  async signedHeadHash(projectId: string, proof: DecisionProof | undefined): Promise<string | null> {
+    const seq = proof?.payload?.head?.seq;
+    if (!Number.isSafeInteger(seq)) return null;
+    return eventHashAt(this.store.db, projectId, seq as number);
+  }
+
+  /**
+   * The payload a person signs for a decision on the project as it stands now (the core decides it
+   * first, so a decision that would be refused is refused before anyone signs).
+   */
+  async decisionPayload(projectId: string, actor: string, call: DecisionCall): Promise<DecisionPayload> {
+    const s = await this.state(projectId);
+    return draftDecision(s, await this.train(s.trainHash), call, actor, this.clock.now());
+  }
+
+  /** Whether the project's train refuses unsigned decisions, and the keys it lists. */
+  async signingPolicy(projectId: string): Promise<{ required: boolean; ring: KeyRing; train: Train }> {
+    const s = await this.state(projectId);
+    const train = await this.train(s.trainHash);
+    return { required: signaturesRequired(train), ring: ringOfTrain(train), train };
   }
 
   /** Evaluate one side of a phase's gates against a state (no write). */

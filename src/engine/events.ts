@@ -1,6 +1,6 @@
 import type { GateResult } from '../gates/types.ts';
+import type { DecisionProof } from '../identity/proof.ts';
 import type { ContextKind, Priority, TicketStatus, TransitionKind } from '../types.ts';
-import type { DecisionConfirmation } from './confirmation.ts';
 
 /** Every event the engine appends, by type. Payloads are plain JSON. */
 export interface EventMap {
@@ -57,6 +57,8 @@ export interface EventMap {
     metrics: string[];
     by: 'train' | 'person';
     reason: string;
+    /** The person's signature over the decision (decision-proof.ts), when they gave one. */
+    proof?: DecisionProof;
   };
   'gate.evaluated': {
     phase: string;
@@ -74,8 +76,8 @@ export interface EventMap {
     decision: 'approve' | 'reject';
     reason: string | null;
     digest: string;
-    /** The passkey assertion the person confirmed the decision with (absent when none was given). */
-    confirmation?: DecisionConfirmation;
+    /** The person's signature over the decision: SSH, or a passkey assertion (absent when none was given). */
+    proof?: DecisionProof;
   };
   /**
    * A waiver of a gate for the rest of this visit, until `expires_at`. Waiving an approval gate takes
@@ -88,7 +90,7 @@ export interface EventMap {
     expires_at: string;
     visit?: number;
     confirms?: number | null;
-    confirmation?: DecisionConfirmation;
+    proof?: DecisionProof;
   };
   /** The project moved to another version of its train (people and roles may change this way). */
   'project.upgraded': {
@@ -97,15 +99,16 @@ export interface EventMap {
     train_name: string;
     diff: string[];
     reason: string;
+    proof?: DecisionProof;
   };
-  'project.held': { reason: string | null };
-  'project.resumed': { reason: string | null };
-  'project.cancelled': { reason: string };
-  'project.reopened': { reason: string; phase: string };
+  'project.held': { reason: string | null; proof?: DecisionProof };
+  'project.resumed': { reason: string | null; proof?: DecisionProof };
+  'project.cancelled': { reason: string; proof?: DecisionProof };
+  'project.reopened': { reason: string; phase: string; proof?: DecisionProof };
   /** The project entered its train's operations cycle, which has no end: it operates until retired. */
   'project.operating': { phase: string; reason: string };
   /** A person took the project out of operation: its work ends here, on the record. */
-  'project.retired': { reason: string; phase: string };
+  'project.retired': { reason: string; phase: string; proof?: DecisionProof };
   /** The visit a project just started in a scheduled phase falls due at `due_at`. */
   'visit.scheduled': { phase: string; visit: number; due_at: string; schedule: string; period_ms: number };
   /** A scheduled visit fell due and its ticket is queued (once per due time). */
@@ -148,6 +151,8 @@ export interface EventMap {
     reason: string | null;
     not_before: string | null;
     attempts: number;
+    /** A person's signature, when the change is their decision (done, retry). */
+    proof?: DecisionProof;
   };
   'ticket.finished': { ticket: string; outcome: 'done' | 'reworked' | 'cancelled'; reason: string | null };
   'session.started': {

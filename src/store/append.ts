@@ -124,3 +124,14 @@ export async function findByIdempotencyKey(
     .where('idempotency_key', '=', key)
     .executeTakeFirst();
 }
+
+/** The hash of a project's event `seq`, or null when there is none (a signed head is checked against it). */
+export async function eventHashAt(db: Db | Trx, projectId: string, seq: number): Promise<string | null> {
+  const row = await db
+    .selectFrom('events')
+    .select('hash')
+    .where('project_id', '=', projectId)
+    .where('seq', '=', seq)
+    .executeTakeFirst();
+  return row?.hash ?? null;
+}

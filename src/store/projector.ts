@@ -246,10 +246,21 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
         .execute();
       break;
     case 'approval.recorded': {
-      const { confirmation: _, ...p } = e.payload;
+      const p = e.payload;
       await trx
         .insertInto('approvals')
-        .values({ project_id: pid, seq: e.seq, ...p, actor: e.actor, ts: e.ts })
+        .values({
+          project_id: pid,
+          seq: e.seq,
+          phase: p.phase,
+          visit: p.visit,
+          role: p.role,
+          decision: p.decision,
+          reason: p.reason,
+          digest: p.digest,
+          actor: e.actor,
+          ts: e.ts,
+        })
         .execute();
       break;
     }

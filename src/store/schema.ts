@@ -33,6 +33,7 @@ export interface DB {
   claim_heads: ClaimHeadsTable;
   snapshots: SnapshotsTable;
   counters: CountersTable;
+  passkey_bindings: PasskeyBindingsTable;
   scheduled_visits: ScheduledVisitsTable;
 }
 
@@ -439,6 +440,16 @@ export interface MlflowAliasesTable {
   version: string | null;
   seen_at: string;
   flagged_version: string | null;
+}
+
+/** Where a passkey was registered, and its owner's SSH-signed binding of it to them (JSON of a PasskeyBinding). */
+export interface PasskeyBindingsTable {
+  credential_id: string;
+  person: string;
+  /** The relying party (host name) it was registered for. */
+  rp_id: string;
+  binding: string | null;
+  created_at: string;
 }
 
 export type { Generated };

@@ -1,23 +1,31 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { DecisionAudit } from '../../audit/decisions.ts';
 import { VtError } from '../../errors.ts';
 import type { VerifyResult } from '../../store/chain.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint, safe, table, when } from '../output.ts';
+import { registerAuditDecision } from './audit-decision.ts';
 
-function report(ctx: CliContext, r: VerifyResult, what: string): number {
+function report(ctx: CliContext, r: VerifyResult & { decisions?: DecisionAudit }, what: string): number {
   if (ctx.json) json(ctx.io, r);
+  const d = r.decisions;
+  const signed = d ? `; ${d.checked} decision${d.checked === 1 ? '' : 's'} (${d.signed} signed)` : '';
   if (r.ok) {
     ctx.io.err(
-      `${paint(ctx.color, 'green', '✓')} ${what}: ${r.checked} events in ${r.projects} chain${r.projects === 1 ? '' : 's'} verify\n`,
+      `${paint(ctx.color, 'green', '✓')} ${what}: ${r.checked} events in ${r.projects} chain${r.projects === 1 ? '' : 's'}${signed} verify\n`,
     );
     return 0;
   }
   const b = r.firstBad!;
   ctx.io.err(
-    `${paint(ctx.color, 'red', '✗')} ${what}: event ${b.project_id}#${b.seq} does not verify: ${b.reason}\n`,
+    `${paint(ctx.color, 'red', '✗')} ${what}: event ${b.project_id}#${b.seq} does not verify: ${safe(b.reason)}\n`,
   );
+  for (const p of d?.problems ?? [])
+    ctx.io.err(
+      `  ${paint(ctx.color, 'red', '✗')} ${p.project_id}#${p.seq} ${p.type} by ${safe(p.actor)}: ${p.reason} (${safe(p.detail)})\n`,
+    );
   return 1;
 }
 
@@ -32,11 +40,14 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
   audit
     .command('verify')
     .description(
-      'recompute every chain (or a bundle offline) and name the first bad event; exit 1 on tampering',
+      "recompute every chain (or a bundle offline), check every person's decision's signature, and name the first bad event; exit 1 on tampering",
     )
     .argument('[project]', 'only this project')
     .option('--bundle <file>', 'verify an exported bundle instead of the store (no database needed)')
-    .addHelpText('after', '\nExamples:\n  vt audit verify\n  vt audit verify --bundle audit.jsonl')
+    .addHelpText(
+      'after',
+      "\nA decision (approve, reject, waive, done, retry, hold, resume, cancel, reopen, upgrade, carry forward)\nverifies when its signature is by a key the project's train listed for that person at the event's time,\nover exactly the recorded decision; where the train requires signed decisions, an unsigned one fails.\n--json lists every decision that does not verify under decisions.problems.\n\nExamples:\n  vt audit verify\n  vt audit verify churn --json | jq .decisions.problems\n  vt audit verify --bundle audit.jsonl",
+    )
     .action(
       withCtx(async (ctx, project: string | undefined, o: { bundle?: string }) => {
         const { verifyBundle, verifyStore } = await import('../../audit/audit.ts');
@@ -45,6 +56,7 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
         return report(ctx, await verifyStore(store.db, project), store.location);
       }),
     );
+  registerAuditDecision(audit, withCtx);
   audit
     .command('export')
     .description('write a self-contained bundle (manifest + JSONL events) that verifies offline')

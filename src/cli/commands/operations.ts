@@ -3,6 +3,8 @@ import type { PlanRow } from '../../store/schedules.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { badge, json, paint, safe, table } from '../output.ts';
+import { proofHere } from '../signing.ts';
+import { KEY_FLAG, KEY_HELP, SIGNING_NOTE } from './work.ts';
 
 /** "in 3d" / "2h overdue" on a terminal; the ISO time when piped. */
 export function dueIn(ctx: CliContext, iso: string, now: Date): string {
@@ -84,14 +86,17 @@ export function registerOperations(program: Command, withCtx: WithCtx): void {
     )
     .argument('<project>')
     .requiredOption('--reason <text>', 'why the model leaves service (recorded)')
+    .option(KEY_FLAG, KEY_HELP)
     .addHelpText(
       'after',
-      '\nOnly a project in operations is retired (see vt status); a project that never reached operations is cancelled\n(vt cancel). Open tickets are cancelled and open issues closed with it. Retiring is final.\n\nExample:\n  vt retire churn-model --reason "replaced by the pricing model; the service is switched off"',
+      SIGNING_NOTE +
+        '\nOnly a project in operations is retired (see vt status); a project that never reached operations is cancelled\n(vt cancel). Open tickets are cancelled and open issues closed with it. Retiring is final.\n\nExample:\n  vt retire churn-model --reason "replaced by the pricing model; the service is switched off"',
     )
     .action(
-      withCtx(async (ctx, project: string, o: { reason: string }) => {
+      withCtx(async (ctx, project: string, o: { reason: string; key?: string }) => {
         const { engine } = await ctx.vt();
-        const c = await engine.lifecycle(project, 'retire', o.reason, ctx.who);
+        const proof = await proofHere(ctx, engine, project, { kind: 'retire', reason: o.reason }, o.key);
+        const c = await engine.lifecycle(project, 'retire', o.reason, ctx.who, proof);
         if (ctx.json) json(ctx.io, { project, status: c.state.status, phase: c.state.phase });
         ctx.io.err(
           `${paint(ctx.color, 'green', '✓')} ${project} is ${badge(c.state.status, ctx.color)} (in ${c.state.phase}): ${safe(o.reason)}\n`,

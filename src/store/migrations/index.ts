@@ -6,6 +6,7 @@ import * as m004 from './004_global_order.ts';
 import * as m005 from './005_visit_evidence.ts';
 import * as m006 from './006_session_processes.ts';
 import * as m007 from './007_idempotency.ts';
+import * as m015 from './015_passkey_bindings.ts';
 import * as m025 from './025_postgres_guards.ts';
 import * as m026 from './026_claim_order.ts';
 import * as m027 from './027_snapshots.ts';
@@ -26,6 +27,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '005_visit_evidence': m005,
   '006_session_processes': m006,
   '007_idempotency': m007,
+  '015_passkey_bindings': m015,
   '035_api_tokens': m035,
   '036_passkeys': m036,
   '037_dashboard_indexes': m037,
