@@ -71,7 +71,7 @@ const PURE = [
   'src/engine/events.ts',
   'src/engine/gate-context.ts',
   'src/engine/views.ts',
-  'src/engine/schedule.ts',
+  'src/train/schedule.ts',
   'src/engine/operations.ts',
   'src/engine/due-visits.ts',
   'src/engine/retire.ts',

@@ -9,13 +9,6 @@ import { verifyStore } from '../src/audit/audit.ts';
 import { queueDueVisits } from '../src/autopilot/schedules.ts';
 import { type Clock, Engine } from '../src/engine/engine.ts';
 import type { RecordedEvent } from '../src/engine/events.ts';
-import {
-  describeSchedule,
-  dueAfterEntry,
-  everyMs,
-  periodAt,
-  scheduleProblem,
-} from '../src/engine/schedule.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
 import type { VtError } from '../src/errors.ts';
 import { nodeIo } from '../src/io/node-io.ts';
@@ -24,6 +17,13 @@ import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { lintTrain } from '../src/train/lint.ts';
 import { parseTrain } from '../src/train/loader.ts';
+import {
+  describeSchedule,
+  dueAfterEntry,
+  everyMs,
+  periodAt,
+  scheduleProblem,
+} from '../src/train/schedule.ts';
 import { ROOT, tempDir } from './helpers.ts';
 
 /** A clock only the test moves; every engine of a run shares it. */

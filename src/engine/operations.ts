@@ -1,7 +1,7 @@
+import { describeSchedule, dueAfterEntry, periodAt } from '../train/schedule.ts';
 import type { Phase, Train } from '../train/schema.ts';
 import { WORKING_STATUSES } from '../types.ts';
 import { event, type NewEvent } from './events.ts';
-import { describeSchedule, dueAfterEntry, periodAt } from './schedule.ts';
 import type { ProjectState } from './state.ts';
 
 /*

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { type ScheduleSpec, scheduleProblem } from '../engine/schedule.ts';
 import {
   checkKeysUnshared,
   DecisionPolicySchema,
@@ -11,6 +10,7 @@ import {
 import { PRIORITIES, STAGES } from '../types.ts';
 import { IntegrationsSchema } from './integrations-schema.ts';
 import { checkMlflowGate, MlflowGateFields, type MlflowGateSpec } from './mlflow-spec.ts';
+import { type ScheduleSpec, scheduleProblem } from './schedule.ts';
 
 /** Ids are kebab or snake case words: they appear in branch names, file names and URLs. */
 const Id = z
