@@ -273,6 +273,7 @@ describe('vt demo', { concurrency: false }, () => {
       // The last stay is the one waiting for window 3: nothing has run in it yet.
       const waiting = summary.visits.at(-1)!;
       assert.deepEqual([waiting.phase, waiting.ticked], ['monitoring', 0]);
+      assert.match(res.stderr, new RegExp(`monitoring #${waiting.visit} \\(waiting\\)`));
       const worked = summary.visits.slice(0, -1);
       const again = worked.filter((v) => v.visit > 1);
       assert.ok(again.length >= 3, `the demo comes back to phases: ${JSON.stringify(summary.visits)}`);

@@ -378,6 +378,8 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     seen.set(v.phase, n);
     return { phase: v.phase, visit: n, ticked: tickCount.get(`${v.phase}#${v.visit}`) ?? 0 };
   });
+  // Operating, the last stay waits for its visit: nothing has run in it yet.
+  const waitingStay = next ? visits.at(-1) : undefined;
   const verified = await verifyStore(store.db);
   const summary = {
     project: DEMO_PROJECT,
@@ -412,7 +414,7 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
       `  visits the project came back to, and the items each ticked again: ${
         visits
           .filter((v) => v.visit > 1)
-          .map((v) => `${v.phase} #${v.visit} (${v.ticked})`)
+          .map((v) => `${v.phase} #${v.visit} (${v === waitingStay ? 'waiting' : v.ticked})`)
           .join(', ') || 'none'
       }`,
       `  monitoring windows: ${

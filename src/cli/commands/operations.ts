@@ -41,7 +41,8 @@ export function registerOperations(program: Command, withCtx: WithCtx): void {
     )
     .action(
       withCtx(async (ctx, project: string | undefined, o: { wide?: boolean }) => {
-        const { engine, store } = await ctx.vt();
+        // Without a project vt plan only reads; with one it may queue that project's work.
+        const { engine, store } = await ctx.vt(project ? {} : { readonly: true });
         const { planRows } = await import('../../store/schedules.ts');
         let queued: string | null = null;
         if (project) {
