@@ -488,6 +488,30 @@ describe('operations as a cycle', () => {
     }
   });
 
+  it('a train that requires signed decisions refuses an unsigned retire, and nothing changes', async () => {
+    const dir = tempDir('vt-ops-signed-');
+    const store = await openStore(join(dir, 'vt.db'), { synchronous: 'NORMAL' });
+    const engine = new Engine({ store, io: nodeIo, clock: new SimClock(START) });
+    try {
+      const lead = { actor: 'lead-1' };
+      const yaml = opsTrain('{ every: 1h }').replace('people:', 'decisions:\n  signed: required\npeople:');
+      const train = parseTrain(yaml, join(dir, 'vt.yaml'));
+      await engine.createProject({ id: 'ops', name: 'Ops', workspace: dir, train }, lead);
+      await engine.advance('ops', lead);
+      const before = await engine.state('ops');
+      assert.equal(before.status, 'operating');
+      await assert.rejects(
+        engine.lifecycle('ops', 'retire', 'switched off', lead),
+        (e: VtError) => e.code === 'NOT_PERMITTED' && /retire is not signed/.test(e.message),
+      );
+      const after = await engine.state('ops');
+      assert.equal(after.status, 'operating');
+      assert.equal(after.seq, before.seq, 'nothing was recorded');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('an operating project never completes on its own, even when a new train gives it an end', async () => {
     const dir = tempDir('vt-ops-end-');
     const store = await openStore(join(dir, 'vt.db'), { synchronous: 'NORMAL' });
