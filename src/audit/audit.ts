@@ -138,6 +138,7 @@ export function verifyBundle(file: string): VerifyResult & { manifestOk: boolean
         checked: i,
         projects: 0,
         heads: {},
+        erasures: [],
         manifestOk: false,
         firstBad: { project_id: '?', seq: i + 1, reason: `line ${i + 2} is not JSON` },
       };

@@ -5,8 +5,25 @@ import type { DecisionPayload } from '../identity/decisions.ts';
 import type { KeyRing } from '../identity/people.ts';
 import { ringOfTrain, signaturesRequired } from '../identity/pinned-ring.ts';
 import type { DecisionProof } from '../identity/proof.ts';
-import { appendEvents, eventHashAt, findByIdempotencyKey, readEvents, toRecorded } from '../store/append.ts';
-import { rememberRequest, requestOf } from '../store/idempotency.ts';
+import {
+  afterAppends,
+  appendEvents,
+  eventHashAt,
+  findByIdempotencyKey,
+  readEvents,
+  toRecorded,
+} from '../store/append.ts';
+import type { StoredEvent } from '../store/chain.ts';
+import {
+  type Compaction,
+  compactAfterErasure,
+  readEventRow,
+  replacePayload,
+  reprojectProject,
+  scrubCopies,
+} from '../store/erasure.ts';
+import { parseErasureMarker } from '../store/erasure-marker.ts';
+import { rememberRequest, requestOf, sameRequestText } from '../store/idempotency.ts';
 import { project } from '../store/projector.ts';
 import { loadState } from '../store/snapshots.ts';
 import type { Store, Trx } from '../store/store.ts';
@@ -26,6 +43,7 @@ import {
   phaseOf,
 } from './core.ts';
 import { type DecisionCall, decideCall, draftDecision, sealDecision } from './decision-proof.ts';
+import { decideErase, type Erasure, type ErasureTarget } from './erasure.ts';
 import { event, type NewEvent, type RecordedEvent } from './events.ts';
 import { gateContext, readsFiles } from './gate-context.ts';
 import { currentEvidence, evolve, type ProjectState } from './state.ts';
@@ -502,6 +520,78 @@ export class Engine {
     return { required: signaturesRequired(train), ring: ringOfTrain(train), train };
   }
 
+  /**
+   * Erase the free text of one event: a person's decision (an agent session's attempt is refused and
+   * recorded). `event.erased` is appended; in the same transaction the event's payload column takes
+   * its erasure marker (the one UPDATE the events table allows), the project's projections are
+   * rebuilt from the events and copies kept beside them scrubbed; then the store is compacted so no
+   * old page or log frame keeps the text. The chain still verifies: it covers the payload's digest.
+   */
+  async erase(
+    projectId: string,
+    seq: number,
+    reason: string,
+    who: Who,
+  ): Promise<
+    Committed & { erasure: { seq: number; type: string; fields: string[]; compaction: Compaction } }
+  > {
+    await this.refuseSession(projectId, who, 'erase an event');
+    let made: (Erasure & { type: string }) | null = null;
+    let c: Committed;
+    try {
+      c = await this.commit(
+        projectId,
+        who,
+        async () => (Number.isSafeInteger(seq) ? readEventRow(this.store.db, projectId, seq) : undefined),
+        (s, _t, row) => {
+          made = { ...decideErase(s, seq, erasureTarget(row), reason), type: row?.type ?? '' };
+          return made.events;
+        },
+        (trx) =>
+          afterAppends(trx, async () => {
+            const m = made!;
+            await replacePayload(trx, projectId, seq, m.marker);
+            await reprojectProject(trx, projectId);
+            await scrubCopies(trx, projectId, seq, m.texts);
+          }),
+      );
+    } catch (err) {
+      if (err instanceof VtError) throw err;
+      const msg = (err as Error)?.message ?? String(err);
+      if (/append-only|permission denied/i.test(msg))
+        throw new VtError('NOT_PERMITTED', `the store refused the erasure: ${msg}`, {
+          hint: 'On PostgreSQL, erase as the owner of the vt tables (the application role may not update events)',
+        });
+      throw err;
+    }
+    // The cached state was folded before the erasure and still holds the text.
+    this.#states.delete(projectId);
+    const state = await this.state(projectId);
+    const compaction = c.replayed
+      ? { vacuumed: false, walTruncated: false, note: null }
+      : await compactAfterErasure(this.store);
+    const m = made as (Erasure & { type: string }) | null;
+    return {
+      ...c,
+      state,
+      erasure: { seq, type: m?.type ?? '', fields: m?.fields ?? [], compaction },
+    };
+  }
+
+  /** What erase() would do, checked the same way, without writing (an agent's attempt is refused too). */
+  async planErasure(
+    projectId: string,
+    seq: number,
+    reason: string,
+    who: Who,
+  ): Promise<{ type: string; fields: string[] }> {
+    await this.refuseSession(projectId, who, 'erase an event');
+    const s = await this.state(projectId);
+    const row = Number.isSafeInteger(seq) ? await readEventRow(this.store.db, projectId, seq) : undefined;
+    const { fields } = decideErase(s, seq, erasureTarget(row), reason);
+    return { type: row?.type ?? '', fields };
+  }
+
   /** Evaluate one side of a phase's gates against a state (no write). */
   async evaluatePhase(
     s: ProjectState,
@@ -678,11 +768,23 @@ export class Engine {
   }
 }
 
+/** The event an erasure is about, as the pure core sees it. */
+function erasureTarget(row: StoredEvent | undefined): ErasureTarget | undefined {
+  return (
+    row && {
+      seq: row.seq,
+      type: row.type,
+      payload: JSON.parse(row.payload),
+      erasedBy: parseErasureMarker(row.payload)?.erased_by_seq ?? null,
+    }
+  );
+}
+
 /** A reused idempotency key must carry the same request it was first used for. */
 async function sameRequest(trx: Trx, projectId: string, who: Who): Promise<void> {
   if (!who.request || !who.idempotencyKey) return;
   const first = await requestOf(trx, projectId, who.idempotencyKey);
-  if (first !== null && first !== who.request)
+  if (first !== null && !sameRequestText(first, who.request))
     throw new VtError(
       'CONFLICT',
       `the idempotency key "${who.idempotencyKey}" was already used for another command: ${first}`,

@@ -191,6 +191,12 @@ export interface EventMap {
   'alert.raised': { ticket: string | null; reason: string };
   /** An agent session's tool call (MCP or LLM), allowed or refused: what the session asked for, by name. */
   'session.tool-called': { session: string; tool: string; outcome: 'ok' | 'refused'; reason: string | null };
+  /**
+   * A person erased the free text of event `seq` (a secret or personal data that slipped in): its
+   * payload column now holds a marker with the event's residue, whose sha256 this records; the
+   * event keeps its place and its digest in the chain. See src/engine/erasure.ts.
+   */
+  'event.erased': { seq: number; type: string; fields: string[]; reason: string; marker_sha256: string };
 }
 
 export type EventType = keyof EventMap;
@@ -230,6 +236,7 @@ export const EVENT_TYPES = [
   'handoff.built',
   'alert.raised',
   'session.tool-called',
+  'event.erased',
 ] as const satisfies readonly EventType[];
 
 /** An event before it is stored: its type and payload. */

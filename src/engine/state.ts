@@ -638,6 +638,10 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
     case 'alert.raised':
     case 'session.tool-called':
       break;
+    // The erased event's stored payload is already its residue, so a fold from the events has no text
+    // to drop here; a state folded before the erasure is discarded and folded afresh (loadState).
+    case 'event.erased':
+      break;
   }
   return s;
 }

@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
 import { canonicalJson, sha256 } from '../canonical.ts';
 import type { NewEvent, RecordedEvent } from '../engine/events.ts';
+import { redactDeep, redactor } from '../redact.ts';
 import { eventHash, GENESIS_HASH, type StoredEvent } from './chain.ts';
+import { foldablePayload } from './erasure-marker.ts';
 import type { Db, Trx } from './store.ts';
 
 /**
@@ -19,9 +21,12 @@ export async function appendEvents(
   const rows: StoredEvent[] = [];
   let prev = head.seq === 0 ? GENESIS_HASH : head.hash;
   let seq = head.seq;
+  // Secrets never reach the chain: every string of every payload is redacted before it is hashed.
+  const clean = redactor();
   events.forEach((e, i) => {
     seq += 1;
-    const payload = canonicalJson(e.payload);
+    const redacted = redactDeep(e.payload, clean);
+    const payload = canonicalJson(redacted);
     const row: Omit<StoredEvent, 'hash'> = {
       project_id: projectId,
       seq,
@@ -35,7 +40,15 @@ export async function appendEvents(
     };
     const hash = eventHash(prev, row);
     rows.push({ ...row, hash });
-    out.push({ ...e, project_id: projectId, seq, ts: meta.ts, actor: meta.actor, hash } as RecordedEvent);
+    out.push({
+      type: e.type,
+      payload: redacted,
+      project_id: projectId,
+      seq,
+      ts: meta.ts,
+      actor: meta.actor,
+      hash,
+    } as RecordedEvent);
     prev = hash;
   });
   const deferred = pending.get(trx);
@@ -63,9 +76,22 @@ export async function appendEvents(
  * commit order.
  */
 const pending = new WeakMap<Trx, StoredEvent[]>();
+/** Work that needs this transaction's events in the table (an erasure's UPDATE names its record). */
+const afterFlush = new WeakMap<Trx, (() => Promise<void>)[]>();
 
 export function beginDeferredAppends(trx: Trx): void {
   pending.set(trx, []);
+}
+
+/**
+ * Run `fn` once the events appended so far in `trx` are in the events table: at once on SQLite,
+ * after the deferred insert at the transaction's end on PostgreSQL.
+ */
+export async function afterAppends(trx: Trx, fn: () => Promise<void>): Promise<void> {
+  if (!pending.has(trx)) return fn();
+  const list = afterFlush.get(trx) ?? [];
+  list.push(fn);
+  afterFlush.set(trx, list);
 }
 
 /** The row whose lock orders every commit that appends events (a Merkle log may append under it too). */
@@ -79,7 +105,13 @@ export async function lockGlobalOrder(trx: Trx): Promise<number> {
 export async function flushDeferredAppends(trx: Trx): Promise<void> {
   const rows = pending.get(trx);
   pending.delete(trx);
-  if (!rows?.length) return;
+  const then = afterFlush.get(trx) ?? [];
+  afterFlush.delete(trx);
+  if (rows?.length) await insertNumbered(trx, rows);
+  for (const fn of then) await fn();
+}
+
+async function insertNumbered(trx: Trx, rows: StoredEvent[]): Promise<void> {
   const top = await lockGlobalOrder(trx);
   await sql`update counters set value = ${top + rows.length} where name = 'gseq'`.execute(trx);
   for (let i = 0; i < rows.length; i += 1000) {
@@ -93,7 +125,8 @@ export async function flushDeferredAppends(trx: Trx): Promise<void> {
 export function toRecorded(row: StoredEvent): RecordedEvent {
   return {
     type: row.type,
-    payload: JSON.parse(row.payload),
+    // An erased event folds with its residue: its shape without the erased text.
+    payload: foldablePayload(row.payload),
     project_id: row.project_id,
     seq: row.seq,
     ts: row.ts,

@@ -541,6 +541,10 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
         .values({ project_id: pid, seq: e.seq, ticket: e.payload.ticket, reason: e.payload.reason, ts: e.ts })
         .execute();
       break;
+    case 'event.erased':
+      // Nothing of its own: the erasure re-projects the project from the events once the erased
+      // payload holds its residue (store/erasure.ts), and a rebuild reads the residue directly.
+      break;
     default:
       break;
   }

@@ -6,6 +6,7 @@ import { mkdirDurable, writeFileDurable } from '../../durable.ts';
 import type { Clock } from '../../engine/engine.ts';
 import { VtError } from '../../errors.ts';
 import { EXAMPLES_DIR, RUNNING_BUILT, TEMPLATES_DIR } from '../../package.ts';
+import { foldablePayload } from '../../store/erasure-marker.ts';
 import { TRAIN_FILE } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
@@ -316,7 +317,7 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     .execute();
   const firstTry = new Map<string, boolean>();
   for (const g of gates) {
-    const p = JSON.parse(g.payload) as { phase: string; visit: number; side: string; passed: boolean };
+    const p = foldablePayload(g.payload) as { phase: string; visit: number; side: string; passed: boolean };
     if (p.side !== 'exit') continue;
     const key = `${p.phase}#${p.visit}`;
     if (!firstTry.has(key)) firstTry.set(key, p.passed);

@@ -162,6 +162,10 @@ Examples:
     .command('passkey')
     .description(
       'passkeys registered on the dashboard: bind them to you with your SSH key, so that they sign your decisions',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt keys passkey list\n  vt keys passkey bind --key ~/.ssh/id_ed25519',
     );
   passkey
     .command('list')

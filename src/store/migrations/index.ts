@@ -17,6 +17,7 @@ import * as m038 from './038_phase_since.ts';
 import * as m045 from './045_integrations.ts';
 import * as m050 from './050_operating_status.ts';
 import * as m051 from './051_scheduled_visits.ts';
+import * as m060 from './060_erasure_guard.ts';
 
 /** Numbered migrations, listed statically so a bundle or a type-stripped run finds them all. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -38,6 +39,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '027_snapshots': m027,
   '050_operating_status': m050,
   '051_scheduled_visits': m051,
+  '060_erasure_guard': m060,
 };
 
 export const migrationProvider: MigrationProvider = {
