@@ -33,6 +33,22 @@ export interface DB {
   snapshots: SnapshotsTable;
   counters: CountersTable;
   passkey_bindings: PasskeyBindingsTable;
+  scheduled_visits: ScheduledVisitsTable;
+}
+
+/** Each due time of a scheduled phase's visit, and the ticket queued when it fell due (a projection). */
+export interface ScheduledVisitsTable {
+  project_id: string;
+  phase: string;
+  due_at: string;
+  visit: number;
+  schedule: string;
+  period_ms: number;
+  seq: number;
+  ticket: string | null;
+  queued_at: string | null;
+  late_ms: number | null;
+  missed: Generated<number>;
 }
 
 /** What each idempotency key was first used for (operational). */
@@ -99,6 +115,8 @@ export interface ProjectsTable {
   phase_visit: number;
   /** When the project entered its current phase. */
   phase_since: string;
+  /** When the project entered its train's operations cycle (operating until retired), or null. */
+  operating_since: string | null;
 }
 
 /** Checklist items per phase visit: who ticked (or reopened) them, and in which session. */

@@ -10,6 +10,7 @@ import {
 import { PRIORITIES, SANDBOX_MODES, type SandboxMode, STAGES } from '../types.ts';
 import { IntegrationsSchema } from './integrations-schema.ts';
 import { checkMlflowGate, MlflowGateFields, type MlflowGateSpec } from './mlflow-spec.ts';
+import { type ScheduleSpec, scheduleProblem } from './schedule.ts';
 
 /** Ids are kebab or snake case words: they appear in branch names, file names and URLs. */
 const Id = z
@@ -190,6 +191,22 @@ export const RouteSchema = z
   })
   .strict();
 
+/** When a phase's visits fall due: `{ every: 1d }` or `{ cron: "0 6 * * 1", tz: UTC }` (see docs/train.md). */
+export const ScheduleSchema = z
+  .object({
+    every: z.string().optional().describe('a period: 30m, 12h, 1d, 1w'),
+    cron: z
+      .string()
+      .optional()
+      .describe('five cron fields (minute hour day-of-month month day-of-week), or @daily, @weekly…'),
+    tz: z.string().optional().describe('the IANA time zone of the cron fields (default UTC)'),
+  })
+  .strict()
+  .superRefine((spec: ScheduleSpec, ctx) => {
+    const problem = scheduleProblem(spec);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 export const PhaseSchema = z
   .object({
     id: Id,
@@ -216,6 +233,9 @@ export const PhaseSchema = z
     on_fail: Id.optional().describe('where a failed exit gate sends the project (a rework loop)'),
     routes: z.array(RouteSchema).default([]).describe('conditional next phases, first match wins'),
     executor: ExecutorSchema.optional(),
+    schedule: ScheduleSchema.optional().describe(
+      'visits of this phase fall due on a schedule: the autopilot queues each one when it is due',
+    ),
   })
   .strict();
 

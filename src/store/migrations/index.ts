@@ -16,6 +16,8 @@ import * as m036 from './036_passkeys.ts';
 import * as m037 from './037_dashboard_indexes.ts';
 import * as m038 from './038_phase_since.ts';
 import * as m045 from './045_integrations.ts';
+import * as m050 from './050_operating_status.ts';
+import * as m051 from './051_scheduled_visits.ts';
 import * as m060 from './060_erasure_guard.ts';
 
 /** Numbered migrations, listed statically so a bundle or a type-stripped run finds them all. */
@@ -34,10 +36,12 @@ export const MIGRATIONS: Record<string, Migration> = {
   '037_dashboard_indexes': m037,
   '038_phase_since': m038,
   '045_integrations': m045,
-  '060_erasure_guard': m060,
   '025_postgres_guards': m025,
   '026_claim_order': m026,
   '027_snapshots': m027,
+  '050_operating_status': m050,
+  '051_scheduled_visits': m051,
+  '060_erasure_guard': m060,
 };
 
 export const migrationProvider: MigrationProvider = {
