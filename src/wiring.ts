@@ -52,14 +52,28 @@ export async function openVt(
   dbTarget: string,
   opts: StoreOptions & { clock?: Clock; integrations?: IntegrationsConfig } = {},
 ): Promise<Vt> {
-  const [{ openStore }, { Engine }, { nodeIo }] = await Promise.all([
+  const [{ openStore }, { hideFromSandboxes }] = await Promise.all([
     import('./store/store.ts'),
+    import('./io/sandbox.ts'),
+  ]);
+  const store = await openStore(dbTarget, opts);
+  hideFromSandboxes(dbTarget);
+  return { engine: await engineOn(store, opts), store, close: () => store.close() };
+}
+
+/**
+ * An engine over an open store, with the machine's I/O and the integrations' outbox rules (none on a
+ * read-only store: read commands write no events to act on).
+ */
+export async function engineOn(
+  store: Store,
+  opts: { clock?: Clock; integrations?: IntegrationsConfig; readonly?: boolean } = {},
+): Promise<Engine> {
+  const [{ Engine }, { nodeIo }] = await Promise.all([
     import('./engine/engine.ts'),
     import('./io/node-io.ts'),
   ]);
-  const store = await openStore(dbTarget, opts);
   const engine = new Engine({ store, io: nodeIo, ...(opts.clock ? { clock: opts.clock } : {}) });
-  // Integrations act on written events; a read-only store (read commands) writes none.
   if (!opts.readonly) {
     const [{ EMPTY_INTEGRATIONS }, { registerIntegrations }] = await Promise.all([
       import('./integrations/config.ts'),
@@ -67,5 +81,5 @@ export async function openVt(
     ]);
     registerIntegrations(engine, opts.integrations ?? EMPTY_INTEGRATIONS);
   }
-  return { engine, store, close: () => store.close() };
+  return engine;
 }

@@ -11,7 +11,9 @@ import type { GateResult } from '../gates/types.ts';
 import { queueOutlook } from '../store/claims.ts';
 import { dbNow } from '../store/dialect.ts';
 import { getControl } from '../store/queue.ts';
+import { nextDueAt } from '../store/schedules.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
+import { queueDueVisits, type ScheduledOutcome } from './schedules.ts';
 import { runSession, sessionOf } from './session.ts';
 import { runSupport } from './support.ts';
 import { pollingWake, type WorkWake } from './wake.ts';
@@ -66,11 +68,6 @@ export interface AutopilotOptions {
   hurry?: AbortSignal;
   /** Keep going when the store fails (unreachable, restarting): report it and try again, never exit. */
   surviveStoreErrors?: boolean;
-  /**
-   * Work that falls due by time (scheduled visits): run before each claim round, so what it queues
-   * is claimable in that same round. Returns when the next one falls due (the worker wakes then), or null.
-   */
-  scheduled?: () => Promise<string | null>;
   onProgress?: (e: Progress) => void;
   onAlert?: (alert: { project: string; ticket: string | null; reason: string }) => Promise<void> | void;
   signal?: AbortSignal;
@@ -99,6 +96,7 @@ export type Progress =
   | { type: 'waiting'; project: string; ticket: string; status: string; reason: string }
   | { type: 'lost'; project: string; ticket: string; reason: string }
   | { type: 'handed-back'; project: string; ticket: string; reason: string }
+  | ScheduledOutcome
   | { type: 'idle'; open: boolean; until: string | null; paused: boolean }
   | { type: 'draining'; inFlight: number; graceMs: number }
   | { type: 'source-error'; source: string; reason: string }
@@ -114,6 +112,11 @@ export interface AutopilotSummary {
   /** Tickets given back at shutdown, and tickets whose lease was lost (left to expire). */
   handedBack: number;
   lost: number;
+  /** Scheduled visits this run queued when they fell due, and how many of them were missed. */
+  scheduled: number;
+  missed: number;
+  /** The earliest scheduled visit still waiting for its due time when the run stopped. */
+  next_due: string | null;
   stopped: 'empty' | 'once' | 'aborted' | 'signal';
 }
 
@@ -135,6 +138,9 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
     waiting: 0,
     handedBack: 0,
     lost: 0,
+    scheduled: 0,
+    missed: 0,
+    next_due: null,
     stopped: 'empty',
   };
   const inFlight = new Set<Promise<void>>();
@@ -187,7 +193,19 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
       }
     }
     const paused = !!(await getControl(db, 'paused'));
-    const nextDue = !paused && opts.scheduled ? await opts.scheduled() : null;
+    // Scheduled visits that fell due are queued first, so they are claimable in this same turn.
+    let nextDue: string | null = null;
+    if (!paused) {
+      const due = await queueDueVisits(deps.engine, { project: opts.project });
+      nextDue = due.nextDue;
+      for (const o of due.outcomes) {
+        if (o.type === 'scheduled') {
+          summary.scheduled++;
+          if (o.missed) summary.missed++;
+        }
+        emit(o);
+      }
+    }
     while (!paused && inFlight.size < opts.concurrency && !(opts.once && claimedAny && inFlight.size === 0)) {
       if (opts.signal?.aborted) return 'again';
       const claim = await deps.tickets.claimNext(worker, {
@@ -220,12 +238,16 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
       now: now.toISOString(),
       leaseNow: await dbNow(db),
     });
-    if (!outlook.open && !nextDue && !paused && !opts.watch) {
+    // Without --watch a run ends when nothing is open; a visit due later is in its summary (next_due).
+    if (!outlook.open && !paused && !opts.watch) {
       summary.stopped = 'empty';
       return 'stop';
     }
+    // Asleep until the next visit falls due or a timer on the queue runs out, whichever is first.
     const until =
-      nextDue && (!outlook.wakeAt || nextDue < outlook.wakeAt) ? nextDue : (outlook.wakeAt ?? null);
+      nextDue && (!outlook.wakeAt || Date.parse(nextDue) < Date.parse(outlook.wakeAt))
+        ? nextDue
+        : (outlook.wakeAt ?? null);
     emit({ type: 'idle', open: outlook.open, until, paused });
     const longest = wake.kind === 'notify' ? (opts.idleMaxMs ?? 30_000) : opts.pollMs;
     const ms = until ? Math.min(Math.max(Date.parse(until) - now.getTime(), 10), longest) : longest;
@@ -304,6 +326,7 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
   if (diskFull) throw diskFull;
   for (const source of opts.sources ?? []) await source.deliver().catch(() => 0);
   try {
+    summary.next_due = await nextDueAt(db, opts.project);
     summary.waiting = Number(
       (
         await db
