@@ -18,6 +18,10 @@ import { eventsOf, killWorkers, queueWork, removeWorkDirs, startWorker, until } 
 const LONG_LEASE = ['--lease-ms', '600000'];
 const LONG = [...LONG_LEASE, '--poll-ms', '600000'];
 
+// A step that tells the test it started (or its PID) writes outside its worktree, which the sandbox
+// does not allow: those workers run without it. The others run sandboxed, as by default.
+const OUTSIDE = { VT_SANDBOX: 'none' };
+
 /** The store a test queues its work in: a new PostgreSQL database, or a SQLite file in the folder. */
 async function storeFor(backend: Backend): Promise<string | ((dir: string) => string)> {
   return backend === 'postgres' ? await freshPgUrl() : (d: string) => join(d, '.vt', 'vt.db');
@@ -61,6 +65,7 @@ describe('vt worker', () => {
           VT_TEST_SLEEP_MS: '600000',
           VT_TEST_STARTED_FILE: started,
           VT_TEST_PID_FILE: stepPid,
+          ...OUTSIDE,
         });
         try {
           await until(
@@ -151,6 +156,7 @@ describe('vt worker', () => {
         const victim = startWorker(dir, db, 'victim', args, {
           VT_TEST_SLEEP_MS: '600000',
           VT_TEST_PID_FILE: stepPid,
+          ...OUTSIDE,
         });
         // On PostgreSQL w3 is also frozen (SIGSTOP) mid-step past its lease: its steps take a while.
         const frozenStarted = join(dir, 'w3.started');
@@ -161,7 +167,7 @@ describe('vt worker', () => {
             n,
             args,
             n === 'w3' && backend === 'postgres'
-              ? { VT_TEST_SLEEP_MS: '1500', VT_TEST_STARTED_FILE: frozenStarted }
+              ? { VT_TEST_SLEEP_MS: '1500', VT_TEST_STARTED_FILE: frozenStarted, ...OUTSIDE }
               : env,
           ),
         );
@@ -339,6 +345,7 @@ describe('vt worker', () => {
     const a = startWorker(dir, url, 'a', [...LONG, '--grace-ms', '600000'], {
       VT_TEST_SLEEP_MS: '1500',
       VT_TEST_STARTED_FILE: started,
+      ...OUTSIDE,
     });
     await until(
       () => existsSync(started),
