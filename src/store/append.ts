@@ -1,6 +1,7 @@
 import type { NewEvent, RecordedEvent } from '../engine/events.ts';
 import { canonicalJson, sha256 } from './canonical.ts';
 import { eventHash, GENESIS_HASH, type StoredEvent } from './chain.ts';
+import { appendToLog } from './merkle-log.ts';
 import type { Db, Trx } from './store.ts';
 
 /**
@@ -44,10 +45,10 @@ export async function appendEvents(
       .select((eb) => eb.fn.max('gseq').as('g'))
       .executeTakeFirst();
     const g = Number(top?.g ?? 0);
-    await trx
-      .insertInto('events')
-      .values(rows.map((r, i) => ({ ...r, gseq: g + i + 1 })))
-      .execute();
+    const numbered = rows.map((r, i) => ({ ...r, gseq: g + i + 1 }));
+    await trx.insertInto('events').values(numbered).execute();
+    // The global Merkle log takes the same events as leaves, in the same transaction.
+    await appendToLog(trx, numbered);
   }
   return out;
 }

@@ -30,6 +30,8 @@ export interface DB {
   passkeys: PasskeysTable;
   webhook_attempts: WebhookAttemptsTable;
   mlflow_aliases: MlflowAliasesTable;
+  merkle_nodes: MerkleNodesTable;
+  merkle_log: MerkleLogTable;
 }
 
 /** What each idempotency key was first used for (operational). */
@@ -388,6 +390,23 @@ export interface MlflowAliasesTable {
   version: string | null;
   seen_at: string;
   flagged_version: string | null;
+}
+
+/** Perfect-subtree hashes of the global Merkle log (level 0: leaves); derived from events, insert-only. */
+export interface MerkleNodesTable {
+  level: number;
+  idx: number;
+  /** hex SHA-256 */
+  hash: string;
+}
+
+/** The Merkle log's one row (id 1): its origin, size and compact range, moved by every append. */
+export interface MerkleLogTable {
+  id: number;
+  origin: string;
+  size: number;
+  /** JSON array of the hex roots of the perfect subtrees of [0, size), largest first. */
+  compact_range: string;
 }
 
 export type { Generated };

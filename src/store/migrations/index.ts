@@ -6,6 +6,7 @@ import * as m004 from './004_global_order.ts';
 import * as m005 from './005_visit_evidence.ts';
 import * as m006 from './006_session_processes.ts';
 import * as m007 from './007_idempotency.ts';
+import * as m010 from './010_merkle_log.ts';
 import * as m035 from './035_api_tokens.ts';
 import * as m036 from './036_passkeys.ts';
 import * as m037 from './037_dashboard_indexes.ts';
@@ -21,6 +22,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '005_visit_evidence': m005,
   '006_session_processes': m006,
   '007_idempotency': m007,
+  '010_merkle_log': m010,
   '035_api_tokens': m035,
   '036_passkeys': m036,
   '037_dashboard_indexes': m037,
