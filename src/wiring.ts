@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
+import { AuditDir } from './audit/audit-dir.ts';
+import { Checkpointer } from './audit/checkpointer.ts';
 import { type Clock, Engine } from './engine/engine.ts';
 import { EMPTY_INTEGRATIONS, type IntegrationsConfig } from './integrations/config.ts';
 import { registerIntegrations } from './integrations/register.ts';
@@ -42,16 +44,40 @@ export function defaultDbPath(root: string): string {
 export interface Vt {
   engine: Engine;
   store: Store;
+  /** Signs checkpoints of the Merkle log after commits, when an audit folder is configured. */
+  checkpointer: Checkpointer | null;
   close(): Promise<void>;
+}
+
+/** Where checkpoints go and which key signs them. */
+export interface AuditOptions {
+  dir: string;
+  keyFile: string;
+  /** The workspace root the key must stay out of. */
+  workspace?: string | null;
+  warn: (message: string) => void;
 }
 
 /** The one place that wires the store, the machine's I/O and the engine together. */
 export async function openVt(
   dbTarget: string,
-  opts: StoreOptions & { clock?: Clock; integrations?: IntegrationsConfig } = {},
+  opts: StoreOptions & { clock?: Clock; integrations?: IntegrationsConfig; audit?: AuditOptions | null } = {},
 ): Promise<Vt> {
   const store = await openStore(dbTarget, opts);
   const engine = new Engine({ store, io: nodeIo, ...(opts.clock ? { clock: opts.clock } : {}) });
   registerIntegrations(engine, opts.integrations ?? EMPTY_INTEGRATIONS);
-  return { engine, store, close: () => store.close() };
+  const checkpointer = opts.audit
+    ? new Checkpointer({ ...opts.audit, db: store.db, dir: new AuditDir(opts.audit.dir) })
+    : null;
+  if (checkpointer) engine.onCommitted(checkpointer.onCommitted);
+  return {
+    engine,
+    store,
+    checkpointer,
+    close: async () => {
+      // Checkpoints under way complete before the store closes: never a file half-written.
+      await checkpointer?.close();
+      await store.close();
+    },
+  };
 }

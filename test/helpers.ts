@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,20 @@ export const MINI = join(ROOT, 'test', 'fixtures', 'mini.yaml');
 
 export function tempDir(prefix = 'vt-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+let configHome: string | null = null;
+/**
+ * Subprocesses get their own config folder (where `vt init` makes the log key), never the user's:
+ * one per test process, removed when it exits.
+ */
+export function testConfigEnv(): Record<string, string> {
+  if (!configHome) {
+    const dir = tempDir('vt-config-');
+    configHome = dir;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return { XDG_CONFIG_HOME: configHome, VT_LOG_KEY_FILE: '' };
 }
 
 export function miniTrain(): LoadedTrain {
@@ -68,7 +82,13 @@ export function runVt(
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [VT_BIN, ...args], {
       cwd: opts.cwd,
-      env: { ...process.env, NO_COLOR: '1', VT_SQLITE_SYNCHRONOUS: 'NORMAL', ...opts.env },
+      env: {
+        ...process.env,
+        NO_COLOR: '1',
+        VT_SQLITE_SYNCHRONOUS: 'NORMAL',
+        ...testConfigEnv(),
+        ...opts.env,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -134,7 +154,7 @@ ${phases}
 export function spawnCollect(argv: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
   const child = spawn(process.execPath, argv, {
     cwd: opts.cwd,
-    env: { ...process.env, ...opts.env },
+    env: { ...process.env, ...testConfigEnv(), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

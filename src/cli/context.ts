@@ -1,10 +1,12 @@
 import { hostname, userInfo } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { AUDIT_DIR } from '../audit/audit-dir.ts';
+import { logKeyFile } from '../audit/log-key.ts';
 import { VtError } from '../errors.ts';
 import { loadIntegrations } from '../integrations/config.ts';
 import { ancestry } from '../io/ancestry.ts';
 import { sessionOfProcesses } from '../store/session-processes.ts';
-import { defaultDbPath, findRoot, openVt, type Vt } from '../wiring.ts';
+import { type AuditOptions, defaultDbPath, findRoot, openVt, type Vt } from '../wiring.ts';
 import { type Io, useColor } from './output.ts';
 import { type SessionEnv, sessionEnv } from './session-client.ts';
 
@@ -100,11 +102,23 @@ export class CliContext {
       if (sync && sync !== 'FULL' && sync !== 'NORMAL')
         throw new VtError('BAD_INPUT', `VT_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not ${sync}`);
       const integrations = loadIntegrations(this.root(), this.io.env);
-      this.#vt = await openVt(this.dbTarget(), { ...(sync ? { synchronous: sync } : {}), integrations });
+      this.#vt = await openVt(this.dbTarget(), {
+        ...(sync ? { synchronous: sync } : {}),
+        integrations,
+        audit: this.audit(),
+      });
       const found = await sessionOfProcesses(this.#vt.store.db, hostname(), ancestry());
       if (found) this.#detected = { actor: found.actor, session: found.session };
     }
     return this.#vt;
+  }
+  /** The audit folder (VT_AUDIT_DIR, else audit/ beside vt.yaml) and the log key; null without either. */
+  audit(): AuditOptions | null {
+    const root = this.root();
+    const env = this.io.env.VT_AUDIT_DIR;
+    const dir = env ? resolve(this.cwd, env) : root ? join(root, AUDIT_DIR) : null;
+    if (!dir) return null;
+    return { dir, keyFile: logKeyFile(this.io.env), workspace: root, warn: (m) => this.io.err(m) };
   }
   async close(): Promise<void> {
     await this.#vt?.close();

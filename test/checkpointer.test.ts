@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { AuditDir } from '../src/audit/audit-dir.ts';
+import { Checkpointer } from '../src/audit/checkpointer.ts';
+import { createLogKey } from '../src/audit/log-key.ts';
+import type { RecordedEvent } from '../src/engine/events.ts';
+import { freshEngine, tempDir } from './helpers.ts';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function setup(
+  opts: { everyMs?: number; everyEvents?: number; auditDir?: string; keyFile?: string } = {},
+) {
+  const f = await freshEngine();
+  dirs.push(f.dir);
+  const keyDir = tempDir('vt-key-');
+  dirs.push(keyDir);
+  const keyFile = opts.keyFile ?? join(keyDir, 'log.ed25519');
+  if (!opts.keyFile) createLogKey(keyFile, { name: 'vt.test/log' });
+  const warnings: string[] = [];
+  const dir = new AuditDir(opts.auditDir ?? join(f.dir, 'audit'));
+  const cp = new Checkpointer({
+    db: f.store.db,
+    dir,
+    keyFile,
+    workspace: f.dir,
+    warn: (m) => warnings.push(m),
+    ...(opts.everyMs ? { everyMs: opts.everyMs } : {}),
+    ...(opts.everyEvents ? { everyEvents: opts.everyEvents } : {}),
+  });
+  f.engine.onCommitted(cp.onCommitted);
+  await f.engine.createProject({ name: 'Alpha', workspace: f.dir, train: f.train }, { actor: 'lead-1' });
+  const sizes = () =>
+    existsSync(dir.checkpointsDir) ? readdirSync(dir.checkpointsDir).map((n) => Number.parseInt(n, 10)) : [];
+  return { ...f, cp, audit: dir, warnings, sizes };
+}
+
+/** Wait for a condition with a generous bound (never a timed assertion). */
+async function eventually(cond: () => boolean, what: string, limitMs = 20_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`not within ${limitMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('the checkpointer: after commits, never inside them', () => {
+  it('the first commit after a quiet spell is checkpointed at once; later ones within 60 s wait for the timer', async () => {
+    const s = await setup({ everyMs: 400 });
+    await s.cp.flush();
+    assert.deepEqual(s.sizes(), [1], 'nothing kept before: the first commit is checkpointed');
+    await s.engine.tick('alpha', 'asked', null, { actor: 'lab-1' });
+    await s.cp.flush();
+    assert.deepEqual(s.sizes(), [1], 'within the interval: not yet');
+    await eventually(() => s.sizes().includes(2), 'the timer writes the checkpoint of size 2');
+    await s.cp.close();
+    await s.store.close();
+    assert.deepEqual(s.warnings, []);
+  });
+
+  it('a checkpoint every 1,000 events (here every 5) even within the interval', async () => {
+    const s = await setup({ everyMs: 3_600_000, everyEvents: 5 });
+    await s.cp.flush();
+    for (let i = 0; i < 5; i++) await s.engine.setMetric('alpha', 'auc', 0.5 + i / 100, { actor: 'lab-1' });
+    await s.cp.flush();
+    assert.deepEqual(s.sizes(), [1, 6]);
+    await s.cp.close();
+    await s.store.close();
+  });
+
+  it('an approval and a passed gate are checkpointed at once', async () => {
+    const s = await setup({ everyMs: 3_600_000 });
+    await s.cp.flush();
+    await s.engine.tick('alpha', 'asked', null, { actor: 'lab-1' });
+    await s.engine.tick('alpha', 'sized', null, { actor: 'lab-1' });
+    await s.cp.flush();
+    assert.deepEqual(s.sizes(), [1]);
+    await s.engine.approve('alpha', { actor: 'lead-2' });
+    await s.cp.flush();
+    assert.deepEqual(s.sizes(), [1, 4]);
+    await s.cp.close();
+    await s.store.close();
+  });
+
+  it('listeners run after the commit: another connection already sees the events', async () => {
+    const s = await setup();
+    const file = join(s.dir, '.vt', 'vt.db');
+    const seen: number[] = [];
+    s.engine.onCommitted((events: readonly RecordedEvent[]) => {
+      const other = new Database(file, { readonly: true });
+      const row = other
+        .prepare('select count(*) as c from events where project_id = ? and seq = ?')
+        .get(events[0]!.project_id, events[0]!.seq) as { c: number };
+      other.close();
+      seen.push(row.c);
+    });
+    await Promise.all([
+      s.engine.tick('alpha', 'asked', null, { actor: 'lab-1' }),
+      s.engine.setMetric('alpha', 'auc', 0.7, { actor: 'lab-1' }),
+      s.engine.tick('alpha', 'sized', null, { actor: 'lab-1' }),
+    ]);
+    assert.deepEqual(seen, [1, 1, 1]);
+    await s.cp.close();
+    await s.store.close();
+  });
+
+  it('a failing checkpoint write is a warning, never a lost commit', async () => {
+    const blocker = join(tempDir('vt-block-'), 'audit');
+    dirs.push(join(blocker, '..'));
+    writeFileSync(blocker, 'a file where the audit folder should be');
+    const s = await setup({ auditDir: blocker, everyEvents: 1 });
+    const c = await s.engine.tick('alpha', 'asked', null, { actor: 'lab-1' });
+    await s.cp.flush();
+    assert.equal(c.events.length, 1);
+    assert.ok(s.warnings.length >= 1, 'warned');
+    assert.match(s.warnings[0]!, /checkpoint not written/);
+    const n = await s.store.db
+      .selectFrom('events')
+      .select((eb) => eb.fn.countAll<number>().as('c'))
+      .executeTakeFirst();
+    assert.equal(Number(n!.c), 2, 'both commits stand');
+    await s.cp.close();
+    await s.store.close();
+  });
+
+  it('a listener that throws does not undo or fail the commit', async () => {
+    const s = await setup();
+    s.engine.onCommitted(() => {
+      throw new Error('listener broke');
+    });
+    const warned = new Promise<Error>((r) => process.once('warning', r));
+    const c = await s.engine.tick('alpha', 'asked', null, { actor: 'lab-1' });
+    assert.equal(c.events[0]!.type, 'checklist.ticked');
+    assert.match((await warned).message, /listener broke/);
+    await s.cp.close();
+    await s.store.close();
+  });
+
+  it('without a log key it stays idle and quiet; with a key inside the workspace it refuses and warns', async () => {
+    const none = await setup({ keyFile: join(tempDir('vt-nokey-'), 'absent.ed25519') });
+    await none.engine.approve('alpha', { actor: 'lead-2' });
+    await none.cp.flush();
+    assert.deepEqual(none.sizes(), []);
+    assert.deepEqual(none.warnings, []);
+    await none.cp.close();
+    await none.store.close();
+    const ws = await setup({ keyFile: join(tempDir('vt-x-'), 'unused') });
+    const inside = join(ws.dir, 'log.ed25519');
+    createLogKey(inside);
+    const cp = new Checkpointer({
+      db: ws.store.db,
+      dir: ws.audit,
+      keyFile: inside,
+      workspace: ws.dir,
+      warn: (m) => ws.warnings.push(m),
+    });
+    ws.engine.onCommitted(cp.onCommitted);
+    await ws.engine.approve('alpha', { actor: 'lead-2' });
+    await cp.flush();
+    assert.match(ws.warnings.join(''), /inside the workspace/);
+    assert.deepEqual(ws.sizes(), []);
+    await cp.close();
+    await ws.cp.close();
+    await ws.store.close();
+  });
+});
