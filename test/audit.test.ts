@@ -3,7 +3,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { exportBundle, verifyBundle, verifyStore } from '../src/audit/audit.ts';
+import { verifyStore } from '../src/audit/audit.ts';
+import { AuditDir } from '../src/audit/audit-dir.ts';
+import { exportLogBundle, verifyBundle } from '../src/audit/bundle.ts';
+import { createLogKey } from '../src/audit/log-key.ts';
 import { freshEngine, runVt, tempDir, writeFile } from './helpers.ts';
 
 const COLUMNS = [
@@ -172,7 +175,13 @@ describe('audit trail', () => {
     const { openStore } = await import('../src/store/store.ts');
     const store = await openStore(file);
     const out = join(tempDir(), 'audit.jsonl');
-    const m = await exportBundle(store.db, out, new Date());
+    const signer = createLogKey(join(tempDir(), 'log.ed25519'));
+    const { manifest: m } = await exportLogBundle(store.db, out, {
+      now: new Date(),
+      dir: new AuditDir(join(tempDir(), 'audit')),
+      signer,
+      since: null,
+    });
     await store.close();
     assert.equal(verifyBundle(out).ok, true);
     // Verified by the CLI in a folder with no vt.yaml and no store.

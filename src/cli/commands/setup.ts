@@ -7,6 +7,7 @@ import { lintTrain } from '../../train/lint.ts';
 import { formatProblem, loadTrainFile, parseTrain } from '../../train/loader.ts';
 import { trainJsonSchema } from '../../train/schema.ts';
 import { TRAIN_FILE } from '../../wiring.ts';
+import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint } from '../output.ts';
 
@@ -46,6 +47,31 @@ export function writeStarter(dir: string, template: string, actor: string, force
   return target;
 }
 
+/**
+ * Make the log key (outside the workspace) when there is none, publish its verifier key in
+ * audit/log.pub and sign the store's first checkpoint, which pins the log's name from day one.
+ * A problem here is a warning: the workspace works, its log is not anchored yet.
+ */
+async function signFirstCheckpoint(ctx: CliContext): Promise<void> {
+  const a = ctx.audit();
+  if (!a) return;
+  const { AuditDir } = await import('../../audit/audit-dir.ts');
+  const { writeCheckpoint } = await import('../../audit/checkpoint-writer.ts');
+  const { ensureLogKey } = await import('../../audit/log-key.ts');
+  try {
+    const { signer, created } = ensureLogKey(a.keyFile, { workspace: a.workspace ?? null });
+    const { store } = await ctx.vt();
+    await writeCheckpoint(store.db, new AuditDir(a.dir), signer);
+    ctx.io.err(
+      `${paint(ctx.color, 'green', '✓')} log key ${a.keyFile}${created ? ' (new)' : ''}; verifier key and checkpoints in ${a.dir} (commit it)\n`,
+    );
+  } catch (err) {
+    ctx.io.err(
+      `${paint(ctx.color, 'yellow', '⚠')} the audit log is not signed: ${(err as Error).message}\n  fix it, then: vt audit checkpoint --init\n`,
+    );
+  }
+}
+
 export function registerSetup(program: Command, withCtx: WithCtx): void {
   program
     .command('init')
@@ -60,6 +86,7 @@ export function registerSetup(program: Command, withCtx: WithCtx): void {
         ctx.io.err(
           `${paint(ctx.color, 'green', '✓')} wrote ${file}\n${paint(ctx.color, 'green', '✓')} store ${store.location}\n`,
         );
+        await signFirstCheckpoint(ctx);
         ctx.io.err(`  next: vt project create "My project"\n`);
         if (ctx.json) json(ctx.io, { train: file, store: store.location });
         return 0;
