@@ -67,7 +67,7 @@ export async function openVt(
   const engine = new Engine({ store, io: nodeIo, ...(opts.clock ? { clock: opts.clock } : {}) });
   registerIntegrations(engine, opts.integrations ?? EMPTY_INTEGRATIONS);
   const checkpointer = opts.audit
-    ? new Checkpointer({ ...opts.audit, db: store.db, dir: new AuditDir(opts.audit.dir) })
+    ? new Checkpointer({ ...opts.audit, store, dir: new AuditDir(opts.audit.dir) })
     : null;
   if (checkpointer) engine.onCommitted(checkpointer.onCommitted);
   return {

@@ -176,7 +176,7 @@ describe('audit trail', () => {
     const store = await openStore(file);
     const out = join(tempDir(), 'audit.jsonl');
     const signer = createLogKey(join(tempDir(), 'log.ed25519'));
-    const { manifest: m } = await exportLogBundle(store.db, out, {
+    const { manifest: m } = await exportLogBundle(store, out, {
       now: new Date(),
       dir: new AuditDir(join(tempDir(), 'audit')),
       signer,

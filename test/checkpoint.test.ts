@@ -249,23 +249,23 @@ describe('the log key and the audit folder', () => {
     dirs.push(f.dir);
     const key = createLogKey(join(tmp('vt-key-'), 'log.ed25519'), { name: 'vt.test/log' });
     const dir = new AuditDir(join(f.dir, 'audit'));
-    const w0 = await writeCheckpoint(f.store.db, dir, key);
+    const w0 = await writeCheckpoint(f.store, dir, key);
     assert.equal(w0.checkpoint.size, 0);
     assert.equal(readFileSync(dir.pubFile, 'utf8'), `${key.verifier.vkey}\n`);
     await f.engine.createProject({ name: 'Alpha', workspace: f.dir, train: f.train }, { actor: 'lead-1' });
     await f.engine.tick('alpha', 'asked', null, { actor: 'lab-1' });
-    const w1 = await writeCheckpoint(f.store.db, dir, key);
+    const w1 = await writeCheckpoint(f.store, dir, key);
     assert.equal(w1.checkpoint.size, 2);
     assert.equal(w1.file, join(f.dir, 'audit', 'checkpoints', '000000000002.ckpt'));
-    const again = await writeCheckpoint(f.store.db, dir, key);
+    const again = await writeCheckpoint(f.store, dir, key);
     assert.equal(again.written, false, 'the same tree head gives the same bytes');
     // Another key may not sign this log.
     const intruder = createLogKey(join(tmp('vt-key-'), 'log.ed25519'), { name: 'vt.test/log' });
-    await assert.rejects(writeCheckpoint(f.store.db, dir, intruder), /not the key in/);
+    await assert.rejects(writeCheckpoint(f.store, dir, intruder), /not the key in/);
     // A checkpoint of a larger size than the store holds (the store was rolled back): refused.
     const ahead = { ...w1.checkpoint, size: 5, root: hashLeaf('x') };
-    dir.write(5, signCheckpoint(ahead, key));
-    await assert.rejects(writeCheckpoint(f.store.db, dir, key), /older than size 5, already seen/);
+    await dir.write(5, signCheckpoint(ahead, key));
+    await assert.rejects(writeCheckpoint(f.store, dir, key), /older than size 5, already seen/);
     await f.store.close();
   });
 });

@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { AuditDir } from '../src/audit/audit-dir.ts';
+import { writeCheckpoint } from '../src/audit/checkpoint-writer.ts';
 import { Checkpointer } from '../src/audit/checkpointer.ts';
 import { createLogKey } from '../src/audit/log-key.ts';
 import type { RecordedEvent } from '../src/engine/events.ts';
+import { VtError } from '../src/errors.ts';
+import { readLogState } from '../src/store/merkle-log.ts';
 import { freshEngine, tempDir } from './helpers.ts';
 
 const dirs: string[] = [];
@@ -26,7 +29,7 @@ async function setup(
   const warnings: string[] = [];
   const dir = new AuditDir(opts.auditDir ?? join(f.dir, 'audit'));
   const cp = new Checkpointer({
-    db: f.store.db,
+    store: f.store,
     dir,
     keyFile,
     workspace: f.dir,
@@ -154,7 +157,7 @@ describe('the checkpointer: after commits, never inside them', () => {
     const inside = join(ws.dir, 'log.ed25519');
     createLogKey(inside);
     const cp = new Checkpointer({
-      db: ws.store.db,
+      store: ws.store,
       dir: ws.audit,
       keyFile: inside,
       workspace: ws.dir,
@@ -168,5 +171,33 @@ describe('the checkpointer: after commits, never inside them', () => {
     await cp.close();
     await ws.cp.close();
     await ws.store.close();
+  });
+
+  it('signs committed state only: a checkpoint asked for while a transaction is open never covers its events if it rolls back', async () => {
+    const s = await setup({ everyMs: 3_600_000 });
+    await s.cp.flush();
+    const key = createLogKey(join(tempDir('vt-key2-'), 'log.ed25519'));
+    const dir = new AuditDir(join(tempDir('vt-audit2-'), 'audit'));
+    dirs.push(join(dir.dir, '..'));
+    let signing: Promise<{ checkpoint: { size: number } }> | null = null;
+    await assert.rejects(
+      s.engine.decide(
+        'alpha',
+        { actor: 'lab-1' },
+        () => [{ type: 'checklist.ticked', payload: { phase: 'triage', item: 'asked', note: null } }],
+        async () => {
+          // Asked for while this transaction is open, which then rolls back.
+          signing = writeCheckpoint(s.store, dir, key);
+          await new Promise((r) => setTimeout(r, 50));
+          throw new VtError('CONFLICT', 'rolled back on purpose');
+        },
+      ),
+      /rolled back on purpose/,
+    );
+    const w = await signing!;
+    assert.equal(w.checkpoint.size, 1, 'the checkpoint covers only what committed');
+    assert.equal((await readLogState(s.store.db)).range.size, 1);
+    await s.cp.close();
+    await s.store.close();
   });
 });

@@ -36,7 +36,7 @@ async function checkpointed() {
   }
   const signer = createLogKey(join(keyDir, 'log.ed25519'), { name: 'example.org/test-log' });
   const dir = new AuditDir(join(f.dir, 'audit'));
-  const cp = await writeCheckpoint(f.store.db, dir, signer);
+  const cp = await writeCheckpoint(f.store, dir, signer);
   await f.store.close();
   return { file: join(f.dir, '.vt', 'vt.db'), dir, signer, checkpoint: cp.checkpoint };
 }
@@ -260,7 +260,7 @@ describe('the Merkle log finds what a hash chain cannot', () => {
     assert.equal(trail.ok, false);
     assert.ok(trail.findings.some((f) => f.kind === 'rewritten'));
     const store = await openStore(file, { synchronous: 'NORMAL' });
-    await assert.rejects(writeCheckpoint(store.db, dir, signer), /refusing to sign the log/);
+    await assert.rejects(writeCheckpoint(store, dir, signer), /refusing to sign the log/);
     await store.close();
   });
 

@@ -9,6 +9,7 @@ import {
   consistencyProof,
   EMPTY_ROOT,
   emptyRange,
+  eventLeafData,
   hashChildren,
   hashLeaf,
   inclusionProof,
@@ -18,7 +19,9 @@ import {
   subtreeHash,
   verifyConsistency,
   verifyInclusion,
+  withNodes,
 } from '../src/audit/merkle.ts';
+import { canonicalJson } from '../src/store/canonical.ts';
 import { ROOT } from './helpers.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'merkle');
@@ -270,6 +273,48 @@ describe('properties up to 2,000 leaves (fast-check)', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it("an event's leaf data is exactly the canonical JSON of {project_id, seq, hash}", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary' }),
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        fc.string({ unit: 'binary' }),
+        (project_id, seq, hash) => {
+          fc.pre(project_id.isWellFormed() && hash.isWellFormed());
+          assert.equal(eventLeafData({ project_id, seq, hash }), canonicalJson({ project_id, seq, hash }));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('proofs built over nodes fetched in one go equal those read node by node', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .integer({ min: 1, max: 2000 })
+          .chain((n) => fc.tuple(fc.integer({ min: 1, max: n }), fc.constant(n))),
+        async ([m, n]) => {
+          let fetches = 0;
+          const fetch = async (ids: readonly { level: number; index: number }[]) => {
+            fetches++;
+            return new Map(
+              ids.map((x) => [`${x.level}/${x.index}`, BIG.nodes.get(`${x.level}/${x.index}`)!]),
+            );
+          };
+          const both = async (read: NodeReader) => [
+            await inclusionProof(read, m - 1, n),
+            await consistencyProof(read, m, n),
+            await subtreeHash(read, 0, n),
+          ];
+          assert.deepEqual(await withNodes(fetch, both), await both(BIG.read));
+          assert.ok(fetches <= 1);
+        },
+      ),
+      { numRuns: 50 },
     );
   });
 });

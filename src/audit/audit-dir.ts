@@ -12,6 +12,7 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { VtError } from '../errors.ts';
 import { NoteFormatError, type NoteVerifier, parseVerifierKey } from './note.ts';
@@ -41,6 +42,25 @@ function writeAtomic(file: string, text: string): void {
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** As writeAtomic, without blocking the event loop: checkpoints are written while commits go on. */
+async function writeAtomicAsync(file: string, text: string): Promise<void> {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
     throw err;
   }
 }
@@ -93,7 +113,11 @@ export class AuditDir {
   /** Checkpoint files, smallest size first (files of other names are ignored). */
   checkpoints(): StoredCheckpoint[] {
     if (!existsSync(this.checkpointsDir)) return [];
-    return readdirSync(this.checkpointsDir)
+    return this.#parse(readdirSync(this.checkpointsDir));
+  }
+
+  #parse(names: string[]): StoredCheckpoint[] {
+    return names
       .map((f) => NAME.exec(f))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => ({ size: Number(m[1]), file: join(this.checkpointsDir, m[0]) }))
@@ -110,19 +134,35 @@ export class AuditDir {
     return { ...last, note: readFileSync(last.file, 'utf8'), writtenAt: statSync(last.file).mtimeMs };
   }
 
+  /** As latest(), off the event loop. */
+  async latestAsync(): Promise<(StoredCheckpoint & { note: string }) | null> {
+    let names: string[];
+    try {
+      names = await readdir(this.checkpointsDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    const last = this.#parse(names).at(-1);
+    return last ? { ...last, note: await readFile(last.file, 'utf8') } : null;
+  }
+
   /**
    * Keep a signed checkpoint. Ed25519 signatures are deterministic, so the same tree head gives the
    * same bytes; another note for a size already kept is refused (the log would have forked).
    */
-  write(size: number, note: string): { file: string; written: boolean } {
+  async write(size: number, note: string): Promise<{ file: string; written: boolean }> {
     const file = this.fileFor(size);
-    if (existsSync(file)) {
-      if (readFileSync(file, 'utf8') === note) return { file, written: false };
+    const have = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    });
+    if (have === note) return { file, written: false };
+    if (have !== null)
       throw new VtError('CONFLICT', `${file} already holds another checkpoint of size ${size}`, {
         hint: 'Two different trees of one size: run vt audit verify',
       });
-    }
-    writeAtomic(file, note);
+    await writeAtomicAsync(file, note);
     return { file, written: true };
   }
 

@@ -3,12 +3,12 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { VtError } from '../errors.ts';
 import { canonicalJson, sha256 } from '../store/canonical.ts';
 import { type ChainHead, type StoredEvent, type VerifyResult, verifyEvents } from '../store/chain.ts';
-import { nodeReader } from '../store/merkle-log.ts';
+import { fromStoredNodes } from '../store/merkle-log.ts';
 import type { Db } from '../store/store.ts';
 import { allEvents } from './audit.ts';
 import type { AuditDir } from './audit-dir.ts';
 import { type Checkpoint, checkAdvance, openCheckpoint, parseCheckpointText } from './checkpoint.ts';
-import { coveringCheckpoint, type KeptCheckpoint } from './checkpoint-writer.ts';
+import { coveringCheckpoint, type KeptCheckpoint, type LogStore } from './checkpoint-writer.ts';
 import {
   appendLeaf,
   consistencyProof,
@@ -89,12 +89,11 @@ export async function exportBundle(
       { hint: 'Run: vt audit verify' },
     );
   }
-  const read = nodeReader(db);
   const proofs: BundleManifestV2['log']['proofs'] = {};
   const gseqOf = new Map(events.map((e) => [`${e.project_id}#${e.seq}`, e.gseq]));
   for (const [project, head] of Object.entries(check.heads)) {
     const index = gseqOf.get(`${project}#${head.seq}`)! - 1;
-    const proof = await inclusionProof(read, index, cp.size);
+    const proof = await fromStoredNodes(db, (read) => inclusionProof(read, index, cp.size));
     const v = verifyInclusion(
       index,
       cp.size,
@@ -122,7 +121,8 @@ export async function exportBundle(
         `the previous export was of size ${prev.size}, larger than the log's ${cp.size}: the log was truncated`,
         { hint: 'Run: vt audit verify' },
       );
-    const proof = prev.size > 0 ? await consistencyProof(read, prev.size, cp.size) : [];
+    const proof =
+      prev.size > 0 ? await fromStoredNodes(db, (read) => consistencyProof(read, prev.size, cp.size)) : [];
     const v = checkAdvance(prev, cp, proof);
     if (!v.ok)
       throw new VtError('VERIFY_FAILED', `the log is not consistent with the previous export: ${v.reason}`);
@@ -155,7 +155,7 @@ export async function exportBundle(
  * consistency from `since` or the previous export's checkpoint; records this export's checkpoint.
  */
 export async function exportLogBundle(
-  db: Db,
+  store: LogStore,
   file: string,
   opts: {
     now: Date;
@@ -166,7 +166,7 @@ export async function exportLogBundle(
     since: string | null;
   },
 ): Promise<{ manifest: BundleManifestV2; checkpoint: KeptCheckpoint }> {
-  const kept = await coveringCheckpoint(db, opts.dir, { signer: opts.signer, key: null, fresh: true });
+  const kept = await coveringCheckpoint(store, opts.dir, { signer: opts.signer, key: null, fresh: true });
   const previous = opts.since ?? opts.dir.lastExport();
   if (previous) {
     const key = opts.dir.verifierKey() ?? opts.signer?.verifier;
@@ -178,7 +178,7 @@ export async function exportLogBundle(
         { hint: 'Name a checkpoint of this log with --since, or remove audit/last-export.ckpt' },
       );
   }
-  const manifest = await exportBundle(db, file, {
+  const manifest = await exportBundle(store.db, file, {
     now: opts.now,
     project: opts.project,
     checkpoint: kept,

@@ -1,8 +1,18 @@
 import { VtError } from '../errors.ts';
-import { nodeReader, readLogState } from '../store/merkle-log.ts';
-import type { Db } from '../store/store.ts';
+import { fromStoredNodes, readLogState } from '../store/merkle-log.ts';
+import type { Store } from '../store/store.ts';
+
+/** What signing needs of the store. */
+export type LogStore = Pick<Store, 'db'>;
+
 import type { AuditDir } from './audit-dir.ts';
-import { type Checkpoint, checkAdvance, openCheckpoint, signCheckpoint } from './checkpoint.ts';
+import {
+  type Checkpoint,
+  checkAdvance,
+  openCheckpoint,
+  parseCheckpointText,
+  signCheckpoint,
+} from './checkpoint.ts';
 import { consistencyProof } from './merkle.ts';
 import type { NoteSigner, NoteVerifier } from './note.ts';
 
@@ -18,8 +28,15 @@ export interface WrittenCheckpoint {
  * Sign the store's log at its current size and keep the checkpoint in `dir`. The log signs nothing
  * inconsistent with what it signed before: the latest kept checkpoint must verify with the log's key
  * and the new tree must extend it (a consistency proof from the stored nodes), else it refuses.
+ * Reads wait for any open transaction (Kysely serialises SQLite's one connection; PostgreSQL reads
+ * on a connection of their own), so only committed events are ever signed.
  */
-export async function writeCheckpoint(db: Db, dir: AuditDir, signer: NoteSigner): Promise<WrittenCheckpoint> {
+export async function writeCheckpoint(
+  store: LogStore,
+  dir: AuditDir,
+  signer: NoteSigner,
+  opts: { known?: string | null } = {},
+): Promise<WrittenCheckpoint> {
   const pub = dir.verifierKey();
   if (pub && pub.vkey !== signer.verifier.vkey)
     throw new VtError(
@@ -29,11 +46,14 @@ export async function writeCheckpoint(db: Db, dir: AuditDir, signer: NoteSigner)
         hint: "Sign with the log's key: set VT_LOG_KEY_FILE to it",
       },
     );
-  const state = await readLogState(db);
-  const cp: Checkpoint = { origin: state.origin, size: state.range.size, root: state.root };
-  const latest = dir.latest();
+  const latest = await dir.latestAsync();
+  let seen: Checkpoint | null = null;
   if (latest) {
-    const opened = openCheckpoint(latest.note, pub ?? signer.verifier);
+    // A checkpoint this process wrote itself (`known`) was verified when it was made.
+    const opened =
+      latest.note === opts.known
+        ? { ok: true as const, checkpoint: parseKnown(latest.note) }
+        : openCheckpoint(latest.note, pub ?? signer.verifier);
     if (!opened.ok)
       throw new VtError(
         'VERIFY_FAILED',
@@ -42,15 +62,23 @@ export async function writeCheckpoint(db: Db, dir: AuditDir, signer: NoteSigner)
           hint: 'Run: vt audit verify',
         },
       );
-    const seen = opened.checkpoint;
+    seen = opened.checkpoint;
+  }
+  const state = await readLogState(store.db);
+  const cp: Checkpoint = { origin: state.origin, size: state.range.size, root: state.root };
+  const from = seen?.size ?? 0;
+  // Nodes never change once stored, so a proof read after the head still fits it.
+  const proof =
+    from > 0 && from < cp.size
+      ? await fromStoredNodes(store.db, (read) => consistencyProof(read, from, cp.size))
+      : [];
+  if (seen) {
     if (seen.origin !== cp.origin)
       throw new VtError(
         'CONFLICT',
         `${dir.checkpointsDir} holds checkpoints of log ${seen.origin}; this store is log ${cp.origin}`,
         { hint: 'A new store is a new log: move the old checkpoints aside (git mv) or use VT_AUDIT_DIR' },
       );
-    const proof =
-      seen.size > 0 && seen.size < cp.size ? await consistencyProof(nodeReader(db), seen.size, cp.size) : [];
     const v = checkAdvance(seen, cp, proof);
     if (!v.ok)
       throw new VtError('VERIFY_FAILED', `refusing to sign the log at size ${cp.size}: ${v.reason}`, {
@@ -59,7 +87,13 @@ export async function writeCheckpoint(db: Db, dir: AuditDir, signer: NoteSigner)
   }
   if (!pub) dir.writeVerifierKey(signer.verifier);
   const note = signCheckpoint(cp, signer);
-  return { ...dir.write(cp.size, note), checkpoint: cp, note };
+  return { ...(await dir.write(cp.size, note)), checkpoint: cp, note };
+}
+
+function parseKnown(note: string): Checkpoint {
+  const c = parseCheckpointText(note.slice(0, note.lastIndexOf('\n\n') + 1));
+  if (typeof c === 'string') throw new Error(`a checkpoint this process wrote does not parse: ${c}`);
+  return c;
 }
 
 export interface KeptCheckpoint {
@@ -85,16 +119,16 @@ export function latestCheckpoint(dir: AuditDir, key: NoteVerifier, origin: strin
  * `fresh`, or the latest kept one is too old), else the latest kept one, verified with the log's key.
  */
 export async function coveringCheckpoint(
-  db: Db,
+  store: LogStore,
   dir: AuditDir,
   opts: { signer: NoteSigner | null; key: NoteVerifier | null; fresh?: boolean; minSize?: number },
 ): Promise<KeptCheckpoint> {
-  const state = await readLogState(db);
+  const state = await readLogState(store.db);
   const key = opts.key ?? dir.verifierKey() ?? opts.signer?.verifier ?? null;
   let kept = key ? latestCheckpoint(dir, key, state.origin) : null;
   const tooOld = !kept || kept.checkpoint.size < (opts.minSize ?? 0);
   if (opts.signer && (opts.fresh || tooOld)) {
-    const w = await writeCheckpoint(db, dir, opts.signer);
+    const w = await writeCheckpoint(store, dir, opts.signer);
     kept = { file: w.file, note: w.note, checkpoint: w.checkpoint };
   }
   if (!key && !opts.signer)

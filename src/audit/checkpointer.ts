@@ -1,8 +1,7 @@
 import type { RecordedEvent } from '../engine/events.ts';
 import { VtError } from '../errors.ts';
-import type { Db } from '../store/store.ts';
 import type { AuditDir } from './audit-dir.ts';
-import { writeCheckpoint } from './checkpoint-writer.ts';
+import { type LogStore, writeCheckpoint } from './checkpoint-writer.ts';
 import { loadLogKey } from './log-key.ts';
 import type { NoteSigner } from './note.ts';
 
@@ -22,7 +21,7 @@ export function isMilestone(e: RecordedEvent): boolean {
 }
 
 export interface CheckpointerOptions {
-  db: Db;
+  store: LogStore;
   dir: AuditDir;
   keyFile: string;
   /** The workspace the key must stay out of. */
@@ -50,6 +49,8 @@ export class Checkpointer {
   #running: Promise<void> | null = null;
   #again = false;
   #closed = false;
+  /** The note of the last checkpoint this process wrote. */
+  #known: string | null = null;
   /** Checkpoints written by this process (for tests and reports). */
   written = 0;
 
@@ -95,7 +96,8 @@ export class Checkpointer {
       try {
         const signer = this.#key();
         if (!signer) return;
-        const w = await writeCheckpoint(this.#o.db, this.#o.dir, signer);
+        const w = await writeCheckpoint(this.#o.store, this.#o.dir, signer, { known: this.#known });
+        this.#known = w.note;
         this.#lastAt = this.#o.now();
         if (w.written) this.written++;
       } catch (err) {

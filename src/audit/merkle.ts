@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { canonicalJson } from '../store/canonical.ts';
+import { createHash, hash } from 'node:crypto';
 
 /**
  * An RFC 6962 Merkle tree over the log's leaves: leaf hash SHA-256(0x00 ‖ data), node hash
@@ -14,12 +13,14 @@ export const HASH_SIZE = 32;
 const LEAF_PREFIX = Buffer.from([0x00]);
 const NODE_PREFIX = Buffer.from([0x01]);
 
+// One-shot hashing of one buffer: the sequencer hashes a few times per event, so it counts.
 export function hashLeaf(data: Uint8Array | string): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  return hash('sha256', Buffer.concat([LEAF_PREFIX, bytes]), 'buffer');
 }
 
 export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
 }
 
 /** The root of the empty tree: SHA-256 of nothing. */
@@ -32,9 +33,14 @@ export interface EventLeaf {
   hash: string;
 }
 
-/** Leaf data of an event: the canonical JSON of {project_id, seq, hash}. */
+/**
+ * Leaf data of an event: the canonical JSON (RFC 8785) of {project_id, seq, hash}, written out
+ * directly: keys in code-point order, strings as JSON.stringify writes them (which RFC 8785
+ * adopts), and seq a safe integer. A test holds it equal to canonicalJson on every input.
+ */
 export function eventLeafData(e: EventLeaf): string {
-  return canonicalJson({ project_id: e.project_id, seq: e.seq, hash: e.hash });
+  if (!Number.isSafeInteger(e.seq)) throw new Error(`seq ${e.seq} is not a safe integer`);
+  return `{"hash":${JSON.stringify(String(e.hash))},"project_id":${JSON.stringify(String(e.project_id))},"seq":${e.seq}}`;
 }
 
 export function eventLeafHash(e: EventLeaf): Buffer {
@@ -131,6 +137,36 @@ export function rangeNodes(size: number): { level: number; index: number }[] {
 
 /** Reads a stored perfect-subtree node; must throw when the node is not stored. */
 export type NodeReader = (level: number, index: number) => Promise<Buffer> | Buffer;
+
+export interface NodeId {
+  level: number;
+  index: number;
+}
+
+/**
+ * Run a proof builder with every node it needs fetched in one go: a first pass records which
+ * nodes it reads (which nodes a proof needs never depends on their hashes), then `fetch` gets
+ * them all and the builder runs again over them.
+ */
+export async function withNodes<T>(
+  fetch: (ids: readonly NodeId[]) => Promise<Map<string, Buffer>>,
+  build: (read: NodeReader) => Promise<T>,
+): Promise<T> {
+  const wanted = new Map<string, NodeId>();
+  const blank = Buffer.alloc(HASH_SIZE);
+  await build((level, index) => {
+    wanted.set(nodeKey(level, index), { level, index });
+    return blank;
+  });
+  const got = wanted.size ? await fetch([...wanted.values()]) : new Map<string, Buffer>();
+  return build((level, index) => {
+    const h = got.get(nodeKey(level, index));
+    if (!h) throw new Error(`node ${level}/${index} is not stored`);
+    return h;
+  });
+}
+
+export const nodeKey = (level: number, index: number) => `${level}/${index}`;
 
 /** The Merkle tree hash of leaves [begin, end), from stored perfect subtrees (RFC 6962 MTH). */
 export async function subtreeHash(read: NodeReader, begin: number, end: number): Promise<Buffer> {

@@ -1,9 +1,9 @@
 import { VtError } from '../errors.ts';
-import { nodeReader, readLogState } from '../store/merkle-log.ts';
+import { fromStoredNodes, readLogState } from '../store/merkle-log.ts';
 import type { Db } from '../store/store.ts';
 import type { AuditDir } from './audit-dir.ts';
 import { checkAdvance, openCheckpoint } from './checkpoint.ts';
-import { coveringCheckpoint, type KeptCheckpoint } from './checkpoint-writer.ts';
+import { coveringCheckpoint, type KeptCheckpoint, type LogStore } from './checkpoint-writer.ts';
 import {
   consistencyProof,
   type EventLeaf,
@@ -41,13 +41,13 @@ export interface InclusionDoc {
  * signed first when none covers the event yet.
  */
 export async function proveEvent(
-  db: Db,
+  store: LogStore,
   dir: AuditDir,
   signer: NoteSigner | null,
   project: string,
   seq: number,
 ): Promise<{ doc: InclusionDoc; kept: KeptCheckpoint }> {
-  const e = await db
+  const e = await store.db
     .selectFrom('events')
     .select(['project_id', 'seq', 'hash', 'gseq'])
     .where('project_id', '=', project)
@@ -55,8 +55,8 @@ export async function proveEvent(
     .executeTakeFirst();
   if (!e)
     throw new VtError('NOT_FOUND', `no event ${project}#${seq}`, { hint: `See: vt audit log ${project}` });
-  const kept = await coveringCheckpoint(db, dir, { signer, key: null, minSize: e.gseq });
-  return { doc: await proveInclusion(db, kept, e), kept };
+  const kept = await coveringCheckpoint(store, dir, { signer, key: null, minSize: e.gseq });
+  return { doc: await proveInclusion(store.db, kept, e), kept };
 }
 
 export async function proveInclusion(
@@ -74,7 +74,7 @@ export async function proveInclusion(
         hint: 'Write one first: vt audit checkpoint',
       },
     );
-  const proof = await inclusionProof(nodeReader(db), e.gseq - 1, cp.size);
+  const proof = await fromStoredNodes(db, (read) => inclusionProof(read, e.gseq - 1, cp.size));
   const v = verifyInclusion(e.gseq - 1, cp.size, eventLeafHash(e), proof, cp.root);
   if (!v.ok)
     throw new VtError(
@@ -123,10 +123,15 @@ export async function proveConsistency(
       'BAD_INPUT',
       `the log holds ${state.range.size} events; there is no tree of size ${size2}`,
     );
-  const read = nodeReader(db);
-  const root1 = await subtreeHash(read, 0, size1);
-  const root2 = await subtreeHash(read, 0, size2);
-  const proof = await consistencyProof(read, size1, size2);
+  const [root1, root2, proof] = await fromStoredNodes(
+    db,
+    async (read) =>
+      [
+        await subtreeHash(read, 0, size1),
+        await subtreeHash(read, 0, size2),
+        await consistencyProof(read, size1, size2),
+      ] as const,
+  );
   const v = verifyConsistency(size1, size2, proof, root1, root2);
   if (!v.ok) throw new VtError('VERIFY_FAILED', `the store cannot prove consistency: ${v.reason}`);
   const signed = (size: number, root: Buffer): string | null => {
@@ -215,20 +220,28 @@ export interface WitnessResult {
  * A checkpoint someone else kept, checked against this log: signed by the log's key, of this log,
  * no larger than the log now, and the log's tree extends it (a consistency proof verifies).
  */
-export async function witnessCheckpoint(db: Db, note: string, key: NoteVerifier): Promise<WitnessResult> {
-  const state = await readLogState(db);
-  const ours = { origin: state.origin, size: state.range.size, root: b64(state.root) };
+export async function witnessCheckpoint(
+  store: LogStore,
+  note: string,
+  key: NoteVerifier,
+): Promise<WitnessResult> {
   const opened = openCheckpoint(note, key);
-  if (!opened.ok)
+  const c = opened.ok ? opened.checkpoint : null;
+  const state = await readLogState(store.db);
+  const proof =
+    c && c.origin === state.origin && c.size > 0 && c.size < state.range.size
+      ? await fromStoredNodes(store.db, (read) => consistencyProof(read, c.size, state.range.size))
+      : [];
+  const ours = { origin: state.origin, size: state.range.size, root: b64(state.root) };
+  if (!opened.ok || !c)
     return {
       ok: false,
       verdict: 'wrong-key',
-      message: `not signed by this log's key ${key.name}+${key.keyId.toString(16).padStart(8, '0')}: ${opened.reason}`,
+      message: `not signed by this log's key ${key.name}+${key.keyId.toString(16).padStart(8, '0')}: ${opened.ok ? '' : opened.reason}`,
       theirs: null,
       ours,
       proof: [],
     };
-  const c = opened.checkpoint;
   const theirs = { origin: c.origin, size: c.size, root: b64(c.root) };
   const result = (verdict: WitnessVerdict, message: string, proof: Buffer[] = []): WitnessResult => ({
     ok: verdict === 'consistent',
@@ -245,10 +258,6 @@ export async function witnessCheckpoint(db: Db, note: string, key: NoteVerifier)
       'ahead',
       `the log holds ${state.range.size} events but signed a checkpoint at ${c.size}: events were dropped or the store was rolled back`,
     );
-  const proof =
-    c.size > 0 && c.size < state.range.size
-      ? await consistencyProof(nodeReader(db), c.size, state.range.size)
-      : [];
   const v = checkAdvance(c, { origin: state.origin, size: state.range.size, root: state.root }, proof);
   if (!v.ok)
     return result(

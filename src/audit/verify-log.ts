@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type StoredEvent, type VerifyResult, verifyEvents } from '../store/chain.ts';
-import { nodeReader, readLeafHashes, readLogState } from '../store/merkle-log.ts';
+import { fromStoredNodes, readLeafHashes, readLogState } from '../store/merkle-log.ts';
 import type { Db } from '../store/store.ts';
 import { allEvents } from './audit.ts';
 import type { AuditDir } from './audit-dir.ts';
@@ -264,10 +264,9 @@ async function locate(
     message: `the events do not give the root signed in ${c.file} (size ${c.size}): an event among the first ${c.size} was inserted, dropped or rewritten, and the store's Merkle nodes were rewritten too, so it cannot be named`,
   };
   if (!diff?.stored || diff.index >= c.size) return generic;
-  const read = nodeReader(db);
   let authentic = false;
   try {
-    const proof = await inclusionProof(read, diff.index, c.size);
+    const proof = await fromStoredNodes(db, (read) => inclusionProof(read, diff.index, c.size));
     authentic = verifyInclusion(diff.index, c.size, diff.stored, proof, c.root).ok;
   } catch {}
   if (!authentic) return generic;

@@ -4,9 +4,16 @@ import { eventHash, GENESIS_HASH, type StoredEvent } from './chain.ts';
 import { appendToLog } from './merkle-log.ts';
 import type { Db, Trx } from './store.ts';
 
+/** Takes appended events (with their gseq) into the global log, in the append transaction. */
+export type Sequencer = (
+  trx: Trx,
+  events: readonly { gseq: number; project_id: string; seq: number; hash: string }[],
+) => Promise<void>;
+
 /**
  * Append events to a project's chain inside the caller's transaction. The (project_id, seq) key
- * makes a forked chain impossible: a writer that raced past a stale head fails instead.
+ * makes a forked chain impossible: a writer that raced past a stale head fails instead. The
+ * sequencer is the Merkle log's; only a benchmark's reference run passes another.
  */
 export async function appendEvents(
   trx: Trx,
@@ -14,6 +21,7 @@ export async function appendEvents(
   head: { seq: number; hash: string },
   events: readonly NewEvent[],
   meta: { ts: string; actor: string; idempotencyKey: string | null },
+  sequencer: Sequencer = appendToLog,
 ): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];
   const rows: StoredEvent[] = [];
@@ -48,7 +56,7 @@ export async function appendEvents(
     const numbered = rows.map((r, i) => ({ ...r, gseq: g + i + 1 }));
     await trx.insertInto('events').values(numbered).execute();
     // The global Merkle log takes the same events as leaves, in the same transaction.
-    await appendToLog(trx, numbered);
+    await sequencer(trx, numbered);
   }
   return out;
 }

@@ -3,9 +3,12 @@ import {
   appendLeaf,
   type CompactRange,
   eventLeafHash,
+  type NodeId,
   type NodeReader,
+  nodeKey,
   rangeRoot,
   type TreeNode,
+  withNodes,
 } from '../audit/merkle.ts';
 import { VtError } from '../errors.ts';
 import type { Db, Trx } from './store.ts';
@@ -43,6 +46,13 @@ export async function insertNodes(trx: Trx | Db, nodes: readonly TreeNode[]): Pr
 }
 
 /**
+ * The range each open transaction left the log at. A group commit runs many appends in one
+ * transaction: the later ones skip reading the state row. An entry is used only while its size is
+ * where the events now end, so a rolled-back savepoint (whose events are gone) forces a read.
+ */
+const rangeInTransaction = new WeakMap<Trx, CompactRange>();
+
+/**
  * Append events (with their gseq) to the log, inside the append transaction. The state row is read
  * FOR UPDATE (a row lock on PostgreSQL; SQLite's immediate transaction holds the write lock): one
  * sequencer at a time. Refuses leaves that do not follow the log's end.
@@ -52,21 +62,26 @@ export async function appendToLog(
   events: readonly { gseq: number; project_id: string; seq: number; hash: string }[],
 ): Promise<void> {
   if (!events.length) return;
-  const row = await trx
-    .selectFrom('merkle_log')
-    .select(['size', 'compact_range'])
-    .where('id', '=', 1)
-    .forUpdate()
-    .executeTakeFirst();
-  if (!row) throw new VtError('STORE_ERROR', 'the store has no Merkle log state (migration 010 did not run)');
   const first = events[0]!.gseq;
-  if (first !== row.size + 1)
-    throw new VtError(
-      'STORE_ERROR',
-      `the Merkle log holds ${row.size} events but the next event is number ${first}: events were added outside vt`,
-      { hint: 'Run: vt audit verify' },
-    );
-  const range = decodeRange(row.size, row.compact_range);
+  let range = rangeInTransaction.get(trx);
+  if (range?.size !== first - 1) {
+    const row = await trx
+      .selectFrom('merkle_log')
+      .select(['size', 'compact_range'])
+      .where('id', '=', 1)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!row)
+      throw new VtError('STORE_ERROR', 'the store has no Merkle log state (migration 010 did not run)');
+    if (first !== row.size + 1)
+      throw new VtError(
+        'STORE_ERROR',
+        `the Merkle log holds ${row.size} events but the next event is number ${first}: events were added outside vt`,
+        { hint: 'Run: vt audit verify' },
+      );
+    range = decodeRange(row.size, row.compact_range);
+  }
+  rangeInTransaction.delete(trx);
   const nodes: TreeNode[] = [];
   for (const e of events) {
     if (e.gseq !== range.size + 1) throw new VtError('STORE_ERROR', `event number ${e.gseq} is out of order`);
@@ -78,6 +93,7 @@ export async function appendToLog(
     .set({ size: range.size, compact_range: encodeRange(range) })
     .where('id', '=', 1)
     .execute();
+  rangeInTransaction.set(trx, range);
 }
 
 /** The log's origin, size and compact range as the store holds them. */
@@ -92,24 +108,29 @@ export async function readLogState(db: Db | Trx): Promise<LogState & { root: Buf
   return { origin: row.origin, range, root: rangeRoot(range) };
 }
 
-/** Reads stored nodes one at a time (proofs need a few dozen); a missing node is a store error. */
-export function nodeReader(db: Db | Trx): NodeReader {
-  const cache = new Map<string, Buffer>();
-  return async (level, index) => {
-    const key = `${level}/${index}`;
-    const hit = cache.get(key);
-    if (hit) return hit;
-    const row = await db
+/** Stored nodes by id, in one query per 200; a missing node is a store error. */
+export async function readNodes(db: Db | Trx, ids: readonly NodeId[]): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (let i = 0; i < ids.length; i += 200) {
+    const chunk = ids.slice(i, i + 200);
+    const rows = await db
       .selectFrom('merkle_nodes')
-      .select('hash')
-      .where('level', '=', level)
-      .where('idx', '=', index)
-      .executeTakeFirst();
-    if (!row) throw new VtError('STORE_ERROR', `the Merkle log lacks node ${level}/${index}`);
-    const h = Buffer.from(row.hash, 'hex');
-    cache.set(key, h);
-    return h;
-  };
+      .select(['level', 'idx', 'hash'])
+      .where((eb) => eb.or(chunk.map((n) => eb.and([eb('level', '=', n.level), eb('idx', '=', n.index)]))))
+      .execute();
+    for (const r of rows) out.set(nodeKey(r.level, r.idx), Buffer.from(r.hash, 'hex'));
+  }
+  for (const n of ids)
+    if (!out.has(nodeKey(n.level, n.index)))
+      throw new VtError('STORE_ERROR', `the Merkle log lacks node ${n.level}/${n.index}`, {
+        hint: 'Run: vt audit verify',
+      });
+  return out;
+}
+
+/** Build a proof (or a subtree hash) from the stored nodes, fetched in one query. */
+export function fromStoredNodes<T>(db: Db | Trx, build: (read: NodeReader) => Promise<T>): Promise<T> {
+  return withNodes((ids) => readNodes(db, ids), build);
 }
 
 /** Stored leaf hashes from index `from` (0-based), in order, at most `limit`. */

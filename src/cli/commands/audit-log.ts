@@ -48,7 +48,7 @@ Examples:
           ctx.io.err(`${paint(ctx.color, 'green', '✓')} made the log key ${f.keyFile} (${signer.name})\n`);
         }
         const { store } = await ctx.vt();
-        const w = await writeCheckpoint(store.db, f.dir, signer);
+        const w = await writeCheckpoint(store, f.dir, signer);
         const c = w.checkpoint;
         if (ctx.json)
           json(ctx.io, {
@@ -90,7 +90,7 @@ Examples:
         const f = folder(ctx);
         const { store } = await ctx.vt();
         const signer = loadLogKey(f.keyFile, { workspace: f.workspace });
-        const { doc, kept } = await proveEvent(store.db, f.dir, signer, project, seq);
+        const { doc, kept } = await proveEvent(store, f.dir, signer, project, seq);
         json(ctx.io, doc);
         ctx.io.err(
           `${paint(ctx.color, 'green', '✓')} ${project}#${seq} is leaf ${doc.leaf_index} of the checkpoint of size ${doc.tree_size} (${kept.file}): ${doc.proof.length} hashes\n`,
@@ -167,7 +167,7 @@ Examples:
           throw new VtError('NOT_FOUND', `cannot read ${file}: ${(err as Error).message}`);
         }
         const { store } = await ctx.vt();
-        const r = await witnessCheckpoint(store.db, note, key);
+        const r = await witnessCheckpoint(store, note, key);
         if (ctx.json) json(ctx.io, { file, ...r });
         const mark = r.ok ? paint(ctx.color, 'green', '✓') : paint(ctx.color, 'red', '✗');
         ctx.io.err(`${mark} ${file}: ${r.verdict}: ${safe(r.message)}\n`);

@@ -126,7 +126,7 @@ Examples:
         const { store, engine } = await ctx.vt();
         const a = auditFolder(ctx);
         const path = resolve(ctx.cwd, file);
-        const { manifest: m, checkpoint: kept } = await exportLogBundle(store.db, path, {
+        const { manifest: m, checkpoint: kept } = await exportLogBundle(store, path, {
           now: engine.clock.now(),
           project: o.project,
           dir: a.dir,

@@ -61,7 +61,7 @@ async function signFirstCheckpoint(ctx: CliContext): Promise<void> {
   try {
     const { signer, created } = ensureLogKey(a.keyFile, { workspace: a.workspace ?? null });
     const { store } = await ctx.vt();
-    await writeCheckpoint(store.db, new AuditDir(a.dir), signer);
+    await writeCheckpoint(store, new AuditDir(a.dir), signer);
     ctx.io.err(
       `${paint(ctx.color, 'green', '✓')} log key ${a.keyFile}${created ? ' (new)' : ''}; verifier key and checkpoints in ${a.dir} (commit it)\n`,
     );
