@@ -3,15 +3,16 @@
  *
  * The engine's durable transition rate (engine.advance(): gates evaluated, events appended to the
  * chain, projections updated, one commit; WAL, synchronous=FULL), walked as 18-phase runs with 16
- * walks in flight as in bench/engine.bench.ts, in three variants on fresh temp stores:
+ * walks in flight as in bench/engine.bench.ts, in three variants, each on its own temp store:
  *   reference   the engine with the global log's sequencer replaced by a no-op (the engine before the log)
  *   log         the engine as shipped: each append moves the Merkle log in the same transaction
- *   log+ckpt    as shipped with the checkpointer attached: a signed checkpoint file after every
- *               passed gate (here: nearly every commit), coalesced to one in flight
- * They run interleaved (reference, log, log+ckpt, reference, ...) and the best round of each is
- * reported, so a noisy neighbour affects all alike. Target: log+ckpt ≥ 0.9 × reference.
- * Progress goes to stderr; the table (or with --json one JSON object) to stdout; exit 0 unless
- * something broke: the benchmark reports, it is not a test.
+ *   log+ckpt    as shipped with the checkpointer attached: a signed checkpoint after every passed
+ *               gate (here nearly every commit), coalesced to one in flight, and after the last
+ * The three run in turns of 16 walks (reference, log, log+ckpt, then rotated), many turns, and the
+ * time of each turn goes to its variant: a noisy neighbour slows all three alike, which whole runs
+ * one after the other (minutes apart) do not ensure on a shared machine. Target: log+ckpt ≥ 0.9 ×
+ * reference. Progress goes to stderr; the table (or with --json one JSON object) to stdout; exit 0
+ * unless something broke: the benchmark reports, it is not a test.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -25,12 +26,12 @@ import type { NewEvent } from '../src/engine/events.ts';
 import { nodeIo } from '../src/io/node-io.ts';
 import { appendEvents } from '../src/store/append.ts';
 import { project } from '../src/store/projector.ts';
-import { openStore, type Trx } from '../src/store/store.ts';
+import { openStore, type Store, type Trx } from '../src/store/store.ts';
 import { type LoadedTrain, parseTrain } from '../src/train/loader.ts';
 
 const args = new Set(process.argv.slice(2));
 const JSON_OUT = args.has('--json');
-const SCALE = args.has('--quick') ? 1 / 20 : 1;
+const QUICK = args.has('--quick');
 for (const a of args) {
   if (a !== '--json' && a !== '--quick') {
     process.stderr.write(`usage: node bench/merkle.bench.ts [--json] [--quick]\nunknown argument ${a}\n`);
@@ -40,8 +41,8 @@ for (const a of args) {
 
 const CONCURRENCY = 16;
 const PHASES = 18;
-const ROUNDS = 3;
-const WALKS = { warm: 5, n: Math.max(2, Math.round(250 * SCALE)) };
+/** Turns of 16 walks per variant (the first is a warm-up, not counted). */
+const TURNS = QUICK ? 3 : 16;
 const TARGET = 0.9;
 const TRAIN_FILE = new URL('./fixtures/bench-train.yaml', import.meta.url);
 const WHO: Who = { actor: 'bench' };
@@ -52,14 +53,6 @@ const VARIANTS: Variant[] = ['reference', 'log', 'log+ckpt'];
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 function fail(msg: string): never {
   throw new Error(`benchmark invalid: ${msg}`);
-}
-
-async function pool(n: number, width: number, task: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < n) await task(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(width, n) }, lane));
 }
 
 /**
@@ -88,188 +81,179 @@ class UnloggedEngine extends Engine {
   }
 }
 
-interface Timed {
+interface Subject {
   variant: Variant;
+  dir: string;
+  store: Store;
+  engine: Engine;
+  checkpointer: Checkpointer | null;
+  workspace: string;
+  /** Summed over the counted turns. */
   walks: number;
   seconds: number;
-  /** CPU time of this process over the same span: steadier than wall time on a shared machine. */
   cpuSeconds: number;
-  checkpoints: number;
 }
 
-async function run(variant: Variant, train: LoadedTrain, round: number): Promise<Timed> {
+async function open(variant: Variant): Promise<Subject> {
   const dir = mkdtempSync(join(tmpdir(), `vt-bench-merkle-${variant.replace('+', '-')}-`));
   const store = await openStore(join(dir, 'vt.db'), { synchronous: 'FULL' });
-  let cp: Checkpointer | null = null;
-  try {
-    const sync = await sql<{ synchronous: number }>`pragma synchronous`.execute(store.db);
-    if (Number(sync.rows[0]?.synchronous) !== 2) fail('the store is not synchronous=FULL');
-    const engine =
-      variant === 'reference' ? new UnloggedEngine({ store, io: nodeIo }) : new Engine({ store, io: nodeIo });
-    if (variant === 'log+ckpt') {
-      const keyFile = join(dir, 'key', 'log.ed25519');
-      createLogKey(keyFile, { name: 'bench.vt/log' });
-      cp = new Checkpointer({
-        store,
-        dir: new AuditDir(join(dir, 'ws', 'audit')),
-        keyFile,
-        workspace: join(dir, 'ws'),
-        warn: (m) => fail(`checkpoint warning: ${m}`),
-      });
-      engine.onCommitted(cp.onCommitted);
-    }
-    const workspace = join(dir, 'ws');
-    mkdirSync(workspace, { recursive: true });
-    const walk = async (id: string) => {
-      await engine.createProject({ id, name: `Bench ${id}`, workspace, train }, WHO);
-      await engine.setMetric(id, 'score', 0.9, WHO);
-      for (let i = 1; i <= PHASES; i++) {
-        // Real work (an executor, git, a person) lets the event loop turn between transitions; so
-        // does this, in every variant, so that checkpoint files are written while walks go on.
-        await new Promise(setImmediate);
-        const r = await engine.advance(id, WHO);
-        const want = i === PHASES ? 'completed' : 'advanced';
-        if (r.outcome.outcome !== want) fail(`${variant}: advance ${i} of ${id} gave ${r.outcome.outcome}`);
-      }
-    };
-    await pool(WALKS.warm, CONCURRENCY, (i) => walk(`warm-${round}-${i}`));
-    const t0 = performance.now();
-    const cpu0 = process.cpuUsage();
-    await pool(WALKS.n, CONCURRENCY, (i) => walk(`walk-${round}-${i}`));
-    await cp?.flush();
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-
-    const total = WALKS.warm + WALKS.n;
-    const moves = await store.db
-      .selectFrom('transitions')
-      .select((eb) => eb.fn.countAll<number>().as('c'))
-      .executeTakeFirstOrThrow();
-    if (Number(moves.c) !== total * PHASES)
-      fail(`${variant}: ${moves.c} transitions, expected ${total * PHASES}`);
-    const events = await store.db
-      .selectFrom('events')
-      .select((eb) => eb.fn.countAll<number>().as('c'))
-      .executeTakeFirstOrThrow();
-    const state = await store.db.selectFrom('merkle_log').select('size').executeTakeFirstOrThrow();
-    const logged = variant === 'reference' ? 0 : Number(events.c);
-    if (state.size !== logged) fail(`${variant}: the log holds ${state.size} leaves, expected ${logged}`);
-    let checkpoints = 0;
-    if (cp) {
-      const files = readdirSync(join(dir, 'ws', 'audit', 'checkpoints')).sort();
-      checkpoints = files.length;
-      if (files.at(-1) !== `${String(events.c).padStart(12, '0')}.ckpt`)
-        fail(`${variant}: the latest checkpoint ${files.at(-1)} does not cover all ${events.c} events`);
-    }
-    return { variant, walks: WALKS.n, seconds, cpuSeconds, checkpoints };
-  } finally {
-    await cp?.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+  const sync = await sql<{ synchronous: number }>`pragma synchronous`.execute(store.db);
+  if (Number(sync.rows[0]?.synchronous) !== 2) fail('the store is not synchronous=FULL');
+  const engine =
+    variant === 'reference' ? new UnloggedEngine({ store, io: nodeIo }) : new Engine({ store, io: nodeIo });
+  const workspace = join(dir, 'ws');
+  mkdirSync(workspace, { recursive: true });
+  let checkpointer: Checkpointer | null = null;
+  if (variant === 'log+ckpt') {
+    const keyFile = join(dir, 'key', 'log.ed25519');
+    createLogKey(keyFile, { name: 'bench.vt/log' });
+    checkpointer = new Checkpointer({
+      store,
+      dir: new AuditDir(join(workspace, 'audit')),
+      keyFile,
+      workspace,
+      warn: (m) => fail(`checkpoint warning: ${m}`),
+    });
+    engine.onCommitted(checkpointer.onCommitted);
   }
+  return { variant, dir, store, engine, checkpointer, workspace, walks: 0, seconds: 0, cpuSeconds: 0 };
 }
 
-const transitionsPerS = (t: Timed) => (t.walks * PHASES) / t.seconds;
-const cpuUsPerTransition = (t: Timed) => (t.cpuSeconds * 1e6) / (t.walks * PHASES);
+/** One turn: 16 walks at once (create, record the score, advance through all phases), timed. */
+async function turn(s: Subject, train: LoadedTrain, t: number): Promise<void> {
+  const walk = async (id: string) => {
+    // Real work (executors, git, people) lets the event loop turn; a loop of commits alone never
+    // would, and checkpoint files (written off the event loop) would wait. One turn per walk, in
+    // every variant.
+    await new Promise(setImmediate);
+    await s.engine.createProject({ id, name: `Bench ${id}`, workspace: s.workspace, train }, WHO);
+    await s.engine.setMetric(id, 'score', 0.9, WHO);
+    for (let i = 1; i <= PHASES; i++) {
+      const r = await s.engine.advance(id, WHO);
+      const want = i === PHASES ? 'completed' : 'advanced';
+      if (r.outcome.outcome !== want) fail(`${s.variant}: advance ${i} of ${id} gave ${r.outcome.outcome}`);
+    }
+  };
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => walk(`t${t}-${i}`)));
+  await s.checkpointer?.flush();
+  const cpu = process.cpuUsage(cpu0);
+  if (t === 0) return; // warm-up
+  s.walks += CONCURRENCY;
+  s.seconds += (performance.now() - t0) / 1000;
+  s.cpuSeconds += (cpu.user + cpu.system) / 1e6;
+}
+
+/** Every walk completed, every transition recorded, the log holds every event, the latest checkpoint covers all. */
+async function check(s: Subject): Promise<number> {
+  const walks = TURNS * CONCURRENCY;
+  const count = async (table: 'transitions' | 'events') =>
+    Number(
+      (
+        await s.store.db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as('c'))
+          .executeTakeFirstOrThrow()
+      ).c,
+    );
+  if ((await count('transitions')) !== walks * PHASES) fail(`${s.variant}: transitions missing`);
+  const events = await count('events');
+  const state = await s.store.db.selectFrom('merkle_log').select('size').executeTakeFirstOrThrow();
+  if (state.size !== (s.variant === 'reference' ? 0 : events))
+    fail(`${s.variant}: the log holds ${state.size} leaves of ${events} events`);
+  if (!s.checkpointer) return 0;
+  await s.checkpointer.close();
+  const files = readdirSync(join(s.workspace, 'audit', 'checkpoints')).sort();
+  if (files.at(-1) !== `${String(events).padStart(12, '0')}.ckpt`)
+    fail(`${s.variant}: the latest checkpoint ${files.at(-1)} does not cover all ${events} events`);
+  return files.length;
+}
+
+const transitionsPerS = (s: Subject) => (s.walks * PHASES) / s.seconds;
+const cpuUsPerTransition = (s: Subject) => (s.cpuSeconds * 1e6) / (s.walks * PHASES);
 const fmt = (x: number, d = 0) =>
   x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 
 async function main(): Promise<void> {
   const train = parseTrain(readFileSync(TRAIN_FILE, 'utf8'), 'bench/fixtures/bench-train.yaml');
-  const results: Timed[] = [];
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (const v of VARIANTS) {
-      const t = await run(v, train, round);
-      results.push(t);
-      log(
-        `round ${round} ${v.padEnd(9)} ${fmt(transitionsPerS(t)).padStart(6)} transitions/s, ${fmt(cpuUsPerTransition(t))} us CPU each (${t.walks} walks in ${t.seconds.toFixed(2)} s${t.checkpoints ? `, ${t.checkpoints} checkpoints` : ''})`,
-      );
+  const subjects = await Promise.all(VARIANTS.map(open));
+  try {
+    for (let t = 0; t < TURNS; t++) {
+      // Rotate who goes first, so no variant always follows the same one.
+      for (let k = 0; k < subjects.length; k++) await turn(subjects[(t + k) % subjects.length]!, train, t);
+      if (t > 0 && t % 4 === 0)
+        log(
+          `turn ${t}/${TURNS - 1}: ${subjects.map((s) => `${s.variant} ${fmt(transitionsPerS(s))}/s`).join(', ')}`,
+        );
     }
-  }
-  const best = (v: Variant) =>
-    results
-      .filter((r) => r.variant === v)
-      .reduce((a, b) => (transitionsPerS(b) > transitionsPerS(a) ? b : a));
-  const leastCpu = (v: Variant) =>
-    Math.min(...results.filter((r) => r.variant === v).map(cpuUsPerTransition));
-  const ref = best('reference');
-  const figures = Object.fromEntries(
-    VARIANTS.map((v) => {
-      const b = best(v);
-      return [
-        v,
+    const checkpoints = Object.fromEntries(
+      await Promise.all(subjects.map(async (s) => [s.variant, await check(s)] as const)),
+    );
+    const ref = subjects[0]!;
+    const figures = Object.fromEntries(
+      subjects.map((s) => [
+        s.variant,
         {
-          transitionsPerSecond: transitionsPerS(b),
-          ratioToReference: transitionsPerS(b) / transitionsPerS(ref),
-          cpuUsPerTransition: leastCpu(v),
-          cpuRatioToReference: leastCpu(v) / leastCpu('reference'),
-          seconds: b.seconds,
-          checkpoints: b.checkpoints,
+          transitionsPerSecond: transitionsPerS(s),
+          ratioToReference: transitionsPerS(s) / transitionsPerS(ref),
+          cpuUsPerTransition: cpuUsPerTransition(s),
+          cpuRatioToReference: cpuUsPerTransition(s) / cpuUsPerTransition(ref),
+          walks: s.walks,
+          seconds: s.seconds,
+          checkpoints: checkpoints[s.variant] ?? 0,
         },
-      ];
-    }),
-  ) as Record<
-    Variant,
-    {
-      transitionsPerSecond: number;
-      ratioToReference: number;
-      cpuUsPerTransition: number;
-      cpuRatioToReference: number;
-      seconds: number;
-      checkpoints: number;
+      ]),
+    ) as Record<
+      Variant,
+      {
+        transitionsPerSecond: number;
+        ratioToReference: number;
+        cpuUsPerTransition: number;
+        cpuRatioToReference: number;
+        walks: number;
+        seconds: number;
+        checkpoints: number;
+      }
+    >;
+    const targets = (['log+ckpt', 'log'] as const).map((v) => ({
+      name: `${v} transitions/s >= ${TARGET} x reference`,
+      ratio: figures[v].ratioToReference,
+      pass: figures[v].ratioToReference >= TARGET,
+    }));
+    const setup = {
+      node: process.versions.node,
+      cpus: cpus().length,
+      tmpdir: tmpdir(),
+      synchronous: 'FULL',
+      concurrency: CONCURRENCY,
+      turns: TURNS,
+      phases: PHASES,
+      quick: QUICK,
+    };
+    if (JSON_OUT) {
+      process.stdout.write(`${JSON.stringify({ setup, figures, targets }, null, 2)}\n`);
+      return;
     }
-  >;
-  const targets = [
-    {
-      name: `log+ckpt transitions/s >= ${TARGET} x reference`,
-      ratio: figures['log+ckpt'].ratioToReference,
-      pass: figures['log+ckpt'].ratioToReference >= TARGET,
-    },
-    {
-      name: `log transitions/s >= ${TARGET} x reference`,
-      ratio: figures.log.ratioToReference,
-      pass: figures.log.ratioToReference >= TARGET,
-    },
-  ];
-  const setup = {
-    node: process.versions.node,
-    cpus: cpus().length,
-    tmpdir: tmpdir(),
-    synchronous: 'FULL',
-    concurrency: CONCURRENCY,
-    rounds: ROUNDS,
-    walks: WALKS,
-    phases: PHASES,
-    quick: SCALE !== 1,
-  };
-  const perRound = Object.fromEntries(
-    VARIANTS.map((v) => [
-      v,
-      results
-        .filter((r) => r.variant === v)
-        .map((r) => ({
-          transitionsPerSecond: transitionsPerS(r),
-          cpuUsPerTransition: cpuUsPerTransition(r),
-        })),
-    ]),
-  );
-  if (JSON_OUT) {
-    process.stdout.write(`${JSON.stringify({ setup, figures, targets, perRound }, null, 2)}\n`);
-    return;
+    const lines = [
+      `vt Merkle log benchmark (${TURNS - 1} counted turns of ${CONCURRENCY} walks per variant, interleaved; WAL, synchronous=FULL, ${tmpdir()})`,
+      '',
+      'variant      transitions/s   × reference   CPU us/transition   × reference   checkpoints',
+      ...VARIANTS.map((v) => {
+        const f = figures[v];
+        return `${v.padEnd(12)} ${fmt(f.transitionsPerSecond).padStart(13)}   ${f.ratioToReference.toFixed(2).padStart(11)}   ${fmt(f.cpuUsPerTransition).padStart(17)}   ${f.cpuRatioToReference.toFixed(2).padStart(11)}   ${String(f.checkpoints || '').padStart(11)}`;
+      }),
+      '',
+      ...targets.map((t) => `${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ratio ${t.ratio.toFixed(2)}`),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    for (const s of subjects) {
+      await s.checkpointer?.close();
+      await s.store.close();
+      rmSync(s.dir, { recursive: true, force: true });
+    }
   }
-  const lines = [
-    `vt Merkle log benchmark (best of ${ROUNDS} interleaved rounds; WAL, synchronous=FULL, ${CONCURRENCY} walks in flight, ${tmpdir()})`,
-    '',
-    'variant      transitions/s   × reference   CPU us/transition   × reference   checkpoints',
-    ...VARIANTS.map(
-      (v) =>
-        `${v.padEnd(12)} ${fmt(figures[v].transitionsPerSecond).padStart(13)}   ${figures[v].ratioToReference.toFixed(2).padStart(11)}   ${fmt(figures[v].cpuUsPerTransition).padStart(17)}   ${figures[v].cpuRatioToReference.toFixed(2).padStart(11)}   ${String(figures[v].checkpoints || '').padStart(11)}`,
-    ),
-    '',
-    ...targets.map((t) => `${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ratio ${t.ratio.toFixed(2)}`),
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 await main();

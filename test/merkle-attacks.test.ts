@@ -7,7 +7,7 @@ import { verifyStore } from '../src/audit/audit.ts';
 import { AuditDir } from '../src/audit/audit-dir.ts';
 import { writeCheckpoint } from '../src/audit/checkpoint-writer.ts';
 import { createLogKey } from '../src/audit/log-key.ts';
-import { appendLeaf, emptyRange, eventLeafHash, type TreeNode } from '../src/audit/merkle.ts';
+import { appendLeaf, emptyRange, eventLeafHash, nodePosition, type TreeNode } from '../src/audit/merkle.ts';
 import { verifyTrail } from '../src/audit/verify-log.ts';
 import { canonicalJson, sha256 } from '../src/store/canonical.ts';
 import { eventHash, type StoredEvent, verifyEvents } from '../src/store/chain.ts';
@@ -73,8 +73,8 @@ function rebuildLog(db: Database.Database): void {
   const range = emptyRange();
   const nodes: TreeNode[] = rows.flatMap((r) => appendLeaf(range, eventLeafHash(r)));
   db.exec('delete from merkle_nodes');
-  const ins = db.prepare('insert into merkle_nodes (level, idx, hash) values (?, ?, ?)');
-  for (const n of nodes) ins.run(n.level, n.index, n.hash.toString('hex'));
+  const ins = db.prepare('insert into merkle_nodes (pos, level, idx, hash) values (?, ?, ?, ?)');
+  for (const n of nodes) ins.run(nodePosition(n.level, n.index), n.level, n.index, n.hash);
   db.prepare('update merkle_log set size = ?, compact_range = ? where id = 1').run(
     range.size,
     encodeRange(range),

@@ -14,6 +14,7 @@ import {
   hashLeaf,
   inclusionProof,
   type NodeReader,
+  nodePosition,
   rangeNodes,
   rangeRoot,
   subtreeHash,
@@ -90,6 +91,13 @@ describe('RFC 6962 hashing and the reference tree (transparency-dev/merkle)', ()
     const l = hashLeaf('a');
     const r = hashLeaf('b');
     assert.notDeepEqual(hashChildren(l, r), hashLeaf(Buffer.concat([l, r])));
+  });
+
+  it('node positions number the nodes in the order appends complete them', () => {
+    const range = emptyRange();
+    let n = 0;
+    for (const leaf of LEAVES.slice(0, 1000))
+      for (const x of appendLeaf(range, leaf)) assert.equal(nodePosition(x.level, x.index), n++);
   });
 
   it('the compact range yields the published root of every size and stores every published node', () => {

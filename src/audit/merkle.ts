@@ -13,10 +13,10 @@ export const HASH_SIZE = 32;
 const LEAF_PREFIX = Buffer.from([0x00]);
 const NODE_PREFIX = Buffer.from([0x01]);
 
-// One-shot hashing of one buffer: the sequencer hashes a few times per event, so it counts.
+// One-shot hashing of one input: the sequencer hashes a few times per event, so it counts.
 export function hashLeaf(data: Uint8Array | string): Buffer {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  return hash('sha256', Buffer.concat([LEAF_PREFIX, bytes]), 'buffer');
+  if (typeof data === 'string') return hash('sha256', `\u0000${data}`, 'buffer');
+  return hash('sha256', Buffer.concat([LEAF_PREFIX, data]), 'buffer');
 }
 
 export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
@@ -167,6 +167,16 @@ export async function withNodes<T>(
 }
 
 export const nodeKey = (level: number, index: number) => `${level}/${index}`;
+
+/**
+ * A node's place in the order the compact range completes nodes (the leaf, then each parent it
+ * completes): 2L − popcount(L) + level, where L is the last leaf under the node. Stored by this
+ * key, every append adds rows at the end of one B-tree.
+ */
+export function nodePosition(level: number, index: number): number {
+  const last = (index + 1) * 2 ** level - 1;
+  return 2 * last - onesCount(last) + level;
+}
 
 /** The Merkle tree hash of leaves [begin, end), from stored perfect subtrees (RFC 6962 MTH). */
 export async function subtreeHash(read: NodeReader, begin: number, end: number): Promise<Buffer> {

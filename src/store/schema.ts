@@ -394,10 +394,12 @@ export interface MlflowAliasesTable {
 
 /** Perfect-subtree hashes of the global Merkle log (level 0: leaves); derived from events, insert-only. */
 export interface MerkleNodesTable {
+  /** nodePosition(level, idx): the order nodes are completed in, so appends go to the end. */
+  pos: number;
   level: number;
   idx: number;
-  /** hex SHA-256 */
-  hash: string;
+  /** SHA-256, 32 bytes */
+  hash: Buffer;
 }
 
 /** The Merkle log's one row (id 1): its origin, size and compact range, moved by every append. */
@@ -405,8 +407,8 @@ export interface MerkleLogTable {
   id: number;
   origin: string;
   size: number;
-  /** JSON array of the hex roots of the perfect subtrees of [0, size), largest first. */
-  compact_range: string;
+  /** The roots of the perfect subtrees of [0, size), largest first: 32 bytes each, concatenated. */
+  compact_range: Buffer;
 }
 
 export type { Generated };

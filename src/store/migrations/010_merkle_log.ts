@@ -5,24 +5,25 @@ import type { DB } from '../schema.ts';
 
 /**
  * The global Merkle log (RFC 6962) over all events in commit order: leaf gseq-1 is the event with
- * that gseq. `merkle_nodes` keeps every perfect subtree's hash, `merkle_log` the one row the
+ * that gseq. `merkle_nodes` keeps every perfect subtree's hash (keyed by completion order), `merkle_log` the one row the
  * sequencer moves (origin, size, compact range). Events already stored are logged in gseq order.
  */
 export async function up(raw: Kysely<unknown>): Promise<void> {
   const db = raw as unknown as Kysely<DB>;
   await db.schema
     .createTable('merkle_nodes')
+    // Keyed by completion order (an integer key is SQLite's rowid): appends only ever touch the end.
+    .addColumn('pos', 'integer', (c) => c.primaryKey())
     .addColumn('level', 'integer', (c) => c.notNull())
     .addColumn('idx', 'integer', (c) => c.notNull())
-    .addColumn('hash', 'text', (c) => c.notNull())
-    .addPrimaryKeyConstraint('merkle_nodes_pk', ['level', 'idx'])
+    .addColumn('hash', 'blob', (c) => c.notNull())
     .execute();
   await db.schema
     .createTable('merkle_log')
     .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))
     .addColumn('origin', 'text', (c) => c.notNull())
     .addColumn('size', 'integer', (c) => c.notNull())
-    .addColumn('compact_range', 'text', (c) => c.notNull())
+    .addColumn('compact_range', 'blob', (c) => c.notNull())
     .execute();
 
   const range = emptyRange();
