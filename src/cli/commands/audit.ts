@@ -53,7 +53,7 @@ function reportBundle(ctx: CliContext, r: BundleResult, what: string): number {
   const l = r.log;
   if (l)
     ctx.io.err(
-      `${paint(ctx.color, 'green', '✓')} checkpoint ${l.origin} at size ${l.size}${l.signed ? ' signed by the key' : ' (signature not checked)'}; ${l.proofs} head proof${l.proofs === 1 ? '' : 's'} verify${l.previous !== null ? `; consistent with the previous export at size ${l.previous}` : ''}\n`,
+      `${paint(ctx.color, 'green', '✓')} checkpoint ${l.origin} at size ${l.size}${l.signed ? ' signed by the key' : ' (signature not checked)'}; ${l.proofs} head proof${l.proofs === 1 ? ' verifies' : 's verify'}${l.previous !== null ? `; consistent with the previous export at size ${l.previous}` : ''}\n`,
     );
   return 0;
 }
