@@ -68,6 +68,7 @@ describe('vt audit checkpoint|prove|consistency|witness and bundles, through the
     await ok(w.vt(['approve', 'alpha'], { VT_ACTOR: 'lead-2' }));
     const afterApproval = w.ckpts();
     assert.equal(afterApproval.length, before.length + 1, 'the approval wrote a checkpoint');
+    // The checkpoint the approval wrote is not changed evidence: snapshots leave audit/ out.
     await ok(w.vt(['advance', 'alpha']));
     const afterPass = w.ckpts();
     assert.equal(afterPass.length, afterApproval.length + 1, 'the gate pass wrote a checkpoint');

@@ -67,7 +67,7 @@ describe('the store keeps the Merkle log with its events', () => {
     await f.store.close();
   });
 
-  it('a store from before the log gets it on upgrade: every event logged in gseq order', async () => {
+  it('a store made before the log (later-numbered migrations already run) gets it on upgrade: every event logged in gseq order', async () => {
     const f = await freshEngine();
     dirs.push(f.dir);
     await f.engine.createProject({ name: 'Alpha', workspace: f.dir, train: f.train }, { actor: 'lead-1' });

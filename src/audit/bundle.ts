@@ -188,6 +188,50 @@ export async function exportLogBundle(
   return { manifest, checkpoint: kept };
 }
 
+/**
+ * A chain-only bundle (version 1), for a caller that holds no checkpoint (the HTTP API): it verifies
+ * the chains offline but not against a signed log; `vt audit export` writes version 2.
+ */
+export async function exportChainBundle(
+  db: Db,
+  file: string,
+  now: Date,
+  projectId?: string,
+): Promise<BundleManifestV1> {
+  const lines: string[] = [];
+  const events: StoredEvent[] = [];
+  for await (const e of allEvents(db, projectId)) {
+    events.push(e);
+    lines.push(`${canonicalJson(e)}\n`);
+  }
+  const check = verifyEvents(events);
+  if (!check.ok) {
+    const b = check.firstBad!;
+    throw new VtError(
+      'VERIFY_FAILED',
+      `refusing to export: event ${b.project_id}#${b.seq} does not verify (${b.reason})`,
+    );
+  }
+  const body = lines.join('');
+  const manifest: BundleManifestV1 = {
+    format: 'vt-audit-bundle',
+    version: 1,
+    created_at: now.toISOString(),
+    events: events.length,
+    heads: check.heads,
+    events_sha256: sha256(body),
+  };
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    writeFileSync(tmp, `${canonicalJson(manifest)}\n${body}`);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  return manifest;
+}
+
 export interface BundleLogCheck {
   origin: string;
   size: number;

@@ -66,7 +66,9 @@ export async function openStore(target: string, opts: StoreOptions = {}): Promis
 
 /** Migrate to the latest schema; true when a migration that reshapes projections ran on a store with events. */
 async function migrate(db: Db, after: (db: Kysely<unknown>) => Promise<void>): Promise<boolean> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+  // Each part of vt numbers its migrations in its own range (001-009, 010-014, ...): a store made
+  // before a lower-numbered migration existed must still take it.
+  const migrator = new Migrator({ db, provider: migrationProvider, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
