@@ -62,7 +62,10 @@ async function prepare(): Promise<{ store: Store; events: number }> {
     const t0 = performance.now();
     const store = await openStore(join(work, 'vt.db'), { synchronous: 'NORMAL' });
     const train = parseTrain(readFileSync(FLOW, 'utf8'), FLOW);
-    await generateHistory(store, train, work, {
+    // The projects' workspace is a folder of its own: vt commits it, and the store must not be in it.
+    const workspace = join(work, 'workspace');
+    mkdirSync(workspace, { recursive: true });
+    await generateHistory(store, train, workspace, {
       projects: PROJECTS,
       seed: 424242,
       start: START,

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Launcher. Checks the Node version before anything native is loaded (better-sqlite3 crashes on
 // older Node), re-running under the Node that scripts/env.sh bootstraps into .tools/ when it can.
+// In a checkout it runs the TypeScript sources (src/); an installed package has only the
+// JavaScript built at pack time (dist/), because Node does not strip types under node_modules.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,9 +19,12 @@ if (major < 24) {
     });
     process.exit(r.status ?? 1);
   }
+  const checkout = existsSync(join(root, 'vt'));
   process.stderr.write(
     `vt needs Node 24 or newer; this is Node ${process.versions.node}.\n` +
-      `Run it through the checkout's wrapper, which installs Node 24 locally: ${join(root, 'vt')} ${process.argv.slice(2).join(' ')}\n`,
+      (checkout
+        ? `Run it through the checkout's wrapper, which installs Node 24 locally: ${join(root, 'vt')} ${process.argv.slice(2).join(' ')}\n`
+        : 'Install Node 24 (https://nodejs.org, or: npx -y node@24 ...), then run vt again.\n'),
   );
   process.exit(2);
 }
@@ -32,5 +37,14 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
-const { main } = await import('../src/cli/main.ts');
+const fromSource = existsSync(join(root, 'src', 'cli', 'main.ts')) && !process.env.VT_USE_DIST;
+const { main, crashed } = await import(fromSource ? '../src/cli/main.ts' : '../dist/vt.js');
+// Whatever escapes (a stream's 'error' event, a promise nobody awaited) is named and gets its own
+// exit code, never a bare crash with exit 1, which means "a negative verdict".
+const fatal = (err) => {
+  process.exitCode = crashed(err);
+  process.exit();
+};
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
 process.exitCode = await main(process.argv.slice(2));

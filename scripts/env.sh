@@ -19,3 +19,5 @@ if ! cmp -s "$VT_ROOT/package-lock.json" "$VT_ROOT/node_modules/.vt-installed-lo
   (cd "$VT_ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2 &&
     cp package-lock.json node_modules/.vt-installed-lock) || { echo "vt: npm ci failed" >&2; return 1; }
 fi
+# Remember which Node to use, so ./vt can start it without checking again (see ./vt).
+command -v node >"$VT_ROOT/node_modules/.vt-node" 2>/dev/null || true

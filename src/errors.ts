@@ -12,6 +12,10 @@ export const ERROR_CODES = {
   GATE_FAILED: { exit: 1, http: 200 },
   VERIFY_FAILED: { exit: 1, http: 200 },
   STORE_ERROR: { exit: 3, http: 500 },
+  /** The store file is empty, truncated or corrupt: restore a backup or import an audit export. */
+  STORE_DAMAGED: { exit: 3, http: 500 },
+  /** No space left on a device (SQLITE_FULL, ENOSPC): nothing was half-written; free space and run again. */
+  DISK_FULL: { exit: 5, http: 507 },
   INTERRUPTED: { exit: 130, http: 499 },
   INTERNAL: { exit: 3, http: 500 },
 } as const;

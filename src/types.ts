@@ -77,3 +77,15 @@ export const API_PERMISSIONS = {
 export type ApiPermission = (typeof API_PERMISSIONS)[ApiRole][number];
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** The kinds of webhook notification, in the order docs list them. */
+export const NOTIFICATION_TYPES = [
+  'approval-needed',
+  'ticket-blocked',
+  'gate-failed',
+  'drift-detected',
+  'budget-nearly-spent',
+  'schedule-missed',
+  'test',
+] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];

@@ -1,12 +1,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
-import { AuditDir } from './audit/audit-dir.ts';
-import { Checkpointer } from './audit/checkpointer.ts';
-import { type Clock, Engine } from './engine/engine.ts';
-import { EMPTY_INTEGRATIONS, type IntegrationsConfig } from './integrations/config.ts';
-import { registerIntegrations } from './integrations/register.ts';
-import { nodeIo } from './io/node-io.ts';
-import { openStore, type Store, type StoreOptions } from './store/store.ts';
+import type { Checkpointer } from './audit/checkpointer.ts';
+import type { Clock, Engine } from './engine/engine.ts';
+import type { IntegrationsConfig } from './integrations/config.ts';
+import type { Store, StoreOptions } from './store/store.ts';
 
 export const TRAIN_FILE = 'vt.yaml';
 export const STATE_DIR = '.vt';
@@ -58,18 +55,30 @@ export interface AuditOptions {
   warn: (message: string) => void;
 }
 
-/** The one place that wires the store, the machine's I/O and the engine together. */
+/**
+ * The one place that wires the store, the machine's I/O and the engine together. The store, the
+ * engine and their libraries (Kysely, better-sqlite3, zod) load here, on first use, so commands that
+ * need no store (help, completion, lint) start without them.
+ */
 export async function openVt(
   dbTarget: string,
   opts: StoreOptions & { clock?: Clock; integrations?: IntegrationsConfig; audit?: AuditOptions | null } = {},
 ): Promise<Vt> {
+  const [{ openStore }, { Engine }, { nodeIo }] = await Promise.all([
+    import('./store/store.ts'),
+    import('./engine/engine.ts'),
+    import('./io/node-io.ts'),
+  ]);
   const store = await openStore(dbTarget, opts);
   const engine = new Engine({ store, io: nodeIo, ...(opts.clock ? { clock: opts.clock } : {}) });
+  // Integrations and checkpoints act on written events; a read-only store (read commands) writes none.
+  if (opts.readonly) return { engine, store, checkpointer: null, close: () => store.close() };
+  const [{ EMPTY_INTEGRATIONS }, { registerIntegrations }] = await Promise.all([
+    import('./integrations/config.ts'),
+    import('./integrations/register.ts'),
+  ]);
   registerIntegrations(engine, opts.integrations ?? EMPTY_INTEGRATIONS);
-  const checkpointer = opts.audit
-    ? new Checkpointer({ ...opts.audit, store, dir: new AuditDir(opts.audit.dir) })
-    : null;
-  if (checkpointer) engine.onCommitted(checkpointer.onCommitted);
+  const checkpointer = opts.audit ? await attachCheckpointer(engine, store, opts.audit) : null;
   return {
     engine,
     store,
@@ -80,4 +89,15 @@ export async function openVt(
       await store.close();
     },
   };
+}
+
+/** Sign checkpoints of the Merkle log after the engine's commits. */
+async function attachCheckpointer(engine: Engine, store: Store, audit: AuditOptions): Promise<Checkpointer> {
+  const [{ AuditDir }, { Checkpointer }] = await Promise.all([
+    import('./audit/audit-dir.ts'),
+    import('./audit/checkpointer.ts'),
+  ]);
+  const checkpointer = new Checkpointer({ ...audit, store, dir: new AuditDir(audit.dir) });
+  engine.onCommitted(checkpointer.onCommitted);
+  return checkpointer;
 }

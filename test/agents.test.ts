@@ -1,10 +1,23 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { APICallError } from 'ai';
 import { resolveExecutor } from '../src/agents/dispatch.ts';
-import { claudeAllowedTools, PRESETS, parseUsage } from '../src/agents/executors/presets.ts';
+import { runCommandExecutor } from '../src/agents/executors/command.ts';
+import { classify, retryAfterMs } from '../src/agents/executors/model-faults.ts';
+import { claudeAllowedTools, PRESETS } from '../src/agents/executors/presets.ts';
 import { costOf, priceOf } from '../src/agents/executors/pricing.ts';
+import { parseUsage } from '../src/agents/executors/usage.ts';
+import { SESSION_LOG_MAX_BYTES } from '../src/agents/session-log.ts';
 import { type Progress, runAutopilot } from '../src/autopilot/worker.ts';
 import { openWorkspaces } from '../src/autopilot/workspace.ts';
 import { writeLauncher } from '../src/cli/commands/autopilot.ts';
@@ -12,9 +25,10 @@ import { Engine } from '../src/engine/engine.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
 import { nodeIo } from '../src/io/node-io.ts';
 import { openStore, type Store } from '../src/store/store.ts';
+import { lintTrain } from '../src/train/lint.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { agentTrain } from './fixtures/agent-train.ts';
-import { startFakeOpenAI } from './fixtures/fake-openai.ts';
+import { type ModelServer, type Step, startModelServer } from './fixtures/model-server.ts';
 import { committedText, ROOT, tempDir } from './helpers.ts';
 
 const FAKE_AGENT = join(ROOT, 'test', 'fixtures', 'fake-agent.ts');
@@ -25,9 +39,13 @@ after(async () => {
 });
 
 /** A project with one issue queued in Build, then the real autopilot run until the queue is empty. */
-async function runTrain(executor: string, setup?: (dir: string) => void) {
+async function runTrain(
+  executor: string,
+  setup?: (dir: string) => void,
+  yamlOf: (executor: string) => string = agentTrain,
+) {
   const dir = tempDir('vt-agents-');
-  const yaml = agentTrain(executor);
+  const yaml = yamlOf(executor);
   writeFileSync(join(dir, 'vt.yaml'), yaml);
   setup?.(dir);
   const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
@@ -154,25 +172,41 @@ describe('cli-agent executor', () => {
 });
 
 describe('llm executor', () => {
+  const PRICE = { input: 10, output: 30 };
   const llm = (url: string, extra = '') =>
-    `{ kind: llm, provider: openai-compatible, model: fake-1, base_url: "${url}", max_steps: 6, price: { input: 10, output: 30 }${extra} }`;
-  const work = [
-    { name: 'write_file', arguments: { path: 'out/report.md', content: '# Report\nAUC 0.91\n' } },
-    { name: 'tick', arguments: { item: 'trained', note: 'xgboost' } },
-    { name: 'put_artifact', arguments: { artifact: 'report' } },
-    { name: 'record_metric', arguments: { name: 'auc', value: 0.91 } },
-    { name: 'add_context', arguments: { kind: 'note', text: 'the mode does not allow this' } },
+    `{ kind: llm, provider: openai-compatible, model: fake-1, base_url: "${url}/v1", max_steps: 8, price: { input: 10, output: 30 }${extra} }`;
+  const work: Step[] = [
+    { raw: 'write_file', args: { path: 'out/report.md', content: '# Report\nAUC 0.91\n' } },
+    { raw: 'tick', args: { item: 'trained', note: 'xgboost' } },
+    { raw: 'put_artifact', args: { artifact: 'report' } },
+    { raw: 'record_metric', args: { name: 'auc', value: 0.91 } },
   ];
+  const ticketOf = (run: Awaited<ReturnType<typeof runTrain>>, phase: string) =>
+    Object.values(run.s.tickets).find((t) => t.phase === phase)!;
+  const lastReason = (run: Awaited<ReturnType<typeof runTrain>>) =>
+    JSON.parse(run.events.filter((e) => e.type === 'ticket.status').at(-1)!.payload).reason as string;
+  /** Every session's recorded cost adds up to the usage the server reported, priced. */
+  const assertCostIsReported = (run: Awaited<ReturnType<typeof runTrain>>, model: ModelServer) => {
+    const recorded = run.sessions.reduce((sum, x) => sum + (x.cost ?? 0), 0);
+    assert.equal(
+      Math.round(recorded * 1e8),
+      Math.round(costOf(model.reported.input, model.reported.output, PRICE) * 1e8),
+    );
+    assert.equal(
+      run.sessions.reduce((sum, x) => sum + (x.tokens_in ?? 0), 0),
+      model.reported.input,
+    );
+  };
 
   it('write_file refuses a dangling symlink and a symlinked folder: nothing is written outside the workspace', async () => {
     // Regression: the agent tool write_file wrote outside the workspace through a dangling symlink.
     const outside = tempDir('vt-outside-');
-    const model = await startFakeOpenAI({
-      toolCalls: [
-        { name: 'write_file', arguments: { path: 'out/report.md', content: 'pwned\n' } },
-        { name: 'write_file', arguments: { path: 'escape/x.md', content: 'pwned\n' } },
+    const model = await startModelServer({
+      script: [
+        { raw: 'write_file', args: { path: 'out/report.md', content: 'pwned\n' } },
+        { raw: 'write_file', args: { path: 'escape/x.md', content: 'pwned\n' } },
       ],
-      usage: [{ prompt_tokens: 10, completion_tokens: 10 }],
+      usage: () => ({ input: 10, output: 10 }),
     });
     try {
       const run = await runTrain(llm(model.url), (dir) => {
@@ -196,12 +230,9 @@ describe('llm executor', () => {
   });
 
   it('completes a phase with tools; the session records the usage the server reported, priced', async () => {
-    const model = await startFakeOpenAI({
-      toolCalls: work,
-      usage: [
-        { prompt_tokens: 1000, completion_tokens: 200 },
-        { prompt_tokens: 1500, completion_tokens: 50 },
-      ],
+    const model = await startModelServer({
+      script: [...work, { raw: 'add_context', args: { kind: 'note', text: 'the mode does not allow this' } }],
+      usage: (n) => ({ input: 1000 + 500 * n, output: 200 - 30 * n }),
     });
     try {
       const run = await withEnv({ VT_LLM_API_KEY: 'vt-test-key-0123456789' }, () => runTrain(llm(model.url)));
@@ -213,18 +244,16 @@ describe('llm executor', () => {
       const session = run.sessions[0]!;
       assert.equal(session.executor, 'llm');
       assert.equal(session.outcome, 'succeeded');
-      assert.equal(session.tokens_in, 2500);
-      assert.equal(session.tokens_out, 250);
-      assert.equal(session.cost, costOf(2500, 250, { input: 10, output: 30 }));
-      assert.equal(session.cost, 0.0325);
-      assert.equal(model.requests.length, 2);
+      assert.equal(model.requests.length, 6, 'one request per tool call, then the final answer');
+      assert.equal(session.tokens_in, model.reported.input);
+      assert.equal(session.tokens_out, model.reported.output);
+      assert.equal(session.cost, costOf(model.reported.input, model.reported.output, PRICE));
       assert.equal(
-        model.requests[0]!.auth,
+        model.requests[0]!.authorization,
         'Bearer vt-test-key-0123456789',
         'the key comes from the environment',
       );
-      const offered = model.requests[0]!.body.tools!.map((t) => t.function.name).sort();
-      assert.deepEqual(offered, [
+      assert.deepEqual([...model.requests[0]!.tools].sort(), [
         'check_gates',
         'put_artifact',
         'read_file',
@@ -249,23 +278,21 @@ describe('llm executor', () => {
   });
 
   it('stops a session that would pass its budget cap and hands the ticket to a person', async () => {
-    const model = await startFakeOpenAI({
-      toolCalls: work.slice(0, 2),
-      usage: [{ prompt_tokens: 1000, completion_tokens: 200 }],
+    // The first step ticks an item; the cap stops the session before the second.
+    const model = await startModelServer({
+      script: [work[1]!, work[0]!],
+      usage: () => ({ input: 1000, output: 200 }),
     });
     try {
       // Step 1 costs $0.016; another like it would make $0.032, past the $0.02 cap.
       const run = await runTrain(llm(model.url, ', budget: { ticket: 0.02 }'));
-      const build = Object.values(run.s.tickets).find((t) => t.phase === 'build')!;
-      assert.equal(build.status, 'awaiting-human');
-      const status = run.events.filter((e) => e.type === 'ticket.status').at(-1)!;
-      assert.match(JSON.parse(status.payload).reason, /budget cap reached/);
+      assert.equal(ticketOf(run, 'build').status, 'awaiting-human');
+      assert.match(lastReason(run), /budget cap reached/);
       assert.equal(model.requests.length, 1, 'no second request was sent');
       const session = run.sessions[0]!;
       assert.equal(session.outcome, 'unavailable');
-      assert.equal(session.tokens_in, 1000);
-      assert.equal(session.tokens_out, 200);
       assert.equal(session.cost, 0.016);
+      assertCostIsReported(run, model);
       // The attempt did not finish: what it recorded stays in the trail but no longer counts as evidence.
       assert.ok(
         run.events.some((e) => e.type === 'checklist.ticked'),
@@ -285,10 +312,243 @@ describe('llm executor', () => {
     const run = await withEnv({ ANTHROPIC_API_KEY: undefined }, () =>
       runTrain('{ kind: llm, provider: anthropic, model: claude-sonnet-4-5 }'),
     );
-    const build = Object.values(run.s.tickets).find((t) => t.phase === 'build')!;
-    assert.equal(build.status, 'awaiting-human');
-    const status = run.events.filter((e) => e.type === 'ticket.status').at(-1)!;
-    assert.match(JSON.parse(status.payload).reason, /ANTHROPIC_API_KEY is not set/);
+    assert.equal(ticketOf(run, 'build').status, 'awaiting-human');
+    assert.match(lastReason(run), /ANTHROPIC_API_KEY is not set/);
+  });
+
+  it('waits out three 429s as retry-after asks and finishes in one attempt', async () => {
+    const busy = {
+      status: 429,
+      headers: { 'retry-after': '2' },
+      body: { error: { message: 'Rate limit reached' } },
+    };
+    const model = await startModelServer({ script: work, faults: [busy, busy, busy] });
+    try {
+      const run = await runTrain(llm(model.url));
+      assert.equal(ticketOf(run, 'build').status, 'done', JSON.stringify(run.progress));
+      assert.equal(ticketOf(run, 'build').attempts, 0, 'no attempt was burned');
+      assert.equal(run.sessions.length, 1);
+      assert.equal(run.sessions[0]!.outcome, 'succeeded');
+      assert.deepEqual(
+        model.requests.slice(0, 4).map((r) => r.answer),
+        ['429', '429', '429', 'call write_file'],
+      );
+      for (let i = 1; i <= 3; i++)
+        assert.ok(
+          model.requests[i]!.at - model.requests[i - 1]!.at >= 1990,
+          `retry ${i} came ${model.requests[i]!.at - model.requests[i - 1]!.at} ms after the 429 that said 2 s`,
+        );
+      assert.match(
+        readFileSync(run.sessions[0]!.log, 'utf8'),
+        /HTTP 429: Rate limit reached\): transient, retry 3 of 5 in 2\.0 s \(retry-after\)/,
+      );
+      assertCostIsReported(run, model);
+    } finally {
+      await model.close();
+    }
+  });
+
+  for (const [status, said] of [
+    [401, 'Incorrect API key provided'],
+    [404, 'The model `fake-1` does not exist'],
+    [400, 'context_length_exceeded'],
+  ] as const) {
+    it(`sends the ticket to a person at once on HTTP ${status}, with the provider's reason`, async () => {
+      const model = await startModelServer({
+        script: work,
+        faults: [{ status, body: { error: { message: said } } }],
+      });
+      try {
+        const run = await runTrain(llm(model.url));
+        const build = ticketOf(run, 'build');
+        assert.equal(build.status, 'awaiting-human');
+        assert.equal(build.attempts, 0, 'a permanent fault is not retried as an attempt');
+        assert.equal(model.requests.length, 1, 'nor within the session');
+        assert.ok(lastReason(run).includes(`HTTP ${status}: ${said}`), lastReason(run));
+        assert.equal(run.sessions[0]!.outcome, 'unavailable');
+        assertCostIsReported(run, model);
+      } finally {
+        await model.close();
+      }
+    });
+  }
+
+  it('fails a step whose reply was cut at the output limit, and keeps the log small', async () => {
+    const model = await startModelServer({ script: work, cutAt: 0, cutText: 'x'.repeat(2_000_000) });
+    try {
+      const run = await runTrain(llm(model.url));
+      const [cut, retry] = run.sessions;
+      assert.equal(cut?.outcome, 'failed');
+      assert.match(cut!.summary ?? '', /cut at its output limit \(finish reason length\)/);
+      assert.ok(
+        statSync(cut!.log).size <= SESSION_LOG_MAX_BYTES + 4096,
+        `the log is ${statSync(cut!.log).size} bytes`,
+      );
+      assert.match(
+        readFileSync(cut!.log, 'utf8'),
+        /… \(1996000 more characters\)/,
+        'the reply is logged once, clipped',
+      );
+      assert.equal(retry?.outcome, 'succeeded', 'the next attempt works the ticket');
+      assert.equal(ticketOf(run, 'build').status, 'done');
+      assertCostIsReported(run, model);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('gives up on a hung server after its step timeout, retried once, and a person hears', async () => {
+    const model = await startModelServer({
+      script: work,
+      faults: [
+        { status: 0, hang: true },
+        { status: 0, hang: true },
+      ],
+    });
+    try {
+      const run = await runTrain(llm(model.url, ', step_timeout_s: 1'));
+      assert.equal(ticketOf(run, 'build').status, 'awaiting-human');
+      assert.match(
+        lastReason(run),
+        /no answer within the step timeout of 1 s\); vt gave up after 2 calls went unanswered/,
+      );
+      assert.equal(model.requests.length, 2);
+      assertCostIsReported(run, model);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('retries a refused connection, then hands the ticket to a person', async () => {
+    const model = await startModelServer({ script: work });
+    const url = model.url;
+    await model.close(); // nothing listens there any more
+    const run = await runTrain(llm(url, ', retries: 2'));
+    assert.equal(ticketOf(run, 'build').status, 'awaiting-human');
+    assert.match(lastReason(run), /Cannot connect to API.*vt gave up after 3 tries/);
+    assert.equal(run.sessions[0]!.cost, 0);
+  });
+});
+
+describe('supporting roles', () => {
+  /** Build is Lab's, with Studio supporting: Studio's own executor is `studio`. */
+  const supported = (studio: string) => (lab: string) =>
+    agentTrain(lab)
+      .replace(
+        '  - { id: lead, name: Lead }',
+        `  - { id: lead, name: Lead }\n  - id: studio\n    name: Studio\n    executor: ${studio}`,
+      )
+      .replace('    owner: lab\n', '    owner: lab\n    support: [studio]\n')
+      .replace(
+        'checklist: [{ id: trained, text: Model trained }]',
+        'checklist: [{ id: trained, text: Model trained }, { id: reviewed, text: Design reviewed, required: false }]',
+      );
+  const llm = (url: string) =>
+    `{ kind: llm, provider: openai-compatible, model: fake-1, base_url: "${url}/v1", price: { input: 10, output: 30 } }`;
+
+  it("a supporting role's agent works the ticket after the owner, in its own session, and adds evidence", async () => {
+    const lab = await startModelServer({
+      script: [
+        { raw: 'write_file', args: { path: 'out/report.md', content: '# Report\n' } },
+        { raw: 'tick', args: { item: 'trained' } },
+        { raw: 'put_artifact', args: { artifact: 'report' } },
+        { raw: 'record_metric', args: { name: 'auc', value: 0.88 } },
+      ],
+    });
+    const studio = await startModelServer({
+      script: [
+        { raw: 'read_file', args: { path: 'out/report.md' } },
+        { raw: 'tick', args: { item: 'reviewed', note: 'architecture fits the latency budget' } },
+      ],
+    });
+    try {
+      const run = await runTrain(llm(lab.url), undefined, supported(llm(studio.url)));
+      const build = Object.values(run.s.tickets).find((t) => t.phase === 'build')!;
+      assert.equal(build.status, 'done', JSON.stringify(run.progress));
+      assert.deepEqual(
+        run.sessions.map((x) => [x.id, x.role, x.actor, x.outcome]),
+        [
+          ['churn-1-build.s1', 'lab', 'agent:lab', 'succeeded'],
+          ['churn-1-build.s1-studio', 'studio', 'agent:studio', 'succeeded'],
+        ],
+      );
+      assert.equal(
+        run.s.evidence.build?.checklist.reviewed?.actor,
+        'agent:studio',
+        'the supporting agent added evidence',
+      );
+      assert.equal(run.s.evidence.build?.checklist.trained?.actor, 'agent:lab');
+      const prompt = JSON.parse(studio.requests[0]!.body) as { messages: { content: string }[] };
+      const text = prompt.messages.map((m) => m.content).join('\n');
+      assert.match(text, /You are the Studio agent/);
+      assert.match(text, /Lab owns this phase and has worked the ticket before you; you support it/);
+      assert.match(text, /# Handoff: Churn → Build/, 'it gets the handoff');
+      assert.equal(
+        run.sessions[1]!.cost,
+        costOf(studio.reported.input, studio.reported.output, { input: 10, output: 30 }),
+      );
+    } finally {
+      await lab.close();
+      await studio.close();
+    }
+  });
+
+  it('lints support: an unknown role, the owner itself, a role listed twice', () => {
+    const yaml = supported('{ kind: human }')('{ kind: human }').replace(
+      '    support: [studio]\n',
+      '    support: [studio, lab, studioo, studio]\n',
+    );
+    const problems = lintTrain(parseTrain(yaml, 'vt.yaml')).map((p) => `${p.line}:${p.field}: ${p.message}`);
+    assert.deepEqual(problems, [
+      '22:phases[0].support[1]: lab owns build; a role cannot also support it',
+      '22:phases[0].support[2]: unknown role "studioo" (did you mean "studio"?)',
+      '22:phases[0].support[3]: studio is listed twice',
+    ]);
+  });
+
+  it('a supporting role worked by a person gets no session; the owner’s work carries the phase', async () => {
+    const lab = await startModelServer({
+      script: [
+        { raw: 'write_file', args: { path: 'out/report.md', content: '# Report\n' } },
+        { raw: 'tick', args: { item: 'trained' } },
+        { raw: 'put_artifact', args: { artifact: 'report' } },
+        { raw: 'record_metric', args: { name: 'auc', value: 0.88 } },
+      ],
+    });
+    try {
+      const run = await runTrain(llm(lab.url), undefined, supported('{ kind: human }'));
+      assert.deepEqual(
+        run.sessions.map((x) => x.id),
+        ['churn-1-build.s1'],
+      );
+      assert.equal(Object.values(run.s.tickets).find((t) => t.phase === 'build')!.status, 'done');
+    } finally {
+      await lab.close();
+    }
+  });
+});
+
+describe('session logs', () => {
+  it("cap a runaway transcript, keeping its start and its end (where the CLI's usage is)", async () => {
+    const dir = tempDir('vt-log-');
+    const log = join(dir, 'session.log');
+    const script =
+      "for (let i = 0; i < 3000; i++) console.log(String(i).padStart(6, '0') + ' ' + 'y'.repeat(1000)); console.log(JSON.stringify({ type: 'result', usage: { input_tokens: 7, output_tokens: 3 }, total_cost_usd: 0.5 }));";
+    const r = await runCommandExecutor({
+      argv: [process.execPath, '-e', script],
+      cwd: dir,
+      env: {},
+      input: '',
+      timeoutMs: 60_000,
+      logFile: log,
+    });
+    assert.equal(r.outcome, 'succeeded');
+    const text = readFileSync(log, 'utf8');
+    assert.ok(statSync(log).size <= SESSION_LOG_MAX_BYTES + 1024, `${statSync(log).size} bytes`);
+    assert.ok(text.startsWith('000000 '), 'the start is kept');
+    assert.match(text, /\[vt\] … \d+ bytes of this transcript were dropped here/);
+    assert.match(text, /002999 y+\n\{"type":"result"/, 'the end is kept');
+    assert.deepEqual(parseUsage(text), { tokensIn: 7, tokensOut: 3, cost: 0.5 });
   });
 });
 
@@ -335,28 +595,46 @@ describe('routing and presets', () => {
       'mcp__vt__status',
     ]);
     const ctx = {
-      prompt: 'P',
       promptFile: '/s/prompt.md',
+      sessionDir: '/s',
       mcpConfig: '/s/mcp.json',
       mcpLauncher: '/s/vt-mcp',
       workspace: '/w',
       allowed,
     };
-    assert.deepEqual(PRESETS.claude.argv(ctx).slice(0, 8), [
-      'claude',
-      '-p',
-      'P',
-      '--output-format',
-      'json',
-      '--mcp-config',
-      '/s/mcp.json',
-      '--strict-mcp-config',
-    ]);
-    assert.ok(PRESETS.codex.argv(ctx).includes('read-only'));
+    const claude = PRESETS.claude.argv(ctx);
+    assert.deepEqual(claude.slice(0, 4), ['claude', '--print', '--output-format', 'json']);
+    assert.ok(claude.includes('--strict-mcp-config') && claude.includes('/s/mcp.json'));
+    assert.equal(claude[claude.indexOf('--allowedTools') + 1], claudeAllowedTools(allowed).join(','));
+    assert.equal(
+      PRESETS.claude.env?.(ctx).MCP_CONNECTION_NONBLOCKING,
+      'false',
+      'MCP ready before the first request',
+    );
+    const codex = PRESETS.codex.argv(ctx);
+    assert.ok(codex.includes('read-only'));
+    assert.ok(codex.includes('mcp_servers.vt.required=true'));
+    assert.ok(codex.includes('mcp_servers.vt.default_tools_approval_mode="approve"'));
+    assert.equal(codex.at(-1), '-', 'the prompt comes on stdin');
     assert.ok(PRESETS.gemini.argv(ctx).includes('default'));
-    assert.deepEqual(PRESETS.gemini.env?.(ctx), { GEMINI_CLI_SYSTEM_SETTINGS_PATH: '/s/mcp.json' });
-    assert.ok(PRESETS.aider.argv(ctx).includes('--dry-run'));
-    assert.ok(PRESETS.aider.argv({ ...ctx, allowed: null }).includes('--yes-always'));
+    assert.deepEqual(PRESETS.gemini.env?.(ctx), { GEMINI_CLI_TRUST_WORKSPACE: 'true' });
+    assert.deepEqual(PRESETS.gemini.workspaceSettings?.(ctx), {
+      '.gemini/settings.json': {
+        mcpServers: { vt: { command: '/s/vt-mcp', args: [], trust: true, timeout: 600_000 } },
+      },
+    });
+    // No argv of any preset carries the prompt: only its file, for the CLIs that take one.
+    for (const p of Object.values(PRESETS)) {
+      const argv = p.argv({ ...ctx, allowed: null });
+      assert.ok(!argv.some((a) => a.includes('# Ticket')), p.bin);
+      assert.equal(argv.includes('/s/prompt.md'), p.prompt === 'file', p.bin);
+    }
+    assert.ok(
+      !PRESETS.aider.argv({ ...ctx, allowed: null }).includes('--dry-run'),
+      'a dry run cannot write its report',
+    );
+    assert.match(PRESETS.aider.cannot?.(ctx) ?? '', /does not allow writing files/);
+    assert.equal(PRESETS.aider.cannot?.({ ...ctx, allowed: null }), null);
   });
 
   it('reads token and cost figures as each CLI prints them', () => {
@@ -384,7 +662,55 @@ describe('routing and presets', () => {
       ),
       { tokensIn: 3300, tokensOut: 200, cost: 0.02 },
     );
+    // Aider's lines as base_coder.py prints them (format_tokens: 999, 2.3k, 12k), with prompt caching.
+    assert.deepEqual(
+      parseUsage(
+        [
+          'Applied edit to vt-report.json',
+          'Tokens: 12k sent, 1.1k cache write, 5.0k cache hit, 312 received.',
+          'Cost: $0.0098 message, $0.0098 session.',
+          'Tokens: 9.8k sent, 14k cache hit, 1.2k received. Cost: $0.03 message, $0.04 session.',
+          'Tokens: 950 sent, 2.0k cache write, 40 received. Cost: $0.0012 message, $0.04 session.',
+        ].join('\n'),
+      ),
+      { tokensIn: 12_000 + 5_000 + 9_800 + 14_000 + 950, tokensOut: 312 + 1200 + 40, cost: 0.04 },
+    );
+    assert.deepEqual(
+      parseUsage('Tokens: 4.1k sent, 2 received.\n'),
+      { tokensIn: 4100, tokensOut: 2, cost: null },
+      'no price known',
+    );
+    // Claude Code's modelUsage counts every model call (side calls too), its usage only the main loop.
+    assert.deepEqual(
+      parseUsage(
+        '{"type":"result","usage":{"input_tokens":70,"output_tokens":7},"modelUsage":{"a":{"inputTokens":80,"outputTokens":8,"cacheReadInputTokens":5,"cacheCreationInputTokens":1},"b":{"inputTokens":20,"outputTokens":2}},"total_cost_usd":0.25}',
+      ),
+      { tokensIn: 106, tokensOut: 10, cost: 0.25 },
+    );
     assert.equal(parseUsage('nothing here'), null);
+  });
+
+  it('reads retry-after as seconds, milliseconds or a date, and classifies provider faults', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    assert.equal(retryAfterMs({ 'Retry-After': '2' }, now), 2000);
+    assert.equal(retryAfterMs({ 'retry-after-ms': '150', 'retry-after': '9' }, now), 150);
+    assert.equal(retryAfterMs({ 'retry-after': 'Thu, 01 Jan 2026 00:00:30 GMT' }, now), 30_000);
+    assert.equal(retryAfterMs({ 'retry-after': 'soon' }, now), null);
+    assert.equal(retryAfterMs(undefined, now), null);
+    const api = (statusCode: number) =>
+      new APICallError({
+        message: 'x',
+        url: 'u',
+        requestBodyValues: {},
+        statusCode,
+        responseBody: '{"error":{"message":"m"}}',
+      });
+    for (const s of [408, 409, 429, 500, 502, 503, 529])
+      assert.equal(classify(api(s), false, 1).kind, 'transient', String(s));
+    for (const s of [400, 401, 403, 404, 422])
+      assert.equal(classify(api(s), false, 1).kind, 'permanent', String(s));
+    assert.equal(classify(api(401), false, 1).reason, 'HTTP 401: m');
+    assert.equal(classify(new Error('boom'), true, 5000).kind, 'transient', 'a call past its step timeout');
   });
 
   it('prices models by the longest matching prefix, overridable', () => {

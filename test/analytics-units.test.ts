@@ -4,10 +4,11 @@ import { test } from 'node:test';
 import { hasEvidence } from '../src/analytics/evidence.ts';
 import { type EventRow, toFact } from '../src/analytics/facts.ts';
 import { forecastCompletion, forecastSentence, StayPool } from '../src/analytics/forecast.ts';
+import { GateYields } from '../src/analytics/gate-yield.ts';
 import { seededRandom } from '../src/analytics/random.ts';
 import { isSigned } from '../src/analytics/signed.ts';
 import { boxStats } from '../src/analytics/stats.ts';
-import type { Stay } from '../src/analytics/timeline.ts';
+import { type Stay, TimelineBuilder } from '../src/analytics/timeline.ts';
 
 const DAY = 86_400_000;
 const row = (type: string, payload: unknown, actor = 'ana'): EventRow => ({
@@ -182,4 +183,99 @@ test('stays still open weigh the finished ones (Kaplan-Meier): young, short stay
   assert.ok(before.p50 <= now + 2.5 * DAY, `P50 ${(before.p50 - now) / DAY} days`);
   assert.ok(after.p50 >= now + 3 * DAY, `P50 ${(after.p50 - now) / DAY} days`);
   assert.equal(after.p85, now + 4 * DAY);
+});
+
+test('evidence events are read with the commit they were hashed in, and commits with their session', () => {
+  const artifact = (extra: Record<string, unknown>) =>
+    toFact(
+      row('artifact.recorded', {
+        phase: 'build',
+        artifact: 'a',
+        path: 'a.txt',
+        workspace: '/w',
+        sha256: HASH,
+        size: 1,
+        ...extra,
+      }),
+    );
+  const person = artifact({ visit: 2, session: null, commit: 'c'.repeat(40) });
+  assert.ok(person.kind === 'work' && person.commit === 'c'.repeat(40) && !person.legacy);
+  const pending = artifact({ visit: 2, session: 't.s1', commit: null });
+  assert.ok(pending.kind === 'work' && pending.commit === null && !pending.legacy);
+  const early = artifact({});
+  assert.ok(early.kind === 'work' && early.commit === null && early.legacy);
+  // Not a commit id: no commit.
+  const odd = artifact({ visit: 2, session: null, commit: 'HEAD' });
+  assert.ok(odd.kind === 'work' && odd.commit === null && !odd.legacy);
+  const c = toFact(
+    row('workspace.committed', {
+      phase: 'build',
+      visit: 2,
+      session: 't.s1',
+      ticket: 't',
+      commit: 'c'.repeat(40),
+      tree: 'd'.repeat(40),
+    }),
+  );
+  assert.deepEqual(c.kind === 'committed' && [c.session, c.phase, c.visit], ['t.s1', 'build', 2]);
+  const ended = (outcome: string) =>
+    toFact(
+      row('session.ended', {
+        session: 't.s1',
+        outcome,
+        exit_code: 0,
+        summary: null,
+        tokens_in: null,
+        tokens_out: null,
+        cost: 0.1,
+      }),
+    );
+  assert.deepEqual(
+    ['succeeded', 'failed', 'timed-out', 'abandoned', 'unavailable'].map((o) => {
+      const f = ended(o);
+      return f.kind === 'session-ended' && f.succeeded;
+    }),
+    [true, false, false, false, false],
+  );
+});
+
+test('first-pass yield is per visit: a rework visit of a phase gets its own first verdict', () => {
+  let seq = 1;
+  const at = (type: string, payload: unknown, actor = 'autopilot') => ({
+    ...row(type, payload, actor),
+    seq: seq++,
+    ts: new Date(Date.parse('2026-03-01T00:00:00Z') + seq * 60_000).toISOString(),
+  });
+  const gate = (visit: number, status: string) =>
+    at('gate.evaluated', {
+      phase: 'build',
+      visit,
+      side: 'exit',
+      passed: status === 'pass',
+      results: [{ gate: 'good', kind: 'metric', status, message: '', evidence: {} }],
+    });
+  const b = new TimelineBuilder(() => null, []);
+  for (const r of [
+    at('project.created', {
+      name: 'P',
+      team: null,
+      priority: 'now',
+      budget: null,
+      train_hash: 'h',
+      train_name: 'flow',
+      workspace: '/w',
+      phase: 'build',
+    }),
+    gate(1, 'fail'),
+    gate(1, 'pass'),
+    at('phase.advanced', { n: 1, from: 'build', to: 'check', kind: 'advance', reason: null }),
+    at('phase.advanced', { n: 2, from: 'check', to: 'build', kind: 'rework', reason: null }),
+    gate(3, 'pass'),
+    gate(3, 'fail'),
+  ])
+    b.add(toFact(r));
+  const y = new GateYields();
+  y.add(b.finish()!);
+  const f = y.figure(['build']);
+  assert.deepEqual([f.evaluated, f.first_pass, f.rate], [2, 1, 0.5]);
 });

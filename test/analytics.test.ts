@@ -9,10 +9,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { valueReport } from '../src/analytics/index.ts';
 import type { ValueReport } from '../src/analytics/report.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { Tickets } from '../src/engine/ticket-ops.ts';
+import { nodeIo } from '../src/io/node-io.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
-import { DAY, generateHistory, type PlannedProject } from './fixtures/value-history.ts';
-import { ROOT, tempDir } from './helpers.ts';
+import { DAY, generateHistory, type PlannedProject, writeArtifacts } from './fixtures/value-history.ts';
+import { ROOT, TestClock, tempDir } from './helpers.ts';
 
 const FLOW = join(ROOT, 'test', 'fixtures', 'flow.yaml');
 const START = Date.parse('2026-01-05T00:00:00Z');
@@ -178,9 +181,21 @@ function naiveReport(all: Raw[], now: number, scope: { team?: string | null; pro
     }
   }
 
+  // Work that stands: a session that ended without succeeding takes its ticks, artifacts and itself out.
+  const outcome = new Map<string, string>();
+  for (const e of events)
+    if (e.type === 'session.ended') outcome.set(`${e.project_id}/${e.payload.session}`, e.payload.outcome);
+  const stands = (e: Raw) => {
+    const o = outcome.get(`${e.project_id}/${e.payload.session}`);
+    return typeof e.payload.session !== 'string' || o === undefined || o === 'succeeded';
+  };
+  const voided = events.filter(
+    (e) => ['checklist.ticked', 'artifact.recorded', 'session.started'].includes(e.type) && !stands(e),
+  ).length;
+
   // Automation: ticks, artifacts, sessions (and tickets a person finished from the inbox).
   const split = (type: string) => {
-    const evs = events.filter((e) => e.type === type);
+    const evs = events.filter((e) => e.type === type && stands(e));
     return {
       agent: evs.filter((e) => isAgent(e.actor)).length,
       person: evs.filter((e) => !isAgent(e.actor)).length,
@@ -292,8 +307,18 @@ function naiveReport(all: Raw[], now: number, scope: { team?: string | null; pro
     'project.reopened',
   ];
   const decisions = events.filter((e) => decisionTypes.includes(e.type));
-  const artifacts = events.filter((e) => e.type === 'artifact.recorded');
+  const artifacts = events.filter((e) => e.type === 'artifact.recorded' && stands(e));
   const hex64 = (x: unknown) => typeof x === 'string' && /^[0-9a-f]{64}$/.test(x);
+  // An artifact's hash is in a recorded commit: its own, or one its session recorded after it.
+  const isCommit = (x: unknown) => typeof x === 'string' && /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(x);
+  const lastCommit = new Map<string, number>();
+  for (const e of events)
+    if (e.type === 'workspace.committed' && e.payload.session !== null)
+      lastCommit.set(`${e.project_id}/${e.payload.session}`, e.seq);
+  const inCommit = (a: Raw) =>
+    isCommit(a.payload.commit) ||
+    !('commit' in a.payload) ||
+    (lastCommit.get(`${a.project_id}/${a.payload.session}`) ?? 0) > a.seq;
 
   return {
     events: events.length,
@@ -309,6 +334,7 @@ function naiveReport(all: Raw[], now: number, scope: { team?: string | null; pro
     speedup,
     gates,
     automation: { ticks: split('checklist.ticked'), artifacts: split('artifact.recorded'), sessions },
+    voided,
     current,
     baseline,
     costPhase,
@@ -326,7 +352,7 @@ function naiveReport(all: Raw[], now: number, scope: { team?: string | null; pro
     },
     artifacts: {
       total: artifacts.length,
-      evidence: artifacts.filter((e) => hex64(e.payload.sha256)).length,
+      evidence: artifacts.filter((e) => hex64(e.payload.sha256) && inCommit(e)).length,
       signed: artifacts.filter((e) => e.payload.signature).length,
     },
     projects,
@@ -522,6 +548,13 @@ describe('value report over 1,000 generated projects', () => {
     assert.ok(raw.some((e) => e.type === 'gate.evaluated' && !e.payload.passed));
     assert.ok(raw.some((e) => e.type === 'approval.recorded' && e.payload.decision === 'reject'));
     assert.ok(raw.some((e) => e.actor.startsWith('agent:')) && raw.some((e) => e.actor === 'ana'));
+    // Under visit-scoped evidence: sessions commit their work, people's work is committed too, a
+    // crashed session's work is voided, a person's `vt done` can fail, and a person can retry a ticket.
+    assert.ok(raw.some((e) => e.type === 'workspace.committed' && e.payload.session !== null));
+    assert.ok(raw.some((e) => e.type === 'workspace.committed' && e.payload.session === null));
+    assert.ok(raw.some((e) => e.type === 'session.ended' && e.payload.outcome === 'failed'));
+    assert.ok(raw.some((e) => e.type === 'gate.evaluated' && !e.payload.passed && !isAgent(e.actor)));
+    assert.ok(raw.some((e) => e.type === 'ticket.status' && e.payload.reason === 'retried by a person'));
     assert.equal(new Set(raw.map((e) => e.project_id)).size, 1000);
     assert.ok(raw.length > 30_000, `${raw.length} events`);
   });
@@ -540,6 +573,10 @@ describe('value report over 1,000 generated projects', () => {
     assert.ok(
       r.automation.sessions.person > 0 && r.automation.ticks.agent > 0 && r.automation.ticks.person > 0,
     );
+    // Some work was voided with its session, and is not counted.
+    assert.ok(n.voided > 0);
+    const agentTicks = raw.filter((e) => e.type === 'checklist.ticked' && isAgent(e.actor) && e.ts <= NOW);
+    assert.ok(r.automation.ticks.agent < agentTicks.length);
     // JSON-serialisable as it stands: nothing lost or changed in a round trip.
     assert.deepEqual(JSON.parse(JSON.stringify(r)), r);
   });
@@ -596,5 +633,92 @@ describe('value report over 1,000 generated projects', () => {
     await assert.rejects(valueReport(store.db, { windowDays: 0 }), { code: 'BAD_INPUT' });
     await assert.rejects(valueReport(store.db, { trials: 1.5 }), { code: 'BAD_INPUT' });
     await assert.rejects(valueReport(store.db, { now: new Date('not a date') }), { code: 'BAD_INPUT' });
+  });
+});
+
+describe('work that stands as evidence', () => {
+  test("a failed session's work stops counting; an artifact is traceable once its hash is in a recorded commit", async (t) => {
+    const dir = tempDir('vt-standing-');
+    const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
+    t.after(async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    writeArtifacts(dir);
+    const train = parseTrain(readFileSync(FLOW, 'utf8'), FLOW);
+    const clock = new TestClock(START);
+    const engine = new Engine({ store, io: nodeIo, clock });
+    const tickets = new Tickets(engine);
+    const id = 'standing';
+    await engine.createProject(
+      { id, name: 'Standing', team: 'solo', workspace: dir, train },
+      { actor: 'ana' },
+    );
+    await tickets.addIssue(id, { title: 'Triage it', priority: 'now' }, { actor: 'ana' });
+    const report = () => valueReport(store.db, { project: id, now: new Date(clock.t) });
+    const agent = { actor: 'agent:lead' };
+    const run = async () => {
+      const claim = await tickets.claimNext('w1', { project: id, leaseMs: DAY });
+      assert.ok(claim);
+      const session = await tickets.startSession(claim, {
+        role: 'lead',
+        executor: 'command',
+        workspace: dir,
+        log: 'session.log',
+        ...agent,
+      });
+      return { claim, session, as: { ...agent, session } };
+    };
+
+    // A session ticks both items and records the brief, then crashes: none of it stands.
+    const first = await run();
+    await engine.tick(id, 'asked', null, first.as);
+    await engine.tick(id, 'sized', null, first.as);
+    await engine.addArtifact(id, 'brief', undefined, first.as);
+    let r = await report();
+    assert.deepEqual([r.automation.ticks.agent, r.automation.artifacts.agent], [2, 1], 'open: it stands');
+    assert.deepEqual([r.traceability.artifacts.total, r.traceability.artifacts.evidence], [1, 0]);
+    const failed = { outcome: 'failed' as const, exitCode: 1, summary: 'crashed', cost: 0.5 };
+    await tickets.endSession(id, first.session, failed, agent);
+    await tickets.failAttempt(first.claim, 'crashed', { actor: 'autopilot' }, 1000);
+    r = await report();
+    assert.deepEqual(
+      [r.automation.ticks, r.automation.artifacts, r.automation.sessions].map((x) => [x.agent, x.person]),
+      [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ],
+    );
+    assert.equal(r.traceability.artifacts.total, 0);
+    assert.deepEqual([r.cost.total.sessions, r.cost.total.cost], [1, 0.5], 'a failed session still cost');
+
+    // The next session records the brief: traceable only once its commit is recorded.
+    clock.t += 60_000;
+    const second = await run();
+    await engine.tick(id, 'asked', null, second.as);
+    await engine.addArtifact(id, 'brief', undefined, second.as);
+    r = await report();
+    assert.deepEqual([r.traceability.artifacts.total, r.traceability.artifacts.evidence], [1, 0]);
+    const c = await nodeIo.snapshot(dir, dir, ['docs/brief.md']);
+    await engine.recordCommit(
+      id,
+      { session: second.session, ticket: second.claim.ticket.id, ...c },
+      second.as,
+    );
+    await tickets.endSession(id, second.session, { ...failed, outcome: 'succeeded', cost: 0.25 }, agent);
+    r = await report();
+    assert.deepEqual([r.traceability.artifacts.total, r.traceability.artifacts.evidence], [1, 1]);
+    assert.deepEqual([r.automation.ticks.agent, r.automation.sessions.agent], [1, 1]);
+
+    // A person's work is committed before it is recorded: traceable at once.
+    await engine.tick(id, 'sized', null, { actor: 'ana' });
+    await engine.addArtifact(id, 'brief', undefined, { actor: 'ana', workspace: dir });
+    r = await report();
+    assert.deepEqual([r.automation.ticks.agent, r.automation.ticks.person], [1, 1]);
+    assert.deepEqual([r.automation.artifacts.agent, r.automation.artifacts.person], [1, 1]);
+    assert.deepEqual([r.traceability.artifacts.total, r.traceability.artifacts.evidence], [2, 2]);
+    assert.equal(r.automation.rate, 3 / 5);
+    assert.deepEqual([r.cost.total.sessions, r.cost.total.cost], [2, 0.75]);
   });
 });

@@ -3,10 +3,13 @@ import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { valueReport } from '../src/analytics/index.ts';
 import { ROUTES } from '../src/api/app.ts';
 import { dumpProjections } from '../src/store/projector.ts';
+import { parseTrain } from '../src/train/loader.ts';
 import { readSse, servedStore, triageAwaitingApproval } from './api-helpers.ts';
-import { MINI, runVt, spawnCollect, tempDir, VT_BIN, writeFile } from './helpers.ts';
+import { DAY, generateHistory, type PlannedProject } from './fixtures/value-history.ts';
+import { MINI, ROOT, runVt, spawnCollect, tempDir, VT_BIN, writeFile } from './helpers.ts';
 
 /** A GET with exactly these headers (fetch would replace Host). */
 function rawGet(
@@ -333,6 +336,85 @@ describe('HTTP API', () => {
     assert.equal(data.type, 'metric.recorded');
     const bad = await f.call('GET', '/api/stream', viewer, undefined, { 'last-event-id': 'abc' });
     assert.equal(bad.status, 400);
+  });
+});
+
+describe('GET /api/value', () => {
+  const START = Date.parse('2026-01-05T00:00:00Z');
+  const AT = new Date(START + 60 * DAY).toISOString();
+  let f: Served;
+  let planned: PlannedProject[] = [];
+  before(async () => {
+    f = await servedStore();
+    const flow = join(ROOT, 'test', 'fixtures', 'flow.yaml');
+    const train = parseTrain(readFileSync(flow, 'utf8'), flow);
+    planned = await generateHistory(f.store, train, f.dir, {
+      projects: 40,
+      seed: 7,
+      start: START,
+      span: 60 * DAY,
+      now: Date.parse(AT),
+      lanes: 4,
+    });
+  });
+  after(async () => {
+    await f.server.close();
+    await f.store.close();
+    rmSync(f.dir, { recursive: true, force: true });
+  });
+
+  it('serves the library value report for the portfolio, a team and a project, as of a time', async () => {
+    const viewer = await f.token('vera', { role: 'viewer', project: '*' });
+    const now = new Date(AT);
+    const portfolio = await f.call('GET', `/api/value?at=${encodeURIComponent(AT)}`, viewer);
+    assert.equal(portfolio.status, 200, portfolio.text);
+    assert.deepEqual(portfolio.json, await valueReport(f.store.db, { now }));
+    assert.equal(portfolio.json.projects.total, 40);
+    assert.ok(portfolio.json.lead_time.phases.some((p: { visits: number }) => p.visits > 0));
+    const team = await f.call('GET', `/api/value?team=beta&at=${AT}`, viewer);
+    assert.equal(team.status, 200, team.text);
+    assert.deepEqual(team.json.scope, { kind: 'team', team: 'beta', project: null });
+    assert.deepEqual(team.json, await valueReport(f.store.db, { team: 'beta', now }));
+    assert.equal(team.json.projects.total, planned.filter((p) => p.team === 'beta').length);
+    const id = planned.find((p) => p.team === 'alpha')!.id;
+    const one = await f.call('GET', `/api/value?project=${id}&at=${AT}`, viewer);
+    assert.equal(one.status, 200, one.text);
+    assert.deepEqual(one.json.scope, { kind: 'project', team: 'alpha', project: id });
+    assert.deepEqual(one.json, await valueReport(f.store.db, { project: id, now }));
+    // Without `at`, the report is as of now: every event so far counts.
+    const live = await f.call('GET', '/api/value', viewer);
+    assert.equal(live.status, 200);
+    assert.equal(live.json.events, portfolio.json.events);
+    assert.ok(Date.parse(live.json.generated_at) > Date.parse(AT));
+  });
+
+  it("a token for one project reads that project's report only; bad scopes get clear errors and change nothing", async () => {
+    const id = planned[0]!.id;
+    const scoped = await f.token('sam', { role: 'viewer', project: id });
+    assert.equal((await f.call('GET', `/api/value?project=${id}`, scoped)).status, 200);
+    const other = planned.find((p) => p.id !== id)!.id;
+    for (const q of [`?project=${other}`, '', '?team=beta'])
+      assert.equal((await f.call('GET', `/api/value${q}`, scoped)).status, 403, q);
+    assert.equal((await f.call('GET', '/api/value', null)).status, 401);
+    const viewer = await f.token('vera', { role: 'viewer', project: '*' });
+    const before = await snapshot(f);
+    for (const [q, status, code] of [
+      ['?team=nobody', 404, 'NOT_FOUND'],
+      ['?project=nope', 404, 'NOT_FOUND'],
+      [`?project=${id}&team=beta`, 400, 'USAGE'],
+      ['?project=Not%20An%20Id', 400, 'BAD_INPUT'],
+      ['?at=yesterday', 400, 'BAD_INPUT'],
+      ['?at=2026-13-45', 400, 'BAD_INPUT'],
+      ['?team=', 400, 'BAD_INPUT'],
+      ['?window=3', 400, 'BAD_INPUT'],
+    ] as const) {
+      const res = await f.call('GET', `/api/value${q}`, viewer);
+      assert.equal(res.status, status, `${q}: ${res.text}`);
+      assert.equal(res.json.error.code, code, q);
+    }
+    const hint = await f.call('GET', '/api/value?team=nobody', viewer);
+    assert.match(hint.json.error.hint, /Teams: .*beta/);
+    assert.deepEqual(await snapshot(f), before);
   });
 });
 

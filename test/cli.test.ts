@@ -14,8 +14,8 @@ function commandPaths(): string[][] {
   const walk = (cmd: ReturnType<typeof buildProgram>, prefix: string[]) => {
     for (const c of cmd.commands) {
       const path = [...prefix, c.name()];
+      out.push(path);
       if (c.commands.length) walk(c as ReturnType<typeof buildProgram>, path);
-      else out.push(path);
     }
   };
   walk(
@@ -26,7 +26,7 @@ function commandPaths(): string[][] {
 }
 
 describe('the CLI', () => {
-  it('every command has help text with a description, and exits 0 for --help', async () => {
+  it('every command, group and subcommand has help text with a description and an example, and exits 0 for --help', async () => {
     const paths = commandPaths();
     assert.ok(paths.length >= 30, `${paths.length} commands`);
     for (const p of paths) {
@@ -37,17 +37,31 @@ describe('the CLI', () => {
       assert.equal(code, 0, `${p.join(' ')} --help: ${err}`);
       assert.match(out, /^Usage: vt /m, p.join(' '));
       assert.ok(out.split('\n').length > 3, `${p.join(' ')} has a description`);
+      assert.match(out, /^Examples?\b.*:?$/m, `${p.join(' ')} --help shows an example`);
+      assert.match(out, /\n {2}(\S+=\S+ )*(vt |source |id=)/, `${p.join(' ')}: the example runs vt`);
     }
   });
 
-  it('a mistyped command gets "did you mean" and exit 2; exit codes are documented', async () => {
+  it('a mistyped command gets "did you mean" and exit 2, with --help too; exit codes are documented', async () => {
     const dir = tempDir();
     const r = await runVt(['statsu'], { cwd: dir });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /Did you mean status\?/);
+    // An unknown command with --help is a usage error, not the top-level help with exit 0.
+    const withHelp = await runVt(['statsu', '--help'], { cwd: dir });
+    assert.equal(withHelp.code, 2);
+    assert.equal(withHelp.stdout, '');
+    assert.match(withHelp.stderr, /unknown command "vt statsu"[\s\S]*Did you mean status\?/);
+    const sub = await runVt(['--as', 'x', 'project', 'lsit', '--help'], { cwd: dir });
+    assert.equal(sub.code, 2);
+    assert.match(sub.stderr, /unknown command "vt project lsit"[\s\S]*Did you mean list\?/);
+    const version = await runVt(['--version'], { cwd: dir });
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
     const codes = await runVt(['help', 'exit-codes'], { cwd: dir });
     assert.equal(codes.code, 0);
     assert.match(codes.stdout, /1 +a negative verdict/);
+    assert.match(codes.stdout, /5 +no space left/);
   });
 
   it('stdout carries data only; errors are JSON with --json; tables are tab-separated when piped', async () => {

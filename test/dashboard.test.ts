@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { valueReport } from '../src/analytics/index.ts';
+import { canonicalJson, sha256 } from '../src/canonical.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
-import { canonicalJson, sha256 } from '../src/store/canonical.ts';
 import { servedStore } from './api-helpers.ts';
 import { ROOT, writeFile } from './helpers.ts';
 
@@ -50,7 +51,7 @@ async function workTicket(f: Served, project: string) {
   const claim = await tickets.claimNext('worker-1', { project, leaseMs: 60_000 });
   assert.ok(claim, `a ticket of ${project} to claim`);
   if (claim.mode === 'run') {
-    await tickets.startSession(claim, {
+    const session = await tickets.startSession(claim, {
       role: 'lead',
       executor: 'command',
       workspace: f.dir,
@@ -60,6 +61,8 @@ async function workTicket(f: Served, project: string) {
     for (const item of ['asked', 'sized']) await f.engine.tick(project, item, null, { actor: 'lab-1' });
     writeFile(f.dir, 'docs/brief.md', '# Brief\n');
     await f.engine.addArtifact(project, 'brief', undefined, { actor: 'lab-1' });
+    const done = { outcome: 'succeeded' as const, exitCode: 0, summary: 'done', cost: 0.42 };
+    await tickets.endSession(project, session, done, { actor: 'lab-1' });
   }
   return tickets.finish(claim, { actor: 'autopilot' }, 10);
 }
@@ -332,10 +335,75 @@ describe('dashboard in Chromium', {
     await shot('audit');
     await page.getByRole('link', { name: 'Value' }).click();
     await page.getByRole('heading', { name: 'Value' }).waitFor();
-    // Without src/analytics in this build the page says so; with it, charts appear.
-    await page.locator('[role="alert"], .charts figure').first().waitFor();
+    await page.locator('.charts figure').first().waitFor();
     await axeCheck(page, 'value');
     await shot('value');
     assert.ok(readdirSync(shots).length >= 9);
+  });
+
+  it("shows the value report's real figures, each chart also as a table, per team and per project", async () => {
+    const report = await valueReport(f.store.db);
+    assert.equal(report.projects.total, 5);
+    // The promises, as measured: the first-pass yield the library computes for this store.
+    const fpy = report.targets.find((t) => t.id === 'first-pass-yield')!;
+    assert.ok(fpy.value !== null && report.gate_yield.evaluated > 0);
+    await page
+      .getByTestId('value-first-pass-yield')
+      .getByText(`${(fpy.value * 100).toFixed(1)}%`)
+      .waitFor();
+    const row = page.locator('tr[data-target="first-pass-yield"]');
+    assert.match(
+      (await row.textContent()) ?? '',
+      new RegExp(`${fpy.status === 'met' ? '✓ met' : '✗ missed'}`),
+    );
+    assert.match(
+      (await page.getByTestId('value-scope').textContent()) ?? '',
+      /^the portfolio · 5 projects \(5 active, 0 on hold, 0 completed, 0 cancelled\)/,
+    );
+    // A chart's numbers one click away: lead time per phase as a table, in the unit its title names.
+    const lead = page.locator('figure', { hasText: 'Lead time per phase' });
+    await lead.locator('[role="img"]').waitFor();
+    await lead.getByRole('button', { name: 'view as table' }).click();
+    const triage = report.lead_time.phases.find((p) => p.phase === 'triage')!;
+    assert.equal(triage.visits, 2, 'churn and fraud left triage');
+    const unit = /\((days|hours|minutes)\)/.exec((await lead.locator('figcaption').textContent()) ?? '')?.[1];
+    const per = { days: 86_400, hours: 3_600, minutes: 60 }[unit as 'days'];
+    assert.ok(per, `a unit in the title (${unit})`);
+    const inUnit = (sec: number) => String(Math.round((sec / per) * 10) / 10);
+    const cells = await lead.locator('tbody tr', { hasText: 'Triage' }).locator('td').allTextContents();
+    assert.deepEqual(cells.slice(0, 4), [
+      'Triage',
+      String(triage.visits),
+      inUnit(triage.stats!.min),
+      inUnit(triage.stats!.median),
+    ]);
+    assert.equal(
+      await lead.getByRole('button', { name: 'view as chart' }).getAttribute('aria-pressed'),
+      'true',
+    );
+    // The gate yield, per gate, as a table too.
+    const gates = page.locator('figure', { hasText: 'First-pass gate yield' });
+    await gates.getByRole('button', { name: 'view as table' }).click();
+    assert.equal(await gates.locator('tbody tr').count(), report.gate_yield.gates.length);
+    await axeCheck(page, 'value tables');
+    await shot('value-tables');
+    // One team, then one project, by the URL.
+    await page.goto(`${base}/value?team=growth`);
+    await page
+      .getByTestId('value-scope')
+      .getByText(/^team growth · 3 projects/)
+      .waitFor();
+    await page.goto(`${base}/value?project=fraud`);
+    await page
+      .getByTestId('value-scope')
+      .getByText(/^project fraud · 1 project/)
+      .waitFor();
+    const forecast = (await valueReport(f.store.db, { project: 'fraud' })).forecasts[0]!;
+    await page.locator('tr[data-forecast="fraud"]').getByText(forecast.sentence).waitFor();
+    await page.goto(`${base}/value?team=nobody`);
+    await page
+      .getByRole('alert')
+      .getByText(/no project has the team "nobody"/)
+      .waitFor();
   });
 });

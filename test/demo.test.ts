@@ -36,6 +36,7 @@ interface DemoSummary {
   phase_visits: number;
   gates_passed_first_time: number;
   rework_loops: string[];
+  visits: { phase: string; visit: number; ticked: number }[];
   windows: { window: number; psi: number; to: string | null; drift: boolean }[];
   metrics: Record<string, number>;
   wall_time_s: number;
@@ -251,6 +252,14 @@ describe('vt demo', { concurrency: false }, () => {
       `visits ${summary.phase_visits}, first-time passes ${summary.gates_passed_first_time}, loops: ${summary.rework_loops.join('; ')}`,
     );
     t.diagnostic(`metrics: ${JSON.stringify(summary.metrics)}`);
+    // Every visit re-does its work: a visit the project came back to ticks its items again.
+    // Regression: the second visits of validation, deployment, monitoring... ticked nothing and passed.
+    const again = summary.visits.filter((v) => v.visit > 1);
+    assert.ok(again.length >= 3, `the demo comes back to phases: ${JSON.stringify(summary.visits)}`);
+    for (const v of summary.visits) assert.ok(v.ticked > 0, `${v.phase} visit ${v.visit} ticked nothing`);
+    t.diagnostic(
+      `repeat visits: ${again.map((v) => `${v.phase} #${v.visit} (${v.ticked} ticks)`).join(', ')}`,
+    );
   });
 
   it(

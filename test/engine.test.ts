@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { linkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import { verifyStore } from '../src/audit/audit.ts';
 import { VtError } from '../src/errors.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { freshEngine, writeFile } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 const lab = { actor: 'lab-1' };
 const lead1 = { actor: 'lead-1' };
@@ -33,7 +34,7 @@ async function pastTriage() {
   return f;
 }
 
-describe('engine', () => {
+describeOnBackends('engine', () => {
   it('creates a project pinned to the train hash, in the first phase', async () => {
     const f = await freshEngine();
     const c = await f.engine.createProject({ name: 'Churn model', workspace: f.dir, train: f.train }, lead1);

@@ -12,8 +12,25 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const VT_BIN = join(ROOT, 'bin', 'vt.js');
 export const MINI = join(ROOT, 'test', 'fixtures', 'mini.yaml');
 
+const made: string[] = [];
+// Temporary folders go when the test process ends (a test file runs in its own process), so a run
+// leaves nothing behind. VT_KEEP_TEMP=1 keeps them for a look after a failure.
+process.on('exit', () => {
+  if (process.env.VT_KEEP_TEMP) return;
+  for (const d of made) {
+    try {
+      rmSync(d, { recursive: true, force: true, maxRetries: 2 });
+    } catch {
+      // a folder still mounted or in use: leave it rather than fail the run
+    }
+  }
+});
+
+/** A new folder under the OS temp dir, removed when the test process exits. */
 export function tempDir(prefix = 'vt-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
 }
 
 let configHome: string | null = null;
@@ -46,20 +63,30 @@ export class TestClock implements Clock {
   }
 }
 
-/** A fresh SQLite store and engine in a temp workspace holding the mini train. */
-export async function freshEngine(opts: { synchronous?: 'FULL' | 'NORMAL' } = {}): Promise<{
+/**
+ * A fresh store and engine in a temp workspace holding the mini train: SQLite, or a new PostgreSQL
+ * database inside describeOnBackends (test/pg.ts) or with `backend: 'postgres'`.
+ */
+export async function freshEngine(
+  opts: { synchronous?: 'FULL' | 'NORMAL'; backend?: 'sqlite' | 'postgres' } = {},
+): Promise<{
   dir: string;
   store: Store;
   engine: Engine;
   train: LoadedTrain;
   clock: TestClock;
+  /** The store's path or URL. */
+  target: string;
 }> {
   const dir = tempDir();
   cpSync(MINI, join(dir, 'vt.yaml'));
-  const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: opts.synchronous ?? 'NORMAL' });
+  const pg = await import('./pg.ts');
+  const backend = opts.backend ?? pg.currentBackend;
+  const target = backend === 'postgres' ? await pg.freshPgUrl() : join(dir, '.vt', 'vt.db');
+  const store = await openStore(target, { synchronous: opts.synchronous ?? 'NORMAL' });
   const clock = new TestClock();
   const engine = new Engine({ store, io: nodeIo, clock });
-  return { dir, store, engine, train: miniTrain(), clock };
+  return { dir, store, engine, train: miniTrain(), clock, target };
 }
 
 export function writeFile(dir: string, rel: string, text: string): void {

@@ -3,6 +3,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { canonicalJson } from '../src/canonical.ts';
 import { rolesOf } from '../src/engine/core.ts';
 import {
   type DecisionPayload,
@@ -17,7 +18,6 @@ import { keysValidAt, ringToAllowedSigners } from '../src/identity/people.ts';
 import { fingerprint, formatPublicKey, parsePublicKeyLine } from '../src/identity/public-key.ts';
 import { armor, dearmor, sshsigVerify } from '../src/identity/sshsig.ts';
 import { keyRingForTrain } from '../src/identity/train-ring.ts';
-import { canonicalJson } from '../src/store/canonical.ts';
 import { lintTrain } from '../src/train/lint.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { TrainSchema } from '../src/train/schema.ts';

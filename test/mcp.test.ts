@@ -6,6 +6,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { verifyStore } from '../src/audit/audit.ts';
 import { hostSession, type SessionHost } from '../src/autopilot/session-host.ts';
+import { main } from '../src/cli/main.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
 import { nodeIo } from '../src/io/node-io.ts';
@@ -13,7 +14,7 @@ import { revokeSessionToken } from '../src/mcp/session-token.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { agentTrain } from './fixtures/agent-train.ts';
-import { TestClock, tempDir, VT_BIN } from './helpers.ts';
+import { runVt, TestClock, tempDir, VT_BIN } from './helpers.ts';
 
 const AGENT_TRAIN = agentTrain();
 
@@ -89,7 +90,7 @@ describe('vt mcp: one agent session over stdio', () => {
     await store.close();
   });
 
-  it('lists a fixed set of tools (snapshot)', async () => {
+  it('lists a fixed set of tools (snapshot), each with an output schema and all four annotations', async () => {
     const client = await connect({ VT_SESSION: session, VT_SESSION_TOKEN: token });
     const { tools } = await client.listTools();
     const lines = tools.map((t) => {
@@ -100,13 +101,34 @@ describe('vt mcp: one agent session over stdio', () => {
       const params = Object.entries(schema.properties ?? {})
         .map(([k, v]) => `${k}${schema.required?.includes(k) ? '' : '?'}: ${v.enum?.join('|') ?? v.type}`)
         .join(', ');
-      return `${t.name}(${params})${t.annotations?.readOnlyHint ? ' [read-only]' : ''} — ${t.description}`;
+      const out = Object.keys((t.outputSchema as { properties?: object } | undefined)?.properties ?? {}).join(
+        ', ',
+      );
+      const a = t.annotations ?? {};
+      const hints = [
+        a.readOnlyHint ? 'read-only' : 'writes',
+        a.destructiveHint ? 'destructive' : a.readOnlyHint ? null : 'additive',
+        a.idempotentHint ? 'idempotent' : null,
+        a.openWorldHint ? 'open world' : 'closed world',
+      ].filter(Boolean);
+      for (const h of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const)
+        assert.equal(typeof a[h], 'boolean', `${t.name} says ${h}`);
+      return `${t.name}(${params}) -> {${out}} [${hints.join(', ')}] — ${t.description}`;
     });
     assert.deepEqual(lines, TOOL_SNAPSHOT);
   });
 
   it('drives the ticket from claim to a passed gate, every call audited under the session', async () => {
     const client = await connect({ VT_SESSION: session, VT_SESSION_TOKEN: token });
+    // Listing first makes the official client check every result against the tool's outputSchema.
+    await client.listTools();
+    const structured = async (name: string, args: Record<string, unknown> = {}) => {
+      const r = await client.callTool({ name, arguments: args });
+      assert.ok(!r.isError, textOf(r));
+      assert.deepEqual(r.structuredContent, jsonOf(r), `${name}: structuredContent is the result`);
+      return r;
+    };
+    for (const name of ['next_task', 'get_handoff', 'status']) await structured(name);
     const task = jsonOf(await client.callTool({ name: 'next_task', arguments: {} }));
     assert.equal(task.project, 'churn');
     assert.equal(task.phase, 'build');
@@ -135,7 +157,7 @@ describe('vt mcp: one agent session over stdio', () => {
     const advance = jsonOf(await client.callTool({ name: 'request_advance', arguments: {} }));
     assert.equal(advance.can_advance, true);
     assert.equal(advance.next, 'ship');
-    const status = jsonOf(await client.callTool({ name: 'status', arguments: {} }));
+    const status = jsonOf(await structured('status'));
     assert.equal(status.phase, 'build', 'request_advance does not advance from inside a session');
 
     const resources = await client.listResources();
@@ -165,7 +187,19 @@ describe('vt mcp: one agent session over stdio', () => {
       .filter((e) => e.type === 'session.tool-called')
       .map((e) => JSON.parse(e.payload) as { session: string; tool: string; outcome: string });
     assert.ok(calls.every((c) => c.session === session));
-    for (const tool of ['next_task', 'get_handoff', 'tick', 'put_artifact', 'record_metric', 'check_gates'])
+    for (const tool of [
+      'tools/list',
+      'next_task',
+      'get_handoff',
+      'tick',
+      'put_artifact',
+      'record_metric',
+      'check_gates',
+      'resources/list',
+      'resource:vt://state',
+      'prompts/list',
+      'prompt:role-lab',
+    ])
       assert.ok(
         calls.some((c) => c.tool === tool && c.outcome === 'ok'),
         `${tool} is in the audit trail`,
@@ -191,8 +225,8 @@ describe('vt mcp: one agent session over stdio', () => {
     const r = await stranger.callTool({ name: 'tick', arguments: { item: 'trained' } });
     assert.equal(r.isError, true);
     assert.match(textOf(r), /token does not match/);
-    const list = await stranger.listPrompts().catch(() => ({ prompts: [] }));
-    assert.equal(list.prompts.length, 0, 'no prompts without a valid token');
+    await assert.rejects(stranger.listPrompts(), /token does not match/, 'no prompts without a valid token');
+    await assert.rejects(stranger.listTools(), /token does not match/, 'nor tools');
 
     const other = await engine.state('other');
     assert.equal(
@@ -213,9 +247,76 @@ describe('vt mcp: one agent session over stdio', () => {
         ...(JSON.parse(e.payload) as { tool: string; outcome: string; reason: string }),
       }))
       .filter((e) => e.outcome === 'refused');
-    assert.equal(refusals.length, 6, JSON.stringify(refusals));
+    assert.equal(refusals.length, 8, JSON.stringify(refusals));
     assert.ok(refusals.some((e) => e.tool === 'add_context' && e.actor === 'agent:lab'));
     assert.ok(refusals.some((e) => e.actor === 'mcp' && /token/.test(e.reason)));
+  });
+
+  it('records every refused or malformed request, and vt audit log shows its tool and reason in full', async () => {
+    const client = await connect({ VT_SESSION: session, VT_SESSION_TOKEN: token });
+    const longName = `no_such_tool_${'x'.repeat(80)}`;
+    // A tool the session does not have is refused before the MCP server sees it (a decision would be).
+    await assert.rejects(client.callTool({ name: longName, arguments: {} }), /is not a session tool/);
+    const calls: [string, Record<string, unknown>][] = [
+      ['tick', { item: 42 }],
+      ['tick', {}],
+      ['record_metric', { name: 'auc', value: 'very high' }],
+      ['add_context', { kind: 'gossip', text: 'hello' }],
+      ['put_artifact', { artifact: 'report', path: '/etc/passwd' }],
+    ];
+    for (const [name, args] of calls) {
+      const r = await client.callTool({ name, arguments: args });
+      assert.equal(r.isError, true, `${name} ${JSON.stringify(args)} is refused`);
+    }
+    await assert.rejects(client.getPrompt({ name: 'role-nobody' }), /no prompt "role-nobody"/);
+    await assert.rejects(client.readResource({ uri: 'vt://secrets' }), /no resource vt:\/\/secrets/);
+
+    const r = await runVt(['audit', 'log', 'churn', '--limit', '500'], {
+      cwd: dir,
+      env: { VT_DATABASE_URL: dbFile },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const refused = r.stdout
+      .split('\n')
+      .filter((l) => l.includes('\tsession.tool-called\t') && l.includes(' refused'));
+    const expect: [tool: string, reason: RegExp][] = [
+      [
+        longName,
+        /NOT_PERMITTED: no_such_tool_x{80} is not a session tool: an agent session cannot decide or act as a person/,
+      ],
+      ['tick', /BAD_INPUT: tick: item: Invalid input: expected string, received number/],
+      ['tick', /BAD_INPUT: tick: item: Invalid input: expected string, received undefined/],
+      ['record_metric', /BAD_INPUT: record_metric: value: Invalid input: expected number, received string/],
+      [
+        'add_context',
+        /NOT_PERMITTED: add_context is not allowed in build \(mode build: read_files, write_files, tick, put_artifact, record_metric, check_gates, request_advance\)/,
+      ],
+      ['put_artifact', /PATH_ESCAPE: the path "\/etc\/passwd" is refused/],
+      ['prompt:role-nobody', /NOT_FOUND: no prompt "role-nobody"; the prompts are role-lab, role-lead/],
+      [
+        'resource:vt://secrets',
+        /NOT_FOUND: no resource vt:\/\/secrets; the resources are vt:\/\/train, vt:\/\/state, vt:\/\/handoff/,
+      ],
+    ];
+    for (const [tool, reason] of expect)
+      assert.ok(
+        refused.some((l) => l.includes(`\t${tool} refused: `) && reason.test(l)),
+        `vt audit log shows ${tool} refused with ${reason}:\n${refused.join('\n')}`,
+      );
+
+    // On a terminal, --wide shows the same lines uncut.
+    let out = '';
+    const io = {
+      out: (t: string) => (out += t),
+      err: () => {},
+      isTTY: true,
+      env: { VT_DATABASE_URL: dbFile, NO_COLOR: '1' },
+    };
+    assert.equal(await main(['-C', dir, 'audit', 'log', 'churn', '--limit', '500', '--wide'], io), 0);
+    assert.ok(
+      out.includes(`${longName} refused: NOT_PERMITTED: ${longName} is not a session tool: an agent session`),
+      out.slice(-2000),
+    );
   });
 
   it('refuses every call once the session has ended or its token is revoked; the chain still verifies', async () => {
@@ -229,6 +330,30 @@ describe('vt mcp: one agent session over stdio', () => {
     const ended = await client.callTool({ name: 'tick', arguments: { item: 'trained' } });
     assert.equal(ended.isError, true);
     assert.match(textOf(ended), /has ended/);
+    for (const [what, req] of [
+      ['tools/list', () => client.listTools()],
+      ['prompts/list', () => client.listPrompts()],
+      ['resources/list', () => client.listResources()],
+      ['resource:vt://state', () => client.readResource({ uri: 'vt://state' })],
+      ['prompt:role-lab', () => client.getPrompt({ name: 'role-lab' })],
+    ] as const) {
+      await assert.rejects(req(), /refused \(NOT_PERMITTED\): session .* has ended/, `${what} after the end`);
+      const last = await store.db
+        .selectFrom('events')
+        .select('payload')
+        .where('type', '=', 'session.tool-called')
+        .orderBy('seq', 'desc')
+        .executeTakeFirstOrThrow();
+      assert.deepEqual(
+        { ...JSON.parse(last.payload), reason: JSON.parse(last.payload).reason.slice(0, 40) },
+        {
+          session,
+          tool: what,
+          outcome: 'refused',
+          reason: `NOT_PERMITTED: session ${session} has e`.slice(0, 40),
+        },
+      );
+    }
     await revokeSessionToken(store.db, session);
     const r = await client.callTool({ name: 'next_task', arguments: {} });
     assert.equal(r.isError, true);
@@ -240,13 +365,13 @@ describe('vt mcp: one agent session over stdio', () => {
 
 /** The tool list agents see. Changing it changes what every configured agent is offered: update on purpose. */
 const TOOL_SNAPSHOT = [
-  "next_task() [read-only] — Your task in this session: the project, phase, ticket and issue, the phase's instructions, its checklist (with what is ticked), the artifacts to produce, the metrics to record, its exit gates and the tools you may use.",
-  'get_handoff() [read-only] — The handoff packet for this phase: where the project stands, what earlier phases produced, and the decisions, assumptions and risks recorded so far (markdown).',
-  "tick(item: string, note?: string, project?: string) — Tick an item of the current phase's checklist once you have really done it. Items of other phases are refused.",
-  "put_artifact(artifact: string, path?: string, project?: string) — Record an artifact of the current phase: write its file in the workspace first; it is hashed where it lies. The path defaults to the train's path for the artifact and must stay inside the workspace.",
-  'record_metric(name: string, value: number, project?: string) — Record a metric value in the current phase (a metric the train declares).',
-  'add_context(kind: fact|decision|assumption|risk|note, text: string, project?: string) — Record a fact, decision, assumption, risk or note for the people and agents of later phases.',
-  "check_gates(project?: string) — Evaluate the current phase's exit gates and record the result: what passes and what is still missing.",
-  'request_advance(project?: string) — Ask whether the phase can advance: evaluates the exit gates and says where the project would go. The autopilot advances it when your session ends; you never advance it yourself.',
-  "status(project?: string) [read-only] — The project's current state: phase, visit, status, checklist, recorded artifacts and metrics.",
+  "next_task() -> {project, project_name, phase, phase_name, visit, ticket, issue, role, workspace, instructions, instructions_truncated, checklist, artifacts, metrics, gates, allowed_tools, how} [read-only, idempotent, closed world] — Your task in this session: the project, phase, ticket and issue, the phase's instructions, its checklist (with what is ticked), the artifacts to produce, the metrics to record, its exit gates and the tools you may use.",
+  'get_handoff() -> {source, text} [read-only, idempotent, closed world] — The handoff packet for this phase: where the project stands, what earlier phases produced, and the decisions, assumptions and risks recorded so far (markdown).',
+  "tick(item: string, note?: string, project?: string) -> {phase, item, ticked, already} [writes, additive, idempotent, closed world] — Tick an item of the current phase's checklist once you have really done it. Items of other phases are refused.",
+  "put_artifact(artifact: string, path?: string, project?: string) -> {artifact, path, sha256, size} [writes, additive, idempotent, closed world] — Record an artifact of the current phase: write its file in the workspace first; it is hashed where it lies. The path defaults to the train's path for the artifact and must stay inside the workspace.",
+  'record_metric(name: string, value: number, project?: string) -> {name, value} [writes, additive, idempotent, closed world] — Record a metric value in the current phase (a metric the train declares).',
+  'add_context(kind: fact|decision|assumption|risk|note, text: string, project?: string) -> {kind, recorded} [writes, additive, closed world] — Record a fact, decision, assumption, risk or note for the people and agents of later phases.',
+  "check_gates(project?: string) -> {phase, passed, results} [writes, additive, idempotent, closed world] — Evaluate the current phase's exit gates and record the result: what passes and what is still missing.",
+  'request_advance(project?: string) -> {phase, can_advance, next, waiting_for_approval, results, note} [writes, additive, idempotent, closed world] — Ask whether the phase can advance: evaluates the exit gates and says where the project would go. The autopilot advances it when your session ends; you never advance it yourself.',
+  "status(project?: string) -> {project, name, status, phase, visit, checklist, artifacts, metrics} [read-only, idempotent, closed world] — The project's current state: phase, visit, status, checklist, recorded artifacts and metrics.",
 ];

@@ -9,7 +9,7 @@ import { writeCheckpoint } from '../src/audit/checkpoint-writer.ts';
 import { createLogKey } from '../src/audit/log-key.ts';
 import { appendLeaf, emptyRange, eventLeafHash, nodePosition, type TreeNode } from '../src/audit/merkle.ts';
 import { verifyTrail } from '../src/audit/verify-log.ts';
-import { canonicalJson, sha256 } from '../src/store/canonical.ts';
+import { canonicalJson, sha256 } from '../src/canonical.ts';
 import { eventHash, type StoredEvent, verifyEvents } from '../src/store/chain.ts';
 import { encodeRange } from '../src/store/merkle-log.ts';
 import { openStore } from '../src/store/store.ts';

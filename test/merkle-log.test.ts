@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
+import { after, it } from 'node:test';
 import { sql } from 'kysely';
 import { appendLeaf, emptyRange, eventLeafHash, rangeRoot } from '../src/audit/merkle.ts';
 import { verifyLog } from '../src/audit/verify-log.ts';
@@ -10,6 +8,7 @@ import { VtError } from '../src/errors.ts';
 import { readLogState } from '../src/store/merkle-log.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { freshEngine } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -28,8 +27,10 @@ async function rootOfEvents(store: Store): Promise<{ size: number; root: Buffer 
   return { size: range.size, root: rangeRoot(range) };
 }
 
-describe('the store keeps the Merkle log with its events', () => {
-  it('concurrent appends sharing group commits, some rolled back, leave a log equal to the events', async () => {
+describeOnBackends('the store keeps the Merkle log with its events', () => {
+  // SQLite: the calls share group commits, each in a savepoint. PostgreSQL: they run in parallel
+  // transactions, and the sequencer runs where each commit's events are numbered.
+  it('concurrent appends (group commits on SQLite, parallel transactions on PostgreSQL), some rolled back, leave a log equal to the events', async () => {
     const f = await freshEngine();
     dirs.push(f.dir);
     for (const name of ['Alpha', 'Beta', 'Gamma'])
@@ -73,22 +74,19 @@ describe('the store keeps the Merkle log with its events', () => {
     await f.engine.createProject({ name: 'Alpha', workspace: f.dir, train: f.train }, { actor: 'lead-1' });
     for (let i = 0; i < 40; i++) await f.engine.setMetric('alpha', 'auc', i / 100, { actor: 'lab-1' });
     const before = await rootOfEvents(f.store);
-    await f.store.close();
     // Back to the schema before migration 010.
-    const file = join(f.dir, '.vt', 'vt.db');
-    const raw = new Database(file);
-    raw.exec(
-      "drop table merkle_nodes; drop table merkle_log; delete from kysely_migration where name = '010_merkle_log';",
-    );
-    raw.close();
-    const store = await openStore(file, { synchronous: 'NORMAL' });
+    await sql`drop table merkle_nodes`.execute(f.store.db);
+    await sql`drop table merkle_log`.execute(f.store.db);
+    await sql`delete from kysely_migration where name = '010_merkle_log'`.execute(f.store.db);
+    await f.store.close();
+    const store = await openStore(f.target, { synchronous: 'NORMAL' });
     const state = await readLogState(store.db);
     assert.equal(state.range.size, 41);
     assert.deepEqual(state.root, before.root);
     assert.match(state.origin, /^vt\.log\/[0-9a-f]{16}$/);
     const nodes = await sql<{ c: number }>`select count(*) as c from merkle_nodes`.execute(store.db);
     assert.equal(
-      nodes.rows[0]!.c,
+      Number(nodes.rows[0]!.c),
       2 * 41 - 3,
       'every perfect subtree of 41 leaves: 2n − popcount(n), popcount(41) = 3',
     );
@@ -100,32 +98,23 @@ describe('the store keeps the Merkle log with its events', () => {
     dirs.push(f.dir);
     await f.engine.createProject({ name: 'Alpha', workspace: f.dir, train: f.train }, { actor: 'lead-1' });
     await f.engine.createProject({ name: 'Beta', workspace: f.dir, train: f.train }, { actor: 'lead-1' });
+    // An event of a made-up project, with the next number in the global order, inserted with SQL
+    // (on PostgreSQL the counter is moved too, as a careful forger would).
+    const row = await f.store.db
+      .selectFrom('events')
+      .selectAll()
+      .where('project_id', '=', 'beta')
+      .executeTakeFirstOrThrow();
+    await f.store.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('events')
+        .values({ ...row, project_id: 'zeta', idempotency_key: null, gseq: 3 })
+        .execute();
+      if (f.store.kind === 'postgres')
+        await sql`update counters set value = 3 where name = 'gseq'`.execute(trx);
+    });
     await f.store.close();
-    const file = join(f.dir, '.vt', 'vt.db');
-    const raw = new Database(file);
-    const row = raw.prepare("select * from events where project_id = 'beta'").get() as Record<
-      string,
-      unknown
-    >;
-    raw
-      .prepare(
-        'insert into events (project_id, seq, ts, actor, type, payload, payload_sha256, prev_hash, hash, idempotency_key, gseq) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        'zeta',
-        1,
-        row.ts,
-        row.actor,
-        row.type,
-        row.payload,
-        row.payload_sha256,
-        row.prev_hash,
-        row.hash,
-        null,
-        3,
-      );
-    raw.close();
-    const store = await openStore(file, { synchronous: 'NORMAL' });
+    const store = await openStore(f.target, { synchronous: 'NORMAL' });
     const { Engine } = await import('../src/engine/engine.ts');
     const { nodeIo } = await import('../src/io/node-io.ts');
     const engine = new Engine({ store, io: nodeIo });

@@ -22,7 +22,7 @@ import {
   verifyInclusion,
   withNodes,
 } from '../src/audit/merkle.ts';
-import { canonicalJson } from '../src/store/canonical.ts';
+import { canonicalJson } from '../src/canonical.ts';
 import { ROOT } from './helpers.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'merkle');

@@ -207,7 +207,7 @@ describe('vt metrics', () => {
       assert.equal(JSON.parse(res.stderr).error.code, code, args.join(' '));
     }
     const plain = await runVt(['--db', db, 'metrics', '--project', 'nope'], { cwd: dir });
-    assert.match(plain.stderr, /✗ no project "nope"\n {2}List projects with: vt project list/);
+    assert.match(plain.stderr, /✗ no project "nope"\n {2}See: vt project list/);
     assert.equal(await events(), before);
   });
 

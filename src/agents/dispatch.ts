@@ -1,15 +1,21 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { phaseOf } from '../engine/core.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { ProjectState } from '../engine/state.ts';
 import type { Tickets } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
-import { ExecutorSchema, type ExecutorSpec, type Phase, type Role, type Train } from '../train/schema.ts';
-import { findOnPath, runCliAgent } from './executors/cli-agent.ts';
-import { languageModel, runLlm, sessionToolSet } from './executors/llm.ts';
-import { PRESETS, type PresetContext } from './executors/presets.ts';
+import {
+  CLI_AGENT_PRESETS,
+  ExecutorSchema,
+  type ExecutorSpec,
+  type Phase,
+  type Role,
+  type Train,
+} from '../train/schema.ts';
+import { reportFileOf, runCliSession } from './cli-session.ts';
+import { DEFAULT_STEP_TIMEOUT_S, languageModel, runLlm, sessionToolSet } from './executors/llm.ts';
+import { DEFAULT_RETRY } from './executors/model-faults.ts';
 import { budgetCaps, priceOf, remainingBudget, spentSoFar } from './executors/pricing.ts';
 import { allowedToolsOf, isToolAllowed, LLM_TOOL_NAMES, MCP_TOOL_NAMES, record } from './tools.ts';
 import type { ExecutorResult } from './types.ts';
@@ -21,8 +27,6 @@ import type { ExecutorResult } from './types.ts';
  */
 
 type AgentSpec = Extract<ExecutorSpec, { kind: 'cli-agent' | 'llm' }>;
-
-const VT_JS = fileURLToPath(new URL('../../bin/vt.js', import.meta.url));
 
 const envName = (id: string) => id.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 
@@ -45,6 +49,15 @@ export function resolveExecutor(
     if (text) return parseOverride(name, text);
   }
   return phase.executor ?? role.executor ?? { kind: 'human' };
+}
+
+/**
+ * An executor from its shorthand (`human`, `claude`, `cli-agent:codex`,
+ * `llm:<provider>:<model>[@<base_url>]`) or JSON; `name` says where it came from, for the error.
+ */
+export function parseExecutorShorthand(name: string, text: string): ExecutorSpec {
+  const bare = (CLI_AGENT_PRESETS as readonly string[]).includes(text) ? `cli-agent:${text}` : text;
+  return parseOverride(name, bare);
 }
 
 function parseOverride(name: string, text: string): ExecutorSpec {
@@ -107,11 +120,15 @@ export function buildAgentPrompt(x: {
     typeof x.via === 'object'
       ? `When you are done, write ${x.via.reportFile} in the workspace root, as JSON: {"ticks": ["<checklist item id>"], "artifacts": [{"id": "<artifact id>", "path": "<path in the workspace>"}], "metrics": {"<name>": <number>}, "context": [{"kind": "decision", "text": "…"}], "summary": "…"}. Only list what you really did.`
       : x.via === 'mcp'
-        ? `Report through the vt MCP server's tools (${tools}): call next_task first; write each artifact's file in the workspace, then put_artifact it; tick checklist items you really did; record_metric the numbers. check_gates and request_advance say what is still missing.`
+        ? `Report through the vt MCP server's tools (${tools}): write each artifact's file in the workspace, then put_artifact it; tick the checklist items you really did; record_metric the numbers. next_task and status show where the ticket stands; check_gates and request_advance say what is still missing.`
         : 'Report with your tools: write files with write_file, then put_artifact them; tick checklist items you really did; record_metric the numbers; check_gates says what is still missing.';
+  const owner = x.train.roles.find((r) => r.id === phase.owner);
   const system = [
     `You are the ${role?.name ?? sess.role} agent of a Value Train project${role?.description ? ` (${role.description.trim()})` : ''}.`,
     `You work one ticket of one phase, in the workspace ${x.workspace}, and nowhere else.`,
+    sess.role === phase.owner
+      ? ''
+      : `${owner?.name ?? phase.owner} owns this phase and has worked the ticket before you; you support it: review what is there, do your part of the task, and record only what you did.`,
     report,
     x.allowed
       ? `This phase's mode allows: ${x.allowed.join(', ')}. Anything else is refused and recorded.`
@@ -120,14 +137,12 @@ export function buildAgentPrompt(x: {
   ]
     .filter(Boolean)
     .join('\n');
+  // The phase's instructions are in the handoff packet (its "Your task" section): given once.
   const prompt = [
     `# Ticket ${ticket.id}: ${issue?.title ?? ''}`,
     `Project ${x.s.id}, phase ${phase.name} (${phase.id}), session ${x.session}.`,
-    phase.instructions ? `\n## Instructions\n${phase.instructions.trim()}` : '',
     `\n${x.handoff.trim()}`,
-  ]
-    .filter(Boolean)
-    .join('\n');
+  ].join('\n');
   return { system, prompt };
 }
 
@@ -200,86 +215,30 @@ export async function runAgentSession(spec: AgentSpec, ctx: AgentSessionContext)
       price: priceOf(spec.model, spec.price, penv),
       budget: left ? { usd: left.usd, which: left.which } : null,
       timeoutMs: spec.timeout_s * 1000,
+      stepTimeoutMs: (spec.step_timeout_s ?? DEFAULT_STEP_TIMEOUT_S) * 1000,
+      retries: spec.retries ?? DEFAULT_RETRY.retries,
       logFile: ctx.logFile,
       signal: ctx.signal,
       onRefused: (tool, reason) => record(binding, actor, tool, 'refused', reason),
     });
   }
 
-  const preset = spec.preset ? PRESETS[spec.preset] : null;
-  const reportFile = preset?.reportFile;
+  const reportFile = reportFileOf(spec);
   const { system, prompt } = buildAgentPrompt({ ...base, via: reportFile ? { reportFile } : 'mcp' });
-  const text = `${system}\n\n${prompt}`;
-  const files = { prompt: join(dir, 'prompt.md'), mcp: join(dir, 'mcp.json'), launcher: join(dir, 'vt-mcp') };
-  writeFileSync(files.prompt, text);
-  const pctx: PresetContext = {
-    prompt: text,
-    promptFile: files.prompt,
-    mcpConfig: files.mcp,
-    mcpLauncher: files.launcher,
-    workspace: ctx.workspace,
-    model: spec.model,
-    allowed,
-  };
-  const argv = preset
-    ? [...preset.argv(pctx), ...spec.args]
-    : spec.run!.map((a) =>
-        a.replace(/\{(node|root|workspace|prompt_file|mcp_config|session)\}/g, (_, k: string) => {
-          const vars: Record<string, string> = {
-            node: process.execPath,
-            root: ctx.root,
-            workspace: ctx.workspace,
-            prompt_file: files.prompt,
-            mcp_config: files.mcp,
-            session: ctx.session,
-          };
-          return vars[k]!;
-        }),
-      );
-  const label = preset ? `the ${spec.preset} preset` : `the cli-agent command`;
-  const path = ctx.env.PATH ?? penv.PATH;
-  if (!findOnPath(argv[0]!, path))
-    return {
-      outcome: 'unavailable',
-      exitCode: null,
-      message: `${label} needs the \`${argv[0]}\` command, which is not on PATH on this machine`,
-    };
-
   if (!ctx.host) throw new VtError('INTERNAL', `session ${ctx.session} has no socket to serve its tools on`);
-  try {
-    const serverEnv: Record<string, string> = {
-      VT_SESSION_SOCKET: ctx.host.socket,
-      VT_SESSION_TOKEN: ctx.host.token,
-    };
-    // The token is a secret: files only the owner can read, removed when the session ends.
-    for (const f of [files.mcp, files.launcher]) rmSync(f, { force: true });
-    const server = { command: process.execPath, args: [VT_JS, 'mcp'], env: serverEnv };
-    writeFileSync(files.mcp, `${JSON.stringify({ mcpServers: { vt: server } }, null, 2)}\n`, { mode: 0o600 });
-    const sh = (v: string) => `'${v.replaceAll("'", `'\\''`)}'`;
-    writeFileSync(
-      files.launcher,
-      `#!/bin/sh\n${Object.entries(serverEnv)
-        .map(([k, v]) => `export ${k}=${sh(v)}`)
-        .join('\n')}\nexec ${sh(process.execPath)} ${sh(VT_JS)} mcp\n`,
-      { mode: 0o700 },
-    );
-    const result = await runCliAgent({
-      argv,
-      cwd: ctx.workspace,
-      env: { ...ctx.env, ...(preset?.env?.(pctx) ?? {}) },
-      input: '',
-      timeoutMs: spec.timeout_s * 1000,
-      logFile: ctx.logFile,
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-      ...(ctx.onStart ? { onStart: ctx.onStart } : {}),
-      label,
-      price: priceOf(spec.model, undefined, penv),
-    });
-    // An agent without MCP reports in a file: hand it to the worker, and keep it out of the work.
-    const written = reportFile ? join(ctx.workspace, reportFile) : null;
-    if (written && existsSync(written)) renameSync(written, ctx.reportFile);
-    return result;
-  } finally {
-    for (const f of [files.mcp, files.launcher]) rmSync(f, { force: true });
-  }
+  return runCliSession(spec, {
+    root: ctx.root,
+    host: ctx.host,
+    ...(ctx.onStart ? { onStart: ctx.onStart } : {}),
+    session: ctx.session,
+    workspace: ctx.workspace,
+    handoff: ctx.handoff,
+    logFile: ctx.logFile,
+    reportFile: ctx.reportFile,
+    env: ctx.env,
+    processEnv: penv,
+    signal: ctx.signal,
+    allowed,
+    prompt: `${system}\n\n${prompt}`,
+  });
 }

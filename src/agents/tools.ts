@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
+import { sha256 } from '../canonical.ts';
 import { buildHandoff } from '../context/handoff.ts';
 import { chooseTarget, onlyApprovalsPending, phaseOf } from '../engine/core.ts';
 import type { Engine, Who } from '../engine/engine.ts';
@@ -10,9 +11,9 @@ import { requireLiveSession } from '../engine/tickets.ts';
 import { VtError } from '../errors.ts';
 import { writeInside } from '../io/no-follow.ts';
 import { resolveInside } from '../io/paths.ts';
-import { sha256 } from '../store/canonical.ts';
 import type { Train } from '../train/schema.ts';
-import { CONTEXT_KINDS } from '../types.ts';
+import { CONTEXT_KINDS, type GateStatus } from '../types.ts';
+import type { TOOL_OUTPUTS } from './tool-outputs.ts';
 
 /*
  * The tools an agent's session is offered, defined once: the MCP server (`vt mcp`) and the llm
@@ -120,6 +121,7 @@ export const SESSION_TOOLS = {
 
 export type ToolName = keyof typeof SESSION_TOOLS;
 type Input<K extends ToolName> = z.infer<z.ZodObject<(typeof SESSION_TOOLS)[K]['input']>>;
+type Output<K extends ToolName> = z.infer<(typeof TOOL_OUTPUTS)[K]>;
 
 /** What `vt mcp` serves (coding agents bring their own file tools). */
 export const MCP_TOOL_NAMES = [
@@ -234,7 +236,7 @@ export async function record(
   ]);
 }
 
-const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown> } = {
+const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<Output<K>> } = {
   async next_task({ s, sess, train, allowed }) {
     const phase = phaseOf(train, s.phase);
     const ticket = s.tickets[sess.ticket]!;
@@ -249,7 +251,7 @@ const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown
       issue: issue ? { id: issue.id, title: issue.title, labels: issue.labels } : null,
       role: sess.role,
       workspace: sess.workspace,
-      instructions: phase.instructions?.trim() ?? phase.description ?? null,
+      ...instructionsOf(phase.instructions?.trim() ?? phase.description ?? null),
       checklist: phase.checklist.map((c) => ({
         id: c.id,
         text: c.text,
@@ -270,20 +272,7 @@ const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown
     };
   },
 
-  async get_handoff({ b, s, train }) {
-    if (b.handoffFile) {
-      const row = await b.engine.store.db
-        .selectFrom('handoffs')
-        .select('sha256')
-        .where('project_id', '=', s.id)
-        .where('phase', '=', s.phase)
-        .where('visit', '=', s.visit)
-        .executeTakeFirst();
-      const text = await readFile(b.handoffFile, 'utf8').catch(() => null);
-      if (row && text !== null && sha256(text) === row.sha256) return { source: 'recorded', text };
-    }
-    return { source: 'current-state', text: buildHandoff(s, train).text };
-  },
+  get_handoff: ({ b, s, train }) => sessionHandoff(b, s, train),
 
   async status({ s }) {
     const phase = s.phase;
@@ -308,7 +297,7 @@ const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown
 
   async tick({ b, s, who }, input) {
     const c = await b.engine.tick(b.projectId, input.item, input.note ?? null, who);
-    return { phase: s.phase, item: input.item, ticked: true, already: c.events.length === 0 };
+    return { phase: s.phase, item: input.item, ticked: true as const, already: c.events.length === 0 };
   },
 
   async put_artifact({ b, sess, who }, input) {
@@ -317,7 +306,8 @@ const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown
       workspace: sess.workspace,
     });
     const rec = currentEvidence(c.state).artifacts[input.artifact];
-    return { artifact: input.artifact, path: rec?.path, sha256: rec?.sha256, size: rec?.size };
+    if (!rec) throw new VtError('CONFLICT', `${input.artifact} was not recorded; try again`);
+    return { artifact: input.artifact, path: rec.path, sha256: rec.sha256, size: rec.size };
   },
 
   async record_metric({ b, who }, input) {
@@ -331,7 +321,7 @@ const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown
       { kind: input.kind, text: input.text, ticket: sess.ticket, session: b.session },
       who,
     );
-    return { kind: input.kind, recorded: true };
+    return { kind: input.kind, recorded: true as const };
   },
 
   async check_gates({ b, who }) {
@@ -372,5 +362,29 @@ const HANDLERS: { [K in ToolName]: (c: Call, input: Input<K>) => Promise<unknown
   },
 };
 
-const brief = (results: { gate: string; kind: string; status: string; message: string }[]) =>
+/** The handoff packet given to the session (when its recorded hash still matches), else one built now. */
+export async function sessionHandoff(
+  b: SessionBinding,
+  s: ProjectState,
+  train: Train,
+): Promise<{ source: 'recorded' | 'current-state'; text: string }> {
+  if (b.handoffFile && s.handoff) {
+    const text = await readFile(b.handoffFile, 'utf8').catch(() => null);
+    if (text !== null && sha256(text) === s.handoff.sha256) return { source: 'recorded', text };
+  }
+  return { source: 'current-state', text: buildHandoff(s, train).text };
+}
+
+/** Past this, next_task gives the start of the instructions: CLIs cut or spill long tool results. */
+export const INSTRUCTIONS_IN_TASK = 8000;
+
+function instructionsOf(text: string | null): { instructions: string | null; instructions_truncated?: true } {
+  if (text === null || text.length <= INSTRUCTIONS_IN_TASK) return { instructions: text };
+  return {
+    instructions: `${text.slice(0, INSTRUCTIONS_IN_TASK)}… (${text.length} characters in all: the whole text is in your prompt's handoff and in get_handoff)`,
+    instructions_truncated: true,
+  };
+}
+
+const brief = (results: { gate: string; kind: string; status: GateStatus; message: string }[]) =>
   results.map((r) => ({ gate: r.gate, kind: r.kind, status: r.status, message: r.message }));

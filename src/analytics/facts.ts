@@ -4,8 +4,8 @@ import { isSigned } from './signed.ts';
 
 /*
  * The one place analytics reads event payloads. Every figure is computed from Facts, so a change
- * in an event's shape (evidence gaining `visit` and `session`, decisions gaining `signature`) is
- * absorbed here.
+ * in an event's shape (evidence gaining `visit`, `session` and `commit`, decisions gaining
+ * `signature`) is absorbed here.
  */
 
 /** An event row as stored (payload still canonical JSON text). */
@@ -57,9 +57,20 @@ export type Fact = Base &
         /** Artifacts only: whether the record names the file's hash, and whether it is signed. */
         evidence: boolean;
         signed: boolean;
+        /** Artifacts only: the commit the file was hashed in (a person's); null while its session has not committed. */
+        commit: string | null;
+        /** Artifacts only: recorded before vt recorded commits (no `commit` field): judged by its hash alone. */
+        legacy: boolean;
       }
+    | { kind: 'committed'; session: string | null; phase: string; visit: number }
     | { kind: 'session-started'; session: string; phase: string; executor: string }
-    | { kind: 'session-ended'; session: string; cost: number | null }
+    | {
+        kind: 'session-ended';
+        session: string;
+        cost: number | null;
+        /** Only a session that succeeded keeps its evidence. */
+        succeeded: boolean;
+      }
     | { kind: 'ticket'; ticket: string; status: string }
     | { kind: 'other' }
   );
@@ -84,6 +95,9 @@ function awaitingSignOff(r: Record<string, unknown>): boolean {
   return r.kind === 'approval' && !rejected?.length;
 }
 
+/** A git commit id: SHA-1, or SHA-256 in a repository that uses it. */
+const COMMIT = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+
 /** Event types whose payload a figure reads; the others are counted without parsing them. */
 const READ = new Set<string>([
   'project.created',
@@ -99,6 +113,7 @@ const READ = new Set<string>([
   'checklist.ticked',
   'artifact.recorded',
   'metric.recorded',
+  'workspace.committed',
   'session.started',
   'session.ended',
   'ticket.status',
@@ -175,7 +190,15 @@ export function toFact(row: EventRow): Fact {
         session: typeof p.session === 'string' ? p.session : null,
         evidence: what === 'artifact' && hasEvidence(p),
         signed: isSigned(p),
+        commit:
+          what === 'artifact' && typeof p.commit === 'string' && COMMIT.test(p.commit) ? p.commit : null,
+        legacy: what === 'artifact' && !('commit' in p),
       };
+    }
+    case 'workspace.committed': {
+      const c = p as P<'workspace.committed'>;
+      const session = typeof c.session === 'string' ? c.session : null;
+      return { ...base, kind: 'committed', session, phase: c.phase, visit: c.visit };
     }
     case 'session.started': {
       const s = p as P<'session.started'>;
@@ -184,7 +207,13 @@ export function toFact(row: EventRow): Fact {
     case 'session.ended': {
       const s = p as P<'session.ended'>;
       const cost = typeof s.cost === 'number' && Number.isFinite(s.cost) ? s.cost : null;
-      return { ...base, kind: 'session-ended', session: s.session, cost };
+      return {
+        ...base,
+        kind: 'session-ended',
+        session: s.session,
+        cost,
+        succeeded: s.outcome === 'succeeded',
+      };
     }
     case 'ticket.status': {
       const t = p as P<'ticket.status'>;

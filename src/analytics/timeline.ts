@@ -1,6 +1,7 @@
 import type { ProjectStatus } from '../types.ts';
 import { actorKind } from './actors.ts';
 import type { Decision, Fact } from './facts.ts';
+import { StandingWork } from './standing-work.ts';
 
 /** One stay of a project in a phase, from entering it to leaving it. Times in ms since the epoch. */
 export interface Stay {
@@ -47,12 +48,14 @@ export interface ProjectTimeline {
   /** Forward exits from the deployment phase: models put into production. */
   deployments: number;
   verdicts: FirstVerdict[];
+  /** Ticks, artifacts and sessions that stand as evidence (a failed session's are dropped). */
   ticks: Split;
   artifacts: Split;
   sessions: Split;
   /** phase -> session cost (USD), sessions ended, sessions that reported no cost. */
   costs: Record<string, { cost: number; sessions: number; unpriced: number }>;
   decisions: Record<Decision['what'], Tally>;
+  /** Standing artifacts: how many, how many are in a recorded commit, how many are signed. */
   artifactTrace: Tally;
   /** Spans during which the project was active (not on hold, completed or cancelled). */
   activeSpans: [number, number | null][];
@@ -70,7 +73,9 @@ export class TimelineBuilder {
   #visit = 0;
   #deployPhase: string | null = null;
   #seen = new Set<string>();
-  #sessions = new Map<string, { phase: string; agent: boolean }>();
+  /** The phase each session worked in (its cost is that phase's). */
+  #sessionPhase = new Map<string, string>();
+  #work: StandingWork | null = null;
   #tickets = new Map<string, string>();
 
   /** `windows`: [from, to] spans (ms) in which to collect the people who acted. */
@@ -147,30 +152,25 @@ export class TimelineBuilder {
           t.verdicts.push({ side: f.side, phase: f.phase, gate: v.gate, passed: v.status === 'pass' });
         }
         break;
-      case 'work': {
-        const bySession = f.session ? this.#sessions.get(f.session)?.agent : undefined;
-        const agent = bySession ?? actorKind(f.actor) === 'agent';
-        if (f.what === 'tick') t.ticks[agent ? 'agent' : 'person']++;
-        if (f.what === 'artifact') {
-          t.artifacts[agent ? 'agent' : 'person']++;
-          t.artifactTrace.total++;
-          if (f.evidence) t.artifactTrace.evidence++;
-          if (f.signed) t.artifactTrace.signed++;
-        }
+      case 'work':
+        this.#work!.work(f);
         break;
-      }
+      case 'committed':
+        if (f.session !== null) this.#work!.committed(f.session);
+        break;
       case 'session-started': {
         const agent = actorKind(f.actor) === 'agent' && f.executor !== 'human';
-        this.#sessions.set(f.session, { phase: f.phase, agent });
-        t.sessions[agent ? 'agent' : 'person']++;
+        this.#sessionPhase.set(f.session, f.phase);
+        this.#work!.started(f.session, agent);
         break;
       }
       case 'session-ended': {
-        const phase = this.#sessions.get(f.session)?.phase ?? '?';
+        const phase = this.#sessionPhase.get(f.session) ?? '?';
         const c = (t.costs[phase] ??= { cost: 0, sessions: 0, unpriced: 0 });
         c.sessions++;
         if (f.cost === null) c.unpriced++;
         else c.cost += f.cost;
+        this.#work!.ended(f.session, f.succeeded);
         break;
       }
       case 'ticket': {
@@ -190,6 +190,8 @@ export class TimelineBuilder {
   finish(): ProjectTimeline | null {
     const t = this.#t;
     this.#t = null;
+    this.#work?.finish();
+    this.#work = null;
     return t;
   }
 
@@ -225,6 +227,7 @@ export class TimelineBuilder {
       activeSpans: [[f.ts, null]],
       people: this.#windows.map(() => new Set<string>()),
     };
+    this.#work = new StandingWork(this.#t);
     if (actorKind(f.actor) === 'person') this.#person(this.#t, f.actor, f.ts);
   }
 

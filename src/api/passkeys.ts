@@ -7,9 +7,9 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server';
+import { canonicalJson, sha256 } from '../canonical.ts';
 import type { DecisionConfirmation, DecisionStatement } from '../engine/confirmation.ts';
 import { VtError } from '../errors.ts';
-import { canonicalJson, sha256 } from '../store/canonical.ts';
 import type { Db, Trx } from '../store/store.ts';
 
 /*

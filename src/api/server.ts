@@ -1,9 +1,10 @@
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { Tickets } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
 import type { IntegrationsConfig } from '../integrations/config.ts';
+import { PACKAGE_ROOT } from '../package.ts';
 import { openStore } from '../store/store.ts';
 import { openVt } from '../wiring.ts';
 import { createApp } from './app.ts';
@@ -37,7 +38,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_ASSETS = fileURLToPath(new URL('../../web/dist', import.meta.url));
+export const DEFAULT_ASSETS = join(PACKAGE_ROOT, 'web', 'dist');
 
 /** Open the store twice (the engine's writer, and a reader that sees only committed data) and listen. */
 export async function startServer(o: ServeOptions): Promise<RunningServer> {

@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256 } from '../canonical.ts';
 import { VtError } from '../errors.ts';
-import { sha256 } from '../store/canonical.ts';
 import type { Db, Trx } from '../store/store.ts';
 import { API_PERMISSIONS, API_ROLES, type ApiPermission, type ApiRole } from '../types.ts';
 

@@ -1,9 +1,15 @@
-import { type ChainHead, type StoredEvent, type VerifyResult, verifyEvents } from '../store/chain.ts';
+import { sql } from 'kysely';
+import { type ChainHead, ChainVerifier, type StoredEvent, type VerifyResult } from '../store/chain.ts';
 import type { Db } from '../store/store.ts';
 
-const PAGE = 5000;
+const PAGE = 1000;
 
-/** Every event of the store (or of one project; or only those up to log size `upTo`), in (project, seq) order, read page by page. */
+/**
+ * Every event of the store (or of one project; or only those up to log size `upTo`), in
+ * (project, seq) order, read page by page: each page starts after the last row of the one before
+ * (`(project_id, seq) > (?, ?)`, a seek on the primary key), so no page rereads or skips rows and
+ * memory holds one page.
+ */
 export async function* allEvents(db: Db, projectId?: string, upTo?: number): AsyncGenerator<StoredEvent> {
   let after: [string, number] = ['', 0];
   for (;;) {
@@ -12,7 +18,7 @@ export async function* allEvents(db: Db, projectId?: string, upTo?: number): Asy
     if (upTo !== undefined) q = q.where('gseq', '<=', upTo);
     const [p, s] = after;
     const rows = await q
-      .where((eb) => eb.or([eb('project_id', '>', p), eb.and([eb('project_id', '=', p), eb('seq', '>', s)])]))
+      .where(sql<boolean>`(project_id, seq) > (${p}, ${s})`)
       .orderBy('project_id')
       .orderBy('seq')
       .limit(PAGE)
@@ -21,16 +27,22 @@ export async function* allEvents(db: Db, projectId?: string, upTo?: number): Asy
     if (rows.length < PAGE) return;
     const last = rows[rows.length - 1]!;
     after = [last.project_id, last.seq];
+    // Give the event loop a turn between pages: the garbage collector's tasks run there, so the
+    // heap is collected as it goes instead of growing with the history (SQLite reads never yield).
+    await new Promise((r) => setImmediate(r));
   }
 }
 
-/** Recompute every chain in the store and compare each head with the one the projections recorded. */
+/**
+ * Recompute every chain in the store and compare each head with the one the projections recorded.
+ * Events stream through the check: memory holds a page and one head per project.
+ */
 export async function verifyStore(db: Db, projectId?: string): Promise<VerifyResult> {
   let q = db.selectFrom('projects').select(['id', 'head_seq', 'head_hash']);
   if (projectId) q = q.where('id', '=', projectId);
   const heads: Record<string, ChainHead> = {};
   for (const r of await q.execute()) heads[r.id] = { seq: r.head_seq, hash: r.head_hash };
-  const events: StoredEvent[] = [];
-  for await (const e of allEvents(db, projectId)) events.push(e);
-  return verifyEvents(events, heads);
+  const v = new ChainVerifier(heads);
+  for await (const e of allEvents(db, projectId)) if (!v.push(e)) break;
+  return v.finish();
 }

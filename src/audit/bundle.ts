@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { canonicalJson, sha256 } from '../canonical.ts';
 import { VtError } from '../errors.ts';
-import { canonicalJson, sha256 } from '../store/canonical.ts';
 import { type ChainHead, type StoredEvent, type VerifyResult, verifyEvents } from '../store/chain.ts';
 import { fromStoredNodes } from '../store/merkle-log.ts';
 import type { Db } from '../store/store.ts';
@@ -243,6 +243,8 @@ export interface BundleLogCheck {
   proofs: number;
   /** Size of the previous export's checkpoint the bundle proved consistency from. */
   previous: number | null;
+  /** The bundle holds every leaf of the checkpoint, and they give its root (a whole-store bundle). */
+  complete: boolean;
   problems: string[];
 }
 
@@ -352,6 +354,7 @@ function checkLog(
     key: key?.vkey ?? null,
     proofs: 0,
     previous: null,
+    complete: false,
     problems,
   };
   if (!cp) return out;
@@ -397,6 +400,7 @@ function checkLog(
       problems.push(
         "the bundle's events do not give the signed root: an event was inserted, dropped or rewritten",
       );
+    else if (!problems.length) out.complete = true;
   }
   // Consistency with the previous export: nothing signed then was rewritten since.
   if (m.log.previous) {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type StoredEvent, type VerifyResult, verifyEvents } from '../store/chain.ts';
+import { ChainVerifier, type VerifyResult } from '../store/chain.ts';
 import { fromStoredNodes, readLeafHashes, readLogState } from '../store/merkle-log.ts';
 import type { Db } from '../store/store.ts';
 import { allEvents } from './audit.ts';
@@ -162,6 +162,8 @@ export async function verifyLog(
       if (wanted.has(range.size)) rootAt.set(range.size, rangeRoot(range));
     }
     after = rows[rows.length - 1]!.gseq;
+    // A turn of the event loop between pages lets the garbage collector keep the heap flat.
+    await new Promise((r) => setImmediate(r));
   }
   const size = range.size;
   const root = rangeRoot(range);
@@ -226,6 +228,13 @@ export async function verifyLog(
       message: `${named(firstDiff.event)} is not the event the sequencer logged when it was appended: rewritten (after the latest checkpoint, so no signature covers it)`,
     });
   }
+
+  // The state row the sequencer extends (and checkpoints are signed from) must give the same root.
+  if (!findings.length && size === state.range.size && !root.equals(state.root))
+    findings.push({
+      kind: 'rewritten',
+      message: `the log's state row (size ${size}) gives root ${state.root.toString('base64')}, but its events give ${root.toString('base64')}: the state row was rewritten`,
+    });
 
   const uncovered = latest ? Math.max(0, size - latest.size) : size;
   if (latest && uncovered)
@@ -324,9 +333,10 @@ export async function verifyTrail(
   db: Db,
   opts: { dir: AuditDir | null; key: NoteVerifier | null; project?: string | undefined },
 ): Promise<TrailResult> {
-  const events: StoredEvent[] = [];
-  for await (const e of allEvents(db, opts.project)) events.push(e);
-  const chain = verifyEvents(events);
+  // Events stream through the chain check: memory holds a page and one head per project.
+  const v = new ChainVerifier();
+  for await (const e of allEvents(db, opts.project)) if (!v.push(e)) break;
+  const chain = v.finish();
   const heads = await headFindings(db, chain, opts.project);
   const log = await verifyLog(db, opts);
   const findings = [...heads, ...log.findings];

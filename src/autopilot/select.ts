@@ -1,19 +1,5 @@
+import type { QueueRow } from '../store/queue.ts';
 import { PRIORITIES } from '../types.ts';
-
-/** A claimable-looking ticket row, as the queue query returns it. */
-export interface QueueRow {
-  id: string;
-  project_id: string;
-  status: string;
-  not_before: string | null;
-  priority: string;
-  labels: string;
-  created_at: string;
-  seq: number;
-  last_claim_at: string | null;
-  assignee: string | null;
-  lease_expires_at: string | null;
-}
 
 export interface SelectOptions {
   now: Date;

@@ -5,19 +5,18 @@ import { executorLabel, runAgentSession } from '../agents/dispatch.ts';
 import { runCommandExecutor } from '../agents/executors/command.ts';
 import { applyReport, readReport } from '../agents/report.ts';
 import type { ExecutorResult } from '../agents/types.ts';
+import { sha256 } from '../canonical.ts';
 import { buildHandoff, DEFAULT_BUDGET_TOKENS } from '../context/handoff.ts';
 import type { Claim } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
 import { processId } from '../io/ancestry.ts';
-import { sha256 } from '../store/canonical.ts';
+import { packageVersion } from '../package.ts';
 import { forgetSessionProcesses, registerSessionProcess } from '../store/session-processes.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
 import { hostSession } from './session-host.ts';
 import type { AutopilotDeps, AutopilotOptions, Progress } from './worker.ts';
 
-const VERSION = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+const VERSION = packageVersion();
 
 /*
  * One session of a ticket: its handoff packet, its executor, and the report it leaves.
@@ -33,17 +32,18 @@ export async function runSession(
   actor: string,
   signal: AbortSignal,
   emit: (p: Progress) => void,
+  /** A supporting role's session, after the owner's (src/autopilot/support.ts). */
+  support?: string,
 ): Promise<ExecutorResult> {
   const { engine, tickets, root } = deps;
   const { projectId, ticket } = claim;
-  const log = join(root, '.vt', 'logs', `${sessionOf(claim)}.log`);
-  const session = await tickets.startSession(claim, {
-    role: actor.slice(6),
-    executor: spec.kind,
-    workspace: ws,
-    log,
-    actor,
-  });
+  const name = `${sessionOf(claim)}${support ? `-${support}` : ''}`;
+  const log = join(root, '.vt', 'logs', `${name}.log`);
+  const session = await tickets.startSession(
+    claim,
+    { role: actor.slice(6), executor: spec.kind, workspace: ws, log, actor },
+    support,
+  );
   emit({ type: 'session', project: projectId, ticket: ticket.id, session, executor: executorLabel(spec) });
   const handoff = await ensureHandoff(deps, projectId, opts.handoffBudget ?? DEFAULT_BUDGET_TOKENS);
   const reportFile = join(root, '.vt', 'reports', `${session}.json`);
@@ -206,15 +206,8 @@ export async function ensureHandoff(deps: AutopilotDeps, projectId: string, budg
   const { engine, tickets, root } = deps;
   const s = await engine.state(projectId);
   const rel = join('.vt', 'handoffs', projectId, `${String(s.visit).padStart(3, '0')}-${s.phase}.md`);
-  const existing = await engine.store.db
-    .selectFrom('handoffs')
-    .select('path')
-    .where('project_id', '=', projectId)
-    .where('phase', '=', s.phase)
-    .where('visit', '=', s.visit)
-    .executeTakeFirst();
+  if (s.handoff) return join(root, s.handoff.path);
   const train = await engine.train(s.trainHash);
-  if (existing) return join(root, existing.path);
   const h = buildHandoff(s, train, budget);
   mkdirSync(join(root, '.vt', 'handoffs', projectId), { recursive: true });
   writeFileSync(join(root, rel), h.text);

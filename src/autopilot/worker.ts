@@ -1,16 +1,18 @@
 import { hostname } from 'node:os';
 import { resolveExecutor } from '../agents/dispatch.ts';
 import { phaseOf } from '../engine/core.ts';
-import { startCommit } from '../engine/tickets.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { RecordedEvent } from '../engine/events.ts';
 import type { Claim, Tickets } from '../engine/ticket-ops.ts';
+import { startCommit } from '../engine/tickets.ts';
 import { VtError } from '../errors.ts';
+import { classifyFailure } from '../failures.ts';
 import type { GateResult } from '../gates/types.ts';
 import { getControl, queueRows } from '../store/queue.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
 import { nextWake, selectTickets } from './select.ts';
 import { runSession, sessionOf } from './session.ts';
+import { runSupport } from './support.ts';
 import { type Workspaces, workspaceDir } from './workspace.ts';
 
 export interface AutopilotDeps {
@@ -122,8 +124,10 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
   const emit = (p: Progress) => opts.onProgress?.(p);
   const db = deps.engine.store.db;
   let claimedAny = false;
+  let diskFull: VtError | null = null;
 
   for (;;) {
+    if (diskFull) break;
     if (opts.signal?.aborted) {
       summary.stopped = 'signal';
       break;
@@ -163,6 +167,14 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
             emit({ type: 'lost', project: claim.projectId, ticket: claim.ticket.id, reason: err.message });
             return;
           }
+          // A full disk is no failed attempt: stop the autopilot (no retry storm, no blocked ticket);
+          // run again once space is freed, and the ticket is taken over after its lease.
+          const machine = classifyFailure(err);
+          if (machine instanceof VtError && machine.code === 'DISK_FULL') {
+            diskFull ??= machine;
+            abortAll.abort();
+            return;
+          }
           // Anything else (a broken workspace, a git failure) is a failed attempt, never a dead loop.
           const reason = `${claim.ticket.phase}: ${err instanceof Error ? err.message : String(err)}`;
           try {
@@ -181,7 +193,11 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
       inFlight.add(job);
     }
     if (inFlight.size) {
-      await Promise.race([...inFlight, sleep(opts.pollMs, opts.signal)]);
+      // The poll timer is cancelled once a ticket finishes, so `--once` exits without waiting it out.
+      const tick = new AbortController();
+      const signals = opts.signal ? [tick.signal, opts.signal] : [tick.signal];
+      await Promise.race([...inFlight, sleep(opts.pollMs, AbortSignal.any(signals))]);
+      tick.abort();
       continue;
     }
     if (opts.once) {
@@ -205,6 +221,7 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
   }
   abortAll.abort();
   await Promise.allSettled(inFlight);
+  if (diskFull) throw diskFull;
   for (const source of opts.sources ?? []) await source.deliver().catch(() => 0);
   summary.waiting = Number(
     (
@@ -286,6 +303,8 @@ async function runTicket(
         await reportFailure(opts, projectId, ticket.id, c.events, summary, emit);
         return;
       }
+      await runSupport(deps, opts, claim, phase, train, ws, lost.signal, emit);
+      if (lost.signal.aborted) throw new VtError('CONFLICT', `lost the lease on ${ticket.id}`);
     }
     const f = await tickets.finish(claim, auto, opts.backoffMs);
     const o = f.outcome;

@@ -3,10 +3,9 @@ import { join, resolve } from 'node:path';
 import { AUDIT_DIR } from '../audit/audit-dir.ts';
 import { logKeyFile } from '../audit/log-key.ts';
 import { VtError } from '../errors.ts';
-import { loadIntegrations } from '../integrations/config.ts';
 import { ancestry } from '../io/ancestry.ts';
 import { sessionOfProcesses } from '../store/session-processes.ts';
-import { type AuditOptions, defaultDbPath, findRoot, openVt, type Vt } from '../wiring.ts';
+import { type AuditOptions, defaultDbPath, findRoot, type Vt } from '../wiring.ts';
 import { type Io, useColor } from './output.ts';
 import { type SessionEnv, sessionEnv } from './session-client.ts';
 
@@ -19,16 +18,27 @@ export interface GlobalOptions {
   dir?: string;
   idempotencyKey?: string;
   synchronous?: 'FULL' | 'NORMAL';
+  /** Times in UTC instead of the local zone. */
+  utc?: boolean;
 }
 
-/** What a command handler gets: where to write, who acts, and a lazily opened store. */
+/**
+ * What a command handler gets: where to write, who acts, and a store opened on first use — read-only
+ * for read commands (`ctx.vt({ readonly: true })`: no migration, no write lock, a read-only file can
+ * be read), for writing otherwise.
+ */
 export class CliContext {
   readonly io: Io;
   readonly opts: GlobalOptions;
   #vt: Vt | null = null;
+  #readonly = false;
+  /** The store's path once it was looked up, for error messages. */
+  storeLocation: string | null = null;
   constructor(io: Io, opts: GlobalOptions) {
     this.io = io;
     this.opts = opts;
+    // Times are shown and read in the local zone; --utc makes the process's zone UTC.
+    if (opts.utc) process.env.TZ = 'UTC';
   }
   get color(): boolean {
     return useColor(this.io, this.opts.color);
@@ -94,19 +104,33 @@ export class CliContext {
     if (fromEnv) return fromEnv;
     return defaultDbPath(this.requireRoot());
   }
-  async vt(): Promise<Vt> {
+  get utc(): boolean {
+    return !!this.opts.utc;
+  }
+  async vt(opts: { readonly?: boolean } = {}): Promise<Vt> {
+    // A write after a read in the same command reopens the store for writing.
+    if (this.#vt && this.#readonly && !opts.readonly) await this.close();
     if (!this.#vt) {
       const sync =
         this.opts.synchronous ??
         (this.io.env.VT_SQLITE_SYNCHRONOUS?.toUpperCase() as 'FULL' | 'NORMAL' | undefined);
       if (sync && sync !== 'FULL' && sync !== 'NORMAL')
         throw new VtError('BAD_INPUT', `VT_SQLITE_SYNCHRONOUS must be FULL or NORMAL, not ${sync}`);
-      const integrations = loadIntegrations(this.root(), this.io.env);
-      this.#vt = await openVt(this.dbTarget(), {
+      const target = this.dbTarget();
+      this.storeLocation = target;
+      const { openVt } = await import('../wiring.ts');
+      // Integrations turn written events into outbox entries: a read-only store writes none.
+      const integrations = opts.readonly
+        ? undefined
+        : (await import('../integrations/config.ts')).loadIntegrations(this.root(), this.io.env);
+      this.#vt = await openVt(target, {
         ...(sync ? { synchronous: sync } : {}),
-        integrations,
-        audit: this.audit(),
+        readonly: !!opts.readonly,
+        ...(integrations ? { integrations } : {}),
+        audit: opts.readonly ? null : this.audit(),
       });
+      this.#readonly = !!opts.readonly;
+      this.storeLocation = this.#vt.store.location;
       const found = await sessionOfProcesses(this.#vt.store.db, hostname(), ancestry());
       if (found) this.#detected = { actor: found.actor, session: found.session };
     }

@@ -1,8 +1,34 @@
+/**
+ * The `vt` command tree.
+ *
+ * Adding a command: write `src/cli/commands/NAME.ts` exporting `registerNAME(program, withCtx)`,
+ * and call it in buildProgram below. Every command module is loaded on every run (even for
+ * `vt --help`), so a command module imports only light things at its top: commander types,
+ * `../output.ts`, `../../errors.ts`, `../../types.ts`, `../../package.ts`, `import type` of anything.
+ * Everything heavy — the engine, the store (Kysely, better-sqlite3), train loading (yaml, zod),
+ * SDKs (AI SDK, MCP SDK, Octokit) — is imported inside the action:
+ *
+ *   .action(withCtx(async (ctx, project: string) => {
+ *     const [{ engine }, { Tickets }] = await Promise.all([ctx.vt(), import('../../engine/ticket-ops.ts')]);
+ *     ...
+ *   }))
+ *
+ * Read commands open the store with `ctx.vt({ readonly: true })` (no migration, no write lock).
+ * Each command gets `--help` with an `Examples:` section (test/cli.test.ts checks every one), and
+ * test/startup.test.ts fails when `vt --help` loads a heavy module.
+ */
 import { Command, CommanderError } from 'commander';
 import { coerceError, exitCodeOf, VtError } from '../errors.ts';
+import { classifyFailure } from '../failures.ts';
+import { packageVersion } from '../package.ts';
+import { didYouMean } from '../suggest.ts';
+import { registerAgents } from './commands/agents.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerAutopilot } from './commands/autopilot.ts';
+import { registerCompletion } from './commands/completion.ts';
+import { registerDb } from './commands/db.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerDoctor } from './commands/doctor.ts';
 import { registerIssue } from './commands/issue.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerMcp } from './commands/mcp.ts';
@@ -20,10 +46,14 @@ import { callSessionTool } from './session-client.ts';
 
 export const EXIT_CODES_HELP = `Exit codes
   0    success
-  1    a negative verdict: a gate did not pass, tampering was found
-  2    bad input or usage: a malformed train, an unknown project, a refused path
-  3    an internal or store error
-  4    not permitted: the actor lacks the role, or did the work it tries to approve
+  1    a negative verdict: a gate did not pass, tampering was found, a check found a problem
+  2    bad input or usage: a malformed train, an unknown project or command, a refused path
+  3    a store or internal error: the store is empty, truncated or corrupt (restore a backup:
+       vt db restore FILE, or import an audit export: vt db import BUNDLE), or a bug in vt
+  4    not permitted: the actor lacks the role or did the work it tries to approve; a read-only
+       store or folder that the command must write
+  5    no space left on a device (SQLITE_FULL, ENOSPC): nothing was half-written; free space and
+       run the same command again
   130  interrupted
 `;
 
@@ -38,13 +68,15 @@ export function buildProgram(
     )
     .option(
       '--db <url>',
-      'store: a SQLite path or sqlite:PATH (default .vt/vt.db beside vt.yaml; env VT_DATABASE_URL)',
+      'store: a SQLite path, sqlite:PATH or postgres://URL (default .vt/vt.db beside vt.yaml; env VT_DATABASE_URL)',
     )
     .option('--as <actor>', 'who is acting (env VT_ACTOR; default: your login name)')
     .option('--json', 'machine-readable output on stdout')
     .option('--no-color', 'no colour (also NO_COLOR, CLICOLOR=0, TERM=dumb)')
     .option('-C, --dir <dir>', 'run as if started in DIR')
     .option('--idempotency-key <key>', 'make a retried write a no-op (env VT_IDEMPOTENCY_KEY)')
+    .option('--utc', 'show and read times in UTC instead of the local time zone')
+    .version(packageVersion(), '-V, --version', 'print the version of vt')
     .showSuggestionAfterError(true)
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .exitOverride()
@@ -55,9 +87,10 @@ Examples:
   vt init                       write vt.yaml from the ml-value-train template and create the store
   vt project create "Churn model" --team growth
   vt status churn-model         where the project stands and what its gates say
-  vt tick churn-model problem-stated
+  vt tick churn-model capture-request
   vt advance churn-model        evaluate the exit gates and move on
-  vt demo                       run a whole project through all 18 phases
+  vt demo --dir demo            run a whole project through all 18 phases
+  vt doctor                     check this machine and the store
   vt help exit-codes`,
     );
   const withCtx: WithCtx =
@@ -87,8 +120,10 @@ Examples:
             ctx,
             ...args.slice(0, -1),
           );
+        } catch (err) {
+          throw await explain(err, ctx);
         } finally {
-          await ctx.close();
+          await ctx.close().catch(() => {});
         }
       });
     };
@@ -106,6 +141,10 @@ Examples:
   registerToken(program, withCtx);
   registerNotify(program, withCtx);
   registerMlflow(program, withCtx);
+  registerDb(program, withCtx);
+  registerAgents(program, withCtx);
+  registerDoctor(program, withCtx);
+  registerCompletion(program, withCtx);
   return program;
 }
 
@@ -117,6 +156,67 @@ function commandPath(cmd: Command): string {
   const names: string[] = [];
   for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
   return names.join(' ');
+}
+
+/** Name machine failures (full disk, damaged or read-only store) and suggest the project meant. */
+async function explain(err: unknown, ctx: CliContext): Promise<unknown> {
+  const e = classifyFailure(err, ctx.storeLocation ? { store: ctx.storeLocation } : {});
+  const missing =
+    e instanceof VtError && e.code === 'NOT_FOUND' ? /^no project "(.*)"$/.exec(e.message) : null;
+  if (!missing) return e;
+  try {
+    const { store } = await ctx.vt({ readonly: true });
+    const ids = (await store.db.selectFrom('projects').select('id').execute()).map((r) => r.id);
+    const mean = didYouMean(missing[1]!, ids);
+    return new VtError('NOT_FOUND', (e as VtError).message, {
+      hint: `${mean ? `${mean} ` : ''}See: vt project list`,
+      details: { project: missing[1], ...(e as VtError).details },
+    });
+  } catch {
+    return e;
+  }
+}
+
+/**
+ * A word where a command was expected that names none (`vt worker --help`): a usage error with a
+ * suggestion, even when --help follows (commander would print the parent's help and exit 0).
+ */
+export function unknownCommand(program: Command, argv: readonly string[]): VtError | null {
+  let cmd = program;
+  const valued = (c: Command, flag: string) => {
+    for (let at: Command | null = c; at; at = at.parent) {
+      const o = at.options.find((x) => x.short === flag || x.long === flag);
+      if (o) return o.required;
+    }
+    return false;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return null;
+    if (a.startsWith('-')) {
+      if (!a.includes('=') && valued(cmd, a)) i++;
+      continue;
+    }
+    if (!cmd.commands.length) return null;
+    const sub = cmd.commands.find((c) => c.name() === a || c.aliases().includes(a));
+    if (!sub) {
+      if (cmd === program && a === 'help') return null;
+      const names = cmd.commands.filter((c) => !(c as { _hidden?: boolean })._hidden).map((c) => c.name());
+      const where = [...commandNames(cmd), a].join(' ');
+      const mean = didYouMean(a, names);
+      return new VtError('USAGE', `unknown command "${where}"`, {
+        hint: `${mean ? `${mean} ` : ''}See: ${['vt', ...commandNames(cmd).slice(1), '--help'].join(' ')}`,
+      });
+    }
+    cmd = sub;
+  }
+  return null;
+}
+
+function commandNames(cmd: Command): string[] {
+  const out: string[] = [];
+  for (let at: Command | null = cmd; at; at = at.parent) out.unshift(at.name());
+  return out;
 }
 
 /** Wrap a command handler: build its context from the global options, map errors, close the store. */
@@ -137,11 +237,16 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     try {
       code = (await fn()) ?? 0;
     } catch (err) {
-      const e = coerceError(err);
+      const e = coerceError(classifyFailure(err));
       printError(io, e, { json: wantsJson, color });
       code = exitCodeOf(e);
     }
   });
+  const unknown = unknownCommand(program, argv);
+  if (unknown) {
+    printError(io, unknown, { json: wantsJson, color });
+    return exitCodeOf(unknown);
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
@@ -151,8 +256,20 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       if (err.code === 'commander.help') return 0;
       return 2;
     }
-    printError(io, err, { json: wantsJson, color });
-    return exitCodeOf(err);
+    const e = classifyFailure(err);
+    printError(io, e, { json: wantsJson, color });
+    return exitCodeOf(e);
   }
   return code;
+}
+
+/**
+ * The last resort for an error nothing caught (an 'error' event of a stream, a rejected promise
+ * nobody awaited): named like any other failure, with its exit code, instead of a crash that
+ * exits 1 (which means "a negative verdict").
+ */
+export function crashed(err: unknown, io: Io = processIo()): number {
+  const e = coerceError(classifyFailure(err));
+  printError(io, e, { json: false, color: false });
+  return exitCodeOf(e);
 }

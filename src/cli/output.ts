@@ -87,9 +87,22 @@ export function table(io: Io, headers: string[], rows: string[][], opts: { wide?
   return `${lines.join('\n')}\n`;
 }
 
-/** "3m ago" on a terminal, ISO-8601 when piped. */
+/**
+ * A time as ISO-8601 in the local time zone, with its offset (2026-12-25T00:00:00.000+01:00).
+ * `--utc` sets TZ=UTC for the process, which makes this UTC.
+ */
+export function localIso(t: Date | string): string {
+  const d = typeof t === 'string' ? new Date(t) : t;
+  if (Number.isNaN(d.getTime())) return String(t);
+  const off = -d.getTimezoneOffset();
+  const p = (n: number, w = 2) => String(Math.abs(n)).padStart(w, '0');
+  const zone = off === 0 ? 'Z' : `${off > 0 ? '+' : '-'}${p(Math.trunc(off / 60))}:${p(off % 60)}`;
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}${zone}`;
+}
+
+/** "3m ago" on a terminal, ISO-8601 in the local zone (or UTC with --utc) when piped. */
 export function when(io: Io, iso: string, now = Date.now()): string {
-  if (!io.isTTY) return iso;
+  if (!io.isTTY) return localIso(iso);
   const s = Math.round((now - Date.parse(iso)) / 1000);
   if (s < 60) return `${Math.max(s, 0)}s ago`;
   if (s < 3600) return `${Math.round(s / 60)}m ago`;

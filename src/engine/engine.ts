@@ -2,8 +2,9 @@ import { VtError } from '../errors.ts';
 import { evaluateGates, gatesPassed } from '../gates/registry.ts';
 import type { GateIo, GateResult } from '../gates/types.ts';
 import { appendEvents, findByIdempotencyKey, readEvents, toRecorded } from '../store/append.ts';
-import { project } from '../store/projector.ts';
 import { rememberRequest, requestOf } from '../store/idempotency.ts';
+import { project } from '../store/projector.ts';
+import { loadState } from '../store/snapshots.ts';
 import type { Store, Trx } from '../store/store.ts';
 import type { LoadedTrain } from '../train/loader.ts';
 import { type Train, TrainSchema } from '../train/schema.ts';
@@ -146,22 +147,11 @@ export class Engine {
     return t;
   }
 
-  /** The project's state folded from its events (cached, caught up incrementally). */
+  /** The project's state: cached, or from its latest snapshot and the events after it. */
   async state(projectId: string, trx?: Trx): Promise<ProjectState> {
-    const cached = this.#states.get(projectId);
-    const db = trx ?? this.store.db;
-    if (cached) {
-      // The projection's head moves in the same transaction as the events: a cheap freshness check.
-      const head = await db
-        .selectFrom('projects')
-        .select('head_seq')
-        .where('id', '=', projectId)
-        .executeTakeFirst();
-      if (head && head.head_seq === cached.seq) return cached;
-    }
-    const rows = await readEvents(db, projectId, cached?.seq ?? 0);
-    let s = cached;
-    for (const row of rows) s = evolve(s, toRecorded(row));
+    const s = await loadState(trx ?? this.store.db, projectId, this.#states.get(projectId), evolve, {
+      write: !!trx,
+    });
     if (!s) {
       throw new VtError('NOT_FOUND', `no project "${projectId}"`, {
         hint: 'List projects with: vt project list',
@@ -205,6 +195,7 @@ export class Engine {
       phase: first,
     });
     const committed = await this.store.transaction(async (trx) => {
+      await this.store.lockProject(trx, id);
       if (who.idempotencyKey) {
         const prior = await findByIdempotencyKey(trx, id, who.idempotencyKey);
         if (prior) {
@@ -526,6 +517,7 @@ export class Engine {
       const train = await this.train(before.trainHash);
       const gathered = await gather(before, train);
       const result = await this.#guard(projectId, async (trx) => {
+        await this.store.lockProject(trx, projectId);
         if (who.idempotencyKey) {
           const prior = await findByIdempotencyKey(trx, projectId, who.idempotencyKey);
           if (prior) {

@@ -187,6 +187,8 @@ export interface ProjectState {
   waivers: Record<string, WaiverRecord>;
   /** The last recorded evaluation of each phase's exit gates. */
   evaluations: Record<string, EvaluationRecord>;
+  /** The handoff packet recorded for the current visit, if one was built. */
+  handoff: { path: string; sha256: string; tokens: number; truncated: boolean; seq: number } | null;
   issues: Record<string, IssueState>;
   tickets: Record<string, TicketState>;
   sessions: Record<string, SessionState>;
@@ -236,6 +238,7 @@ function enter(s: ProjectState, phase: string): void {
   s.evidence[phase] = emptyEvidence(phase, s.visit, n);
   s.approvals = [];
   s.waivers = {};
+  s.handoff = null;
 }
 
 /** An agent session's evidence stops counting when the session ends without succeeding. */
@@ -282,6 +285,7 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       approvals: [],
       waivers: {},
       evaluations: {},
+      handoff: null,
       issues: {},
       tickets: {},
       sessions: {},
@@ -539,7 +543,12 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
     case 'context.added':
       s.context.push({ seq: e.seq, actor: e.actor, ...e.payload });
       break;
-    case 'handoff.built':
+    case 'handoff.built': {
+      const p = e.payload;
+      if (p.visit === s.visit && p.phase === s.phase)
+        s.handoff = { path: p.path, sha256: p.sha256, tokens: p.tokens, truncated: p.truncated, seq: e.seq };
+      break;
+    }
     case 'alert.raised':
     case 'session.tool-called':
       break;

@@ -1,8 +1,9 @@
-import { selectTickets } from '../autopilot/select.ts';
 import { VtError } from '../errors.ts';
 import { gatesPassed } from '../gates/registry.ts';
 import type { GateResult } from '../gates/types.ts';
-import { extendLease, projectOfTicket, queueRows, releaseLease, upsertLease } from '../store/queue.ts';
+import { nextClaimable, projectBusy } from '../store/claims.ts';
+import { addMs, dbNow } from '../store/dialect.ts';
+import { extendLease, projectOfTicket, releaseLease, upsertLease } from '../store/queue.ts';
 import type { ContextKind } from '../types.ts';
 import { decideCheck, decideCommit } from './core.ts';
 import type { Committed, Engine, Who } from './engine.ts';
@@ -19,9 +20,11 @@ import {
   decideEndSession,
   decideFailAttempt,
   decideFinish,
+  decidePlan,
   decideRetry,
   decideStartSession,
   type IssueInput,
+  isOpen,
 } from './tickets.ts';
 
 export interface Claim {
@@ -59,13 +62,22 @@ export class Tickets {
     };
   }
 
+  /** Queue a ticket for the project's current phase unless one is open; returns the open or new ticket. */
+  async plan(projectId: string, who: Who): Promise<{ ticket: string; queued: boolean }> {
+    const c = await this.engine.decide(projectId, who, (s, t) => decidePlan(s, t));
+    const queued = c.events.find((e) => e.type === 'ticket.queued');
+    if (queued?.type === 'ticket.queued') return { ticket: queued.payload.ticket, queued: !c.replayed };
+    const open = Object.values(c.state.tickets).find((t) => t.phase === c.state.phase && isOpen(t));
+    return { ticket: open?.id ?? '', queued: false };
+  }
+
   assign(projectId: string, issue: string, assignee: string | null, who: Who): Promise<Committed> {
     return this.engine.decide(projectId, who, (s) => decideAssign(s, issue, assignee));
   }
 
   /**
-   * Select and claim the next ticket in one immediate transaction, so two workers can never take the
-   * same one. Writes the lease row with the claim event.
+   * Select and claim the next ticket in one transaction, so two workers can never take the same one.
+   * Writes the lease row with the claim event; lease times come from the database's clock.
    */
   async claimNext(
     worker: string,
@@ -75,18 +87,37 @@ export class Tickets {
     const now = engine.clock.now();
     const who = { actor: 'autopilot' };
     const claimed = await engine.transaction(async (trx) => {
-      const rows = selectTickets(await queueRows(trx, opts.project), {
-        now,
-        labels: opts.labels,
-        assignees: [worker],
-      });
-      for (const row of rows) {
+      const leaseNow = await dbNow(trx);
+      const skipTickets = new Set<string>();
+      const skipProjects = new Set<string>();
+      for (let tries = 0; tries < 100; tries++) {
+        const row = await nextClaimable(trx, {
+          project: opts.project,
+          labels: opts.labels,
+          assignees: [worker],
+          now: now.toISOString(),
+          leaseNow,
+          skipTickets,
+          skipProjects,
+        });
+        if (!row) return null;
+        // Another worker holds the project, or claimed in it since the query read: pass over it.
+        if (
+          !(await engine.store.tryLockProject(trx, row.project_id)) ||
+          (await projectBusy(trx, row.project_id, leaseNow))
+        ) {
+          skipProjects.add(row.project_id);
+          continue;
+        }
         const s = await engine.state(row.project_id, trx);
         let d: ReturnType<typeof decideClaim>;
         try {
           d = decideClaim(s, row.id, worker, now, row.status === 'running');
         } catch (err) {
-          if (err instanceof VtError) continue;
+          if (err instanceof VtError) {
+            skipTickets.add(row.id);
+            continue;
+          }
           throw err;
         }
         const recorded = await engine.appendIn(
@@ -96,13 +127,12 @@ export class Tickets {
           d.events,
           who,
         );
-        const expires = new Date(now.getTime() + opts.leaseMs).toISOString();
         await upsertLease(trx, {
           ticket: row.id,
           project_id: row.project_id,
           worker,
           lease_gen: d.gen,
-          expires_at: expires,
+          expires_at: addMs(leaseNow, opts.leaseMs),
         });
         return { projectId: row.project_id, recorded, gen: d.gen, mode: d.mode, id: row.id };
       }
@@ -121,10 +151,11 @@ export class Tickets {
   async startSession(
     claim: Claim,
     info: { role: string; executor: string; workspace: string; log: string; actor: string },
+    support?: string,
   ): Promise<string> {
     let session = '';
     await this.engine.decide(claim.projectId, { actor: info.actor }, (s) => {
-      const d = decideStartSession(s, claim.ticket.id, claim.gen, info);
+      const d = decideStartSession(s, claim.ticket.id, claim.gen, info, support);
       session = d.session;
       return d.events;
     });
@@ -198,8 +229,7 @@ export class Tickets {
 
   /** Extend the lease while work goes on; false means another worker has taken the ticket. */
   heartbeat(claim: Claim, worker: string, leaseMs: number): Promise<boolean> {
-    const expires = new Date(this.engine.clock.now().getTime() + leaseMs).toISOString();
-    return extendLease(this.engine.store.db, claim.ticket.id, claim.gen, worker, expires);
+    return extendLease(this.engine.store.db, claim.ticket.id, claim.gen, worker, leaseMs);
   }
 
   /**

@@ -116,6 +116,15 @@ export function decideAddIssue(s: ProjectState, train: Train, input: IssueInput)
   return [added, queueTicket(s, issue, phase, phase === s.phase ? s.visit : 0, latestBase(s), 'queued')];
 }
 
+/**
+ * The Conductor's planning step: a ticket for the current phase when none is open — decided and
+ * queued in one transaction, so two planners never queue two.
+ */
+export function decidePlan(s: ProjectState, train: Train): NewEvent[] {
+  if (Object.values(s.tickets).some((t) => t.phase === s.phase && isOpen(t))) return [];
+  return decideAddIssue(s, train, { title: `Carry ${s.name} through ${phaseOf(train, s.phase).name}` });
+}
+
 export function decideAssign(s: ProjectState, issue: string, assignee: string | null): NewEvent[] {
   if (!s.issues[issue]) throw new VtError('NOT_FOUND', `no issue "${issue}" in project ${s.id}`);
   if (s.issues[issue].assignee === assignee) return [];
@@ -204,10 +213,12 @@ export function decideStartSession(
   id: string,
   gen: number,
   info: { role: string; executor: string; workspace: string; log: string },
+  /** A supporting role's session in the same attempt: `<ticket>.s<gen>-<role>`. */
+  support?: string,
 ): { events: NewEvent[]; session: string } {
   const t = ticketOf(s, id);
   requireLease(t, gen);
-  const session = `${id}.s${gen}`;
+  const session = `${id}.s${gen}${support ? `-${support}` : ''}`;
   if (s.sessions[session]) return { events: [], session };
   return { events: [event('session.started', { session, ticket: id, phase: t.phase, ...info })], session };
 }

@@ -1,4 +1,4 @@
-import { canonicalJson, sha256 } from '../store/canonical.ts';
+import { canonicalJson, sha256 } from '../canonical.ts';
 import type { GateEvidence } from './types.ts';
 
 /**

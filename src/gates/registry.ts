@@ -1,11 +1,11 @@
-import { mlflowGate } from '../integrations/mlflow/gate.ts';
-import type { MlflowGateSpec } from '../integrations/mlflow/spec.ts';
+import type { MlflowGateSpec } from '../train/mlflow-spec.ts';
 import type { GateSpec } from '../train/schema.ts';
 import { approvalGate } from './approval.ts';
 import { artifactsGate } from './artifacts.ts';
 import { checklistGate } from './checklist.ts';
 import { commandGate } from './command.ts';
 import { metricGate } from './metric.ts';
+import { mlflowGate } from './mlflow.ts';
 import type { GateContext, GateResult } from './types.ts';
 
 type GateFn = (spec: GateSpec, ctx: GateContext) => Promise<GateResult>;

@@ -1,5 +1,9 @@
-import { z } from 'zod';
+import { createRequire } from 'node:module';
+import type { z } from 'zod';
 import type { ValidatorSpec } from '../train/schema.ts';
+
+// zod is loaded only when a JSON Schema validator runs: every CLI call loads the gates, few need it.
+const requireZod = () => (createRequire(import.meta.url)('zod') as typeof import('zod')).z;
 
 /** Check an artifact's content against one validator; returns the problem, or null when it holds. */
 export function validateContent(v: ValidatorSpec, size: number, text: string | undefined): string | null {
@@ -22,7 +26,8 @@ export function validateContent(v: ValidatorSpec, size: number, text: string | u
       }
       let schema: z.ZodType;
       try {
-        schema = z.fromJSONSchema(v.schema as Parameters<typeof z.fromJSONSchema>[0]);
+        const zod = requireZod();
+        schema = zod.fromJSONSchema(v.schema as Parameters<typeof zod.fromJSONSchema>[0]);
       } catch (err) {
         return `the schema cannot be used: ${(err as Error).message}`;
       }

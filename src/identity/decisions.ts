@@ -1,4 +1,4 @@
-import { canonicalJson } from '../store/canonical.ts';
+import { canonicalJson } from '../canonical.ts';
 import type { Json } from '../types.ts';
 import { type KeyRing, type PersonKey, statusOfKeyFor } from './people.ts';
 import { fingerprint } from './public-key.ts';

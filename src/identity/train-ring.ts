@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { VtError } from '../errors.ts';
-import type { Train } from '../train/schema.ts';
 import { type KeyRing, keyRingOf } from './people.ts';
+
+/** What the key ring needs of a train: its people's keys and the signers file it names. */
+type TrainKeys = Parameters<typeof keyRingOf>[0] & { signers?: string | undefined };
 
 /**
  * The key ring of a train file: its people's keys, plus the allowed_signers file it names under
@@ -10,7 +12,7 @@ import { type KeyRing, keyRingOf } from './people.ts';
  * part of the train's hash: whoever can write it can change who may sign.
  */
 export function keyRingForTrain(
-  loaded: { train: Train; file: string },
+  loaded: { train: TrainKeys; file: string },
   read: (path: string) => string = (p) => readFileSync(p, 'utf8'),
 ): KeyRing {
   const { train, file } = loaded;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import { VtError } from '../errors.ts';
-import { IntegrationsSchema, type IntegrationsSpec } from './schema.ts';
+import { IntegrationsSchema, type IntegrationsSpec } from '../train/integrations-schema.ts';
 
 /*
  * Where vt reaches the tools a team already runs: the `integrations:` block of vt.yaml, then the

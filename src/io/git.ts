@@ -6,6 +6,7 @@ import {
   existsSync,
   mkdirSync,
   realpathSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -113,8 +114,16 @@ export async function repoOf(root: string, prefer: 'auto' | 'private' = 'auto'):
   if (!repo) {
     const gitDir = join(root, '.vt', 'repo.git');
     if (!existsSync(join(gitDir, 'HEAD'))) {
+      // Made aside and renamed into place: another process starting at the same moment sees either
+      // no repository or a whole one.
       mkdirSync(join(root, '.vt'), { recursive: true });
-      await git(['init', '-q', '--bare', gitDir]);
+      const tmp = `${gitDir}.tmp-${process.pid}-${Date.now()}`;
+      await git(['init', '-q', '--bare', tmp]);
+      try {
+        renameSync(tmp, gitDir);
+      } catch {
+        rmSync(tmp, { recursive: true, force: true }); // another process made it first
+      }
     }
     repo = { root, gitDir, private: true };
   }

@@ -15,13 +15,19 @@ const refuse = (rel: string, why: string): never => {
  * must be a real folder (made when missing), and the file is opened with O_NOFOLLOW, so a symlink —
  * dangling or not — is refused, as is a hard link that would change a file elsewhere.
  */
-export async function writeInside(workspace: string, rel: string, content: string | Uint8Array): Promise<string> {
+export async function writeInside(
+  workspace: string,
+  rel: string,
+  content: string | Uint8Array,
+): Promise<string> {
   // The same refusals for the name itself (absolute, "..", NUL, "~", backslash...).
   await resolveInside(workspace, rel).catch((err: unknown) => {
     if (!(err instanceof VtError) || err.code !== 'NOT_FOUND') throw err;
   });
   const root = await realpath(workspace);
-  const parts = normalize(rel).split(sep).filter((p) => p && p !== '.');
+  const parts = normalize(rel)
+    .split(sep)
+    .filter((p) => p && p !== '.');
   if (!parts.length) refuse(rel, 'it names no file');
   let dir = root;
   for (const part of parts.slice(0, -1)) {

@@ -1,19 +1,31 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  ReadResourceRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { TOOL_ANNOTATIONS, TOOL_OUTPUTS } from '../agents/tool-outputs.ts';
 import {
   callSessionTool,
   MCP_TOOL_NAMES,
   record,
   SESSION_TOOLS,
   type SessionBinding,
+  sessionHandoff,
   type ToolName,
 } from '../agents/tools.ts';
 import type { Engine } from '../engine/engine.ts';
+import type { ProjectState } from '../engine/state.ts';
 import type { Tickets } from '../engine/ticket-ops.ts';
 import { requireLiveSession } from '../engine/tickets.ts';
 import { VtError } from '../errors.ts';
 import type { Train } from '../train/schema.ts';
 import { projectOfSession, projectOfSessionToken } from './session-token.ts';
+import { clientName, listEntry, refusal, toResult } from './wire.ts';
 
 export interface McpServerDeps {
   engine: Engine;
@@ -29,22 +41,57 @@ export interface McpServerDeps {
   track?: (work: Promise<unknown>) => void;
 }
 
+/** What `vt mcp` lists: fixed, so an agent's view of its tools cannot be changed by what it reads. */
+export const SESSION_TOOL_LIST = MCP_TOOL_NAMES.map((name) =>
+  listEntry(name, {
+    description: SESSION_TOOLS[name].description,
+    input: SESSION_TOOLS[name].input,
+    output: TOOL_OUTPUTS[name],
+    annotations: TOOL_ANNOTATIONS[name],
+  }),
+);
+
+const RESOURCES = [
+  {
+    uri: 'vt://train',
+    name: 'train',
+    description: 'The train the project follows (JSON)',
+    mimeType: 'application/json',
+  },
+  {
+    uri: 'vt://state',
+    name: 'state',
+    description: "The project's state, folded from its events (JSON)",
+    mimeType: 'application/json',
+  },
+  {
+    uri: 'vt://handoff',
+    name: 'handoff',
+    description: 'The handoff packet of the current phase (markdown)',
+    mimeType: 'text/markdown',
+  },
+] as const;
+
 /**
  * The MCP face of one agent session: tools, resources (the train, the project's state, the handoff
- * packet) and one prompt per role. A translation layer only: every tool goes through
- * callSessionTool, and every request first proves the session token.
+ * packet) and one prompt per role. A translation layer only: every request first proves the session
+ * token and that the session is live, every tool goes through callSessionTool, and every request
+ * (listings, reads, prompts and calls, refused or malformed ones included) is recorded as a
+ * `session.tool-called` event with what was asked and why it was refused.
  */
 export async function createMcpServer(deps: McpServerDeps): Promise<McpServer> {
-  const server = new McpServer(
+  const mcp = new McpServer(
     { name: 'vt', version: deps.version },
     {
       instructions:
         'Value Train: work one ticket of one phase. Call next_task first, then do the work in the workspace and report it with tick, put_artifact and record_metric. check_gates and request_advance tell you what is missing.',
     },
   );
+  const server = mcp.server;
+  server.registerCapabilities({ tools: {}, resources: {}, prompts: {} });
 
   /** The binding for this request, or a refusal (recorded in the session's project when it is known). */
-  const authenticate = async (tool: string): Promise<SessionBinding> => {
+  const authenticate = async (what: string): Promise<SessionBinding> => {
     const projectId = deps.token
       ? await projectOfSessionToken(deps.engine.store.db, deps.session, deps.token)
       : null;
@@ -54,7 +101,7 @@ export async function createMcpServer(deps: McpServerDeps): Promise<McpServer> {
         await record(
           { engine: deps.engine, projectId: claimed, session: deps.session },
           'mcp',
-          tool,
+          what,
           'refused',
           'NOT_PERMITTED: the session token does not match a live session',
         ).catch(() => {});
@@ -72,117 +119,145 @@ export async function createMcpServer(deps: McpServerDeps): Promise<McpServer> {
     };
   };
 
-  const call = async (name: ToolName, input: unknown) => {
+  /** A listing or read: the token, then a live session, then the answer; recorded either way. */
+  const open = async <T>(
+    what: string,
+    answer: (b: SessionBinding, s: ProjectState, train: Train) => Promise<T>,
+  ) => {
     let b: SessionBinding;
     try {
-      b = await authenticate(name);
+      b = await authenticate(what);
     } catch (err) {
-      return { ok: false as const, code: 'NOT_PERMITTED', message: (err as Error).message };
+      throw refusal('NOT_PERMITTED', (err as Error).message);
     }
-    return callSessionTool(b, name, input);
-  };
-
-  for (const name of MCP_TOOL_NAMES) {
-    const def = SESSION_TOOLS[name];
-    server.registerTool(
-      name,
-      {
-        description: def.description,
-        inputSchema: def.input,
-        annotations: { readOnlyHint: def.permission === null },
-      },
-      (input: unknown) => {
-        const work = call(name, input).then(toResult);
-        deps.track?.(work);
-        return work;
-      },
-    );
-  }
-
-  /** Read-only views need a live session too: the token, then the session's own state; recorded. */
-  const view = async (what: 'train' | 'state') => {
-    const b = await authenticate(`resource:${what}`);
     const s = await deps.engine.state(b.projectId);
     const actor = s.sessions[b.session]?.actor ?? 'mcp';
+    let value: T;
     try {
       requireLiveSession(s, b.session, actor);
+      value = await answer(b, s, await deps.engine.train(s.trainHash));
     } catch (err) {
-      await record(b, actor, `resource:${what}`, 'refused', (err as Error).message);
-      throw err;
+      const code = err instanceof VtError ? err.code : 'INTERNAL';
+      await record(b, actor, what, 'refused', `${code}: ${(err as Error).message}`.slice(0, 1000)).catch(
+        () => {},
+      );
+      throw refusal(code, (err as Error).message);
     }
-    await record(b, actor, `resource:${what}`, 'ok', null);
-    return { s, train: await deps.engine.train(s.trainHash) };
+    await record(b, actor, what, 'ok', null);
+    return value;
   };
 
-  server.registerResource(
-    'train',
-    'vt://train',
-    { description: 'The train the project follows (JSON)', mimeType: 'application/json' },
-    async (uri) => {
-      const { train } = await view('train');
-      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(train) }] };
-    },
-  );
-  server.registerResource(
-    'state',
-    'vt://state',
-    { description: "The project's state, folded from its events (JSON)", mimeType: 'application/json' },
-    async (uri) => {
-      const { s } = await view('state');
-      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(s) }] };
-    },
-  );
-  server.registerResource(
-    'handoff',
-    'vt://handoff',
-    { description: 'The handoff packet of the current phase (markdown)', mimeType: 'text/markdown' },
-    async (uri) => {
-      const outcome = await callSessionTool(await authenticate('get_handoff'), 'get_handoff', {});
-      if (!outcome.ok) throw new VtError('NOT_PERMITTED', outcome.message);
-      const { text } = outcome.value as { text: string };
-      return { contents: [{ uri: uri.href, mimeType: 'text/markdown', text }] };
-    },
+  const tracked =
+    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+    (...a: A): Promise<R> => {
+      const work = fn(...a);
+      deps.track?.(work.catch(() => {}));
+      return work;
+    };
+
+  server.setRequestHandler(
+    ListToolsRequestSchema,
+    tracked(async () => open('tools/list', async () => ({ tools: SESSION_TOOL_LIST }))),
   );
 
-  // Prompts name the train's roles, so they are known once the token is: without it, none are offered.
-  const known = await projectOfSessionToken(deps.engine.store.db, deps.session, deps.token).catch(() => null);
-  if (known) {
-    const s = await deps.engine.state(known);
-    const train = await deps.engine.train(s.trainHash);
-    for (const role of train.roles) {
-      server.registerPrompt(
-        `role-${role.id}`,
-        { description: `What the ${role.name} role is asked to do in each phase it owns` },
-        async () => {
-          await authenticate(`prompt:role-${role.id}`);
-          return {
-            description: `${role.name}: phase instructions`,
-            messages: [{ role: 'user', content: { type: 'text', text: roleInstructions(train, role.id) } }],
-          };
-        },
-      );
-    }
-  }
-  return server;
+  server.setRequestHandler(
+    CallToolRequestSchema,
+    tracked(async (req) => {
+      const name = clientName(req.params.name);
+      let b: SessionBinding;
+      try {
+        b = await authenticate(name);
+      } catch (err) {
+        return toResult({ ok: false, code: 'NOT_PERMITTED', message: (err as Error).message });
+      }
+      if (!(MCP_TOOL_NAMES as readonly string[]).includes(name)) {
+        const message = `there is no tool "${name}"; the tools are ${MCP_TOOL_NAMES.join(', ')}`;
+        const s = await deps.engine.state(b.projectId);
+        await record(b, s.sessions[b.session]?.actor ?? 'mcp', name, 'refused', `BAD_INPUT: ${message}`);
+        return toResult({ ok: false, code: 'BAD_INPUT', message });
+      }
+      return toResult(await callSessionTool(b, name as ToolName, req.params.arguments ?? {}));
+    }),
+  );
+
+  server.setRequestHandler(
+    ListResourcesRequestSchema,
+    tracked(async () => open('resources/list', async () => ({ resources: [...RESOURCES] }))),
+  );
+  server.setRequestHandler(
+    ListResourceTemplatesRequestSchema,
+    tracked(async () => open('resources/templates/list', async () => ({ resourceTemplates: [] }))),
+  );
+  server.setRequestHandler(
+    ReadResourceRequestSchema,
+    tracked(async (req) => {
+      const uri = clientName(req.params.uri);
+      return open(`resource:${uri}`, async (b, s, train) => {
+        const text =
+          uri === 'vt://train'
+            ? JSON.stringify(train)
+            : uri === 'vt://state'
+              ? JSON.stringify(s)
+              : uri === 'vt://handoff'
+                ? (await sessionHandoff(b, s, train)).text
+                : null;
+        if (text === null)
+          throw new VtError(
+            'NOT_FOUND',
+            `no resource ${uri}; the resources are ${RESOURCES.map((r) => r.uri).join(', ')}`,
+          );
+        const mimeType = RESOURCES.find((r) => r.uri === uri)!.mimeType;
+        return { contents: [{ uri, mimeType, text }] };
+      });
+    }),
+  );
+
+  server.setRequestHandler(
+    ListPromptsRequestSchema,
+    tracked(async () =>
+      open('prompts/list', async (_b, _s, train) => ({
+        prompts: train.roles.map((r) => ({
+          name: `role-${r.id}`,
+          description: `What the ${r.name} role is asked to do in each phase it owns`,
+        })),
+      })),
+    ),
+  );
+  server.setRequestHandler(
+    GetPromptRequestSchema,
+    tracked(async (req) => {
+      const name = clientName(req.params.name);
+      return open(`prompt:${name}`, async (_b, _s, train) => {
+        const role = train.roles.find((r) => `role-${r.id}` === name);
+        if (!role)
+          throw new VtError(
+            'NOT_FOUND',
+            `no prompt "${name}"; the prompts are ${train.roles.map((r) => `role-${r.id}`).join(', ')}`,
+          );
+        return {
+          description: `${role.name}: phase instructions`,
+          messages: [
+            {
+              role: 'user' as const,
+              content: { type: 'text' as const, text: roleInstructions(train, role.id) },
+            },
+          ],
+        };
+      });
+    }),
+  );
+  return mcp;
 }
 
-/** The instructions of every phase a role owns, as one prompt. */
+/** The instructions of every phase a role owns or supports, as one prompt. */
 export function roleInstructions(train: Train, roleId: string): string {
   const role = train.roles.find((r) => r.id === roleId)!;
-  const phases = train.phases.filter((p) => p.owner === roleId);
+  const phases = train.phases.filter((p) => p.owner === roleId || p.support?.includes(roleId));
   return [
     `You work as ${role.name}${role.description ? `: ${role.description.trim()}` : ''}.`,
     ...phases.map(
       (p) =>
-        `\n## ${p.name} (${p.id})\n${p.instructions?.trim() ?? p.description?.trim() ?? '(no instructions)'}`,
+        `\n## ${p.name} (${p.id})${p.owner === roleId ? '' : `, supporting ${p.owner}`}\n${p.instructions?.trim() ?? p.description?.trim() ?? '(no instructions)'}`,
     ),
   ].join('\n');
-}
-
-function toResult(outcome: Awaited<ReturnType<typeof callSessionTool>>): CallToolResult {
-  if (outcome.ok) return { content: [{ type: 'text', text: JSON.stringify(outcome.value) }] };
-  return {
-    content: [{ type: 'text', text: `refused (${outcome.code}): ${outcome.message}` }],
-    isError: true,
-  };
 }

@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { sha256 } from '../store/canonical.ts';
+import { sha256 } from '../canonical.ts';
 import type { Db } from '../store/store.ts';
 
 /*

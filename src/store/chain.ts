@@ -1,4 +1,4 @@
-import { canonicalJson, sha256 } from './canonical.ts';
+import { canonicalJson, sha256 } from '../canonical.ts';
 
 /** The hash that precedes the first event of every project's chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -66,73 +66,95 @@ export function verifyEvents(
   events: Iterable<StoredEvent>,
   expectedHeads?: Readonly<Record<string, ChainHead>>,
 ): VerifyResult {
-  const heads: Record<string, ChainHead> = {};
-  let checked = 0;
-  let current: string | null = null;
-  let prev = GENESIS_HASH;
-  let expectSeq = 1;
-  let firstBad: VerifyFailure | null = null;
-  const fail = (project_id: string, seq: number, reason: string) => {
-    firstBad ??= { project_id, seq, reason };
-  };
-  for (const e of events) {
-    if (e.project_id !== current) {
-      if (current !== null && heads[current] === undefined) break;
-      current = e.project_id;
-      if (heads[current]) {
-        fail(current, e.seq, 'events of this project are out of order');
-        break;
-      }
-      prev = GENESIS_HASH;
-      expectSeq = 1;
+  const v = new ChainVerifier(expectedHeads);
+  for (const e of events) if (!v.push(e)) break;
+  return v.finish();
+}
+
+/**
+ * The same check one event at a time, for events streamed from a store: memory holds one head per
+ * project, never the events.
+ */
+export class ChainVerifier {
+  readonly #expected: Readonly<Record<string, ChainHead>> | undefined;
+  readonly #heads: Record<string, ChainHead> = {};
+  #checked = 0;
+  #current: string | null = null;
+  #prev = GENESIS_HASH;
+  #expectSeq = 1;
+  #firstBad: VerifyFailure | null = null;
+
+  constructor(expectedHeads?: Readonly<Record<string, ChainHead>>) {
+    this.#expected = expectedHeads;
+  }
+
+  #fail(project_id: string, seq: number, reason: string): false {
+    this.#firstBad ??= { project_id, seq, reason };
+    return false;
+  }
+
+  /** Check the next event; false once a bad one is found (push no more). */
+  push(e: StoredEvent): boolean {
+    if (this.#firstBad) return false;
+    const heads = this.#heads;
+    if (e.project_id !== this.#current) {
+      if (this.#current !== null && heads[this.#current] === undefined) return false;
+      this.#current = e.project_id;
+      if (heads[e.project_id])
+        return this.#fail(e.project_id, e.seq, 'events of this project are out of order');
+      this.#prev = GENESIS_HASH;
+      this.#expectSeq = 1;
     }
-    checked++;
+    this.#checked++;
+    const expectSeq = this.#expectSeq;
     if (e.seq !== expectSeq) {
       // A chain of a project nobody recorded is itself the bad event; a known chain lacks its start.
-      if (expectSeq === 1 && expectedHeads && !expectedHeads[e.project_id])
-        fail(e.project_id, e.seq, `an event of an unknown project (its chain starts at ${e.seq})`);
-      else if (expectSeq === 1) fail(e.project_id, 1, `the chain starts at ${e.seq}: event 1 is missing`);
-      else
-        fail(
+      if (expectSeq === 1 && this.#expected && !this.#expected[e.project_id])
+        return this.#fail(
           e.project_id,
-          expectSeq,
-          e.seq > expectSeq ? `event ${expectSeq} is missing` : 'sequence repeats',
+          e.seq,
+          `an event of an unknown project (its chain starts at ${e.seq})`,
         );
-      break;
+      if (expectSeq === 1)
+        return this.#fail(e.project_id, 1, `the chain starts at ${e.seq}: event 1 is missing`);
+      return this.#fail(
+        e.project_id,
+        expectSeq,
+        e.seq > expectSeq ? `event ${expectSeq} is missing` : 'sequence repeats',
+      );
     }
-    if (sha256(e.payload) !== e.payload_sha256) {
-      fail(e.project_id, e.seq, 'payload does not match its digest');
-      break;
-    }
-    if (e.prev_hash !== prev) {
-      fail(e.project_id, e.seq, 'prev_hash does not match the previous event');
-      break;
-    }
+    if (sha256(e.payload) !== e.payload_sha256)
+      return this.#fail(e.project_id, e.seq, 'payload does not match its digest');
+    if (e.prev_hash !== this.#prev)
+      return this.#fail(e.project_id, e.seq, 'prev_hash does not match the previous event');
     let computed: string;
     try {
-      computed = eventHash(prev, e);
+      computed = eventHash(this.#prev, e);
     } catch {
-      fail(e.project_id, e.seq, 'metadata is not canonical JSON');
-      break;
+      return this.#fail(e.project_id, e.seq, 'metadata is not canonical JSON');
     }
-    if (computed !== e.hash) {
-      fail(e.project_id, e.seq, 'hash does not match the event');
-      break;
-    }
+    if (computed !== e.hash) return this.#fail(e.project_id, e.seq, 'hash does not match the event');
     heads[e.project_id] = { seq: e.seq, hash: e.hash };
-    prev = e.hash;
-    expectSeq++;
+    this.#prev = e.hash;
+    this.#expectSeq++;
+    return true;
   }
-  if (!firstBad && expectedHeads) {
-    for (const [project, head] of Object.entries(expectedHeads)) {
-      const got = heads[project];
-      if (!got) fail(project, 1, 'the project has a recorded head but no events');
-      else if (got.seq < head.seq)
-        fail(project, got.seq + 1, `events after ${got.seq} are missing (head is ${head.seq})`);
-      else if (got.seq === head.seq && got.hash !== head.hash)
-        fail(project, got.seq, 'the chain head differs');
-      if (firstBad) break;
+
+  /** The verdict, after comparing the chains' ends with the expected heads. */
+  finish(): VerifyResult {
+    const heads = this.#heads;
+    if (!this.#firstBad && this.#expected) {
+      for (const [project, head] of Object.entries(this.#expected)) {
+        const got = heads[project];
+        if (!got) this.#fail(project, 1, 'the project has a recorded head but no events');
+        else if (got.seq < head.seq)
+          this.#fail(project, got.seq + 1, `events after ${got.seq} are missing (head is ${head.seq})`);
+        else if (got.seq === head.seq && got.hash !== head.hash)
+          this.#fail(project, got.seq, 'the chain head differs');
+        if (this.#firstBad) break;
+      }
     }
+    const firstBad = this.#firstBad;
+    return { ok: !firstBad, checked: this.#checked, projects: Object.keys(heads).length, firstBad, heads };
   }
-  return { ok: !firstBad, checked, projects: Object.keys(heads).length, firstBad, heads };
 }

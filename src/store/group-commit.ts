@@ -51,8 +51,14 @@ export class GroupCommitter<DB> {
                 await sql`release vt_group`.execute(trx);
                 outcomes.push({ ok: true, value });
               } catch (error) {
-                await sql`rollback to vt_group`.execute(trx);
-                await sql`release vt_group`.execute(trx);
+                try {
+                  await sql`rollback to vt_group`.execute(trx);
+                  await sql`release vt_group`.execute(trx);
+                } catch {
+                  // SQLite already rolled the whole transaction back (a full disk, an I/O error):
+                  // the batch fails with the error that caused it.
+                  throw error;
+                }
                 outcomes.push({ ok: false, error });
               }
             }

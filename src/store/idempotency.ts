@@ -5,7 +5,11 @@ export async function rememberRequest(
   trx: Trx,
   row: { project_id: string; key: string; request: string; seq: number },
 ): Promise<void> {
-  await trx.insertInto('idempotency_requests').values(row).onConflict((oc) => oc.doNothing()).execute();
+  await trx
+    .insertInto('idempotency_requests')
+    .values(row)
+    .onConflict((oc) => oc.doNothing())
+    .execute();
 }
 
 /** What a key was first used for, if it was recorded. */

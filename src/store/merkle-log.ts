@@ -97,6 +97,14 @@ async function extend(trx: Trx, state: { size: number; compact_range: Buffer }, 
   );
 }
 
+/**
+ * Name the log after another: for a store rebuilt from a bundle holding every event of that log (its
+ * leaves recomputed), so the checkpoints signed for it are checked against this store.
+ */
+export async function adoptLogOrigin(trx: Trx, origin: string): Promise<void> {
+  await trx.updateTable('merkle_log').set({ origin }).where('id', '=', 1).execute();
+}
+
 /** The log's origin, size and compact range as the store holds them. */
 export async function readLogState(db: Db | Trx): Promise<LogState & { root: Buffer }> {
   const row = await db

@@ -1,6 +1,7 @@
+import { canonicalJson } from '../canonical.ts';
 import type { RecordedEvent } from '../engine/events.ts';
 import { readEvents, toRecorded } from './append.ts';
-import { canonicalJson } from './canonical.ts';
+import { CLAIMABLE_STATUSES, moveClaimHeads, rankOf, rankSql, refreshClaimHeads } from './claims.ts';
 import type { Db, Trx } from './store.ts';
 
 /** Projection tables, in the order a rebuild clears them. */
@@ -20,7 +21,27 @@ export const PROJECTION_TABLES = [
   'context',
   'handoffs',
   'alerts',
+  'claim_heads',
 ] as const;
+
+/** Project events that can change which of its tickets wait to be claimed. */
+const MOVES_PROJECT_CLAIMS = new Set<string>([
+  'phase.advanced',
+  'project.completed',
+  'project.held',
+  'project.resumed',
+  'project.cancelled',
+  'project.reopened',
+]);
+
+/** Keep the claim index (claim_heads) in step with the tickets and projects tables. */
+async function projectClaims(trx: Trx, e: RecordedEvent): Promise<void> {
+  if (MOVES_PROJECT_CLAIMS.has(e.type)) return refreshClaimHeads(trx, e.project_id);
+  if (e.type === 'ticket.queued') return moveClaimHeads(trx, e.project_id, e.payload.ticket, 'queued');
+  if (e.type === 'ticket.claimed') return moveClaimHeads(trx, e.project_id, e.payload.ticket, 'claimed');
+  if (e.type === 'ticket.status' || e.type === 'ticket.finished')
+    return moveClaimHeads(trx, e.project_id, e.payload.ticket, 'status');
+}
 
 /**
  * Update the projections for one event. The same function serves live writes and rebuilds, so a
@@ -270,6 +291,7 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
     }
   }
   await projectAutopilot(trx, e);
+  await projectClaims(trx, e);
   // A command's events move the head once, after its last event (opts.head false for the others).
   if (opts.head === false) return;
   await trx
@@ -344,6 +366,7 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
           created_at: e.ts,
           updated_at: e.ts,
           seq: e.seq,
+          claim_rank: rankOf(issue.priority),
         })
         .execute();
       break;
@@ -357,6 +380,7 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
           worker: e.payload.worker,
           not_before: null,
           updated_at: e.ts,
+          claim_rank: null,
         })
         .where('id', '=', e.payload.ticket)
         .execute();
@@ -372,6 +396,7 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
           not_before: p.not_before,
           reason: p.reason,
           updated_at: e.ts,
+          claim_rank: (CLAIMABLE_STATUSES as readonly string[]).includes(p.status) ? rankSql : null,
           ...(p.status === 'running' ? {} : { worker: null }),
         })
         .where('id', '=', p.ticket)
@@ -381,7 +406,13 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
     case 'ticket.finished':
       await trx
         .updateTable('tickets')
-        .set({ status: e.payload.outcome, reason: e.payload.reason, worker: null, updated_at: e.ts })
+        .set({
+          status: e.payload.outcome,
+          reason: e.payload.reason,
+          worker: null,
+          updated_at: e.ts,
+          claim_rank: null,
+        })
         .where('id', '=', e.payload.ticket)
         .execute();
       break;

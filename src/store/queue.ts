@@ -1,5 +1,20 @@
-import type { QueueRow } from '../autopilot/select.ts';
+import { addMs, dbNow } from './dialect.ts';
 import type { Db, Trx } from './store.ts';
+
+/** A claimable-looking ticket row, as the queue query returns it. */
+export interface QueueRow {
+  id: string;
+  project_id: string;
+  status: string;
+  not_before: string | null;
+  priority: string;
+  labels: string;
+  created_at: string;
+  seq: number;
+  last_claim_at: string | null;
+  assignee: string | null;
+  lease_expires_at: string | null;
+}
 
 /** Tickets that may be claimable: open, in their project's current phase, of an active project. */
 export async function queueRows(db: Db | Trx, project?: string): Promise<QueueRow[]> {
@@ -48,20 +63,26 @@ export async function upsertLease(
     .execute();
 }
 
-/** Extend a lease; false when the worker no longer holds it (another claimed the ticket). */
+/**
+ * Extend a lease by `leaseMs` from the database's clock; false when the worker no longer holds it
+ * (another claimed the ticket, or it expired: an expired lease is never revived).
+ */
 export async function extendLease(
   db: Db,
   ticket: string,
   gen: number,
   worker: string,
-  expiresAt: string,
+  leaseMs: number,
 ): Promise<boolean> {
+  const now = await dbNow(db);
+  const expiresAt = addMs(now, leaseMs);
   const r = await db
     .updateTable('leases')
     .set({ expires_at: expiresAt })
     .where('ticket', '=', ticket)
     .where('lease_gen', '=', gen)
     .where('worker', '=', worker)
+    .where('expires_at', '>', now)
     .executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }

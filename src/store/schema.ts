@@ -30,6 +30,9 @@ export interface DB {
   passkeys: PasskeysTable;
   webhook_attempts: WebhookAttemptsTable;
   mlflow_aliases: MlflowAliasesTable;
+  claim_heads: ClaimHeadsTable;
+  snapshots: SnapshotsTable;
+  counters: CountersTable;
   merkle_nodes: MerkleNodesTable;
   merkle_log: MerkleLogTable;
 }
@@ -247,6 +250,36 @@ export interface TicketsTable {
   created_at: string;
   updated_at: string;
   seq: number;
+  /** Priority rank (0 now ... 3) while the ticket waits to be claimed (queued, awaiting-gates); else null. */
+  claim_rank: number | null;
+}
+
+/** Per active project and rank: the oldest ticket waiting in its current phase (the claim index). */
+export interface ClaimHeadsTable {
+  project_id: string;
+  rank: number;
+  /** The project's last claim time, '' when never claimed. */
+  last_claim_at: string;
+  created_at: string;
+  seq: number;
+  ticket: string;
+}
+
+/** The latest folded state of a project (a cache; see src/store/snapshots.ts). */
+export interface SnapshotsTable {
+  project_id: string;
+  seq: number;
+  head_hash: string;
+  shape: string;
+  /** JSON of the ProjectState at `seq`. */
+  state: string;
+  created_at: string;
+}
+
+/** PostgreSQL only: named counters; `gseq` numbers events in commit order. */
+export interface CountersTable {
+  name: string;
+  value: number;
 }
 
 export interface SessionsTable {

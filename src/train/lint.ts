@@ -84,6 +84,13 @@ export function lintTrain(loaded: LoadedTrain): TrainProblem[] {
     const at = (...rest: Path): Path => ['phases', pi, ...rest];
     if (!roles.has(phase.owner))
       report(at('owner'), `unknown role "${phase.owner}"${suggest(phase.owner, roles)}`);
+    const support = phase.support ?? [];
+    support.forEach((r, i) => {
+      if (!roles.has(r)) report(at('support', i), `unknown role "${r}"${suggest(r, roles)}`);
+      else if (r === phase.owner)
+        report(at('support', i), `${r} owns ${phase.id}; a role cannot also support it`);
+      else if (support.indexOf(r) !== i) report(at('support', i), `${r} is listed twice`);
+    });
     if (phase.mode && !modes.has(phase.mode))
       report(at('mode'), `unknown mode "${phase.mode}"${suggest(phase.mode, modes)}`);
     dupes(

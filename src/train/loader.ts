@@ -4,7 +4,8 @@ import canonicalize from 'canonicalize';
 import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { VtError } from '../errors.ts';
-import { type Train, TrainSchema } from './schema.ts';
+import { didYouMean } from '../suggest.ts';
+import { type Train, TrainSchema, trainJsonSchema } from './schema.ts';
 
 /** One problem in a train file, located by line and column (1-based). */
 export interface TrainProblem {
@@ -81,7 +82,8 @@ export function parseTrain(text: string, file = 'vt.yaml'): LoadedTrain {
       parsed.error.issues.map((issue) => {
         const path = issue.path.filter((k): k is string | number => typeof k !== 'symbol');
         const at = issue.code === 'unrecognized_keys' ? locateKey(path, issue.keys[0]!) : locate(path);
-        return { file, ...at, field: formatPath(path), message: describeIssue(issue) };
+        const hint = issue.code === 'unrecognized_keys' ? knownFieldHint(path, issue.keys[0]!) : '';
+        return { file, ...at, field: formatPath(path), message: `${describeIssue(issue)}${hint}` };
       }),
     );
   }
@@ -107,6 +109,42 @@ function trainInvalid(problems: TrainProblem[]): VtError {
     hint: 'Fix the lines above, then run: vt lint',
     details: { problems },
   });
+}
+
+type JsonSchemaNode = {
+  $ref?: string;
+  properties?: Record<string, JsonSchemaNode>;
+  items?: JsonSchemaNode;
+  additionalProperties?: JsonSchemaNode | boolean;
+  oneOf?: JsonSchemaNode[];
+  anyOf?: JsonSchemaNode[];
+  allOf?: JsonSchemaNode[];
+  $defs?: Record<string, JsonSchemaNode>;
+};
+
+/** " Did you mean `next`?" for an unknown field, from the fields the schema allows at that path. */
+function knownFieldHint(path: readonly (string | number)[], key: string): string {
+  const root = trainJsonSchema() as JsonSchemaNode;
+  const deref = (n: JsonSchemaNode): JsonSchemaNode[] => {
+    if (n.$ref) {
+      const def = root.$defs?.[n.$ref.replace('#/$defs/', '')];
+      return def ? deref(def) : [];
+    }
+    const branches = [...(n.oneOf ?? []), ...(n.anyOf ?? []), ...(n.allOf ?? [])];
+    return branches.length ? [n, ...branches.flatMap(deref)] : [n];
+  };
+  let nodes = deref(root);
+  for (const k of path) {
+    nodes = nodes.flatMap((n) => {
+      if (typeof k === 'number') return n.items ? deref(n.items) : [];
+      const p = n.properties?.[k];
+      if (p) return deref(p);
+      return typeof n.additionalProperties === 'object' ? deref(n.additionalProperties) : [];
+    });
+  }
+  const fields = nodes.flatMap((n) => Object.keys(n.properties ?? {}));
+  const hint = didYouMean(key, fields);
+  return hint ? `. ${hint}` : fields.length ? `. Fields here: ${[...new Set(fields)].join(', ')}` : '';
 }
 
 /** Turn a zod issue into a sentence that says what would be valid. */

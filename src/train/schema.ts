@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { checkKeysUnshared, PersonKeySchema, personSchema, splitPeople } from '../identity/people-schema.ts';
-import { checkMlflowGate, MlflowGateFields, type MlflowGateSpec } from '../integrations/mlflow/spec.ts';
-import { IntegrationsSchema } from '../integrations/schema.ts';
 import { PRIORITIES, STAGES } from '../types.ts';
+import { IntegrationsSchema } from './integrations-schema.ts';
+import { checkMlflowGate, MlflowGateFields, type MlflowGateSpec } from './mlflow-spec.ts';
 
 /** Ids are kebab or snake case words: they appear in branch names, file names and URLs. */
 const Id = z
@@ -58,7 +58,23 @@ export const ExecutorSchema = z.discriminatedUnion('kind', [
       model: z.string().min(1),
       base_url: z.string().optional().describe('the API base URL (required for openai-compatible)'),
       max_steps: z.number().int().positive().default(20),
-      timeout_s: z.number().positive().max(86_400).default(1800),
+      timeout_s: z.number().positive().max(86_400).default(1800).describe('the whole session (a phase)'),
+      // Optional (defaults applied where they are used), so trains that do not set them keep their hash.
+      step_timeout_s: z
+        .number()
+        .positive()
+        .max(3600)
+        .optional()
+        .describe('one model call (default 300); a call that outlives it is retried once'),
+      retries: z
+        .number()
+        .int()
+        .min(0)
+        .max(20)
+        .optional()
+        .describe(
+          'retries of a model call after a transient fault: 429, 5xx, a dropped connection (default 5)',
+        ),
       price: z
         .object({ input: z.number().nonnegative(), output: z.number().nonnegative() })
         .strict()
@@ -164,6 +180,12 @@ export const PhaseSchema = z
     name: z.string().min(1),
     stage: z.enum(STAGES),
     owner: Id.describe('the role that owns the phase'),
+    support: z
+      .array(Id)
+      .optional()
+      .describe(
+        "roles that co-work the phase: their agents get the handoff after the owner's and may add evidence",
+      ),
     mode: Id.optional(),
     description: z.string().optional(),
     instructions: z.string().optional().describe("what the owning role is asked to do: the phase's prompt"),

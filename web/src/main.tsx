@@ -42,7 +42,8 @@ function useInvalidateOnEvents() {
       timer.current = null;
       const projects = [...pending.current];
       pending.current.clear();
-      for (const key of ['portfolio', 'attention', 'events', 'value'])
+      // The value report is not refreshed here: it reads every event and refreshes itself each minute.
+      for (const key of ['portfolio', 'attention', 'events'])
         void queryClient.invalidateQueries({ queryKey: [key] });
       for (const p of projects) void queryClient.invalidateQueries({ queryKey: ['project', p] });
     }, 500);

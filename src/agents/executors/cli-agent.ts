@@ -1,9 +1,10 @@
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { accessSync, appendFileSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { childEnv, runProcess } from '../../io/process.ts';
 import type { ExecutorResult, ExecutorRun } from '../types.ts';
 import { runCommandExecutor } from './command.ts';
-import { type AgentUsage, parseUsage } from './presets.ts';
 import { costOf, type Price } from './pricing.ts';
+import { type AgentUsage, parseUsage } from './usage.ts';
 
 /** Where `command` would be found, as the shell looks it up on PATH; null when it is not there. */
 export function findOnPath(command: string, path: string | undefined): string | null {
@@ -34,6 +35,8 @@ export async function runCliAgent(
     label: string;
     /** Prices tokens when the CLI reports tokens but no cost. */
     price: Price | null;
+    /** A transcript line about the installed version (from `<bin> --version`), before the run. */
+    versionNote?: (installed: string | null) => string;
   },
 ): Promise<ExecutorResult> {
   const bin = run.argv[0]!;
@@ -43,6 +46,11 @@ export async function runCliAgent(
       exitCode: null,
       message: `${run.label} needs the \`${bin}\` command, which is not on PATH on this machine`,
     };
+  if (run.versionNote) {
+    const installed = await installedVersion(bin, run.env);
+    mkdirSync(dirname(run.logFile), { recursive: true });
+    appendFileSync(run.logFile, `${run.versionNote(installed)}\n`);
+  }
   let offset = 0;
   try {
     offset = statSync(run.logFile).size;
@@ -63,4 +71,23 @@ export async function runCliAgent(
       ? costOf(usage.tokensIn ?? 0, usage.tokensOut ?? 0, run.price)
       : null);
   return { ...result, tokensIn: usage.tokensIn, tokensOut: usage.tokensOut, cost };
+}
+
+/** The first x.y.z in `<bin> --version`, or null when it cannot be run or prints none. */
+export async function installedVersion(
+  bin: string,
+  env: Record<string, string> = {},
+): Promise<string | null> {
+  let out = '';
+  const end = await runProcess({
+    argv: [bin, '--version'],
+    cwd: process.cwd(),
+    env: childEnv(env),
+    timeoutMs: 30_000,
+    onOutput: (t) => {
+      out += t;
+    },
+  });
+  if (end.spawnError || end.exitCode !== 0) return null;
+  return /\b(\d+\.\d+\.\d+(?:[-+][\w.]+)?)\b/.exec(out)?.[1] ?? null;
 }

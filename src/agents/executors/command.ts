@@ -1,24 +1,25 @@
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { childEnv, runProcess } from '../../io/process.ts';
+import { openSessionLog } from '../session-log.ts';
 import type { ExecutorResult, ExecutorRun } from '../types.ts';
 
 /**
  * Run a command in the ticket's workspace: argv without a shell, the task as JSON on stdin, context
  * in VT_* environment variables. Output goes, redacted, to the session log. Honours a timeout and
  * an AbortSignal: the whole process group gets SIGTERM, then SIGKILL, and is gone before this returns.
+ * The log is capped (its start and end are kept).
  */
 export async function runCommandExecutor(
   run: ExecutorRun & { argv: readonly string[] },
 ): Promise<ExecutorResult> {
-  mkdirSync(dirname(run.logFile), { recursive: true });
-  const log = createWriteStream(run.logFile, { flags: 'a' });
+  const log = openSessionLog(run.logFile);
   // The executor gets this process's environment minus the store's credentials, plus its VT_* context.
-  const end = await runProcess({ ...run, env: childEnv(run.env), onOutput: (text) => log.write(text) });
+  const end = await runProcess({
+    ...run,
+    env: childEnv(run.env),
+    onOutput: (text) => log.write(text),
+  });
   const result = toResult(run.argv[0]!, run.timeoutMs, end);
-  await new Promise<void>((resolve) =>
-    log.end(`\n[vt] ${result.outcome} after ${end.durationMs} ms: ${result.message}\n`, () => resolve()),
-  );
+  log.close(`\n[vt] ${result.outcome} after ${end.durationMs} ms: ${result.message}\n`);
   return result;
 }
 

@@ -1,10 +1,7 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAI } from '@ai-sdk/openai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import {
-  APICallError,
   generateText,
   isStepCount,
   type LanguageModel,
@@ -17,8 +14,10 @@ import { z } from 'zod';
 import { estimateTokens } from '../../context/handoff.ts';
 import { redact, stripControl } from '../../redact.ts';
 import type { ExecutorSpec } from '../../train/schema.ts';
+import { openSessionLog } from '../session-log.ts';
 import { callSessionTool, SESSION_TOOLS, type SessionBinding, type ToolName } from '../tools.ts';
 import type { ExecutorResult } from '../types.ts';
+import { DEFAULT_RETRY, ModelFault, resilientModel } from './model-faults.ts';
 import { costOf, type Price } from './pricing.ts';
 
 type LlmSpec = Extract<ExecutorSpec, { kind: 'llm' }>;
@@ -89,44 +88,71 @@ export interface LlmRun {
   price: Price | null;
   /** USD left under the tightest budget cap, with its name for the message; null when uncapped. */
   budget: { usd: number; which: string } | null;
+  /** The whole session's timeout. */
   timeoutMs: number;
+  /** One model call's timeout (a call that outlives it is retried once). */
+  stepTimeoutMs: number;
+  /** Retries of one model call after a transient fault (429, 5xx, a dropped connection). */
+  retries: number;
+  /** The first backoff before a retry (doubling), unless the provider says retry-after. */
+  baseDelayMs?: number;
   logFile: string;
   signal?: AbortSignal | undefined;
   /** Records a call the SDK refused before any tool ran (a tool not offered, malformed input). */
   onRefused?: (tool: string, reason: string) => Promise<void>;
 }
 
+/** One model call's default timeout: long enough for a slow model's long answer, short enough to notice a hung one. */
+export const DEFAULT_STEP_TIMEOUT_S = 300;
+
+/** A step's text in the log: enough to follow the session, never megabytes. */
+const LOGGED_TEXT = 4000;
+const clip = (text: string, n: number) =>
+  text.length > n ? `${text.slice(0, n)}… (${text.length - n} more characters)` : text;
+
 /**
- * Run a model with tools for one session (generateText with a step limit). Records the usage the
- * provider reported; prices it; stops before a step would pass the budget cap (`unavailable`, so a
- * person takes the ticket). The transcript of steps goes, redacted, to the session log.
+ * Run a model with tools for one session (generateText with a step limit). Each model call has its
+ * own timeout and is retried on transient faults (429, 5xx, a dropped connection) with backoff that
+ * honours retry-after; a permanent fault (a refused key, a bad request, an unknown model) or a
+ * provider still failing past the retries ends the session `unavailable` with the reason, so a
+ * person hears at once and no attempt is burned. A reply cut at the model's output limit is a failed
+ * step. Records the usage the provider reported; prices it; stops before a step would pass the
+ * budget cap. The transcript of steps goes, redacted and capped, to the session log.
  */
 export async function runLlm(run: LlmRun): Promise<ExecutorResult> {
-  mkdirSync(dirname(run.logFile), { recursive: true });
-  const log = (text: string) => appendFileSync(run.logFile, redact(stripControl(text)));
+  const sessionLog = openSessionLog(run.logFile);
+  const log = (text: string) => sessionLog.write(redact(stripControl(text)));
   const started = performance.now();
   const cost = (i: number, o: number) => (run.price ? costOf(i, o, run.price) : null);
   const capMessage = (spent: number) =>
     `budget cap reached: the ${run.budget!.which} has $${run.budget!.usd.toFixed(4)} left and this session has spent $${spent.toFixed(4)}`;
+  const end = (r: ExecutorResult): ExecutorResult => {
+    const ms = Math.round(performance.now() - started);
+    sessionLog.close(`[vt] ${r.outcome} after ${ms} ms: ${r.message}\n`);
+    return r;
+  };
 
   if (run.budget && run.price) {
     const first = costOf(estimateTokens(run.system + run.prompt), 0, run.price);
     if (first > run.budget.usd) {
       log(`[vt] not started: the first request alone (~$${first.toFixed(4)}) would pass the cap\n`);
-      return {
+      return end({
         outcome: 'unavailable',
         exitCode: null,
         message: capMessage(0),
         tokensIn: 0,
         tokensOut: 0,
         cost: 0,
-      };
+      });
     }
   }
 
   let capped = false;
   /** Usage of every finished step, kept as they end so a failed session still reports its spend. */
-  const done: { usage: { inputTokens?: number | undefined; outputTokens?: number | undefined } }[] = [];
+  const done: {
+    finishReason: string;
+    usage: { inputTokens?: number | undefined; outputTokens?: number | undefined };
+  }[] = [];
   /** Calls refused by the SDK itself: our tools never throw, so a tool error is one of these. */
   const refused: { tool: string; reason: string }[] = [];
   const recordRefusals = async () => {
@@ -149,20 +175,32 @@ export async function runLlm(run: LlmRun): Promise<ExecutorResult> {
     if (spent + next > run.budget.usd) capped = true;
     return capped;
   };
+  // A reply cut at the output limit may hold half a tool call or half an answer: stop there.
+  const cut: StopCondition<ToolSet> = ({ steps }) => steps.at(-1)?.finishReason === 'length';
 
   const timeout = AbortSignal.timeout(run.timeoutMs);
   const signal = run.signal ? AbortSignal.any([run.signal, timeout]) : timeout;
-  log(`[vt] llm session: up to ${run.maxSteps} steps, tools ${run.activeTools.join(', ') || '(none)'}\n`);
+  const model = resilientModel(run.model, {
+    retries: run.retries,
+    stepTimeoutMs: run.stepTimeoutMs,
+    baseDelayMs: run.baseDelayMs ?? DEFAULT_RETRY.baseDelayMs,
+    maxWaitMs: DEFAULT_RETRY.maxWaitMs,
+    log,
+    signal,
+  });
+  log(
+    `[vt] llm session: up to ${run.maxSteps} steps, ${Math.round(run.stepTimeoutMs / 1000)} s a call, ${run.retries} retries; tools ${run.activeTools.join(', ') || '(none)'}\n`,
+  );
   try {
     const result = await generateText({
-      model: run.model,
+      model,
       system: run.system,
       prompt: run.prompt,
       tools: run.tools,
       activeTools: run.activeTools,
-      stopWhen: [isStepCount(run.maxSteps), withinBudget],
+      stopWhen: [isStepCount(run.maxSteps), withinBudget, cut],
       toolCallConcurrency: 1,
-      maxRetries: 1,
+      maxRetries: 0, // resilientModel retries, and knows which faults are worth it
       abortSignal: signal,
       onStepEnd: (step) => {
         done.push(step);
@@ -177,10 +215,10 @@ export async function runLlm(run: LlmRun): Promise<ExecutorResult> {
                 ),
             });
         const lines = [`\n[step ${step.stepNumber + 1}] finish=${step.finishReason}`];
-        if (step.text) lines.push(step.text);
-        for (const c of step.toolCalls) lines.push(`→ ${c.toolName} ${JSON.stringify(c.input)}`);
+        if (step.text) lines.push(clip(step.text, LOGGED_TEXT));
+        for (const c of step.toolCalls) lines.push(`→ ${c.toolName} ${clip(JSON.stringify(c.input), 2000)}`);
         for (const r of step.toolResults)
-          lines.push(`← ${r.toolName} ${JSON.stringify(r.output).slice(0, 2000)}`);
+          lines.push(`← ${r.toolName} ${clip(JSON.stringify(r.output), 2000)}`);
         lines.push(`usage: in ${step.usage.inputTokens ?? '?'} out ${step.usage.outputTokens ?? '?'}`);
         log(`${lines.join('\n')}\n`);
       },
@@ -189,35 +227,36 @@ export async function runLlm(run: LlmRun): Promise<ExecutorResult> {
     const t = totals(done.length ? done : result.steps);
     const spent = cost(t.in, t.out);
     const figures = { tokensIn: t.in, tokensOut: t.out, cost: spent };
-    const ms = Math.round(performance.now() - started);
-    if (capped) {
-      const message = capMessage(spent ?? 0);
-      log(`[vt] unavailable after ${ms} ms: ${message}\n`);
-      return { outcome: 'unavailable', exitCode: null, message, ...figures };
-    }
+    if (capped)
+      return end({ outcome: 'unavailable', exitCode: null, message: capMessage(spent ?? 0), ...figures });
+    const last = result.steps.at(-1);
+    if (last?.finishReason === 'length')
+      return end({
+        outcome: 'failed',
+        exitCode: null,
+        message: `step ${result.steps.length}: the model's reply was cut at its output limit (finish reason length), so its work is not taken`,
+        ...figures,
+      });
     const message = `${result.steps.length} step(s), finish ${result.finishReason}${spent === null ? '' : `, $${spent.toFixed(4)}`}`;
-    log(`[vt] succeeded after ${ms} ms: ${message}\n`);
-    return { outcome: 'succeeded', exitCode: 0, message, ...figures };
+    return end({ outcome: 'succeeded', exitCode: 0, message, ...figures });
   } catch (err) {
-    const api = APICallError.isInstance(err)
-      ? err
-      : RetryError.isInstance(err) && APICallError.isInstance(err.lastError)
-        ? err.lastError
-        : null;
-    const refusedKey = api && (api.statusCode === 401 || api.statusCode === 403);
-    const outcome: ExecutorResult['outcome'] = timeout.aborted
-      ? 'timed-out'
-      : refusedKey
-        ? 'unavailable'
-        : 'failed';
-    const message = timeout.aborted
-      ? `no result within ${Math.round(run.timeoutMs / 1000)} s`
-      : refusedKey
-        ? `the model provider refused the API key (HTTP ${api.statusCode})`
-        : redact((err as Error).message ?? String(err)).slice(0, 500);
-    log(`[vt] ${outcome}: ${message}\n`);
     await recordRefusals().catch(() => {});
     const t = totals(done);
-    return { outcome, exitCode: null, message, tokensIn: t.in, tokensOut: t.out, cost: cost(t.in, t.out) };
+    const figures = { tokensIn: t.in, tokensOut: t.out, cost: cost(t.in, t.out) };
+    const fault = modelFaultIn(err);
+    if (fault) return end({ outcome: 'unavailable', exitCode: null, message: fault.message, ...figures });
+    const message = timeout.aborted
+      ? `no result within ${Math.round(run.timeoutMs / 1000)} s`
+      : redact((err as Error).message ?? String(err)).slice(0, 500);
+    return end({ outcome: timeout.aborted ? 'timed-out' : 'failed', exitCode: null, message, ...figures });
   }
+}
+
+/** The ModelFault behind an error generateText threw (it may wrap it), if any. */
+function modelFaultIn(err: unknown): ModelFault | null {
+  for (let e = err, i = 0; e && i < 5; i++) {
+    if (e instanceof ModelFault) return e;
+    e = RetryError.isInstance(e) ? e.lastError : (e as { cause?: unknown }).cause;
+  }
+  return null;
 }

@@ -2,17 +2,21 @@ import type { CliAgentPreset } from '../../train/schema.ts';
 import { isToolAllowed, MCP_TOOL_NAMES } from '../tools.ts';
 
 /*
- * How vt drives each coding-agent CLI without a terminal: its documented non-interactive flags, how
- * it is given the `vt mcp` server, how the phase's allowed_tools become its own permissions, and
- * where it prints token and cost figures. The vt MCP server refuses a disallowed tool whatever the
- * CLI does; the CLI flags only keep the agent from trying.
+ * How vt drives each coding-agent CLI without a terminal: one table per CLI holding every flag,
+ * environment variable and settings file vt gives it, and the CLI version that table was proven on
+ * (test/agent-clis.test.ts runs that version against a scripted model server; scripts/agent-clis.sh
+ * installs it). The prompt always goes on stdin or in a file, never in argv (argv is limited to a
+ * few hundred kilobytes and shows in `ps`). The vt MCP server refuses a disallowed tool whatever the
+ * CLI does; the CLI's own flags only keep the agent from trying.
  */
 
 /** What a preset builds its command from. */
 export interface PresetContext {
-  prompt: string;
+  /** The prompt file (also given on stdin to the CLIs that read it there). */
   promptFile: string;
-  /** The MCP configuration file ({"mcpServers": {"vt": {command, args, env}}}). */
+  /** The session's private folder under .vt/sessions/ (histories and caches go here, not in the workspace). */
+  sessionDir: string;
+  /** The MCP configuration file ({"mcpServers": {"vt": {command, args, env}}}), mode 0600. */
   mcpConfig: string;
   /** An executable that starts `vt mcp` for this session (for CLIs that take a command, not a file). */
   mcpLauncher: string;
@@ -23,12 +27,28 @@ export interface PresetContext {
 }
 
 export interface CliPreset {
-  argv(ctx: PresetContext): string[];
-  env?(ctx: PresetContext): Record<string, string>;
+  /** The command, looked up on PATH. */
+  bin: string;
+  /** Where the CLI comes from: `npm install -g <package>@<proven>`, or `pipx install <package>`. */
+  package: string;
+  installer: 'npm' | 'pip';
+  /** The version this table was proven on; null when vt's CI cannot run the CLI. */
+  proven: string | null;
+  /** The prompt's way in: `stdin`, or a file named in argv. */
+  prompt: 'stdin' | 'file';
   /** False for CLIs with no MCP client: they report through a JSON file in the workspace instead. */
   mcp: boolean;
   /** That report file, relative to the workspace (same shape as a command executor's report). */
   reportFile?: string;
+  argv(ctx: PresetContext): string[];
+  env?(ctx: PresetContext): Record<string, string>;
+  /**
+   * Settings the CLI reads only from the workspace, merged into what is there for the session and
+   * put back after it: relative path -> JSON to merge.
+   */
+  workspaceSettings?(ctx: PresetContext): Record<string, Record<string, unknown>>;
+  /** Why the CLI cannot work a phase under this mode, or null when it can. */
+  cannot?(ctx: PresetContext): string | null;
 }
 
 const may = (allowed: readonly string[] | null, word: string) => allowed === null || allowed.includes(word);
@@ -49,169 +69,144 @@ export function claudeAllowedTools(allowed: readonly string[] | null): string[] 
 
 const model = (flag: string, m: string | undefined) => (m ? [flag, m] : []);
 
-export const PRESETS: Readonly<Record<CliAgentPreset, CliPreset>> = {
-  /** Claude Code: `claude -p` with a strict MCP config, an allow-list of tools, JSON result with usage and cost. */
-  claude: {
-    mcp: true,
-    argv: (c) => [
-      'claude',
-      '-p',
-      c.prompt,
-      '--output-format',
-      'json',
-      '--mcp-config',
-      c.mcpConfig,
-      '--strict-mcp-config',
-      '--allowedTools',
-      claudeAllowedTools(c.allowed).join(','),
-      ...model('--model', c.model),
-    ],
-  },
-  /** Codex CLI: `codex exec --json`, the vt server as a -c override, a sandbox matching the mode. */
-  codex: {
-    mcp: true,
-    argv: (c) => [
-      'codex',
-      'exec',
-      '--json',
-      '--skip-git-repo-check',
-      '--cd',
-      c.workspace,
-      '--sandbox',
-      may(c.allowed, 'write_files') || may(c.allowed, 'run_commands') ? 'workspace-write' : 'read-only',
-      '-c',
-      `mcp_servers.vt.command=${JSON.stringify(c.mcpLauncher)}`,
-      ...model('--model', c.model),
-      c.prompt,
-    ],
-  },
-  /** Gemini CLI: `gemini -p` headless, JSON output with stats; MCP servers from a settings file. */
-  gemini: {
-    mcp: true,
-    argv: (c) => [
-      'gemini',
-      '-p',
-      c.prompt,
-      '--output-format',
-      'json',
-      '--allowed-mcp-server-names',
-      'vt',
-      '--approval-mode',
-      may(c.allowed, 'run_commands') ? 'yolo' : may(c.allowed, 'write_files') ? 'auto_edit' : 'default',
-      ...model('--model', c.model),
-    ],
-    // The settings file Gemini CLI reads for system-wide settings: ours holds only the vt server.
-    env: (c) => ({ GEMINI_CLI_SYSTEM_SETTINGS_PATH: c.mcpConfig }),
-  },
-  /** Aider: `aider --message-file`, no MCP client, so it writes vt-report.json; prints tokens and cost. */
-  aider: {
-    mcp: false,
-    reportFile: 'vt-report.json',
-    argv: (c) => [
-      'aider',
-      '--message-file',
-      c.promptFile,
-      '--yes-always',
-      '--no-auto-commits',
-      '--no-stream',
-      '--no-pretty',
-      '--no-check-update',
-      ...(may(c.allowed, 'write_files') ? [] : ['--dry-run']),
-      ...model('--model', c.model),
-    ],
-  },
+/** Claude Code, proven on 2.1.197. */
+const claude: CliPreset = {
+  bin: 'claude',
+  package: '@anthropic-ai/claude-code',
+  installer: 'npm',
+  proven: '2.1.197',
+  prompt: 'stdin',
+  mcp: true,
+  argv: (c) => [
+    'claude',
+    '--print', // the prompt comes on stdin
+    '--output-format',
+    'json', // one result object with usage, modelUsage and total_cost_usd
+    '--no-session-persistence',
+    '--mcp-config',
+    c.mcpConfig,
+    '--strict-mcp-config', // only the vt server, none of the user's
+    '--permission-mode',
+    'dontAsk', // anything not allowed below is denied, never asked about
+    '--allowedTools',
+    claudeAllowedTools(c.allowed).join(','),
+    ...model('--model', c.model),
+  ],
+  env: () => ({
+    // In --print mode MCP servers connect in the background, so the first model request could go
+    // out before `vt mcp` is up (it takes one to two seconds, more on a busy machine): wait for it,
+    // and for longer than the 5 s Claude Code gives a blocking connection before it proceeds.
+    MCP_CONNECTION_NONBLOCKING: 'false',
+    MCP_CONNECT_TIMEOUT_MS: '60000',
+    MCP_TIMEOUT: '60000',
+    DISABLE_AUTOUPDATER: '1',
+  }),
 };
 
-export interface AgentUsage {
-  tokensIn: number | null;
-  tokensOut: number | null;
-  /** USD, when the CLI reports it. */
-  cost: number | null;
-}
+/** Codex CLI, proven on 0.171.0. */
+const codex: CliPreset = {
+  bin: 'codex',
+  package: '@openai/codex',
+  installer: 'npm',
+  proven: '0.171.0',
+  prompt: 'stdin',
+  mcp: true,
+  argv: (c) => [
+    'codex',
+    'exec',
+    '--json', // JSONL events; turn.completed carries usage
+    '--skip-git-repo-check',
+    '--cd',
+    c.workspace,
+    '--sandbox',
+    may(c.allowed, 'write_files') || may(c.allowed, 'run_commands') ? 'workspace-write' : 'read-only',
+    '-c',
+    'approval_policy="never"',
+    '-c',
+    `mcp_servers.vt.command=${JSON.stringify(c.mcpLauncher)}`,
+    // exec starts its first turn without waiting for MCP servers unless one is required.
+    '-c',
+    'mcp_servers.vt.required=true',
+    '-c',
+    'mcp_servers.vt.startup_timeout_sec=60',
+    // With approval_policy never, a tool that is not read-only fails "requires approval" unless
+    // the server's tools are approved up front; vt's server enforces the mode itself.
+    '-c',
+    'mcp_servers.vt.default_tools_approval_mode="approve"',
+    ...model('--model', c.model),
+    '-', // the prompt comes on stdin
+  ],
+};
 
-const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const add = (a: number | null, b: number | null) => (a === null && b === null ? null : (a ?? 0) + (b ?? 0));
-
-/** "2.3k" -> 2300, as aider prints token counts. */
-const count = (s: string) => {
-  const m = /^([\d.]+)([km]?)$/i.exec(s.replace(/,/g, ''));
-  if (!m) return null;
-  return Math.round(
-    Number(m[1]) * (m[2]?.toLowerCase() === 'k' ? 1e3 : m[2]?.toLowerCase() === 'm' ? 1e6 : 1),
-  );
+/** Gemini CLI, proven on 0.61.0. */
+const gemini: CliPreset = {
+  bin: 'gemini',
+  package: '@google/gemini-cli',
+  installer: 'npm',
+  proven: '0.61.0',
+  prompt: 'stdin',
+  mcp: true,
+  argv: (c) => [
+    'gemini', // headless when stdin is not a terminal: the prompt comes on stdin
+    '--output-format',
+    'json', // one document with stats.models.*.tokens
+    '--allowed-mcp-server-names',
+    'vt',
+    '--approval-mode',
+    may(c.allowed, 'run_commands') ? 'yolo' : may(c.allowed, 'write_files') ? 'auto_edit' : 'default',
+    ...model('--model', c.model),
+  ],
+  // Headless runs in an untrusted folder exit 55, and an untrusted folder's settings are not read
+  // (--skip-trust comes too late for them).
+  env: () => ({ GEMINI_CLI_TRUST_WORKSPACE: 'true' }),
+  // GEMINI_CLI_SYSTEM_SETTINGS_PATH is ignored unless the file and all its parents are root-owned and
+  // not group- or world-writable, so the server goes in the workspace's settings, for the session only.
+  workspaceSettings: (c) => ({
+    '.gemini/settings.json': {
+      mcpServers: { vt: { command: c.mcpLauncher, args: [], trust: true, timeout: 600_000 } },
+    },
+  }),
 };
 
 /**
- * Token and cost figures from a CLI's transcript, in any of the formats the presets produce: Claude
- * Code's JSON result (usage, total_cost_usd), Codex's turn.completed lines, Gemini CLI's stats, and
- * aider's "Tokens: … sent, … received. Cost: $… session" lines. The last figures win where a CLI
- * prints running totals; Codex turns are added up. Null when nothing was found.
+ * Aider (read from its source, aider 0.86; not run in vt's CI): `--message-file`, no MCP client, so
+ * it writes vt-report.json. It reports by writing a file, so it cannot work a phase whose mode does
+ * not allow writing files (`--dry-run` would stop the report too).
  */
-export function parseUsage(transcript: string): AgentUsage | null {
-  // Held in an object: TypeScript narrows a `let` initialised to null to never inside the loop.
-  const acc: { found: AgentUsage | null; codex: AgentUsage | null } = { found: null, codex: null };
-  const objects: unknown[] = [];
-  for (const line of transcript.split('\n')) {
-    const t = line.trim();
-    if (t.startsWith('{') && t.endsWith('}')) {
-      try {
-        objects.push(JSON.parse(t));
-      } catch {
-        // not JSON after all
-      }
-    }
-    const aider =
-      /Tokens: ([\d.,]+[km]?) sent, ([\d.,]+[km]?) received\.(?: Cost: \$([\d.]+) message, \$([\d.]+) session\.)?/i.exec(
-        t,
-      );
-    if (aider) {
-      const prev = acc.found;
-      acc.found = {
-        tokensIn: add(prev?.tokensIn ?? null, count(aider[1]!)),
-        tokensOut: add(prev?.tokensOut ?? null, count(aider[2]!)),
-        cost: aider[4] ? Number(aider[4]) : (prev?.cost ?? null),
-      };
-    }
-  }
-  // A pretty-printed JSON document (Gemini CLI's --output-format json) spans lines.
-  const start = transcript.indexOf('\n{');
-  if (start >= 0) {
-    const end = transcript.lastIndexOf('\n}');
-    if (end > start) {
-      try {
-        objects.push(JSON.parse(transcript.slice(start + 1, end + 2)));
-      } catch {
-        // not one document
-      }
-    }
-  }
-  for (const o of objects) {
-    const r = o as Record<string, unknown>;
-    const usage = r.usage as Record<string, unknown> | undefined;
-    if (r.type === 'turn.completed' && usage) {
-      const prev = acc.codex;
-      acc.codex = {
-        tokensIn: add(prev?.tokensIn ?? null, num(usage.input_tokens)),
-        tokensOut: add(prev?.tokensOut ?? null, num(usage.output_tokens)),
-        cost: null,
-      };
-    } else if (usage && ('total_cost_usd' in r || r.type === 'result')) {
-      const tokensIn = add(
-        add(num(usage.input_tokens), num(usage.cache_creation_input_tokens)),
-        num(usage.cache_read_input_tokens),
-      );
-      acc.found = { tokensIn, tokensOut: num(usage.output_tokens), cost: num(r.total_cost_usd) };
-    } else if (r.stats && typeof r.stats === 'object') {
-      const models =
-        (r.stats as { models?: Record<string, { tokens?: Record<string, unknown> }> }).models ?? {};
-      let tokensIn: number | null = null;
-      let tokensOut: number | null = null;
-      for (const m of Object.values(models)) {
-        tokensIn = add(tokensIn, num(m.tokens?.prompt));
-        tokensOut = add(tokensOut, num(m.tokens?.candidates));
-      }
-      if (tokensIn !== null || tokensOut !== null) acc.found = { tokensIn, tokensOut, cost: null };
-    }
-  }
-  return acc.codex ?? acc.found;
-}
+const aider: CliPreset = {
+  bin: 'aider',
+  package: 'aider-chat',
+  installer: 'pip',
+  proven: null,
+  prompt: 'file',
+  mcp: false,
+  reportFile: 'vt-report.json',
+  argv: (c) => [
+    'aider',
+    '--message-file',
+    c.promptFile,
+    '--yes-always',
+    '--no-auto-commits', // vt commits the session's work
+    '--no-gitignore', // or it adds .aider* to the workspace's .gitignore
+    '--chat-history-file',
+    `${c.sessionDir}/aider.chat.history.md`,
+    '--input-history-file',
+    `${c.sessionDir}/aider.input.history`,
+    '--no-stream',
+    '--no-pretty',
+    '--no-fancy-input',
+    '--no-check-update',
+    '--no-show-release-notes',
+    '--no-show-model-warnings',
+    '--analytics-disable',
+    ...(may(c.allowed, 'run_commands') ? [] : ['--no-suggest-shell-commands']),
+    ...model('--model', c.model),
+  ],
+  cannot: (c) =>
+    may(c.allowed, 'write_files')
+      ? null
+      : "the aider preset reports by writing vt-report.json, and this phase's mode does not allow writing files",
+};
+
+/** Every preset, by name: the flags of each CLI in one place. */
+export const PRESETS: Readonly<Record<CliAgentPreset, CliPreset>> = { claude, codex, gemini, aider };

@@ -47,7 +47,8 @@ Examples:
           signer = ensureLogKey(f.keyFile, { name: o.name, workspace: f.workspace }).signer;
           ctx.io.err(`${paint(ctx.color, 'green', '✓')} made the log key ${f.keyFile} (${signer.name})\n`);
         }
-        const { store } = await ctx.vt();
+        // Signing reads the store; --init also makes it when the workspace has none yet.
+        const { store } = await ctx.vt({ readonly: !o.init });
         const w = await writeCheckpoint(store, f.dir, signer);
         const c = w.checkpoint;
         if (ctx.json)
@@ -88,7 +89,7 @@ Examples:
         const { loadLogKey } = await import('../../audit/log-key.ts');
         const { proveEvent } = await import('../../audit/proofs.ts');
         const f = folder(ctx);
-        const { store } = await ctx.vt();
+        const { store } = await ctx.vt({ readonly: true });
         const signer = loadLogKey(f.keyFile, { workspace: f.workspace });
         const { doc, kept } = await proveEvent(store, f.dir, signer, project, seq);
         json(ctx.io, doc);
@@ -119,7 +120,7 @@ Examples:
       withCtx(async (ctx, m: number, n: number | undefined) => {
         const { proveConsistency } = await import('../../audit/proofs.ts');
         const { readLogState } = await import('../../store/merkle-log.ts');
-        const { store } = await ctx.vt();
+        const { store } = await ctx.vt({ readonly: true });
         const a = ctx.audit();
         const dir = a ? new AuditDir(a.dir) : null;
         const key = dir?.verifierKey() ?? null;
@@ -166,7 +167,7 @@ Examples:
         } catch (err) {
           throw new VtError('NOT_FOUND', `cannot read ${file}: ${(err as Error).message}`);
         }
-        const { store } = await ctx.vt();
+        const { store } = await ctx.vt({ readonly: true });
         const r = await witnessCheckpoint(store, note, key);
         if (ctx.json) json(ctx.io, { file, ...r });
         const mark = r.ok ? paint(ctx.color, 'green', '✓') : paint(ctx.color, 'red', '✗');

@@ -5,7 +5,6 @@ import { AuditDir, readVerifierKeyFile } from '../../audit/audit-dir.ts';
 import type { BundleResult } from '../../audit/bundle.ts';
 import type { TrailResult } from '../../audit/verify-log.ts';
 import { VtError } from '../../errors.ts';
-import { rebuildProjections } from '../../store/projector.ts';
 import { auditFolder, verifierKeyFor } from '../audit-folder.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
@@ -63,6 +62,10 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
     .command('audit')
     .description(
       'verify, export and prove the audit trail: hash chains, the Merkle log and its signed checkpoints',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt audit verify\n  vt audit export release.vtb && vt audit verify --bundle release.vtb --key audit/log.pub\n  vt audit log churn',
     );
   audit
     .command('verify')
@@ -92,7 +95,7 @@ Examples:
           }
           if (o.proof) return verifyProofFile(ctx, o.proof, o.key);
           const { verifyTrail } = await import('../../audit/verify-log.ts');
-          const { store } = await ctx.vt();
+          const { store } = await ctx.vt({ readonly: true });
           const a = ctx.audit();
           const key = o.key ? readVerifierKeyFile(resolve(ctx.cwd, o.key)) : null;
           const r = await verifyTrail(store.db, { dir: a ? new AuditDir(a.dir) : null, key, project });
@@ -121,9 +124,11 @@ Examples:
     )
     .action(
       withCtx(async (ctx, file: string, o: { project?: string; since?: string }) => {
-        const { exportLogBundle } = await import('../../audit/bundle.ts');
-        const { loadLogKey } = await import('../../audit/log-key.ts');
-        const { store, engine } = await ctx.vt();
+        const [{ store, engine }, { exportLogBundle }, { loadLogKey }] = await Promise.all([
+          ctx.vt({ readonly: true }),
+          import('../../audit/bundle.ts'),
+          import('../../audit/log-key.ts'),
+        ]);
         const a = auditFolder(ctx);
         const path = resolve(ctx.cwd, file);
         const { manifest: m, checkpoint: kept } = await exportLogBundle(store, path, {
@@ -144,26 +149,42 @@ Examples:
     .command('log')
     .description("a project's events: who did what, when")
     .argument('<project>')
-    .option('--limit <n>', 'newest N events', (v) => Number.parseInt(v, 10), 50)
-    .option('--wide', 'do not truncate')
+    .option('--limit <n>', 'the newest N events (default 50; says how many are hidden)', (v) => Number(v))
+    .option('--all', 'every event')
+    .option('--wide', 'do not truncate (piped output never is)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt audit log churn\n  vt audit log churn --all --wide\n  vt audit log churn --json | jq \'.[] | select(.type == "phase.advanced")\'',
+    )
     .action(
-      withCtx(async (ctx, project: string, o: { limit: number; wide?: boolean }) => {
-        if (!Number.isInteger(o.limit) || o.limit <= 0)
+      withCtx(async (ctx, project: string, o: { limit?: number; all?: boolean; wide?: boolean }) => {
+        if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit <= 0))
           throw new VtError('BAD_INPUT', '--limit must be a positive integer');
-        const { store } = await ctx.vt();
+        const limit = o.all ? Number.MAX_SAFE_INTEGER : (o.limit ?? 50);
+        const { store } = await ctx.vt({ readonly: true });
+        const total = Number(
+          (
+            await store.db
+              .selectFrom('events')
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .where('project_id', '=', project)
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
         const rows = (
           await store.db
             .selectFrom('events')
             .selectAll()
             .where('project_id', '=', project)
             .orderBy('seq', 'desc')
-            .limit(o.limit)
+            .limit(limit)
             .execute()
         ).reverse();
-        if (!rows.length)
-          throw new VtError('NOT_FOUND', `no events for project "${project}"`, {
-            hint: 'See: vt project list',
-          });
+        if (!rows.length) throw new VtError('NOT_FOUND', `no project "${project}"`);
+        if (rows.length < total)
+          ctx.io.err(
+            `showing the newest ${rows.length} of ${total} events; ${total - rows.length} older ones are hidden (--limit N, or --all)\n`,
+          );
         if (ctx.json) {
           json(
             ctx.io,
@@ -180,7 +201,7 @@ Examples:
               when(ctx.io, r.ts),
               r.actor,
               r.type,
-              summarize(r.type, JSON.parse(r.payload)),
+              summarize(r.type, JSON.parse(r.payload), !!o.wide || !ctx.io.isTTY),
               r.hash.slice(0, 12),
             ]),
             o,
@@ -192,13 +213,23 @@ Examples:
 
   registerAuditLog(audit, withCtx);
 
-  const admin = program.command('admin').description('maintenance');
+  const admin = program
+    .command('admin')
+    .description('maintenance')
+    .addHelpText('after', '\nExamples:\n  vt admin rebuild');
   admin
     .command('rebuild')
     .description('rebuild every projection table from the events, in one transaction')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt admin rebuild\n  vt db check   # compares projections with a rebuild, changing nothing',
+    )
     .action(
       withCtx(async (ctx) => {
-        const { store } = await ctx.vt();
+        const [{ store }, { rebuildProjections }] = await Promise.all([
+          ctx.vt(),
+          import('../../store/projector.ts'),
+        ]);
         const r = await rebuildProjections(store);
         if (ctx.json) json(ctx.io, r);
         ctx.io.err(
@@ -247,7 +278,9 @@ async function verifyProofFile(ctx: CliContext, file: string, keyFile: string | 
   return v.ok ? 0 : 1;
 }
 
-function summarize(type: string, p: Record<string, unknown>): string {
+/** One line per event; `full` (with --wide, or piped) never cuts it. */
+function summarize(type: string, p: Record<string, unknown>, full: boolean): string {
+  const cut = (s: string) => (full ? s : s.slice(0, 60));
   switch (type) {
     case 'checklist.ticked':
     case 'checklist.reopened':
@@ -262,7 +295,10 @@ function summarize(type: string, p: Record<string, unknown>): string {
       return `${p.from} → ${p.to} (${p.kind})`;
     case 'approval.recorded':
       return `${p.decision} ${p.phase} as ${p.role}`;
+    case 'session.tool-called':
+      // The tool and the reason in full: the point of recording a refusal is to read why.
+      return `${p.tool} ${p.outcome}${p.reason ? `: ${p.reason}` : ''} (${p.session})`;
     default:
-      return safe(JSON.stringify(p)).slice(0, 60);
+      return cut(safe(JSON.stringify(p)));
   }
 }

@@ -1,26 +1,15 @@
 import { appendFileSync, chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { createGithubSource } from '../../autopilot/github.ts';
-import {
-  type AutopilotOptions,
-  type IssueSource,
-  type Progress,
-  runAutopilot,
-} from '../../autopilot/worker.ts';
-import { openWorkspaces, workspaceDir } from '../../autopilot/workspace.ts';
-import { Tickets } from '../../engine/ticket-ops.ts';
+import type { AutopilotOptions, IssueSource, Progress } from '../../autopilot/worker.ts';
 import { VtError } from '../../errors.ts';
+import { VT_JS } from '../../package.ts';
 import { redact } from '../../redact.ts';
-import { inboxRows, setControl } from '../../store/queue.ts';
 import { workspaceOf } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { badge, json, paint, safe, table, when } from '../output.ts';
 import { printGates } from './work.ts';
-
-const VT_JS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/vt.js');
 
 /** A `vt` launcher for executors' PATH, so a step script can call `vt tick ...` in its session. */
 export function writeLauncher(root: string): string {
@@ -152,7 +141,12 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
           if (!['auto', 'git', 'folder'].includes(o.workspaces))
             throw new VtError('BAD_INPUT', `--workspaces must be auto, git or folder, not "${o.workspaces}"`);
           const root = ctx.requireRoot();
-          const { engine } = await ctx.vt();
+          const [{ engine }, { Tickets }, { runAutopilot }, { openWorkspaces }] = await Promise.all([
+            ctx.vt(),
+            import('../../engine/ticket-ops.ts'),
+            import('../../autopilot/worker.ts'),
+            import('../../autopilot/workspace.ts'),
+          ]);
           const tickets = new Tickets(engine);
           const sources: IssueSource[] = [];
           if (o.github) {
@@ -165,6 +159,7 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
                   hint: 'export GITHUB_TOKEN=… (a token with issues: read and write on the repository)',
                 },
               );
+            const { createGithubSource } = await import('../../autopilot/github.ts');
             sources.push(
               createGithubSource({
                 engine,
@@ -250,9 +245,11 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
   program
     .command('pause')
     .description('stop autopilots from claiming new tickets (running ones finish); undo with vt resume')
+    .addHelpText('after', '\nExamples:\n  vt pause\n  vt resume')
     .action(
       withCtx(async (ctx) => {
         const { store, engine } = await ctx.vt();
+        const { setControl } = await import('../../store/queue.ts');
         await setControl(store.db, 'paused', ctx.actor, engine.clock.now().toISOString());
         ctx.io.err(`${paint(ctx.color, 'yellow', '⏸')} paused; resume with: vt resume\n`);
         return 0;
@@ -263,15 +260,17 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
     .description(
       'stop running autopilots now: their executors are killed and their tickets are retried later',
     )
+    .addHelpText('after', '\nExamples:\n  vt abort\n  vt abort --clear')
     .option('--clear', 'clear a previous abort so autopilots can start again')
     .action(
       withCtx(async (ctx, o: { clear?: boolean }) => {
         const { store, engine } = await ctx.vt();
+        const { setControl } = await import('../../store/queue.ts');
         await setControl(store.db, 'abort', o.clear ? null : ctx.actor, engine.clock.now().toISOString());
         ctx.io.err(
           o.clear
             ? 'abort cleared\n'
-            : `${paint(ctx.color, 'red', '✗')} abort requested; clear it with: vt abort --clear\n`,
+            : `${paint(ctx.color, 'green', '✓')} abort requested: running autopilots stop now; clear it with: vt abort --clear\n`,
         );
         return 0;
       }),
@@ -284,7 +283,7 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
     .addHelpText('after', '\nExample:\n  vt retry churn-model-1-training')
     .action(
       withCtx(async (ctx, ticket: string) => {
-        const { engine } = await ctx.vt();
+        const [{ engine }, { Tickets }] = await Promise.all([ctx.vt(), import('../../engine/ticket-ops.ts')]);
         const c = await new Tickets(engine).retry(ticket, ctx.who);
         if (ctx.json) json(ctx.io, { ticket, status: c.state.tickets[ticket]?.status });
         ctx.io.err(
@@ -303,7 +302,11 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
     .addHelpText('after', '\nExample:\n  vt done churn-model-1-scope-pitch')
     .action(
       withCtx(async (ctx, ticket: string) => {
-        const { engine } = await ctx.vt();
+        const [{ engine }, { Tickets }, { workspaceDir }] = await Promise.all([
+          ctx.vt(),
+          import('../../engine/ticket-ops.ts'),
+          import('../../autopilot/workspace.ts'),
+        ]);
         const root = ctx.requireRoot();
         const human = workspaceDir(root, `${ticket}.human`);
         const here = workspaceOf(ctx.cwd);
@@ -326,10 +329,12 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
   program
     .command('inbox')
     .description('tickets waiting for a person: approvals, human work, blocked tickets')
+    .addHelpText('after', '\nExamples:\n  vt inbox\n  vt inbox --json')
     .option('--wide', 'do not truncate')
     .action(
       withCtx(async (ctx, o: { wide?: boolean }) => {
-        const { store } = await ctx.vt();
+        const { store } = await ctx.vt({ readonly: true });
+        const { inboxRows } = await import('../../store/queue.ts');
         const rows = await inboxRows(store.db);
         if (ctx.json) {
           json(

@@ -1,31 +1,27 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { parseDocument } from 'yaml';
-import { verifyStore } from '../../audit/audit.ts';
-import { runAutopilot } from '../../autopilot/worker.ts';
-import { openWorkspaces } from '../../autopilot/workspace.ts';
-import { Tickets } from '../../engine/ticket-ops.ts';
+import { mkdirDurable, writeFileDurable } from '../../durable.ts';
 import { VtError } from '../../errors.ts';
-import { parseTrain } from '../../train/loader.ts';
+import { EXAMPLES_DIR, RUNNING_BUILT, TEMPLATES_DIR } from '../../package.ts';
 import { TRAIN_FILE } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint } from '../output.ts';
 import { progressPrinter, writeLauncher } from './autopilot.ts';
-import { TEMPLATES_DIR, writeStarter } from './setup.ts';
 
-const EXAMPLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../examples/penguins');
+const EXAMPLE = join(EXAMPLES_DIR, 'penguins');
 const MARKER = '.vt-demo';
 export const DEMO_PROJECT = 'penguins';
 export const DEMO_OPERATOR = 'demo-operator';
 
 /** The demo's train: the built-in template, every role played by the example's step scripts. */
-export function demoTrain(): string {
+export async function demoTrain(): Promise<string> {
+  const { parseDocument } = await import('yaml');
   const doc = parseDocument(readFileSync(join(TEMPLATES_DIR, 'ml-value-train.yaml'), 'utf8'));
-  const run = ['{node}', join(EXAMPLE, 'steps', 'run.ts')];
+  // In an installed package the steps are built JavaScript: Node does not strip types under node_modules.
+  const run = ['{node}', join(EXAMPLE, 'steps', RUNNING_BUILT ? 'run.js' : 'run.ts')];
   const roles = doc.get('roles') as { items: { set(k: string, v: unknown): void }[] };
   for (const role of roles.items)
     role.set('executor', doc.createNode({ kind: 'command', run, timeout_s: 300 }));
@@ -46,6 +42,9 @@ function git(dir: string, ...args: string[]) {
       'user.email=demo@localhost',
       '-c',
       'commit.gpgsign=false',
+      // git does not fsync by default; the demo's marker says "set up" only once the repository is durable.
+      '-c',
+      'core.fsync=all',
       ...args,
     ],
     {
@@ -61,7 +60,7 @@ const SET_UP = 'set up';
  * Write vt.yaml, the document templates and a git repository in `dir`, once. The marker is written
  * first and completed last, so a demo killed half-way through setting up just sets up again.
  */
-function setUp(ctx: CliContext, dir: string): void {
+async function setUp(ctx: CliContext, dir: string): Promise<void> {
   const marker = join(dir, MARKER);
   if (
     existsSync(marker) &&
@@ -79,13 +78,15 @@ function setUp(ctx: CliContext, dir: string): void {
       },
     );
   }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(marker, 'Created by vt demo (setting up); vt demo --reset removes what it made here.\n');
-  writeStarter(dir, 'ml-value-train', DEMO_OPERATOR, true);
-  const text = demoTrain();
+  mkdirDurable(dir);
+  writeFileDurable(marker, 'Created by vt demo (setting up); vt demo --reset removes what it made here.\n');
+  const { writeStarter } = await import('../starter.ts');
+  await writeStarter(dir, 'ml-value-train', DEMO_OPERATOR, true);
+  const text = await demoTrain();
+  const { parseTrain } = await import('../../train/loader.ts');
   parseTrain(text, join(dir, TRAIN_FILE));
-  writeFileSync(join(dir, TRAIN_FILE), text);
-  writeFileSync(join(dir, '.gitignore'), '.vt/\n.vt-demo\n');
+  writeFileDurable(join(dir, TRAIN_FILE), text);
+  writeFileDurable(join(dir, '.gitignore'), '.vt/\n.vt-demo\n');
   try {
     git(dir, 'init', '-q');
     git(dir, 'add', '-A');
@@ -93,7 +94,7 @@ function setUp(ctx: CliContext, dir: string): void {
   } catch {
     rmSync(join(dir, '.git'), { recursive: true, force: true }); // no git here: plain folders
   }
-  writeFileSync(marker, `Created by vt demo (${SET_UP}); vt demo --reset removes what it made here.\n`);
+  writeFileDurable(marker, `Created by vt demo (${SET_UP}); vt demo --reset removes what it made here.\n`);
   ctx.io.err(`${paint(ctx.color, 'green', '✓')} set up the penguins example in ${dir}\n`);
 }
 
@@ -122,8 +123,15 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
         const dir = ctx.cwd;
         const started = performance.now();
         if (o.reset) reset(dir);
-        setUp(ctx, dir);
-        const { engine, store } = await ctx.vt();
+        await setUp(ctx, dir);
+        const [{ engine, store }, { Tickets }, { runAutopilot }, { openWorkspaces }, { parseTrain }] =
+          await Promise.all([
+            ctx.vt(),
+            import('../../engine/ticket-ops.ts'),
+            import('../../autopilot/worker.ts'),
+            import('../../autopilot/workspace.ts'),
+            import('../../train/loader.ts'),
+          ]);
         const tickets = new Tickets(engine);
         const loaded = parseTrain(readFileSync(join(dir, TRAIN_FILE), 'utf8'), join(dir, TRAIN_FILE));
         const operator = { actor: DEMO_OPERATOR };
@@ -200,6 +208,7 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
 
 async function summarize(ctx: CliContext, dir: string, started: number): Promise<number> {
   const { engine, store } = await ctx.vt();
+  const { verifyStore } = await import('../../audit/audit.ts');
   const s = await engine.state(DEMO_PROJECT);
   const train = await engine.train(s.trainHash);
   const transitions = await store.db
@@ -240,6 +249,26 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     to: leftMonitoring[i]?.to_phase ?? null,
     drift: leftMonitoring[i]?.kind === 'route',
   }));
+  // What each visit did: a visit the project came back to re-does its work (its evidence starts empty).
+  const ticks = await store.db
+    .selectFrom('checklist')
+    .select(['phase', 'visit'])
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('project_id', '=', DEMO_PROJECT)
+    .where('ticked', '=', 1)
+    .groupBy(['phase', 'visit'])
+    .execute();
+  const tickCount = new Map(ticks.map((t) => [`${t.phase}#${t.visit}`, Number(t.n)]));
+  const seen = new Map<string, number>();
+  const stays = [
+    { phase: train.phases[0]!.id, visit: 1 },
+    ...transitions.filter((t) => t.to_phase).map((t, i) => ({ phase: t.to_phase!, visit: i + 2 })),
+  ];
+  const visits = stays.map((v) => {
+    const n = (seen.get(v.phase) ?? 0) + 1;
+    seen.set(v.phase, n);
+    return { phase: v.phase, visit: n, ticked: tickCount.get(`${v.phase}#${v.visit}`) ?? 0 };
+  });
   const verified = await verifyStore(store.db);
   const summary = {
     project: DEMO_PROJECT,
@@ -250,9 +279,10 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     gates_passed_first_time: [...firstTry.values()].filter(Boolean).length,
     rework_loops: loops.map((t) => `${t.from_phase} → ${t.to_phase} (${t.reason ?? t.kind})`),
     windows,
+    visits,
     metrics: Object.fromEntries(Object.entries(s.metrics).map(([k, v]) => [k, v.value])),
     wall_time_s: Math.round((performance.now() - started) / 100) / 10,
-    artifacts: join(dir, '.vt', 'workspaces'),
+    artifacts: `branch vt/${DEMO_PROJECT} of the git repository in ${dir}`,
     audit: verified.ok
       ? `${verified.checked} events verify`
       : `FAILED at ${verified.firstBad?.project_id}#${verified.firstBad?.seq}`,
@@ -266,6 +296,12 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
       `${ok ? paint(c, 'green', '✓') : paint(c, 'red', '✗')} ${paint(c, 'bold', 'penguins')}: ${summary.phases_done}/${summary.phases} phases done, project ${s.status}`,
       `  exit gates passed first time: ${summary.gates_passed_first_time} of ${summary.phase_visits} phase visits`,
       `  loops taken: ${summary.rework_loops.length ? summary.rework_loops.join('; ') : 'none'}`,
+      `  visits the project came back to, and the items each ticked again: ${
+        visits
+          .filter((v) => v.visit > 1)
+          .map((v) => `${v.phase} #${v.visit} (${v.ticked})`)
+          .join(', ') || 'none'
+      }`,
       `  monitoring windows: ${
         windows
           .map((w) => `#${w.window} psi ${w.psi} ${w.drift ? 'drift' : 'no drift'} → ${w.to ?? '(end)'}`)
@@ -273,7 +309,7 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
       }`,
       `  model: auc ${summary.metrics.auc ?? '?'}, f1 ${summary.metrics.f1 ?? '?'}, psi ${summary.metrics.psi ?? '?'}`,
       `  wall time: ${summary.wall_time_s} s`,
-      `  artifacts: ${summary.artifacts} (one git worktree per ticket; the project line is branch vt/penguins)`,
+      `  artifacts: in the commits each session ended with; the project's line is ${summary.artifacts}`,
       `  audit: ${summary.audit}`,
       `  next: cd ${dir} && vt status penguins && vt audit log penguins`,
       '',

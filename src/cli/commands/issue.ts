@@ -1,10 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { buildHandoff } from '../../context/handoff.ts';
-import { phaseOf } from '../../engine/core.ts';
-import { Tickets } from '../../engine/ticket-ops.ts';
-import { isOpen } from '../../engine/tickets.ts';
 import { VtError } from '../../errors.ts';
 import { CONTEXT_KINDS, type ContextKind, PRIORITIES, type Priority, TICKET_STATUSES } from '../../types.ts';
 import type { WithCtx } from '../main.ts';
@@ -13,7 +9,13 @@ import { callSessionTool } from '../session-client.ts';
 import { resolveProject } from './project.ts';
 
 export function registerIssue(program: Command, withCtx: WithCtx): void {
-  const issue = program.command('issue').description('the local queue of work: issues and their tickets');
+  const issue = program
+    .command('issue')
+    .description('the local queue of work: issues and their tickets')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt issue add "Carry churn through the train" --project churn\n  vt issue list --all',
+    );
   issue
     .command('add')
     .description("queue work for a project's phase (default: its current phase); prints the new ticket id")
@@ -38,7 +40,10 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
               'BAD_INPUT',
               `--priority must be one of ${PRIORITIES.join(', ')}, not "${o.priority}"`,
             );
-          const { engine } = await ctx.vt();
+          const [{ engine }, { Tickets }] = await Promise.all([
+            ctx.vt(),
+            import('../../engine/ticket-ops.ts'),
+          ]);
           const c = await new Tickets(engine).addIssue(
             o.project,
             { title, priority: o.priority as Priority | undefined, labels: o.label, phase: o.phase },
@@ -57,12 +62,13 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
     .command('list')
     .alias('ls')
     .description('tickets: open ones by default, in the order the autopilot takes them')
+    .addHelpText('after', '\nExamples:\n  vt issue list\n  vt issue list --project churn --all --json')
     .option('-p, --project <id>', 'only this project')
     .option('-a, --all', 'include finished tickets')
     .option('--wide', 'do not truncate')
     .action(
       withCtx(async (ctx, o: { project?: string; all?: boolean; wide?: boolean }) => {
-        const { store } = await ctx.vt();
+        const { store } = await ctx.vt({ readonly: true });
         let q = store.db
           .selectFrom('tickets as t')
           .innerJoin('issues as i', 'i.id', 't.issue')
@@ -113,6 +119,10 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
   issue
     .command('assign')
     .description('assign an issue to a person (the autopilot leaves assigned issues alone), or --none')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt issue assign churn churn-1 alice\n  vt issue assign churn churn-1 --none',
+    )
     .argument('<project>')
     .argument('<issue>')
     .argument('[assignee]')
@@ -127,7 +137,10 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
           o: { none?: boolean },
         ) => {
           if (!assignee && !o.none) throw new VtError('USAGE', 'name the assignee, or pass --none');
-          const { engine } = await ctx.vt();
+          const [{ engine }, { Tickets }] = await Promise.all([
+            ctx.vt(),
+            import('../../engine/ticket-ops.ts'),
+          ]);
           await new Tickets(engine).assign(project, issueId, o.none ? null : assignee!, ctx.who);
           ctx.io.err(
             `${paint(ctx.color, 'green', '✓')} ${issueId} ${o.none ? 'unassigned' : `assigned to ${assignee}`}\n`,
@@ -142,45 +155,43 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
     .description(
       "the Conductor's planning step: queue a ticket for the project's current phase if none is open",
     )
+    .addHelpText('after', '\nExamples:\n  vt plan churn\n  vt plan --json')
     .argument('[project]')
     .action(
       withCtx(async (ctx, given?: string) => {
         const project = await resolveProject(ctx, given);
-        const { engine } = await ctx.vt();
-        const s = await engine.state(project);
-        const open = Object.values(s.tickets).find((t) => t.phase === s.phase && isOpen(t));
-        if (open) {
-          if (ctx.json) json(ctx.io, { ticket: open.id, queued: false });
-          else ctx.io.out(`${open.id}\n`);
-          ctx.io.err(`${open.id} is already open for ${s.phase}\n`);
-          return 0;
-        }
-        const train = await engine.train(s.trainHash);
-        const c = await new Tickets(engine).addIssue(
-          project,
-          { title: `Carry ${s.name} through ${phaseOf(train, s.phase).name}` },
-          ctx.who,
+        const [{ engine }, { Tickets }] = await Promise.all([ctx.vt(), import('../../engine/ticket-ops.ts')]);
+        const p = await new Tickets(engine).plan(project, ctx.who);
+        if (ctx.json) json(ctx.io, p);
+        else ctx.io.out(`${p.ticket}\n`);
+        ctx.io.err(
+          p.queued
+            ? `${paint(ctx.color, 'green', '✓')} queued ${p.ticket}; run: vt autopilot\n`
+            : `${p.ticket} is already open for the current phase\n`,
         );
-        if (ctx.json) json(ctx.io, { ticket: c.ticket, queued: true });
-        else ctx.io.out(`${c.ticket}\n`);
-        ctx.io.err(`${paint(ctx.color, 'green', '✓')} queued ${c.ticket}; run: vt autopilot\n`);
         return 0;
       }),
     );
 
   const context = program
     .command('context')
-    .description("a project's recorded facts, decisions, assumptions, risks and notes");
+    .description("a project's recorded facts, decisions, assumptions, risks and notes")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt context show churn --kind decision\n  vt context add churn decision "Use AUC as the success measure"',
+    );
   context
     .command('show')
     .description('list context entries, newest first')
+    .addHelpText('after', '\nExamples:\n  vt context show churn\n  vt context show churn --kind risk --json')
     .argument('[project]')
     .option('--kind <kind>', CONTEXT_KINDS.join(', '))
     .option('--phase <phase>', 'only this phase')
     .action(
       withCtx(async (ctx, given: string | undefined, o: { kind?: string; phase?: string }) => {
         const project = await resolveProject(ctx, given);
-        const { store } = await ctx.vt();
+        const { store, engine } = await ctx.vt({ readonly: true });
+        await engine.state(project); // an unknown project is an error, not an empty list
         let q = store.db.selectFrom('context').selectAll().where('project_id', '=', project);
         if (o.kind) q = q.where('kind', '=', o.kind);
         if (o.phase) q = q.where('phase', '=', o.phase);
@@ -200,6 +211,10 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
   context
     .command('add')
     .description('record a context entry in the current phase (inside a session: bound to it)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt context add churn decision "Use AUC as the success measure"\n  vt context add churn risk "Labels for 2024 are incomplete"',
+    )
     .argument('<project>')
     .argument('<kind>', CONTEXT_KINDS.join(', '))
     .argument('<text>')
@@ -213,7 +228,7 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
           ctx.io.err(`${paint(ctx.color, 'green', '✓')} recorded ${kind}\n`);
           return 0;
         }
-        const { engine } = await ctx.vt();
+        const [{ engine }, { Tickets }] = await Promise.all([ctx.vt(), import('../../engine/ticket-ops.ts')]);
         const who = ctx.who;
         await new Tickets(engine).addContext(
           project,
@@ -228,23 +243,20 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
   program
     .command('handoff')
     .description("the handoff packet for the project's current phase (the stored one, or a fresh build)")
+    .addHelpText('after', '\nExamples:\n  vt handoff churn\n  vt handoff churn --json | jq -r .text')
     .argument('[project]')
     .action(
       withCtx(async (ctx, given?: string) => {
         const project = await resolveProject(ctx, given);
-        const { engine, store } = await ctx.vt();
+        const { engine } = await ctx.vt({ readonly: true });
         const s = await engine.state(project);
-        const stored = await store.db
-          .selectFrom('handoffs')
-          .selectAll()
-          .where('project_id', '=', project)
-          .where('visit', '=', s.visit)
-          .executeTakeFirst();
+        const stored = s.handoff;
         const root = ctx.root();
         const text =
           stored && root && existsSync(join(root, stored.path))
             ? readFileSync(join(root, stored.path), 'utf8')
-            : buildHandoff(s, await engine.train(s.trainHash)).text;
+            : (await import('../../context/handoff.ts')).buildHandoff(s, await engine.train(s.trainHash))
+                .text;
         if (ctx.json) json(ctx.io, { project, phase: s.phase, visit: s.visit, stored: stored ?? null, text });
         else ctx.io.out(safe(text));
         return 0;

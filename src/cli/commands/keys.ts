@@ -37,6 +37,10 @@ export function registerKeys(program: Command, withCtx: WithCtx): void {
     .command('keys')
     .description(
       "people's signing keys: make one, list the ones at hand, export the train's as allowed_signers",
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt keys init\n  vt keys list\n  vt keys allowed-signers > allowed_signers',
     );
 
   keys

@@ -48,7 +48,8 @@ async function watched(ctx: CliContext) {
 export function registerMlflow(program: Command, withCtx: WithCtx): void {
   const mlflow = program
     .command('mlflow')
-    .description('MLflow: write-backs after passing promotion gates, and the champion alias guard');
+    .description('MLflow: write-backs after passing promotion gates, and the champion alias guard')
+    .addHelpText('after', '\nExamples:\n  vt mlflow status\n  vt mlflow deliver');
 
   mlflow
     .command('guard')

@@ -56,7 +56,8 @@ export function registerNotify(program: Command, withCtx: WithCtx): void {
     .command('notify')
     .description(
       'webhook notifications: signed (Standard Webhooks), Slack-compatible, sent through the outbox',
-    );
+    )
+    .addHelpText('after', '\nExamples:\n  vt notify list\n  vt notify secret > webhook.secret');
 
   notify
     .command('list')

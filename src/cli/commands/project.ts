@@ -1,9 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { statusView } from '../../engine/views.ts';
 import { VtError } from '../../errors.ts';
-import { assertTrainSound } from '../../train/lint.ts';
-import { loadTrainFile } from '../../train/loader.ts';
 import { PRIORITIES, type Priority } from '../../types.ts';
 import { TRAIN_FILE } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
@@ -13,7 +10,7 @@ import { badge, json, paint, safe, table, when } from '../output.ts';
 /** The project named on the command line, or the only one in the store. */
 export async function resolveProject(ctx: CliContext, given: string | undefined): Promise<string> {
   if (given) return given;
-  const { store } = await ctx.vt();
+  const { store } = await ctx.vt({ readonly: true });
   const rows = await store.db.selectFrom('projects').select('id').limit(2).execute();
   if (rows.length === 1) return rows[0]!.id;
   throw new VtError(
@@ -26,7 +23,13 @@ export async function resolveProject(ctx: CliContext, given: string | undefined)
 }
 
 export function registerProject(program: Command, withCtx: WithCtx): void {
-  const project = program.command('project').description('create and list projects');
+  const project = program
+    .command('project')
+    .description('create and list projects')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt project create "Churn model" --team growth\n  vt project list --json',
+    );
   project
     .command('create')
     .description('start a project on the train in vt.yaml (pinning its content hash); prints the new id')
@@ -50,6 +53,10 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
           if (o.budget !== undefined && Number.isNaN(o.budget))
             throw new VtError('BAD_INPUT', '--budget must be a number');
           const root = ctx.requireRoot();
+          const [{ assertTrainSound }, { loadTrainFile }] = await Promise.all([
+            import('../../train/lint.ts'),
+            import('../../train/loader.ts'),
+          ]);
           const loaded = loadTrainFile(join(root, TRAIN_FILE));
           assertTrainSound(loaded);
           const { engine } = await ctx.vt();
@@ -89,6 +96,10 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
     .action(
       withCtx(async (ctx, id: string, o: { to?: string; reason: string }) => {
         const file = o.to ? resolve(ctx.cwd, o.to) : join(ctx.requireRoot(), TRAIN_FILE);
+        const [{ assertTrainSound }, { loadTrainFile }] = await Promise.all([
+          import('../../train/lint.ts'),
+          import('../../train/loader.ts'),
+        ]);
         const loaded = loadTrainFile(file);
         assertTrainSound(loaded);
         const { engine } = await ctx.vt();
@@ -107,10 +118,11 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
     .command('list')
     .alias('ls')
     .description('list projects: phase, status, priority, last change')
+    .addHelpText('after', "\nExamples:\n  vt project list\n  vt project ls --json | jq -r '.[].id'")
     .option('--wide', 'do not truncate')
     .action(
       withCtx(async (ctx, o: { wide?: boolean }) => {
-        const { store } = await ctx.vt();
+        const { store } = await ctx.vt({ readonly: true });
         const rows = await store.db.selectFrom('projects').selectAll().orderBy('id').execute();
         if (ctx.json) {
           json(
@@ -164,7 +176,10 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
     .action(
       withCtx(async (ctx, given?: string) => {
         const id = await resolveProject(ctx, given);
-        const { engine } = await ctx.vt();
+        const [{ engine }, { statusView }] = await Promise.all([
+          ctx.vt({ readonly: true }),
+          import('../../engine/views.ts'),
+        ]);
         const s = await engine.state(id);
         const v = statusView(s, await engine.train(s.trainHash));
         if (ctx.json) {

@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { VtError } from '../../errors.ts';
+import { packageVersion } from '../../package.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint } from '../output.ts';
 
-const VERSION = (
-  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+const VERSION = packageVersion();
 
 export function registerServe(program: Command, withCtx: WithCtx): void {
   program

@@ -1,17 +1,14 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { VtError } from '../../errors.ts';
-import { lintTrain } from '../../train/lint.ts';
-import { formatProblem, loadTrainFile, parseTrain } from '../../train/loader.ts';
-import { trainJsonSchema } from '../../train/schema.ts';
+import { TEMPLATES_DIR } from '../../package.ts';
 import { TRAIN_FILE } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint } from '../output.ts';
 
-export const TEMPLATES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../templates');
+export { TEMPLATES_DIR };
 
 export function templateNames(): string[] {
   return readdirSync(TEMPLATES_DIR)
@@ -19,33 +16,8 @@ export function templateNames(): string[] {
     .map((f) => f.replace(/\.yaml$/, ''));
 }
 
-/** Write vt.yaml from a built-in template (with `people` naming the actor), plus the document templates. */
-export function writeStarter(dir: string, template: string, actor: string, force: boolean): string {
-  const src = join(TEMPLATES_DIR, `${template}.yaml`);
-  if (!existsSync(src)) {
-    throw new VtError('BAD_INPUT', `no template "${template}"`, {
-      hint: `Templates: ${templateNames().join(', ')}`,
-    });
-  }
-  const target = join(dir, TRAIN_FILE);
-  if (existsSync(target) && !force)
-    throw new VtError('CONFLICT', `${target} already exists`, {
-      hint: 'Keep it, or overwrite with: vt init --force',
-    });
-  const text = readFileSync(src, 'utf8').replace(
-    /^people: \{\}$/m,
-    `people:\n  # who holds which roles; approvers may not approve work they did\n  ${actor}: [conductor, evaluator]`,
-  );
-  parseTrain(text, target);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(target, text);
-  const docs = join(dir, 'templates', 'docs');
-  mkdirSync(docs, { recursive: true });
-  for (const f of readdirSync(join(TEMPLATES_DIR, 'docs'))) {
-    if (!existsSync(join(docs, f)) || force) copyFileSync(join(TEMPLATES_DIR, 'docs', f), join(docs, f));
-  }
-  return target;
-}
+/** Phases of the built-in train that need people in the room (interviews, workshops, the pitch, kickoff). */
+export const PEOPLE_PHASES = ['discovery-framing', 'client-readiness', 'scope-pitch', 'pre-kickoff'];
 
 /**
  * Make the log key (outside the workspace) when there is none, publish its verifier key in
@@ -78,17 +50,40 @@ export function registerSetup(program: Command, withCtx: WithCtx): void {
     .description('write vt.yaml from a template and create the store in .vt/')
     .option('-t, --template <name>', 'built-in template', 'ml-value-train')
     .option('-f, --force', 'overwrite an existing vt.yaml')
-    .addHelpText('after', '\nExamples:\n  vt init\n  vt init --dir ./churn --template ml-value-train')
+    .option(
+      '--agents <executor>',
+      'give every role an agent: claude, codex, gemini, aider, or llm:PROVIDER:MODEL[@BASE_URL]',
+    )
+    .addHelpText(
+      'after',
+      `
+With --agents, every role's executor is that agent; the phases that need people in the room
+(${PEOPLE_PHASES.join(', ')}) stay with a person, and approvals are always people's.
+
+Examples:
+  vt init
+  vt init --dir ./churn --template ml-value-train
+  vt init --agents claude
+  vt init --agents llm:openai-compatible:qwen2.5:7b@http://127.0.0.1:11434/v1`,
+    )
     .action(
-      withCtx(async (ctx, opts: { template: string; force?: boolean }) => {
-        const file = writeStarter(ctx.cwd, opts.template, ctx.actor, !!opts.force);
+      withCtx(async (ctx, opts: { template: string; force?: boolean; agents?: string }) => {
+        const agents = opts.agents
+          ? (await import('../../agents/dispatch.ts')).parseExecutorShorthand('--agents', opts.agents)
+          : undefined;
+        const { writeStarter } = await import('../starter.ts');
+        const file = await writeStarter(ctx.cwd, opts.template, ctx.actor, !!opts.force, agents);
         const { store } = await ctx.vt();
         ctx.io.err(
           `${paint(ctx.color, 'green', '✓')} wrote ${file}\n${paint(ctx.color, 'green', '✓')} store ${store.location}\n`,
         );
+        if (agents)
+          ctx.io.err(
+            `${paint(ctx.color, 'green', '✓')} every role is worked by ${opts.agents}; people work ${PEOPLE_PHASES.join(', ')} and make every approval\n  check the agent CLIs with: vt agents check\n`,
+          );
         await signFirstCheckpoint(ctx);
         ctx.io.err(`  next: vt project create "My project"\n`);
-        if (ctx.json) json(ctx.io, { train: file, store: store.location });
+        if (ctx.json) json(ctx.io, { train: file, store: store.location, agents: agents ?? null });
         return 0;
       }),
     );
@@ -101,6 +96,10 @@ export function registerSetup(program: Command, withCtx: WithCtx): void {
     .action(
       withCtx(async (ctx, file?: string) => {
         const path = file ? resolve(ctx.cwd, file) : join(ctx.requireRoot(), TRAIN_FILE);
+        const [{ lintTrain }, { formatProblem, loadTrainFile }] = await Promise.all([
+          import('../../train/lint.ts'),
+          import('../../train/loader.ts'),
+        ]);
         const loaded = loadTrainFile(path);
         const problems = lintTrain(loaded);
         if (ctx.json) json(ctx.io, { file: path, hash: loaded.hash, ok: problems.length === 0, problems });
@@ -132,6 +131,7 @@ export function registerSetup(program: Command, withCtx: WithCtx): void {
     )
     .action(
       withCtx(async (ctx) => {
+        const { trainJsonSchema } = await import('../../train/schema.ts');
         ctx.io.out(`${JSON.stringify(trainJsonSchema(), null, 2)}\n`);
         return 0;
       }),

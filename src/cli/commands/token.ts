@@ -8,7 +8,8 @@ import { parseExpiry } from './work.ts';
 export function registerToken(program: Command, withCtx: WithCtx): void {
   const token = program
     .command('token')
-    .description('API tokens for vt serve: create (shown once), list, revoke');
+    .description('API tokens for vt serve: create (shown once), list, revoke')
+    .addHelpText('after', '\nExamples:\n  vt token create --person ana --grant approver\n  vt token list');
   token
     .command('create')
     .description('make an API token for a person; prints it once on stdout (only its sha256 is stored)')
@@ -58,6 +59,7 @@ rejects, waives (the train must give the person the gate's role); admin does all
     .alias('ls')
     .description('list tokens: id, person, grants, state (never the secret)')
     .option('--wide', 'do not truncate')
+    .addHelpText('after', '\nExamples:\n  vt token list\n  vt token list --json')
     .action(
       withCtx(async (ctx, o: { wide?: boolean }) => {
         const { listTokens } = await import('../../api/tokens.ts');

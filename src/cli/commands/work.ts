@@ -3,31 +3,40 @@ import type { AdvanceOutcome } from '../../engine/core.ts';
 import { currentEvidence } from '../../engine/state.ts';
 import { VtError } from '../../errors.ts';
 import type { GateResult } from '../../gates/types.ts';
-import { setControl } from '../../store/queue.ts';
 import { workspaceOf } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
-import { badge, json, paint, safe } from '../output.ts';
+import { badge, json, localIso, paint, safe, table, when } from '../output.ts';
 import { callSessionTool } from '../session-client.ts';
 import { resolveProject } from './project.ts';
 
+/** Gate results are the verdict these commands exist for: data, on stdout. */
 export function printGates(ctx: CliContext, results: GateResult[]): void {
   for (const g of results) {
-    ctx.io.err(`  ${badge(g.status, ctx.color)}  ${g.gate}: ${safe(g.message)}\n`);
+    ctx.io.out(`  ${badge(g.status, ctx.color)}  ${g.gate}: ${safe(g.message)}\n`);
     for (const ch of g.children ?? [])
-      ctx.io.err(`      ${badge(ch.status, ctx.color)}  ${ch.gate}: ${safe(ch.message)}\n`);
+      ctx.io.out(`      ${badge(ch.status, ctx.color)}  ${ch.gate}: ${safe(ch.message)}\n`);
   }
 }
 
 const done = (ctx: CliContext, text: string) => ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${text}\n`);
 
-/** Parse "7d", "12h", "30m" or an ISO date into an absolute time. */
+/**
+ * Parse "7d", "12h", "30m" or an ISO date into an absolute time. A date alone (2026-12-25) is
+ * midnight in the local time zone (UTC with --utc), as a person means it; JavaScript would take UTC.
+ */
 export function parseExpiry(text: string, now: Date): Date {
   const m = /^(\d+)([dhm])$/.exec(text.trim());
   if (m)
     return new Date(
       now.getTime() + Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm'],
     );
+  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text.trim());
+  if (day) {
+    const d = new Date(Number(day[1]), Number(day[2]) - 1, Number(day[3]));
+    if (d.getMonth() === Number(day[2]) - 1 && d.getDate() === Number(day[3])) return d;
+    throw new VtError('BAD_INPUT', `--expires: ${text} is not a date`);
+  }
   const t = Date.parse(text);
   if (Number.isNaN(t))
     throw new VtError('BAD_INPUT', `--expires must be like 7d, 12h or an ISO date, not "${text}"`);
@@ -81,7 +90,10 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
       ),
     );
 
-  const artifact = program.command('artifact').description('record files a phase produced');
+  const artifact = program
+    .command('artifact')
+    .description('record files a phase produced')
+    .addHelpText('after', '\nExamples:\n  vt artifact add churn opportunity-brief docs/opportunity-brief.md');
   artifact
     .command('add')
     .description('record an artifact of the current phase: its file is hashed where it lies in the workspace')
@@ -116,7 +128,13 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
       }),
     );
 
-  const metric = program.command('metric').description('record metrics');
+  const metric = program
+    .command('metric')
+    .description('record metrics')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt metric set churn auc 0.91\n  vt metric list churn\n  vt metric history churn auc',
+    );
   metric
     .command('set')
     .description('record a metric value for the project (in its current phase)')
@@ -144,7 +162,76 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
       }),
     );
 
-  const gate = program.command('gate').description('evaluate quality gates');
+  metric
+    .command('list')
+    .alias('ls')
+    .description("a project's metrics: the latest value of each, with its phase and when it was recorded")
+    .argument('<project>')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt metric list churn\n  vt metric list churn --json | jq .auc.value',
+    )
+    .action(
+      withCtx(async (ctx, project: string) => {
+        const rows = await metricRows(ctx, project);
+        const latest = new Map<string, MetricRow>();
+        for (const r of rows) latest.set(r.name, r);
+        const list = [...latest.values()].sort((a, b) => a.name.localeCompare(b.name));
+        if (ctx.json) {
+          json(ctx.io, Object.fromEntries(list.map((r) => [r.name, metricJson(r)])));
+          return 0;
+        }
+        if (!list.length)
+          ctx.io.err(
+            `no metrics recorded for ${project}; record one with: vt metric set ${project} NAME VALUE\n`,
+          );
+        ctx.io.out(
+          table(
+            ctx.io,
+            ['metric', 'value', 'phase', 'visit', 'actor', 'recorded'],
+            list.map((r) => [r.name, String(r.value), r.phase, String(r.visit), r.actor, when(ctx.io, r.ts)]),
+          ),
+        );
+        return 0;
+      }),
+    );
+  metric
+    .command('history')
+    .description('every value a metric (or every metric) of a project was given, oldest first')
+    .argument('<project>')
+    .argument('[name]', 'only this metric')
+    .addHelpText('after', '\nExamples:\n  vt metric history churn auc\n  vt metric history churn --json')
+    .action(
+      withCtx(async (ctx, project: string, name?: string) => {
+        const rows = (await metricRows(ctx, project)).filter((r) => !name || r.name === name);
+        if (ctx.json) {
+          json(ctx.io, rows.map(metricJson));
+          return 0;
+        }
+        if (!rows.length) ctx.io.err(`no values recorded${name ? ` for ${name}` : ''} in ${project}\n`);
+        ctx.io.out(
+          table(
+            ctx.io,
+            ['recorded', 'metric', 'value', 'phase', 'visit', 'actor', 'seq'],
+            rows.map((r) => [
+              when(ctx.io, r.ts),
+              r.name,
+              String(r.value),
+              r.phase,
+              String(r.visit),
+              r.actor,
+              String(r.seq),
+            ]),
+          ),
+        );
+        return 0;
+      }),
+    );
+
+  const gate = program
+    .command('gate')
+    .description('evaluate quality gates')
+    .addHelpText('after', '\nExamples:\n  vt gate check churn');
   gate
     .command('check')
     .description("evaluate the current phase's exit gates and record the results (exit 1 when one fails)")
@@ -157,7 +244,7 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
         const c = await engine.checkGates(project, ctx.who);
         if (ctx.json) json(ctx.io, { project, phase: c.state.phase, passed: c.passed, results: c.results });
         else {
-          ctx.io.err(`gates of ${c.state.phase}\n`);
+          ctx.io.out(`gates of ${c.state.phase}: ${c.passed ? 'passed' : 'failed'}\n`);
           printGates(ctx, c.results);
         }
         return c.passed ? 0 : 1;
@@ -183,7 +270,7 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
           });
         else {
           printGates(ctx, c.results);
-          ctx.io.err(`${describeOutcome(c.outcome, ctx)}\n`);
+          ctx.io.out(`${describeOutcome(c.outcome, ctx)}\n`);
         }
         return c.outcome.outcome === 'advanced' || c.outcome.outcome === 'completed' ? 0 : 1;
       }),
@@ -240,7 +327,7 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
         const expires = parseExpiry(o.expires, engine.clock.now());
         await engine.waive(project, gateId, o.reason, expires, ctx.who);
         if (ctx.json) json(ctx.io, { project, gate: gateId, expires_at: expires.toISOString() });
-        done(ctx, `waived ${gateId} until ${expires.toISOString()}`);
+        done(ctx, `waived ${gateId} until ${localIso(expires)}`);
         return 0;
       }),
     );
@@ -295,10 +382,15 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
       .description(what)
       .argument(name === 'resume' ? '[project]' : '<project>')
       .option('--reason <text>', needed ? 'why (required)' : 'why')
+      .addHelpText(
+        'after',
+        `\nExample${name === 'resume' ? 's' : ''}:\n  vt ${name} churn${needed ? ' --reason "sponsor withdrew"' : ''}${name === 'resume' ? '\n  vt resume            # with no project: let paused autopilots claim again' : ''}`,
+      )
       .action(
         withCtx(async (ctx, project: string | undefined, o: { reason?: string }) => {
           const { engine, store } = await ctx.vt();
           if (!project) {
+            const { setControl } = await import('../../store/queue.ts');
             await setControl(store.db, 'paused', null, engine.clock.now().toISOString());
             done(ctx, 'the autopilot resumes claiming tickets');
             return 0;
@@ -310,6 +402,39 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
         }),
       );
   }
+}
+
+interface MetricRow {
+  seq: number;
+  name: string;
+  value: number;
+  phase: string;
+  visit: number;
+  actor: string;
+  ts: string;
+}
+
+const metricJson = (r: MetricRow) => ({
+  name: r.name,
+  value: r.value,
+  phase: r.phase,
+  visit: r.visit,
+  actor: r.actor,
+  recorded_at: r.ts,
+  seq: r.seq,
+});
+
+/** Every metric value recorded for a project, oldest first; an unknown project is an error. */
+async function metricRows(ctx: CliContext, project: string): Promise<MetricRow[]> {
+  const { engine, store } = await ctx.vt({ readonly: true });
+  await engine.state(project); // names an unknown project (with a suggestion)
+  return store.db
+    .selectFrom('metrics')
+    .select(['seq', 'name', 'value', 'phase', 'visit', 'actor', 'ts'])
+    .where('project_id', '=', project)
+    .orderBy('seq')
+    .orderBy('name')
+    .execute();
 }
 
 export function describeOutcome(o: AdvanceOutcome, ctx: CliContext): string {

@@ -1,8 +1,8 @@
+import { safeUri } from '../../gates/mlflow.ts';
+import { MlflowClient, MlflowError } from '../../gates/mlflow-client.ts';
 import type { HttpExchange } from '../../gates/types.ts';
 import type { GateSpec, Train } from '../../train/schema.ts';
 import { aliasSighting, deliveredPayloads, recordSighting, type StoreRunner } from '../outbox-store.ts';
-import { MlflowClient, MlflowError } from './client.ts';
-import { safeUri } from './gate.ts';
 import { PROMOTE_KIND, promotionPrefix } from './writeback.ts';
 
 /*

@@ -1,4 +1,5 @@
 import type { OutboxRule } from '../../engine/engine.ts';
+import { MlflowClient, MlflowError } from '../../gates/mlflow-client.ts';
 import type { GateResult, HttpExchange } from '../../gates/types.ts';
 import {
   dueRows,
@@ -9,7 +10,6 @@ import {
   type StoreRunner,
   takeRow,
 } from '../outbox-store.ts';
-import { MlflowClient, MlflowError } from './client.ts';
 
 /*
  * Write-back after a passing promotion: when a phase is left (advanced, routed or completed) in the same

@@ -8,17 +8,7 @@ import type { GateResult } from '../../gates/types.ts';
  * the transaction of the event that causes them, and sent later by the deliverer (deliver.ts).
  */
 
-/** The kinds of notification, in the order docs list them. */
-export const NOTIFICATION_TYPES = [
-  'approval-needed',
-  'ticket-blocked',
-  'gate-failed',
-  'drift-detected',
-  'budget-nearly-spent',
-  'schedule-missed',
-  'test',
-] as const;
-export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+export { NOTIFICATION_TYPES, type NotificationType } from '../../types.ts';
 
 /** The outbox kind of a webhook delivery (one row per notification and endpoint). */
 export const WEBHOOK_KIND = 'webhook';

@@ -18,6 +18,7 @@ export interface SqliteDatabase {
   exec(sql: string): unknown;
   pragma(source: string, options?: { simple?: boolean }): unknown;
   close(): unknown;
+  readonly inTransaction: boolean;
 }
 interface SqliteStatement {
   readonly reader: boolean;
@@ -91,6 +92,9 @@ class ImmediateSqliteDriver implements Driver {
     await conn.executeQuery(CompiledQuery.raw('commit'));
   }
   async rollbackTransaction(conn: DatabaseConnection) {
+    // SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, …); a
+    // second rollback would fail with "no transaction is active" and hide the error that matters.
+    if (!this.#db.inTransaction) return;
     await conn.executeQuery(CompiledQuery.raw('rollback'));
   }
   async releaseConnection() {}

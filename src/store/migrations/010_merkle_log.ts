@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { appendLeaf, emptyRange, eventLeafHash, type TreeNode } from '../../audit/merkle.ts';
+import { isPostgres } from '../dialect.ts';
 import { encodeRange, insertNodes, newOrigin } from '../merkle-log.ts';
 import type { DB } from '../schema.ts';
 
@@ -10,22 +11,29 @@ import type { DB } from '../schema.ts';
  */
 export async function up(raw: Kysely<unknown>): Promise<void> {
   const db = raw as unknown as Kysely<DB>;
+  // Bytes are `blob` on SQLite and `bytea` on PostgreSQL. An integer key is SQLite's rowid (64-bit);
+  // PostgreSQL's `integer` is 32-bit, and positions run to about twice the number of events.
+  const pg = isPostgres(db);
+  const bytes = pg ? 'bytea' : 'blob';
+  const int64 = pg ? 'bigint' : 'integer';
   await db.schema
     .createTable('merkle_nodes')
-    // Keyed by completion order (an integer key is SQLite's rowid): appends only ever touch the end.
-    .addColumn('pos', 'integer', (c) => c.primaryKey())
+    // Keyed by completion order: appends only ever touch the end of the index.
+    .addColumn('pos', int64, (c) => c.primaryKey())
     .addColumn('level', 'integer', (c) => c.notNull())
-    .addColumn('idx', 'integer', (c) => c.notNull())
-    .addColumn('hash', 'blob', (c) => c.notNull())
+    .addColumn('idx', int64, (c) => c.notNull())
+    .addColumn('hash', bytes, (c) => c.notNull())
     .execute();
   await db.schema
     .createTable('merkle_log')
     .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))
     .addColumn('origin', 'text', (c) => c.notNull())
-    .addColumn('size', 'integer', (c) => c.notNull())
-    .addColumn('compact_range', 'blob', (c) => c.notNull())
+    .addColumn('size', int64, (c) => c.notNull())
+    .addColumn('compact_range', bytes, (c) => c.notNull())
     .execute();
 
+  // PostgreSQL: writers append while a migration runs; hold them off until the log covers every event.
+  if (pg) await sql`lock table events in exclusive mode`.execute(db);
   const range = emptyRange();
   let after = 0;
   for (;;) {

@@ -7,6 +7,9 @@ import * as m005 from './005_visit_evidence.ts';
 import * as m006 from './006_session_processes.ts';
 import * as m007 from './007_idempotency.ts';
 import * as m010 from './010_merkle_log.ts';
+import * as m025 from './025_postgres_guards.ts';
+import * as m026 from './026_claim_order.ts';
+import * as m027 from './027_snapshots.ts';
 import * as m035 from './035_api_tokens.ts';
 import * as m036 from './036_passkeys.ts';
 import * as m037 from './037_dashboard_indexes.ts';
@@ -28,6 +31,9 @@ export const MIGRATIONS: Record<string, Migration> = {
   '037_dashboard_indexes': m037,
   '038_phase_since': m038,
   '045_integrations': m045,
+  '025_postgres_guards': m025,
+  '026_claim_order': m026,
+  '027_snapshots': m027,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,5 +1,11 @@
-import { BarChart, HeatmapChart, LineChart } from 'echarts/charts';
-import { GridComponent, LegendComponent, TooltipComponent, VisualMapComponent } from 'echarts/components';
+import { BarChart, BoxplotChart, HeatmapChart, LineChart } from 'echarts/charts';
+import {
+  GridComponent,
+  LegendComponent,
+  MarkLineComponent,
+  TooltipComponent,
+  VisualMapComponent,
+} from 'echarts/components';
 import { init, use } from 'echarts/core';
 import { SVGRenderer } from 'echarts/renderers';
 import { useEffect, useRef } from 'react';
@@ -7,10 +13,12 @@ import { useEffect, useRef } from 'react';
 use([
   LineChart,
   BarChart,
+  BoxplotChart,
   HeatmapChart,
   GridComponent,
   TooltipComponent,
   LegendComponent,
+  MarkLineComponent,
   VisualMapComponent,
   SVGRenderer,
 ]);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NOTIFICATION_TYPES } from './webhooks/notification.ts';
+import { NOTIFICATION_TYPES } from '../types.ts';
 
 /** The `integrations:` block of vt.yaml: MLflow and webhooks (see docs/integrations.md). */
 

@@ -1,8 +1,8 @@
-import type { GateContext, GateResult } from '../../gates/types.ts';
-import type { Json } from '../../types.ts';
-import { MlflowClient, MlflowError } from './client.ts';
-import type { MlflowGateSpec, MlflowSelector } from './spec.ts';
-import { judge, type MetricThreshold } from './threshold.ts';
+import type { MlflowGateSpec, MlflowSelector } from '../train/mlflow-spec.ts';
+import type { Json } from '../types.ts';
+import { MlflowClient, MlflowError } from './mlflow-client.ts';
+import { judge, type MetricThreshold } from './mlflow-threshold.ts';
+import type { GateContext, GateResult } from './types.ts';
 
 /*
  * The `mlflow` gate: resolve the candidate (alias -> version -> run) once, read its metric, do the same

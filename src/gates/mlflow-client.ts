@@ -1,6 +1,6 @@
-import type { HttpExchange } from '../../gates/types.ts';
-import { redact, stripControl } from '../../redact.ts';
-import { sha256 } from '../../store/canonical.ts';
+import { sha256 } from '../canonical.ts';
+import { redact, stripControl } from '../redact.ts';
+import type { HttpExchange } from './types.ts';
 
 /*
  * A small client for MLflow's REST API (/api/2.0/mlflow/...), over the HTTP the caller injects. It keeps

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import { VtError } from '../errors.ts';
-import type { Json } from '../types.ts';
+import { VtError } from './errors.ts';
+import type { Json } from './types.ts';
 
 /**
  * RFC 8785 canonical JSON of a value that must be plain JSON. Anything that would not survive a

@@ -1,0 +1,121 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe } from 'node:test';
+import pg from 'pg';
+import { ROOT } from './helpers.ts';
+
+/**
+ * PostgreSQL for tests: the server named by VT_TEST_PG_URL (CI starts a throwaway one), or, when
+ * that is unset, a throwaway server this process starts with scripts/pg-throwaway.sh and stops on
+ * exit. Without either, PostgreSQL tests fail with a message saying what to do: never a silent skip.
+ */
+let server: Promise<string> | null = null;
+
+function startThrowaway(): string {
+  const hasPgCtl = (() => {
+    try {
+      execFileSync('sh', ['-c', 'command -v pg_ctl || ls -d /usr/lib/postgresql/*/bin/pg_ctl'], {
+        stdio: 'pipe',
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  if (!hasPgCtl)
+    throw new Error(
+      'PostgreSQL tests need a server: set VT_TEST_PG_URL=postgres://user@127.0.0.1:PORT/postgres, or install PostgreSQL (apt-get install postgresql) so the tests can start a throwaway one',
+    );
+  // initdb refuses root and runs as the postgres user: the data dir's parents must be world-executable.
+  const dir = join(mkdtempSync('/tmp/vt-pg-'), 'srv');
+  execFileSync('chmod', ['755', join(dir, '..')]);
+  const port = 20000 + Math.floor(Math.random() * 30000);
+  const url = execFileSync(
+    'bash',
+    [join(ROOT, 'scripts', 'pg-throwaway.sh'), 'start', dir, String(port), 'vt_test'],
+    {
+      encoding: 'utf8',
+    },
+  ).trim();
+  process.on('exit', () => {
+    try {
+      execFileSync('bash', [join(ROOT, 'scripts', 'pg-throwaway.sh'), 'stop', dir], { stdio: 'ignore' });
+      rmSync(join(dir, '..'), { recursive: true, force: true });
+    } catch {}
+  });
+  return url;
+}
+
+/** The URL of a server the tests may create databases on. */
+export function pgServer(): Promise<string> {
+  server ??= Promise.resolve(process.env.VT_TEST_PG_URL || startThrowaway());
+  return server;
+}
+
+const created: { admin: string; name: string }[] = [];
+
+/** A new, empty database on the test server; dropped by dropTestDatabases(). */
+export async function freshPgUrl(): Promise<string> {
+  const admin = await pgServer();
+  const name = `vt_t_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const c = new pg.Client({ connectionString: admin });
+  await c.connect();
+  try {
+    await c.query(`create database ${name}`);
+  } finally {
+    await c.end();
+  }
+  created.push({ admin, name });
+  const u = new URL(admin);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Run SQL on a database as its connection string says (e.g. as another role). */
+export async function pgQuery(url: string, text: string, params: unknown[] = []) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await c.query(text, params);
+  } finally {
+    await c.end();
+  }
+}
+
+/** The same database as another role. */
+export function asRole(url: string, role: string): string {
+  const u = new URL(url);
+  u.username = role;
+  u.password = '';
+  return u.toString();
+}
+
+export async function dropTestDatabases(): Promise<void> {
+  while (created.length) {
+    const { admin, name } = created.pop()!;
+    await pgQuery(admin, `drop database if exists ${name} with (force)`).catch(() => {});
+  }
+}
+
+export const BACKENDS = ['sqlite', 'postgres'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+/** The backend test helpers (freshEngine) use while a describeOnBackends block runs. */
+export let currentBackend: Backend = 'sqlite';
+
+/** The same suite once per backend, each test on its own database. */
+export function describeOnBackends(name: string, fn: () => void): void {
+  for (const backend of BACKENDS) {
+    describe(`${name} [${backend}]`, () => {
+      before(() => {
+        currentBackend = backend;
+      });
+      after(async () => {
+        currentBackend = 'sqlite';
+        await dropTestDatabases();
+      });
+      fn();
+    });
+  }
+}
