@@ -1,12 +1,22 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer } from '../src/api/server.ts';
 import { createToken, type Grant } from '../src/api/tokens.ts';
+import { loadTrainFile } from '../src/train/loader.ts';
 import { freshEngine, writeFile } from './helpers.ts';
 
 /** A store with the mini train, a live `vt serve` on a free port, and a way to mint tokens. */
-export async function servedStore(opts: { passkeys?: 'required' | 'optional'; assets?: boolean } = {}) {
-  const f = await freshEngine();
+export async function servedStore(
+  opts: { passkeys?: 'required' | 'optional'; assets?: boolean; trainText?: string } = {},
+) {
+  const fresh = await freshEngine();
+  // Another train (e.g. one that lists people's keys) in place of the mini one.
+  const f = opts.trainText
+    ? (() => {
+        writeFileSync(join(fresh.dir, 'vt.yaml'), opts.trainText);
+        return { ...fresh, train: loadTrainFile(join(fresh.dir, 'vt.yaml')) };
+      })()
+    : fresh;
   const server = await startServer({
     db: join(f.dir, '.vt', 'vt.db'),
     host: '127.0.0.1',

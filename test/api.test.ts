@@ -10,6 +10,8 @@ import { parseTrain } from '../src/train/loader.ts';
 import { readSse, servedStore, triageAwaitingApproval } from './api-helpers.ts';
 import { DAY, generateHistory, type PlannedProject } from './fixtures/value-history.ts';
 import { MINI, ROOT, runVt, spawnCollect, tempDir, VT_BIN, writeFile } from './helpers.ts';
+import { makeKeys, signedTrainText } from './signing-helpers.ts';
+import { SoftPasskey } from './webauthn-helpers.ts';
 
 /** A GET with exactly these headers (fetch would replace Host). */
 function rawGet(
@@ -464,71 +466,142 @@ describe('passkey policy and confirmations', () => {
     }
   });
 
-  it('the engine records a confirmation only for the decision it names', async () => {
-    const f = await servedStore();
+  it('a passkey signs a decision once its owner binds it with their SSH key; the engine checks the assertion', async () => {
+    const keyDir = tempDir('vt-api-keys-');
+    const keys = makeKeys(keyDir);
+    const f = await servedStore({ trainText: signedTrainText(keys) });
     try {
       await triageAwaitingApproval(f, 'churn');
-      const { decisionSubject } = await import('../src/api/state-view.ts');
-      const s = await f.engine.state('churn');
-      const statement = {
-        purpose: 'vt-decision/v1' as const,
-        ...decisionSubject(s),
-        decision: 'approve' as const,
-        actor: 'lead-2',
-        role: null,
-        reason: null,
-        gate: null,
-        expires_at: null,
-        nonce: 'n',
-        issued_at: new Date().toISOString(),
-      };
-      const confirmation = {
-        method: 'webauthn' as const,
-        credential_id: 'c',
-        statement,
-        authenticator_data: 'a',
-        client_data_json: 'b',
-        signature: 's',
-      };
-      const before = await snapshot(f);
-      for (const [who, opts, re] of [
-        ['lead-1', {}, /person/],
-        ['lead-2', { reason: 'other words' }, /reason/],
-      ] as const) {
-        await assert.rejects(
-          f.engine.approve('churn', { actor: who }, { ...opts, confirmation }),
-          (e: Error & { code?: string }) => {
-            assert.equal(e.code, 'CONFLICT');
-            assert.match(e.message, re);
-            return true;
-          },
-        );
-      }
-      await assert.rejects(
-        f.engine.reject('churn', { actor: 'lead-2' }, { reason: 'no', confirmation }),
-        /decision/,
+      const origin = `http://localhost:${f.server.port}`;
+      const t = await f.token('lead-2', { role: 'approver', project: '*' });
+      const o = { origin };
+      // The train requires signed decisions: an unsigned approval is refused by the engine.
+      const unsigned = await f.call('POST', '/api/projects/churn/approve', t, {});
+      assert.equal(unsigned.status, 403);
+      assert.match(unsigned.json.error.message, /not signed, and train mini requires signed decisions/);
+      // Register a passkey (a software authenticator answers the browser's part).
+      const pk = new SoftPasskey();
+      const options = await f.call('POST', '/api/passkeys/options', t, undefined, o);
+      assert.equal(options.status, 200, options.text);
+      const reg = await f.call(
+        'POST',
+        '/api/passkeys',
+        t,
+        { response: pk.register(options.json, origin) },
+        o,
       );
-      // Evidence that changes after the confirmation makes it stale.
-      await f.engine.tick('churn', 'extra', null, { actor: 'lab-1' });
-      await assert.rejects(f.engine.approve('churn', { actor: 'lead-2' }, { confirmation }), /evidence/);
-      const after = await snapshot(f);
-      assert.equal(after.events, before.events + 1, 'only the tick was written');
-      const ok = await f.engine.approve(
-        'churn',
-        { actor: 'lead-2' },
+      assert.equal(reg.status, 200, reg.text);
+      // Not bound yet: it signs nothing, and the error says how to bind it.
+      const early = await f.call('POST', '/api/projects/churn/confirm', t, { decision: 'approve' }, o);
+      assert.equal(early.status, 409);
+      assert.match(early.json.error.hint, /vt keys passkey bind/);
+      // A binding made by someone else's key (written into the store directly) does not make it lead-2's.
+      const { saveBinding } = await import('../src/store/passkey-bindings.ts');
+      const { signPasskeyBinding } = await import('../src/identity/passkey-binding.ts');
+      const { keySigner } = await import('../src/identity/keys.ts');
+      const { loadKeyFile } = await import('../src/identity/vt-keys.ts');
+      const forged = await signPasskeyBinding(
         {
-          confirmation: {
-            ...confirmation,
-            statement: { ...statement, ...decisionSubject(await f.engine.state('churn')) },
-          },
+          person: 'lead-2',
+          credential_id: pk.credentialId,
+          public_key: pk.publicKey,
+          rp_id: 'localhost',
+          time: new Date(),
         },
+        keySigner(loadKeyFile(keys.lead1!), 'file', keys.lead1!),
       );
-      const ev = ok.events.find((e) => e.type === 'approval.recorded');
-      assert.equal(ev?.type === 'approval.recorded' && ev.payload.confirmation?.method, 'webauthn');
+      await f.store.transaction((trx) =>
+        saveBinding(trx, {
+          credential_id: pk.credentialId,
+          person: 'lead-2',
+          rp_id: 'localhost',
+          binding: JSON.stringify(forged),
+          created_at: new Date().toISOString(),
+        }),
+      );
+      const before = await snapshot(f);
+      const approveWith = async (
+        decision = 'approve',
+        route = 'approve',
+        body: Record<string, unknown> = {},
+      ) => {
+        const ch = await f.call('POST', '/api/projects/churn/confirm', t, { decision, ...body }, o);
+        assert.equal(ch.status, 200, ch.text);
+        const response = pk.assert(ch.json.options.challenge, origin);
+        return f.call(
+          'POST',
+          `/api/projects/churn/${route}`,
+          t,
+          { ...body, confirmation: { challenge_id: ch.json.challenge_id, response } },
+          o,
+        );
+      };
+      const byLead1 = await approveWith();
+      assert.equal(byLead1.status, 403, byLead1.text);
+      assert.match(
+        byLead1.json.error.message,
+        /passkey binding: key .* is listed for lead-1, not for lead-2/,
+      );
+      assert.deepEqual(await snapshot(f), before, 'nothing written');
+      // lead-2 binds it from the shell with the key the train lists for them.
+      const bind = await runVt(['--as', 'lead-2', 'keys', 'passkey', 'bind', '--key', keys.lead2!], {
+        cwd: f.dir,
+        env: { SSH_AUTH_SOCK: '', XDG_CONFIG_HOME: keyDir },
+      });
+      assert.equal(bind.code, 0, bind.stderr);
+      assert.match(bind.stderr, new RegExp(`bound passkey ${pk.credentialId} to lead-2`));
+      const listed = await runVt(['--as', 'lead-2', 'keys', 'passkey', 'list', '--json'], { cwd: f.dir });
+      assert.equal(JSON.parse(listed.stdout)[0].bound, true);
+      // A confirmation of an approval does not serve as a rejection.
+      const asReject = await (async () => {
+        const ch = await f.call('POST', '/api/projects/churn/confirm', t, { decision: 'approve' }, o);
+        const response = pk.assert(ch.json.options.challenge, origin);
+        return f.call(
+          'POST',
+          '/api/projects/churn/reject',
+          t,
+          { reason: 'no', confirmation: { challenge_id: ch.json.challenge_id, response } },
+          o,
+        );
+      })();
+      assert.equal(asReject.status, 403, asReject.text);
+      assert.match(asReject.json.error.message, /another decision/);
+      // Evidence that changes between the confirmation and the decision makes it stale.
+      const ch = await f.call('POST', '/api/projects/churn/confirm', t, { decision: 'approve' }, o);
+      const response = pk.assert(ch.json.options.challenge, origin);
+      await f.engine.tick('churn', 'extra', null, { actor: 'lab-1' });
+      const stale = await f.call(
+        'POST',
+        '/api/projects/churn/approve',
+        t,
+        { confirmation: { challenge_id: ch.json.challenge_id, response } },
+        o,
+      );
+      assert.equal(stale.status, 409, stale.text);
+      assert.match(stale.json.error.message, /stale evidence/);
+      // Now it counts: the engine checked the binding and the assertion, and recorded both.
+      const ok = await approveWith();
+      assert.equal(ok.status, 200, ok.text);
+      const ev = (await f.engine.state('churn')).approvals.at(-1)!;
+      assert.equal(ev.actor, 'lead-2');
+      assert.equal(ev.proof?.method, 'webauthn');
+      assert.equal(ev.proof?.method === 'webauthn' && ev.proof.passkey.payload.person, 'lead-2');
+      const audit = await runVt(['audit', 'verify', '--json'], { cwd: f.dir });
+      assert.equal(audit.code, 0, audit.stderr);
+      assert.deepEqual(JSON.parse(audit.stdout).decisions.problems, []);
+      assert.equal(JSON.parse(audit.stdout).decisions.signed, 1);
+      // The same assertion under a new payload (a replay dressed as a fresh decision) is refused by the engine.
+      const again = await f.engine.decisionPayload('churn', 'lead-2', { kind: 'approve', reason: null });
+      const fake = { ...ev.proof!, payload: again };
+      await assert.rejects(
+        f.engine.approve('churn', { actor: 'lead-2' }, { proof: fake }),
+        /signature is refused: bad signature \(the passkey signed another challenge/,
+      );
     } finally {
       await f.server.close();
       await f.store.close();
       rmSync(f.dir, { recursive: true, force: true });
+      rmSync(keyDir, { recursive: true, force: true });
     }
   });
 });

@@ -11,7 +11,8 @@ import { valueReport } from '../src/analytics/index.ts';
 import { canonicalJson, sha256 } from '../src/canonical.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
 import { servedStore } from './api-helpers.ts';
-import { ROOT, writeFile } from './helpers.ts';
+import { ROOT, runVt, writeFile } from './helpers.ts';
+import { makeKeys, signedTrainText } from './signing-helpers.ts';
 
 /*
  * The dashboard in a real Chromium against a real `vt serve`: the portfolio with several projects,
@@ -101,10 +102,19 @@ describe('dashboard in Chromium', {
   let shots: string;
   let base: string;
   let token: string;
+  let keyDir: string;
+  let keys: Record<string, string>;
 
   before(async () => {
     buildDashboard();
-    f = await servedStore({ passkeys: 'required', assets: true });
+    // lead-2 (who approves below) has an SSH key in the train: a passkey signs once bound with it.
+    keyDir = mkdtempSync(join(tmpdir(), 'vt-dashboard-keys-'));
+    keys = makeKeys(keyDir);
+    f = await servedStore({
+      passkeys: 'required',
+      assets: true,
+      trainText: signedTrainText(keys, 'optional'),
+    });
     base = `http://localhost:${f.server.port}`;
     const who = { actor: 'lead-1' };
     for (const [id, team] of [
@@ -151,6 +161,7 @@ describe('dashboard in Chromium', {
     await f?.server.close();
     await f?.store.close();
     if (f) rmSync(f.dir, { recursive: true, force: true });
+    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
     process.stdout.write(`dashboard screenshots: ${shots}\n`);
   });
 
@@ -233,6 +244,12 @@ describe('dashboard in Chromium', {
     await page.getByRole('button', { name: 'Register a passkey' }).click();
     await page.getByText('passkey registered').waitFor();
     await page.getByText(/confirmed with your passkey/).waitFor();
+    // lead-2 binds the new passkey to themselves with their SSH key, from the shell.
+    const bind = await runVt(['--as', 'lead-2', 'keys', 'passkey', 'bind', '--key', keys.lead2!], {
+      cwd: f.dir,
+      env: { SSH_AUTH_SOCK: '' },
+    });
+    assert.equal(bind.code, 0, bind.stderr);
     await axeCheck(page, 'inbox');
     await shot('inbox');
     // Keyboard only: focus the list, move to churn's item, approve with "a".
@@ -260,16 +277,15 @@ describe('dashboard in Chromium', {
       .executeTakeFirstOrThrow();
     assert.equal(approval.actor, 'lead-2');
     const payload = JSON.parse(approval.payload);
-    assert.equal(payload.confirmation.method, 'webauthn');
-    assert.equal(payload.confirmation.statement.decision, 'approve');
-    assert.equal(payload.confirmation.statement.digest, payload.digest);
-    const clientData = JSON.parse(
-      Buffer.from(payload.confirmation.client_data_json, 'base64url').toString('utf8'),
-    );
+    assert.equal(payload.proof.method, 'webauthn');
+    assert.equal(payload.proof.payload.decision, 'approve');
+    assert.equal(payload.proof.payload.evidence_digest, payload.digest);
+    assert.equal(payload.proof.passkey.payload.person, 'lead-2');
+    const clientData = JSON.parse(Buffer.from(payload.proof.client_data_json, 'base64url').toString('utf8'));
     assert.equal(clientData.type, 'webauthn.get');
     assert.equal(
       clientData.challenge,
-      Buffer.from(sha256(canonicalJson(payload.confirmation.statement)), 'hex').toString('base64url'),
+      Buffer.from(sha256(canonicalJson(payload.proof.payload)), 'hex').toString('base64url'),
     );
     // Another person approves fraud elsewhere (the CLI, say): its item greys out where it stands.
     const before = await page

@@ -26,6 +26,9 @@ import { openStore, type Store } from '../src/store/store.ts';
 import { type RunResult, runVt, tempDir, VT_BIN } from './helpers.ts';
 
 const PROJECT = 'penguins';
+/** Where the demo makes its operator's signing key: a folder of the test's, not the machine's home. */
+const KEYS_HOME = tempDir('vt-demo-xdg-');
+const DEMO_ENV = { XDG_CONFIG_HOME: KEYS_HOME };
 const TIMEOUT = { timeout: 300_000 };
 
 interface DemoSummary {
@@ -147,7 +150,7 @@ function freshRun(): Promise<FreshRun> {
   fresh ??= (async () => {
     const dir = join(tempDir('vt-demo-'), 'demo'); // a folder that does not exist yet
     const t0 = performance.now();
-    const res = await runVt(['demo', '--dir', dir, '--json'], { cwd: tempDir() });
+    const res = await runVt(['demo', '--dir', dir, '--json'], { cwd: tempDir(), env: DEMO_ENV });
     const elapsedS = (performance.now() - t0) / 1000;
     assert.equal(res.code, 0, `vt demo failed:\n${res.stderr}`);
     const summary = summaryOf(res);
@@ -168,7 +171,7 @@ function startDemo(dir: string, killAt?: { type: string; n: number }) {
     [VT_BIN, 'demo', '--dir', dir, '--json'],
     {
       cwd: tempDir(),
-      env: { ...process.env, NO_COLOR: '1', VT_SQLITE_SYNCHRONOUS: 'NORMAL' },
+      env: { ...process.env, NO_COLOR: '1', VT_SQLITE_SYNCHRONOUS: 'NORMAL', ...DEMO_ENV },
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     },
@@ -280,6 +283,9 @@ describe('vt demo', { concurrency: false }, () => {
       await withStore(dir, async (store) => {
         const verified = await verifyStore(store.db);
         assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
+        // The demo's train requires signed decisions: every approval is signed by the operator's key.
+        assert.ok(verified.decisions.checked > 0);
+        assert.equal(verified.decisions.signed, verified.decisions.checked);
         const n = await assertArtifactsMatch(store, dir);
         // Every artifact ever recorded, not only the latest per visit: each is in the commit that
         // sealed it (a person's snapshot, or the commit its session ended with).
@@ -523,7 +529,7 @@ describe('vt demo', { concurrency: false }, () => {
     }
 
     const t0 = performance.now();
-    const final = await runVt(['demo', '--dir', dir, '--json'], { cwd: tempDir() });
+    const final = await runVt(['demo', '--dir', dir, '--json'], { cwd: tempDir(), env: DEMO_ENV });
     t.diagnostic(`final run: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     assert.equal(final.code, 0, final.stderr);
     const summary = summaryOf(final);
@@ -580,7 +586,7 @@ describe('vt demo', { concurrency: false }, () => {
     writeFileSync(join(dir, 'data', 'x.csv'), 'a,b\n1,2\n');
     const before = snapshot(dir);
     for (const args of [['demo'], ['demo', '--reset'], ['demo', '--json']]) {
-      const res = await runVt([...args, '--dir', dir], { cwd: tempDir() });
+      const res = await runVt([...args, '--dir', dir], { cwd: tempDir(), env: DEMO_ENV });
       assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
       assert.match(res.stderr, /not empty|not set up by vt demo/);
       assert.deepEqual(snapshot(dir), before, `${args.join(' ')} touched the folder`);
@@ -600,7 +606,7 @@ describe('vt demo', { concurrency: false }, () => {
     });
     writeFileSync(join(dir, '.vt', 'stale-from-last-run'), 'x');
     const t0 = performance.now();
-    const res = await runVt(['demo', '--dir', dir, '--reset', '--json'], { cwd: tempDir() });
+    const res = await runVt(['demo', '--dir', dir, '--reset', '--json'], { cwd: tempDir(), env: DEMO_ENV });
     t.diagnostic(`reset run: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stderr, /set up the penguins example/);

@@ -71,6 +71,9 @@ const PURE = [
   'src/engine/events.ts',
   'src/engine/gate-context.ts',
   'src/engine/views.ts',
+  'src/engine/decision-proof.ts',
+  'src/identity/proof.ts',
+  'src/identity/pinned-ring.ts',
   'src/gates/digest.ts',
   'src/expr/metric-expr.ts',
 ];

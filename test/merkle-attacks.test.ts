@@ -7,13 +7,12 @@ import { verifyStore } from '../src/audit/audit.ts';
 import { AuditDir } from '../src/audit/audit-dir.ts';
 import { writeCheckpoint } from '../src/audit/checkpoint-writer.ts';
 import { createLogKey } from '../src/audit/log-key.ts';
-import { appendLeaf, emptyRange, eventLeafHash, nodePosition, type TreeNode } from '../src/audit/merkle.ts';
 import { verifyTrail } from '../src/audit/verify-log.ts';
 import { canonicalJson, sha256 } from '../src/canonical.ts';
 import { eventHash, type StoredEvent, verifyEvents } from '../src/store/chain.ts';
-import { encodeRange } from '../src/store/merkle-log.ts';
 import { openStore } from '../src/store/store.ts';
 import { freshEngine, tempDir, writeFile } from './helpers.ts';
+import { rebuildLogTables } from './merkle-forge.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -65,20 +64,6 @@ function rechain(db: Database.Database, project: string, fromSeq: number): void 
   }
   const last = rows[rows.length - 1]!;
   db.prepare('update projects set head_seq = ?, head_hash = ? where id = ?').run(last.seq, prev, project);
-}
-
-/** Rebuild the store's Merkle tables from the (tampered) events, as a thorough attacker would. */
-function rebuildLog(db: Database.Database): void {
-  const rows = db.prepare('select project_id, seq, hash from events order by gseq').all() as Row[];
-  const range = emptyRange();
-  const nodes: TreeNode[] = rows.flatMap((r) => appendLeaf(range, eventLeafHash(r)));
-  db.exec('delete from merkle_nodes');
-  const ins = db.prepare('insert into merkle_nodes (pos, level, idx, hash) values (?, ?, ?, ?)');
-  for (const n of nodes) ins.run(nodePosition(n.level, n.index), n.level, n.index, n.hash);
-  db.prepare('update merkle_log set size = ?, compact_range = ? where id = 1').run(
-    range.size,
-    encodeRange(range),
-  );
 }
 
 /**
@@ -177,7 +162,7 @@ describe('the Merkle log finds what a hash chain cannot', () => {
     const { file, dir, checkpoint } = await checkpointed();
     const db = attacker(file);
     forgeApproval(db);
-    rebuildLog(db);
+    rebuildLogTables(db);
     db.close();
 
     const { chain, trail } = await check(file, dir);
@@ -203,7 +188,7 @@ describe('the Merkle log finds what a hash chain cannot', () => {
       .prepare("select seq, hash from events where project_id = 'beta' and seq = ?")
       .get(top - 2) as Row;
     db.prepare("update projects set head_seq = ?, head_hash = ? where id = 'beta'").run(head.seq, head.hash);
-    rebuildLog(db);
+    rebuildLogTables(db);
     db.close();
 
     const { chain, trail } = await check(file, dir);
@@ -253,7 +238,7 @@ describe('the Merkle log finds what a hash chain cannot', () => {
     const db = attacker(file);
     db.prepare("update events set actor = 'mallory' where project_id = 'alpha' and seq = 2").run();
     rechain(db, 'alpha', 2);
-    rebuildLog(db);
+    rebuildLogTables(db);
     db.close();
     const { chain, trail } = await check(file, dir);
     assert.equal(chain.ok, true);

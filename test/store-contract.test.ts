@@ -458,6 +458,16 @@ describe('store contract: PostgreSQL roles, timeouts and errors', () => {
     );
     await assert.rejects(app.db.deleteFrom('events').execute(), /permission denied/);
     await assert.rejects(sql`truncate events`.execute(app.db), /permission denied/);
+    // Its appends moved the Merkle log (the sequencer ran as this role), whose nodes it may not rewrite.
+    assert.equal((await readLogState(app.db)).range.size, 2);
+    await assert.rejects(
+      app.db
+        .updateTable('merkle_nodes')
+        .set({ hash: Buffer.alloc(32) })
+        .execute(),
+      /permission denied/,
+    );
+    await assert.rejects(app.db.deleteFrom('merkle_nodes').execute(), /permission denied/);
     await assert.rejects(
       sql`alter table events disable trigger events_no_update`.execute(app.db),
       /must be owner/,

@@ -5,6 +5,7 @@ import type { Engine } from '../engine/engine.ts';
 import type { ProjectState } from '../engine/state.ts';
 import type { Tickets } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
+import { redactDeep } from '../redact.ts';
 import {
   CLI_AGENT_PRESETS,
   ExecutorSchema,
@@ -195,7 +196,8 @@ export async function runAgentSession(spec: AgentSpec, ctx: AgentSessionContext)
   if (spec.kind === 'llm') {
     const made = languageModel(spec, penv);
     if ('unavailable' in made) return { outcome: 'unavailable', exitCode: null, message: made.unavailable };
-    const { system, prompt } = buildAgentPrompt({ ...base, via: 'tools' });
+    // What a prompt quotes (tickets, context, previews, the handoff) is redacted once more on its way out.
+    const { system, prompt } = redactDeep(buildAgentPrompt({ ...base, via: 'tools' }));
     writeFileSync(join(dir, 'prompt.md'), `${system}\n\n${prompt}`);
     const actor = s.sessions[ctx.session]!.actor;
     const binding = {
@@ -224,7 +226,9 @@ export async function runAgentSession(spec: AgentSpec, ctx: AgentSessionContext)
   }
 
   const reportFile = reportFileOf(spec);
-  const { system, prompt } = buildAgentPrompt({ ...base, via: reportFile ? { reportFile } : 'mcp' });
+  const { system, prompt } = redactDeep(
+    buildAgentPrompt({ ...base, via: reportFile ? { reportFile } : 'mcp' }),
+  );
   if (!ctx.host) throw new VtError('INTERNAL', `session ${ctx.session} has no socket to serve its tools on`);
   return runCliSession(spec, {
     root: ctx.root,

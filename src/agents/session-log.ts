@@ -1,10 +1,11 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { redact } from '../redact.ts';
 
 /** The most a session's log (its transcript) may take on disk: its start and its end are kept. */
 export const SESSION_LOG_MAX_BYTES = 1024 * 1024;
 
-/** A session's transcript, appended as it comes, capped in size. */
+/** A session's transcript, appended as it comes (redacted: writers pass whole lines), capped in size. */
 export interface SessionLog {
   write(text: string): void;
   /**
@@ -38,7 +39,7 @@ export function openSessionLog(file: string, maxBytes = SESSION_LOG_MAX_BYTES): 
   };
   return {
     write(text) {
-      let buf = Buffer.from(text, 'utf8');
+      let buf = Buffer.from(redact(text), 'utf8');
       if (written < head) {
         const room = head - written;
         append(buf.subarray(0, room));
@@ -66,7 +67,7 @@ export function openSessionLog(file: string, maxBytes = SESSION_LOG_MAX_BYTES): 
       const note = dropped
         ? `\n[vt] … ${dropped} bytes of this transcript were dropped here: a session's log keeps its first and last ${Math.round(maxBytes / 2048)} KiB …\n`
         : '';
-      append(Buffer.concat([Buffer.from(note), ...tail, Buffer.from(footer)]));
+      append(Buffer.concat([Buffer.from(note), ...tail, Buffer.from(redact(footer))]));
       tail = [];
       tailBytes = 0;
       if (failed) throw failed;

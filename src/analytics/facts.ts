@@ -1,4 +1,5 @@
 import type { EventMap, EventType } from '../engine/events.ts';
+import { foldablePayload } from '../store/erasure-marker.ts';
 import { hasEvidence } from './evidence.ts';
 import { isSigned } from './signed.ts';
 
@@ -129,7 +130,7 @@ export function toFact(row: EventRow): Fact {
     decision: null,
   };
   if (!READ.has(row.type)) return { ...base, kind: 'other' };
-  const p = JSON.parse(row.payload) as Record<string, unknown>;
+  const p = foldablePayload(row.payload) as Record<string, unknown>;
   switch (row.type as EventType) {
     case 'project.created': {
       const c = p as P<'project.created'>;

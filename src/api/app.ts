@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { VtError } from '../errors.ts';
+import { redactDeep } from '../redact.ts';
 import type { ApiDeps } from './deps.ts';
 import { toHttpError } from './errors.ts';
 import { type HostPolicy, requireLocalOrigin } from './guard.ts';
@@ -79,7 +80,10 @@ export function createApp(deps: ApiDeps, opts: { hosts: HostPolicy; assets?: Sta
         require(principal, r.permission, project);
       }
       const result = await r.handle({ params, query, body, principal, deps, c });
-      return result instanceof Response ? result : c.json(result as object);
+      // What the store holds was redacted on its way in; responses are redacted again on their way
+      // out, for text stored before a secret was known (or by an older vt). Files (audit bundles)
+      // go out as stored: they must verify.
+      return result instanceof Response ? result : c.json(redactDeep(result) as object);
     });
   }
   if (opts.assets) {

@@ -1,5 +1,5 @@
 import { coerceError, ERROR_CODES, type ErrorCode, VtError } from '../errors.ts';
-import { stripControl } from '../redact.ts';
+import { redact, stripControl } from '../redact.ts';
 
 /** The JSON body of every error the API returns: the same shape `vt --json` prints. */
 export interface ErrorBody {
@@ -18,8 +18,8 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
     body: {
       error: {
         code,
-        message: v ? stripControl(v.message) : 'internal error; the server log has the details',
-        hint: v?.hint ?? null,
+        message: v ? redact(stripControl(v.message)) : 'internal error; the server log has the details',
+        hint: v?.hint ? redact(v.hint) : null,
         details: v?.details ?? null,
       },
     },

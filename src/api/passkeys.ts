@@ -7,18 +7,22 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server';
-import { canonicalJson, sha256 } from '../canonical.ts';
-import type { DecisionConfirmation, DecisionStatement } from '../engine/confirmation.ts';
 import { VtError } from '../errors.ts';
+import type { DecisionPayload } from '../identity/decisions.ts';
+import { bindingProblem, type PasskeyBinding } from '../identity/passkey-binding.ts';
+import { decisionChallenge, type WebAuthnProof } from '../identity/proof.ts';
+import { bindingOf, notePasskeyOrigin, passkeysOf } from '../store/passkey-bindings.ts';
 import type { Db, Trx } from '../store/store.ts';
 
 /*
- * Passkeys (WebAuthn) confirm a person's decision made in a browser. Registration stores the
- * credential's public key for the token's person. A decision first asks for a challenge: the server
- * writes the statement the person is about to make (project, phase, visit, evidence digest,
- * decision, reason...) and the challenge is the sha256 of its canonical JSON, so the authenticator's
- * signature covers exactly that statement. The verified assertion goes to the engine with the
- * decision and is recorded in the decision's event.
+ * Passkeys (WebAuthn) are how a person signs a decision in a browser. Registration stores the
+ * credential's public key for the token's person; the person then binds it with their SSH key
+ * (`vt keys passkey bind`), since the server is no authority on whose passkey it is. A decision first
+ * asks for a challenge: the engine drafts the decision's payload (the same one an SSH signature
+ * signs: project, phase, visit, evidence digest, decision, fields, head) and the challenge is the
+ * SHA-256 of its canonical JSON, so the authenticator's signature covers exactly that decision. The
+ * assertion, with the passkey's binding, goes to the engine as the decision's proof, which the engine
+ * checks and records in the decision's event.
  */
 
 const TTL_MS = 5 * 60_000;
@@ -49,7 +53,7 @@ export class Passkeys {
   readonly #registrations = new Map<string, { challenge: string; at: number }>();
   readonly #decisions = new Map<
     string,
-    { person: string; statement: DecisionStatement; challenge: string; at: number }
+    { person: string; payload: DecisionPayload; challenge: string; at: number }
   >();
 
   constructor(db: Db, writer: Writer, now: () => Date) {
@@ -65,13 +69,13 @@ export class Passkeys {
   }
 
   async list(person: string) {
-    const rows = await this.#db
-      .selectFrom('passkeys')
-      .select(['credential_id', 'label', 'created_at'])
-      .where('person', '=', person)
-      .orderBy('created_at')
-      .execute();
-    return rows;
+    const rows = await passkeysOf(this.#db, person);
+    return rows.map((r) => ({
+      credential_id: r.credential_id,
+      label: r.label,
+      created_at: r.created_at,
+      bound: r.binding !== null && r.bound_to === person,
+    }));
   }
 
   async registrationOptions(person: string, rp: RelyingParty) {
@@ -112,8 +116,9 @@ export class Passkeys {
     }
     if (!verified.verified) throw new VtError('BAD_INPUT', 'the passkey registration does not verify');
     const cred = verified.registrationInfo.credential;
-    await this.#writer.transaction((trx) =>
-      trx
+    const at = this.#now().toISOString();
+    await this.#writer.transaction(async (trx) => {
+      await trx
         .insertInto('passkeys')
         .values({
           credential_id: cred.id,
@@ -122,10 +127,12 @@ export class Passkeys {
           counter: cred.counter,
           transports: JSON.stringify(cred.transports ?? []),
           label,
-          created_at: this.#now().toISOString(),
+          created_at: at,
         })
-        .execute(),
-    );
+        .execute();
+      // Where it was made: its owner's binding names this relying party (vt keys passkey bind).
+      await notePasskeyOrigin(trx, { credential_id: cred.id, person, rp_id: rp.rpID, created_at: at });
+    });
     return { credential_id: cred.id };
   }
 
@@ -138,12 +145,13 @@ export class Passkeys {
       .executeTakeFirst());
   }
 
-  /** A challenge that is the digest of the statement the person is about to confirm. */
-  async decisionChallenge(
-    person: string,
-    draft: Omit<DecisionStatement, 'purpose' | 'nonce' | 'issued_at' | 'actor'>,
-    rp: RelyingParty,
-  ) {
+  /** The person's passkeys that are bound to them (only those can sign). */
+  async #bound(person: string) {
+    return (await passkeysOf(this.#db, person)).filter((r) => r.binding !== null && r.bound_to === person);
+  }
+
+  /** A challenge that is the digest of the decision payload the person is about to sign. */
+  async decisionChallenge(person: string, payload: DecisionPayload, rp: RelyingParty) {
     this.#sweep();
     const mine = await this.#db
       .selectFrom('passkeys')
@@ -152,32 +160,38 @@ export class Passkeys {
       .execute();
     if (!mine.length)
       throw new VtError('INVALID_STATE', `${person} has no passkey; register one on the dashboard first`);
-    const statement: DecisionStatement = {
-      purpose: 'vt-decision/v1',
-      ...draft,
-      actor: person,
-      nonce: randomBytes(16).toString('base64url'),
-      issued_at: this.#now().toISOString(),
-    };
-    const challenge = Buffer.from(sha256(canonicalJson(statement)), 'hex').toString('base64url');
+    const bound = new Set((await this.#bound(person)).map((r) => r.credential_id));
+    const usable = mine.filter((m) => bound.has(m.credential_id));
+    if (!usable.length)
+      throw new VtError(
+        'INVALID_STATE',
+        `${person}'s passkey is not bound to ${person} yet: a passkey signs decisions once its owner binds it with their SSH key`,
+        { hint: `From your shell: vt keys passkey bind --as ${person}` },
+      );
+    if (payload.actor !== person)
+      throw new VtError(
+        'NOT_PERMITTED',
+        `a challenge for ${payload.actor}'s decision is not ${person}'s to sign`,
+      );
+    const challenge = decisionChallenge(payload).toString('base64url');
     const id = randomBytes(12).toString('base64url');
-    this.#decisions.set(id, { person, statement, challenge, at: this.#now().getTime() });
+    this.#decisions.set(id, { person, payload, challenge, at: this.#now().getTime() });
     const options = await generateAuthenticationOptions({
       rpID: rp.rpID,
       challenge: b64(challenge),
-      allowCredentials: mine.map((m) => ({ id: m.credential_id, transports: JSON.parse(m.transports) })),
+      allowCredentials: usable.map((m) => ({ id: m.credential_id, transports: JSON.parse(m.transports) })),
       userVerification: 'required',
     });
-    return { challenge_id: id, statement, options };
+    return { challenge_id: id, payload, options };
   }
 
-  /** Verify the assertion for a pending challenge (once); returns what the engine records with the decision. */
+  /** Verify the assertion for a pending challenge (once); returns the proof the engine checks and records. */
   async confirm(
     person: string,
     challengeId: string,
     response: AuthenticationResponseJSON,
     rp: RelyingParty,
-  ): Promise<DecisionConfirmation> {
+  ): Promise<WebAuthnProof> {
     const pending = this.#decisions.get(challengeId);
     this.#decisions.delete(challengeId);
     if (!pending || pending.person !== person)
@@ -221,13 +235,26 @@ export class Passkeys {
         .where('credential_id', '=', row.credential_id)
         .execute(),
     );
+    const text = await bindingOf(this.#db, row.credential_id);
+    const passkey = text === null ? null : (JSON.parse(text) as PasskeyBinding);
+    const problem = passkey ? bindingProblem(passkey.payload) : 'none';
+    if (
+      !passkey ||
+      problem ||
+      passkey.payload.person !== person ||
+      passkey.payload.public_key !== row.public_key
+    )
+      throw new VtError('NOT_PERMITTED', `the passkey ${row.credential_id} is not bound to ${person}`, {
+        hint: `From your shell: vt keys passkey bind --as ${person}`,
+      });
     return {
       method: 'webauthn',
+      payload: pending.payload,
       credential_id: row.credential_id,
-      statement: pending.statement,
       authenticator_data: response.response.authenticatorData,
       client_data_json: response.response.clientDataJSON,
       signature: response.response.signature,
+      passkey,
     };
   }
 }

@@ -1,4 +1,5 @@
 import { type Expression, type SqlBool, sql } from 'kysely';
+import { foldablePayload } from '../store/erasure-marker.ts';
 import type { DB } from '../store/schema.ts';
 import type { Db } from '../store/store.ts';
 import { type Train, TrainSchema } from '../train/schema.ts';
@@ -254,7 +255,7 @@ async function ticketReasons(
     .execute();
   const wanted = new Set(rows.map((r) => r.id));
   for (const e of events) {
-    const p = JSON.parse(e.payload) as { ticket: string; reason: string | null };
+    const p = foldablePayload(e.payload) as { ticket: string; reason: string | null };
     if (wanted.has(p.ticket)) out.set(p.ticket, p.reason);
   }
   return out;
@@ -451,7 +452,7 @@ export async function gateEvaluations(
     .execute();
   const out: GateEvaluation[] = [];
   for (const r of rows) {
-    const p = JSON.parse(r.payload);
+    const p = foldablePayload(r.payload) as Omit<GateEvaluation, 'seq' | 'gseq' | 'ts' | 'actor'>;
     if (phase && p.phase !== phase) continue;
     out.push({ seq: r.seq, gseq: r.gseq, ts: r.ts, actor: r.actor, ...p });
     if (out.length >= limit) break;

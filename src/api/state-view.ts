@@ -1,6 +1,5 @@
 import { phaseOf } from '../engine/core.ts';
-import { currentEvidence, type ProjectState } from '../engine/state.ts';
-import { evidenceDigest } from '../gates/digest.ts';
+import type { ProjectState } from '../engine/state.ts';
 import type { Train } from '../train/schema.ts';
 
 /*
@@ -46,12 +45,7 @@ export function contributorsOf(s: ProjectState, phase = s.phase): string[] {
   return s.evidence[phase]?.contributors ?? [];
 }
 
-/** What a decision on the project's current phase is about: the phase, the visit and the evidence digest. */
-export function decisionSubject(s: ProjectState) {
-  return { project: s.id, phase: s.phase, visit: s.visit, digest: evidenceDigest(currentEvidence(s)) };
-}
-
-/** The current visit's approvals and rejections. */
+/** The current visit's approvals and rejections; `signed` says how (ssh, webauthn) or null. */
 export function approvalsOf(s: ProjectState) {
-  return s.approvals.map((a) => ({ ...a }));
+  return s.approvals.map(({ proof, ...a }) => ({ ...a, signed: proof?.method ?? null }));
 }

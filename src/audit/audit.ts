@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
-import { type ChainHead, ChainVerifier, type StoredEvent, type VerifyResult } from '../store/chain.ts';
+import { type ChainHead, ChainVerifier, type StoredEvent } from '../store/chain.ts';
 import type { Db } from '../store/store.ts';
+import { DecisionAuditor, type StoreVerifyResult, storedTrains, withDecisions } from './decisions.ts';
 
 const PAGE = 1000;
 
@@ -34,15 +35,21 @@ export async function* allEvents(db: Db, projectId?: string, upTo?: number): Asy
 }
 
 /**
- * Recompute every chain in the store and compare each head with the one the projections recorded.
- * Events stream through the check: memory holds a page and one head per project.
+ * Recompute every chain in the store and compare each head with the one the projections recorded,
+ * and check every person's decision's signature (src/audit/decisions.ts). Events stream through
+ * both checks: memory holds a page, one head per project and one project's folded state.
  */
-export async function verifyStore(db: Db, projectId?: string): Promise<VerifyResult> {
+export async function verifyStore(db: Db, projectId?: string): Promise<StoreVerifyResult> {
   let q = db.selectFrom('projects').select(['id', 'head_seq', 'head_hash']);
   if (projectId) q = q.where('id', '=', projectId);
   const heads: Record<string, ChainHead> = {};
   for (const r of await q.execute()) heads[r.id] = { seq: r.head_seq, hash: r.head_hash };
   const v = new ChainVerifier(heads);
-  for await (const e of allEvents(db, projectId)) if (!v.push(e)) break;
-  return v.finish();
+  const decisions = new DecisionAuditor(await storedTrains(db));
+  for await (const e of allEvents(db, projectId)) {
+    const ok = v.push(e);
+    decisions.push(e);
+    if (!ok) break;
+  }
+  return withDecisions(v.finish(), decisions.finish());
 }

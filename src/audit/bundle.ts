@@ -294,6 +294,7 @@ export function verifyBundle(file: string, opts: { key?: NoteVerifier | null } =
         checked: i,
         projects: 0,
         heads: {},
+        erasures: [],
         manifestOk: false,
         version,
         log: null,

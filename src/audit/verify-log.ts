@@ -5,6 +5,7 @@ import type { Db } from '../store/store.ts';
 import { allEvents } from './audit.ts';
 import type { AuditDir } from './audit-dir.ts';
 import { type Checkpoint, openCheckpoint } from './checkpoint.ts';
+import { DecisionAuditor, type StoreVerifyResult, storedTrains, withDecisions } from './decisions.ts';
 import {
   appendLeaf,
   type EventLeaf,
@@ -322,21 +323,30 @@ export async function headFindings(db: Db, chain: VerifyResult, project?: string
   return out;
 }
 
-export interface TrailResult extends VerifyResult {
+export type TrailResult = StoreVerifyResult & {
   log: LogCheck;
   /** Every finding: chain heads and the log. */
   findings: LogFinding[];
-}
+};
 
-/** `vt audit verify`: the chains, the projections' heads and the Merkle log against its checkpoints. */
+/**
+ * `vt audit verify`: the chains, every person's decision's signature, the projections' heads and the
+ * Merkle log against its checkpoints.
+ */
 export async function verifyTrail(
   db: Db,
   opts: { dir: AuditDir | null; key: NoteVerifier | null; project?: string | undefined },
 ): Promise<TrailResult> {
-  // Events stream through the chain check: memory holds a page and one head per project.
+  // Events stream through the chain and decision checks: memory holds a page, one head per project
+  // and one project's folded state.
   const v = new ChainVerifier();
-  for await (const e of allEvents(db, opts.project)) if (!v.push(e)) break;
-  const chain = v.finish();
+  const decisions = new DecisionAuditor(await storedTrains(db));
+  for await (const e of allEvents(db, opts.project)) {
+    const ok = v.push(e);
+    decisions.push(e);
+    if (!ok) break;
+  }
+  const chain = withDecisions(v.finish(), decisions.finish());
   const heads = await headFindings(db, chain, opts.project);
   const log = await verifyLog(db, opts);
   const findings = [...heads, ...log.findings];

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { executorLabel, runAgentSession } from '../agents/dispatch.ts';
@@ -11,6 +11,7 @@ import type { Claim } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
 import { processId } from '../io/ancestry.ts';
 import { packageVersion } from '../package.ts';
+import { redact } from '../redact.ts';
 import { forgetSessionProcesses, registerSessionProcess } from '../store/session-processes.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
 import { hostSession } from './session-host.ts';
@@ -208,7 +209,9 @@ export async function ensureHandoff(deps: AutopilotDeps, projectId: string, budg
   const rel = join('.vt', 'handoffs', projectId, `${String(s.visit).padStart(3, '0')}-${s.phase}.md`);
   if (s.handoff) return join(root, s.handoff.path);
   const train = await engine.train(s.trainHash);
-  const h = buildHandoff(s, train, budget);
+  const built = buildHandoff(s, train, budget);
+  // Redacted before it is hashed and written: the packet quotes context, previews and the train.
+  const h = { ...built, text: redact(built.text) };
   mkdirSync(join(root, '.vt', 'handoffs', projectId), { recursive: true });
   writeFileSync(join(root, rel), h.text);
   await tickets.recordHandoff(

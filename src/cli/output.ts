@@ -1,5 +1,5 @@
 import { VtError } from '../errors.ts';
-import { stripControl } from '../redact.ts';
+import { redact, redactor, stripControl } from '../redact.ts';
 import {
   GATE_STATUSES,
   type GateStatus,
@@ -60,15 +60,16 @@ export function badge(status: GateStatus | ProjectStatus | TicketStatus, color: 
   return paint(color, STATUS_COLOUR[status] ?? 'bold', `${s.glyph} ${s.word}`);
 }
 
-/** Text from users or agents, made safe to print: no escape sequences or control characters. */
-export const safe = (s: unknown) => stripControl(String(s ?? ''));
+/** Text from users or agents, made safe to print: no secrets, escape sequences or control characters. */
+export const safe = (s: unknown) => redact(stripControl(String(s ?? '')));
 
 /**
  * A table: aligned with a header on a terminal (truncated to the width unless `wide`); tab-separated,
  * untruncated and without a header when piped.
  */
 export function table(io: Io, headers: string[], rows: string[][], opts: { wide?: boolean } = {}): string {
-  const clean = rows.map((r) => r.map(safe));
+  const r = redactor(); // one look at the environment for the whole table
+  const clean = rows.map((row) => row.map((c) => r(stripControl(String(c ?? '')))));
   if (!io.isTTY)
     return (
       clean.map((r) => r.map((c) => c.replace(/[\t\n]/g, ' ')).join('\t')).join('\n') +

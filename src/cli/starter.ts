@@ -50,9 +50,18 @@ export function withAgents(text: string, agents: ExecutorSpec): string {
   return out;
 }
 
+/** The `people:` block of a new train: the actor, their roles and (when known) the key that signs for them. */
+export function starterPeople(actor: string, roles: readonly string[], key: string | null): string {
+  const head =
+    '  # who holds which roles (approvers may not approve work they did), and the keys that sign their decisions';
+  const who = /^[A-Za-z0-9_.-]+$/.test(actor) ? actor : JSON.stringify(actor);
+  if (!key) return `people:\n${head}\n  ${who}: [${roles.join(', ')}]`;
+  return `people:\n${head}\n  ${who}:\n    roles: [${roles.join(', ')}]\n    keys:\n      - key: ${JSON.stringify(key)}`;
+}
+
 /**
- * Write vt.yaml from a built-in template (with `people` naming the actor, and `agents` on every role
- * when given), plus the document templates.
+ * Write vt.yaml from a built-in template (with `people` naming the actor and, given one, the key that
+ * signs their decisions, and `agents` on every role when given), plus the document templates.
  */
 export async function writeStarter(
   dir: string,
@@ -60,6 +69,7 @@ export async function writeStarter(
   actor: string,
   force: boolean,
   agents?: ExecutorSpec,
+  key: string | null = null,
 ): Promise<string> {
   const src = join(TEMPLATES_DIR, `${template}.yaml`);
   if (!existsSync(src)) {
@@ -73,9 +83,8 @@ export async function writeStarter(
       hint: 'Keep it, or overwrite with: vt init --force',
     });
   const base = readFileSync(src, 'utf8');
-  const text = (agents ? withAgents(base, agents) : base).replace(
-    /^people: \{\}$/m,
-    `people:\n  # who holds which roles; approvers may not approve work they did\n  ${actor}: [conductor, evaluator]`,
+  const text = (agents ? withAgents(base, agents) : base).replace(/^people: \{\}$/m, () =>
+    starterPeople(actor, ['conductor', 'evaluator'], key),
   );
   parseTrain(text, target);
   // Durably (fsynced, renamed into place, folder fsynced) before init reports success.

@@ -4,7 +4,6 @@ import { evidenceDigest } from '../gates/digest.ts';
 import type { GateResult } from '../gates/types.ts';
 import type { Phase, Train } from '../train/schema.ts';
 import type { TransitionKind } from '../types.ts';
-import { type DecisionConfirmation, requireConfirmationFor } from './confirmation.ts';
 import { event, type NewEvent } from './events.ts';
 import { currentEvidence, type ProjectState } from './state.ts';
 
@@ -320,7 +319,7 @@ export function decideApproval(
   train: Train,
   actor: string,
   decision: 'approve' | 'reject',
-  opts: { role?: string | undefined; reason: string | null; confirmation?: DecisionConfirmation | undefined },
+  opts: { role?: string | undefined; reason: string | null },
 ): NewEvent[] {
   requireActive(s, decision);
   const phase = phaseOf(train, s.phase);
@@ -346,17 +345,6 @@ export function decideApproval(
   if (decision === 'reject' && !opts.reason?.trim())
     throw new VtError('BAD_INPUT', 'a rejection needs a reason (--reason)');
   const digest = evidenceDigest(ev);
-  const c = opts.confirmation;
-  if (c)
-    requireConfirmationFor(c, {
-      project: s.id,
-      phase: phase.id,
-      visit: s.visit,
-      decision,
-      digest,
-      actor,
-      reason: opts.reason,
-    });
   return [
     event('approval.recorded', {
       phase: phase.id,
@@ -365,7 +353,6 @@ export function decideApproval(
       decision,
       reason: opts.reason,
       digest,
-      ...(c ? { confirmation: c } : {}),
     }),
   ];
 }
@@ -392,7 +379,6 @@ export function decideWaive(
   reason: string,
   expiresAt: Date,
   now: Date,
-  confirmation?: DecisionConfirmation,
 ): NewEvent[] {
   requireActive(s, 'waive a gate');
   const phase = phaseOf(train, s.phase);
@@ -413,19 +399,6 @@ export function decideWaive(
   if (!(expiresAt.getTime() > now.getTime()))
     throw new VtError('BAD_INPUT', 'a waiver must expire in the future (--expires)');
   const first = s.waivers[gate];
-  if (confirmation)
-    requireConfirmationFor(confirmation, {
-      project: s.id,
-      phase: phase.id,
-      visit: s.visit,
-      decision: 'waive',
-      digest: evidenceDigest(ev),
-      actor,
-      reason,
-      gate,
-      expiresAt: expiresAt.toISOString(),
-    });
-  const withConfirmation = confirmation ? { confirmation } : {};
   const pending =
     spec.kind === 'approval' && first && !first.confirmedBy && Date.parse(first.expiresAt) > now.getTime();
   if (pending) {
@@ -445,7 +418,6 @@ export function decideWaive(
         expires_at: first.expiresAt,
         visit: s.visit,
         confirms: first.seq,
-        ...withConfirmation,
       }),
     ];
   }
@@ -464,7 +436,6 @@ export function decideWaive(
       expires_at: expiresAt.toISOString(),
       visit: s.visit,
       confirms: null,
-      ...withConfirmation,
     }),
   ];
 }

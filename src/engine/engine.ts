@@ -1,36 +1,53 @@
 import { VtError } from '../errors.ts';
 import { evaluateGates, gatesPassed } from '../gates/registry.ts';
 import type { GateIo, GateResult } from '../gates/types.ts';
-import { appendEvents, findByIdempotencyKey, readEvents, toRecorded } from '../store/append.ts';
-import { rememberRequest, requestOf } from '../store/idempotency.ts';
+import type { DecisionPayload } from '../identity/decisions.ts';
+import type { KeyRing } from '../identity/people.ts';
+import { ringOfTrain, signaturesRequired } from '../identity/pinned-ring.ts';
+import type { DecisionProof } from '../identity/proof.ts';
+import {
+  afterAppends,
+  appendEvents,
+  eventHashAt,
+  findByIdempotencyKey,
+  readEvents,
+  toRecorded,
+} from '../store/append.ts';
+import type { StoredEvent } from '../store/chain.ts';
+import {
+  type Compaction,
+  compactAfterErasure,
+  readEventRow,
+  replacePayload,
+  reprojectProject,
+  scrubCopies,
+} from '../store/erasure.ts';
+import { parseErasureMarker } from '../store/erasure-marker.ts';
+import { rememberRequest, requestOf, sameRequestText } from '../store/idempotency.ts';
 import { project } from '../store/projector.ts';
 import { loadState } from '../store/snapshots.ts';
 import type { Store, Trx } from '../store/store.ts';
 import type { LoadedTrain } from '../train/loader.ts';
 import { type Train, TrainSchema } from '../train/schema.ts';
 import type { Priority } from '../types.ts';
-import type { DecisionConfirmation } from './confirmation.ts';
 import {
   type AdvanceOutcome,
   chooseTarget,
   decideAdvance,
-  decideApproval,
   decideArtifact,
-  decideCarry,
   decideCheck,
   decideCommit,
-  decideLifecycle,
   decideMetric,
   decideReopenItem,
   decideTick,
-  decideUpgrade,
-  decideWaive,
   phaseOf,
 } from './core.ts';
+import { type DecisionCall, decideCall, draftDecision, sealDecision } from './decision-proof.ts';
+import { decideErase, type Erasure, type ErasureTarget } from './erasure.ts';
 import { event, type NewEvent, type RecordedEvent } from './events.ts';
 import { gateContext, readsFiles } from './gate-context.ts';
 import { currentEvidence, evolve, type ProjectState } from './state.ts';
-import { requireLiveSession, ticketsAwaitingApproval } from './tickets.ts';
+import { requireLiveSession } from './tickets.ts';
 
 export interface Clock {
   now(): Date;
@@ -310,9 +327,10 @@ export class Engine {
     projectId: string,
     what: { items: string[]; artifacts: string[]; metrics: string[]; reason: string },
     who: Who,
+    proof?: DecisionProof,
   ): Promise<Committed> {
     await this.refuseSession(projectId, who, 'carry evidence forward');
-    return this.decide(projectId, who, (s, t) => decideCarry(s, t, what));
+    return this.#decided(projectId, who, { kind: 'carry-forward', ...what }, proof);
   }
 
   /**
@@ -404,29 +422,25 @@ export class Engine {
   async approve(
     projectId: string,
     who: Who,
-    opts: { role?: string; reason?: string | null; confirmation?: DecisionConfirmation } = {},
+    opts: { role?: string; reason?: string | null; proof?: DecisionProof | undefined } = {},
   ): Promise<Committed> {
     await this.refuseSession(projectId, who, 'approve');
-    return this.decide(projectId, who, (s, t) => [
-      ...decideApproval(s, t, who.actor, 'approve', {
-        role: opts.role,
-        reason: opts.reason ?? null,
-        confirmation: opts.confirmation,
-      }),
-      ...ticketsAwaitingApproval(s),
-    ]);
+    const call = { kind: 'approve' as const, role: opts.role, reason: opts.reason ?? null };
+    return this.#decided(projectId, who, call, opts.proof);
   }
 
   async reject(
     projectId: string,
     who: Who,
-    opts: { role?: string; reason: string; confirmation?: DecisionConfirmation },
+    opts: { role?: string; reason: string; proof?: DecisionProof | undefined },
   ): Promise<Committed> {
     await this.refuseSession(projectId, who, 'reject');
-    return this.decide(projectId, who, (s, t) => [
-      ...decideApproval(s, t, who.actor, 'reject', opts),
-      ...ticketsAwaitingApproval(s),
-    ]);
+    return this.#decided(
+      projectId,
+      who,
+      { kind: 'reject', role: opts.role, reason: opts.reason },
+      opts.proof,
+    );
   }
 
   async waive(
@@ -435,12 +449,10 @@ export class Engine {
     reason: string,
     expiresAt: Date,
     who: Who,
-    confirmation?: DecisionConfirmation,
+    proof?: DecisionProof,
   ): Promise<Committed> {
     await this.refuseSession(projectId, who, 'waive a gate');
-    return this.decide(projectId, who, (s, t) =>
-      decideWaive(s, t, who.actor, gate, reason, expiresAt, this.clock.now(), confirmation),
-    );
+    return this.#decided(projectId, who, { kind: 'waive', gate, reason, expiresAt }, proof);
   }
 
   async lifecycle(
@@ -448,19 +460,138 @@ export class Engine {
     action: 'hold' | 'resume' | 'cancel' | 'reopen',
     reason: string | null,
     who: Who,
+    proof?: DecisionProof,
   ): Promise<Committed> {
     await this.refuseSession(projectId, who, action);
-    return this.decide(projectId, who, (s, t) => decideLifecycle(s, t, action, reason));
+    return this.#decided(projectId, who, { kind: action, reason }, proof);
   }
 
   /**
    * Move a project to another version of its train. Refused when its current phase or the evidence
    * recorded in this visit would not exist in the new train.
    */
-  async upgrade(projectId: string, to: LoadedTrain, reason: string, who: Who): Promise<Committed> {
+  async upgrade(
+    projectId: string,
+    to: LoadedTrain,
+    reason: string,
+    who: Who,
+    proof?: DecisionProof,
+  ): Promise<Committed> {
     await this.refuseSession(projectId, who, 'upgrade a project');
     const hash = await this.registerTrain(to);
-    return this.decide(projectId, who, (s, t) => decideUpgrade(s, t, to.train, hash, reason));
+    return this.#decided(projectId, who, { kind: 'upgrade', to: to.train, toHash: hash, reason }, proof);
+  }
+
+  /** Record a person's decision: the core decides, then its proof is checked and stored with it. */
+  async #decided(projectId: string, who: Who, call: DecisionCall, proof: DecisionProof | undefined) {
+    const headHash = await this.signedHeadHash(projectId, proof);
+    return this.decide(projectId, who, (s, t) =>
+      sealDecision({
+        s,
+        train: t,
+        kind: call.kind,
+        actor: who.actor,
+        events: decideCall(s, t, call, who.actor, this.clock.now()),
+        proof,
+        headHash,
+        now: this.clock.now(),
+      }),
+    );
+  }
+
+  /** The stored hash at a proof's signed head (events never change, so it is read before the transaction). */
+  async signedHeadHash(projectId: string, proof: DecisionProof | undefined): Promise<string | null> {
+    const seq = proof?.payload?.head?.seq;
+    if (!Number.isSafeInteger(seq)) return null;
+    return eventHashAt(this.store.db, projectId, seq as number);
+  }
+
+  /**
+   * The payload a person signs for a decision on the project as it stands now (the core decides it
+   * first, so a decision that would be refused is refused before anyone signs).
+   */
+  async decisionPayload(projectId: string, actor: string, call: DecisionCall): Promise<DecisionPayload> {
+    const s = await this.state(projectId);
+    return draftDecision(s, await this.train(s.trainHash), call, actor, this.clock.now());
+  }
+
+  /** Whether the project's train refuses unsigned decisions, and the keys it lists. */
+  async signingPolicy(projectId: string): Promise<{ required: boolean; ring: KeyRing; train: Train }> {
+    const s = await this.state(projectId);
+    const train = await this.train(s.trainHash);
+    return { required: signaturesRequired(train), ring: ringOfTrain(train), train };
+  }
+
+  /**
+   * Erase the free text of one event: a person's decision (an agent session's attempt is refused and
+   * recorded). `event.erased` is appended; in the same transaction the event's payload column takes
+   * its erasure marker (the one UPDATE the events table allows), the project's projections are
+   * rebuilt from the events and copies kept beside them scrubbed; then the store is compacted so no
+   * old page or log frame keeps the text. The chain still verifies: it covers the payload's digest.
+   */
+  async erase(
+    projectId: string,
+    seq: number,
+    reason: string,
+    who: Who,
+  ): Promise<
+    Committed & { erasure: { seq: number; type: string; fields: string[]; compaction: Compaction } }
+  > {
+    await this.refuseSession(projectId, who, 'erase an event');
+    let made: (Erasure & { type: string }) | null = null;
+    let c: Committed;
+    try {
+      c = await this.commit(
+        projectId,
+        who,
+        async () => (Number.isSafeInteger(seq) ? readEventRow(this.store.db, projectId, seq) : undefined),
+        (s, _t, row) => {
+          made = { ...decideErase(s, seq, erasureTarget(row), reason), type: row?.type ?? '' };
+          return made.events;
+        },
+        (trx) =>
+          afterAppends(trx, async () => {
+            const m = made!;
+            await replacePayload(trx, projectId, seq, m.marker);
+            await reprojectProject(trx, projectId);
+            await scrubCopies(trx, projectId, seq, m.texts);
+          }),
+      );
+    } catch (err) {
+      if (err instanceof VtError) throw err;
+      const msg = (err as Error)?.message ?? String(err);
+      if (/append-only|permission denied/i.test(msg))
+        throw new VtError('NOT_PERMITTED', `the store refused the erasure: ${msg}`, {
+          hint: 'On PostgreSQL, erase as the owner of the vt tables (the application role may not update events)',
+        });
+      throw err;
+    }
+    // The cached state was folded before the erasure and still holds the text.
+    this.#states.delete(projectId);
+    const state = await this.state(projectId);
+    const compaction = c.replayed
+      ? { vacuumed: false, walTruncated: false, note: null }
+      : await compactAfterErasure(this.store);
+    const m = made as (Erasure & { type: string }) | null;
+    return {
+      ...c,
+      state,
+      erasure: { seq, type: m?.type ?? '', fields: m?.fields ?? [], compaction },
+    };
+  }
+
+  /** What erase() would do, checked the same way, without writing (an agent's attempt is refused too). */
+  async planErasure(
+    projectId: string,
+    seq: number,
+    reason: string,
+    who: Who,
+  ): Promise<{ type: string; fields: string[] }> {
+    await this.refuseSession(projectId, who, 'erase an event');
+    const s = await this.state(projectId);
+    const row = Number.isSafeInteger(seq) ? await readEventRow(this.store.db, projectId, seq) : undefined;
+    const { fields } = decideErase(s, seq, erasureTarget(row), reason);
+    return { type: row?.type ?? '', fields };
   }
 
   /** Evaluate one side of a phase's gates against a state (no write). */
@@ -664,11 +795,23 @@ export class Engine {
   }
 }
 
+/** The event an erasure is about, as the pure core sees it. */
+function erasureTarget(row: StoredEvent | undefined): ErasureTarget | undefined {
+  return (
+    row && {
+      seq: row.seq,
+      type: row.type,
+      payload: JSON.parse(row.payload),
+      erasedBy: parseErasureMarker(row.payload)?.erased_by_seq ?? null,
+    }
+  );
+}
+
 /** A reused idempotency key must carry the same request it was first used for. */
 async function sameRequest(trx: Trx, projectId: string, who: Who): Promise<void> {
   if (!who.request || !who.idempotencyKey) return;
   const first = await requestOf(trx, projectId, who.idempotencyKey);
-  if (first !== null && first !== who.request)
+  if (first !== null && !sameRequestText(first, who.request))
     throw new VtError(
       'CONFLICT',
       `the idempotency key "${who.idempotencyKey}" was already used for another command: ${first}`,

@@ -1,6 +1,6 @@
 import type { GateResult } from '../gates/types.ts';
+import type { DecisionProof } from '../identity/proof.ts';
 import type { ContextKind, Priority, TicketStatus, TransitionKind } from '../types.ts';
-import type { DecisionConfirmation } from './confirmation.ts';
 
 /** Every event the engine appends, by type. Payloads are plain JSON. */
 export interface EventMap {
@@ -57,6 +57,8 @@ export interface EventMap {
     metrics: string[];
     by: 'train' | 'person';
     reason: string;
+    /** The person's signature over the decision (decision-proof.ts), when they gave one. */
+    proof?: DecisionProof;
   };
   'gate.evaluated': {
     phase: string;
@@ -74,8 +76,8 @@ export interface EventMap {
     decision: 'approve' | 'reject';
     reason: string | null;
     digest: string;
-    /** The passkey assertion the person confirmed the decision with (absent when none was given). */
-    confirmation?: DecisionConfirmation;
+    /** The person's signature over the decision: SSH, or a passkey assertion (absent when none was given). */
+    proof?: DecisionProof;
   };
   /**
    * A waiver of a gate for the rest of this visit, until `expires_at`. Waiving an approval gate takes
@@ -88,7 +90,7 @@ export interface EventMap {
     expires_at: string;
     visit?: number;
     confirms?: number | null;
-    confirmation?: DecisionConfirmation;
+    proof?: DecisionProof;
   };
   /** The project moved to another version of its train (people and roles may change this way). */
   'project.upgraded': {
@@ -97,11 +99,12 @@ export interface EventMap {
     train_name: string;
     diff: string[];
     reason: string;
+    proof?: DecisionProof;
   };
-  'project.held': { reason: string | null };
-  'project.resumed': { reason: string | null };
-  'project.cancelled': { reason: string };
-  'project.reopened': { reason: string; phase: string };
+  'project.held': { reason: string | null; proof?: DecisionProof };
+  'project.resumed': { reason: string | null; proof?: DecisionProof };
+  'project.cancelled': { reason: string; proof?: DecisionProof };
+  'project.reopened': { reason: string; phase: string; proof?: DecisionProof };
   'issue.added': {
     issue: string;
     title: string;
@@ -130,6 +133,8 @@ export interface EventMap {
     reason: string | null;
     not_before: string | null;
     attempts: number;
+    /** A person's signature, when the change is their decision (done, retry). */
+    proof?: DecisionProof;
   };
   'ticket.finished': { ticket: string; outcome: 'done' | 'reworked' | 'cancelled'; reason: string | null };
   'session.started': {
@@ -168,6 +173,12 @@ export interface EventMap {
   'alert.raised': { ticket: string | null; reason: string };
   /** An agent session's tool call (MCP or LLM), allowed or refused: what the session asked for, by name. */
   'session.tool-called': { session: string; tool: string; outcome: 'ok' | 'refused'; reason: string | null };
+  /**
+   * A person erased the free text of event `seq` (a secret or personal data that slipped in): its
+   * payload column now holds a marker with the event's residue, whose sha256 this records; the
+   * event keeps its place and its digest in the chain. See src/engine/erasure.ts.
+   */
+  'event.erased': { seq: number; type: string; fields: string[]; reason: string; marker_sha256: string };
 }
 
 export type EventType = keyof EventMap;
@@ -202,6 +213,7 @@ export const EVENT_TYPES = [
   'handoff.built',
   'alert.raised',
   'session.tool-called',
+  'event.erased',
 ] as const satisfies readonly EventType[];
 
 /** An event before it is stored: its type and payload. */

@@ -1,5 +1,6 @@
 import type { GateContext, GateIo } from '../gates/types.ts';
 import type { Phase, Train } from '../train/schema.ts';
+import { signatureChecks } from './signed-decisions.ts';
 import { currentEvidence, emptyEvidence, type ProjectState } from './state.ts';
 
 /** True when any of these gates reads files (artifacts, commands): they need a recorded commit. */
@@ -49,5 +50,6 @@ export function gateContext(
     },
     approvals: side === 'exit' && phase.id === s.phase ? s.approvals : [],
     waivers: side === 'exit' && phase.id === s.phase ? s.waivers : {},
+    signatures: signatureChecks(train),
   };
 }

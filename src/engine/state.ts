@@ -1,4 +1,5 @@
 import type { GateResult } from '../gates/types.ts';
+import type { DecisionProof } from '../identity/proof.ts';
 import type { ContextKind, Priority, ProjectStatus, TicketStatus } from '../types.ts';
 import type { RecordedEvent } from './events.ts';
 
@@ -142,6 +143,10 @@ export interface ApprovalRecord {
   decision: 'approve' | 'reject';
   reason: string | null;
   digest: string;
+  /** When it was recorded (the engine's clock): the time its signature's key must be valid at. */
+  ts: string;
+  /** The person's signature over it, or null when unsigned. */
+  proof: DecisionProof | null;
 }
 
 export interface WaiverRecord {
@@ -152,6 +157,10 @@ export interface WaiverRecord {
   seq: number;
   /** Who confirmed it (a waiver of an approval gate needs a second person), or null. */
   confirmedBy: string | null;
+  ts: string;
+  proof: DecisionProof | null;
+  /** The second person's confirmation, as recorded. */
+  confirmation: { reason: string; ts: string; proof: DecisionProof | null } | null;
 }
 
 /** A project's state as folded from its events: what the engine core decides from. */
@@ -195,6 +204,8 @@ export interface ProjectState {
   context: ContextEntry[];
   /** Issues added so far: the next one is numbered issueCount + 1. */
   issueCount: number;
+  /** The seq of each person's latest signed decision: a signature made before it is not used again. */
+  signed: Record<string, number>;
 }
 
 export function emptyEvidence(phase: string, visit: number, n: number): VisitEvidence {
@@ -291,12 +302,14 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       sessions: {},
       context: [],
       issueCount: 0,
+      signed: {},
     };
   }
   const s = state;
   s.seq = e.seq;
   s.headHash = e.hash;
   s.updatedAt = e.ts;
+  if ((e.payload as { proof?: unknown }).proof) (s.signed ??= {})[e.actor] = e.seq;
   switch (e.type) {
     case 'project.created':
       throw new Error(`project ${e.project_id} is created twice`);
@@ -411,16 +424,29 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       s.transitions = e.payload.n;
       break;
     case 'approval.recorded': {
-      const { confirmation: _, ...p } = e.payload;
-      s.approvals.push({ seq: e.seq, actor: e.actor, ...p });
+      const p = e.payload;
+      s.approvals.push({
+        seq: e.seq,
+        actor: e.actor,
+        ts: e.ts,
+        phase: p.phase,
+        visit: p.visit,
+        role: p.role,
+        decision: p.decision,
+        reason: p.reason,
+        digest: p.digest,
+        proof: p.proof ?? null,
+      });
       break;
     }
     case 'gate.waived': {
       const p = e.payload;
       if (p.visit !== undefined && p.visit !== s.visit) break;
       const first = p.confirms != null ? s.waivers[p.gate] : undefined;
-      if (first && first.seq === p.confirms) first.confirmedBy = e.actor;
-      else
+      if (first && first.seq === p.confirms) {
+        first.confirmedBy = e.actor;
+        first.confirmation = { reason: p.reason, ts: e.ts, proof: p.proof ?? null };
+      } else
         s.waivers[p.gate] = {
           gate: p.gate,
           actor: e.actor,
@@ -428,6 +454,9 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
           expiresAt: p.expires_at,
           seq: e.seq,
           confirmedBy: null,
+          ts: e.ts,
+          proof: p.proof ?? null,
+          confirmation: null,
         };
       break;
     }
@@ -551,6 +580,10 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
     }
     case 'alert.raised':
     case 'session.tool-called':
+      break;
+    // The erased event's stored payload is already its residue, so a fold from the events has no text
+    // to drop here; a state folded before the erasure is discarded and folded afresh (loadState).
+    case 'event.erased':
       break;
   }
   return s;

@@ -1,11 +1,13 @@
 import { VtError } from '../errors.ts';
 import { gatesPassed } from '../gates/registry.ts';
 import type { GateResult } from '../gates/types.ts';
+import type { DecisionProof } from '../identity/proof.ts';
 import { nextClaimable, projectBusy } from '../store/claims.ts';
 import { addMs, dbNow } from '../store/dialect.ts';
 import { extendLease, projectOfTicket, releaseLease, upsertLease } from '../store/queue.ts';
 import type { ContextKind } from '../types.ts';
 import { decideCheck, decideCommit } from './core.ts';
+import { sealDecision } from './decision-proof.ts';
 import type { Committed, Engine, Who } from './engine.ts';
 import { event } from './events.ts';
 import type { TicketState } from './state.ts';
@@ -239,9 +241,11 @@ export class Tickets {
   async done(
     ticket: string,
     who: Who & { workspace?: string | undefined },
+    proof?: DecisionProof,
   ): Promise<Committed & { results: GateResult[]; passed: boolean }> {
     const projectId = await this.projectOf(ticket);
     await this.engine.refuseSession(projectId, who, 'mark a ticket done');
+    const headHash = await this.engine.signedHeadHash(projectId, proof);
     let results: GateResult[] = [];
     const c = await this.engine.commit(
       projectId,
@@ -251,18 +255,42 @@ export class Tickets {
         results = await this.engine.evaluatePhase(s, t, s.phase, 'exit', snap);
         return snap;
       },
-      (s, _t, snap) => [
-        ...(snap ? decideCommit(s, { session: null, ticket, ...snap }) : []),
-        decideCheck(s, 'exit', s.phase, results),
-        ...decideDone(s, ticket, results),
-      ],
+      (s, t, snap) =>
+        sealDecision({
+          s,
+          train: t,
+          kind: 'done',
+          actor: who.actor,
+          ticket,
+          events: [
+            ...(snap ? decideCommit(s, { session: null, ticket, ...snap }) : []),
+            decideCheck(s, 'exit', s.phase, results),
+            ...decideDone(s, ticket, results),
+          ],
+          proof,
+          headHash,
+          now: this.engine.clock.now(),
+        }),
     );
     return { ...c, results, passed: gatesPassed(results) };
   }
 
-  async retry(ticket: string, who: Who): Promise<Committed> {
+  async retry(ticket: string, who: Who, proof?: DecisionProof): Promise<Committed> {
     const projectId = await this.projectOf(ticket);
     await this.engine.refuseSession(projectId, who, 'retry a ticket');
-    return this.engine.decide(projectId, who, (s) => decideRetry(s, ticket));
+    const headHash = await this.engine.signedHeadHash(projectId, proof);
+    return this.engine.decide(projectId, who, (s, t) =>
+      sealDecision({
+        s,
+        train: t,
+        kind: 'retry',
+        actor: who.actor,
+        ticket,
+        events: decideRetry(s, ticket),
+        proof,
+        headHash,
+        now: this.engine.clock.now(),
+      }),
+    );
   }
 }

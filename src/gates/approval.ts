@@ -4,7 +4,8 @@ import type { GateContext, GateResult } from './types.ts';
 
 /**
  * Passes with `count` approvals from members of `role` during this visit, each given on the evidence
- * as it stands now, by people who did no work in this visit. Any rejection fails it.
+ * as it stands now, by people who did no work in this visit. Any rejection fails it. When the train
+ * requires signed decisions, only approvals and rejections whose signature verifies count.
  */
 export async function approvalGate(
   spec: Extract<GateSpec, { kind: 'approval' }>,
@@ -12,7 +13,12 @@ export async function approvalGate(
 ): Promise<GateResult> {
   const digest = evidenceDigest(ctx.evidence);
   const workers = ctx.evidence.contributors;
-  const mine = ctx.approvals.filter((a) => a.phase === ctx.phase.id && a.role === spec.role);
+  const ofRole = ctx.approvals.filter((a) => a.phase === ctx.phase.id && a.role === spec.role);
+  // When the train requires signed decisions, one whose signature does not verify counts for nothing.
+  const unverified = ofRole
+    .map((a) => ({ a, problem: ctx.signatures?.approval(a, ctx) ?? null }))
+    .filter((x) => x.problem !== null);
+  const mine = ofRole.filter((a) => !unverified.some((u) => u.a === a));
   const rejected = mine.filter((a) => a.decision === 'reject');
   const valid = mine.filter(
     (a) => a.decision === 'approve' && a.digest === digest && !workers.includes(a.actor),
@@ -27,6 +33,7 @@ export async function approvalGate(
   } else if (stale.length && status === 'fail') {
     message += `; approvals by ${[...new Set(stale)].join(', ')} predate changed evidence`;
   }
+  if (unverified.length) message += `; not counted: ${unverified.map((u) => u.problem).join('; ')}`;
   return {
     gate: spec.id,
     kind: spec.kind,
@@ -38,6 +45,9 @@ export async function approvalGate(
       approvers,
       rejected_by: rejected.map((r) => r.actor),
       stale_approvals: stale,
+      ...(unverified.length
+        ? { unverified: unverified.map((u) => ({ actor: u.a.actor, problem: u.problem! })) }
+        : {}),
       digest,
     },
   };

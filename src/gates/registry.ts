@@ -59,7 +59,8 @@ async function combine(
 
 /**
  * Why a waiver does not count (null when it does): it expired, its author (or confirmer) did work in
- * this visit, or it waives an approval gate and no second person confirmed it.
+ * this visit, or it waives an approval gate and no second person confirmed it, or the train requires
+ * signed decisions and a signature does not verify.
  */
 export function waiverProblem(
   spec: GateSpec,
@@ -74,7 +75,7 @@ export function waiverProblem(
     if (!w.confirmedBy) return `waiving an approval needs a second person of ${spec.role} to confirm`;
     if (workers.includes(w.confirmedBy)) return `${w.confirmedBy} did work in this visit and cannot confirm`;
   }
-  return null;
+  return ctx.signatures?.waiver(spec.id, w, ctx) ?? null;
 }
 
 /**

@@ -90,10 +90,15 @@ export interface GateEvidence {
 export interface GateApproval {
   actor: string;
   phase: string;
+  /** The project-wide visit it was given in (absent in callers that predate signatures). */
+  visit?: number;
   role: string;
   decision: 'approve' | 'reject';
   reason: string | null;
   digest: string;
+  /** When it was recorded, and the person's signature over it (a decision proof, checked by `signatures`). */
+  ts?: string;
+  proof?: unknown;
 }
 
 export interface GateWaiver {
@@ -101,6 +106,11 @@ export interface GateWaiver {
   reason: string;
   expiresAt: string;
   confirmedBy: string | null;
+  /** The first waiver's seq (the one a confirmation names). */
+  seq?: number;
+  ts?: string;
+  proof?: unknown;
+  confirmation?: { reason: string; ts: string; proof: unknown } | null;
 }
 
 export interface GateContext {
@@ -122,4 +132,14 @@ export interface GateContext {
   approvals: readonly GateApproval[];
   /** Waivers of this visit, by gate id. */
   waivers: Readonly<Record<string, GateWaiver>>;
+  /**
+   * Set when the train requires signed decisions: why a recorded approval or waiver does not count
+   * (its signature does not verify, or there is none), or null when it does. The engine supplies it.
+   */
+  signatures?:
+    | {
+        approval(a: GateApproval, ctx: GateContext): string | null;
+        waiver(gate: string, w: GateWaiver, ctx: GateContext): string | null;
+      }
+    | undefined;
 }

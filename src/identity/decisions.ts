@@ -18,10 +18,12 @@ export const DECISION_KINDS = [
   'reject',
   'waive',
   'done',
+  'retry',
   'carry-forward',
   'hold',
   'resume',
   'cancel',
+  'reopen',
   'upgrade',
   'retire',
   'erase',
@@ -197,15 +199,6 @@ export function verifyDecision(
         `${field} is ${JSON.stringify(got ?? null)}, expected ${JSON.stringify(want)}`,
       );
   }
-  if (typeof signed.signature !== 'string') return fail('bad signature', 'no signature');
-  const parsed = parseSshsig(signed.signature);
-  if (typeof parsed === 'string') return fail('bad signature', parsed);
-  const fp = fingerprint(parsed.publicKey);
-  if (signed.key !== fp)
-    return fail('payload mismatch', `the record names key ${signed.key}, but ${fp} signed`);
-  const check = sshsigVerify(signed.signature, decisionMessage(p), VT_NAMESPACE);
-  if (!check.ok) return fail('bad signature', check.reason);
-
   const t =
     opts.at === undefined
       ? parseIsoTime(p.time)!
@@ -214,13 +207,37 @@ export function verifyDecision(
         : +opts.at;
   if (t === null || !Number.isFinite(t))
     return fail('payload mismatch', `cannot read the time ${String(opts.at)}`);
-  const standing = statusOfKeyFor(ring, p.actor, fp, t);
+  return signatureVerdict(signed.signature, decisionMessage(p), signed.key, p.actor, ring, t);
+}
+
+/**
+ * Check an armored SSH signature over `message` in namespace "vt": genuine, by the key the record
+ * names (`recordKey`, a fingerprint), and listed for `person` with a window that holds `t` (epoch ms).
+ */
+export function signatureVerdict(
+  signature: unknown,
+  message: Uint8Array,
+  recordKey: unknown,
+  person: string,
+  ring: KeyRing,
+  t: number,
+): DecisionVerdict {
+  const fail = (reason: VerifyReason, detail: string): DecisionVerdict => ({ ok: false, reason, detail });
+  if (typeof signature !== 'string') return fail('bad signature', 'no signature');
+  const parsed = parseSshsig(signature);
+  if (typeof parsed === 'string') return fail('bad signature', parsed);
+  const fp = fingerprint(parsed.publicKey);
+  if (recordKey !== fp)
+    return fail('payload mismatch', `the record names key ${String(recordKey)}, but ${fp} signed`);
+  const check = sshsigVerify(signature, message, VT_NAMESPACE);
+  if (!check.ok) return fail('bad signature', check.reason);
+  const standing = statusOfKeyFor(ring, person, fp, t);
   if (!standing) {
     const holders = [...new Set(ring.listingsOf(fp).map((l) => l.principals))];
     return fail(
       'unknown key',
       holders.length
-        ? `key ${fp} is listed for ${holders.join(', ')}, not for ${p.actor}`
+        ? `key ${fp} is listed for ${holders.join(', ')}, not for ${person}`
         : `no one in the train holds key ${fp}`,
     );
   }
@@ -228,21 +245,21 @@ export function verifyDecision(
   const l = standing.listing;
   switch (standing.status) {
     case 'valid':
-      return { ok: true, signer: p.actor, key: fp, listing: l };
+      return { ok: true, signer: person, key: fp, listing: l };
     case 'revoked':
       return fail(
         'revoked',
-        `key ${fp} of ${p.actor} was revoked at ${iso(l.revokedAt)} (${l.source}); signed at ${when}`,
+        `key ${fp} of ${person} was revoked at ${iso(l.revokedAt)} (${l.source}); signed at ${when}`,
       );
     case 'expired':
       return fail(
         'expired',
-        `key ${fp} of ${p.actor} was valid until ${iso(l.validBefore)} (${l.source}); signed at ${when}`,
+        `key ${fp} of ${person} was valid until ${iso(l.validBefore)} (${l.source}); signed at ${when}`,
       );
     case 'not yet valid':
       return fail(
         'not yet valid',
-        `key ${fp} of ${p.actor} is valid from ${iso(l.validAfter)} (${l.source}); signed at ${when}`,
+        `key ${fp} of ${person} is valid from ${iso(l.validAfter)} (${l.source}); signed at ${when}`,
       );
   }
 }

@@ -40,6 +40,21 @@ export const PersonKeySchema = z
   );
 export type PersonKeySpec = z.infer<typeof PersonKeySchema>;
 
+/**
+ * `signers:` names an OpenSSH allowed_signers file (relative to the train file). Loading the train
+ * from its file reads that file and keeps its text in the train (`{file, text}`), so the train's
+ * hash covers who may sign and a project pins it: changing the file is changing the train.
+ */
+export const SignersSchema = z
+  .union([z.string().min(1), z.object({ file: z.string().min(1), text: z.string() }).strict()])
+  .describe("an OpenSSH allowed_signers file of people's keys, relative to this file");
+
+/** Whether decisions must be signed: `required` refuses unsigned ones; `optional` (the default) records a signature when given. */
+export const DECISION_POLICIES = ['required', 'optional'] as const;
+export const DecisionPolicySchema = z
+  .object({ signed: z.enum(DECISION_POLICIES).default('optional') })
+  .strict();
+
 /** A person: roles only (`[lab, evaluator]`), or roles with the keys that sign their decisions. */
 export function personSchema<R extends z.ZodType<string>>(role: R) {
   return z.union([

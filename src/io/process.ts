@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { redact, stripControl } from '../redact.ts';
+import { streamRedactor, stripControl } from '../redact.ts';
 
 const KILL_GRACE_MS = 2000;
 const TAIL_CHARS = 4096;
@@ -35,8 +35,6 @@ export interface ProcessEnd {
   /** Processes of the group still alive when we stopped waiting (0 when the group is gone). */
   survivors: number;
 }
-
-const clean = (text: string) => redact(stripControl(text));
 
 /** Variables a scrubbed environment keeps: enough to find programs and a home, nothing secret. */
 const SCRUBBED_KEEP = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TERM', 'USER', 'LOGNAME', 'SHELL'];
@@ -135,21 +133,37 @@ export function runProcess(run: ProcessRun): Promise<ProcessEnd> {
   return new Promise((resolve) => {
     let timedOut = false;
     let aborted = false;
-    let pending = '';
     let tail = '';
-    const emit = (text: string) => {
-      const safe = clean(text);
-      tail = (tail + safe).slice(-TAIL_CHARS);
-      run.onOutput?.(safe);
+    // Each stream is cut into whole lines and redacted as it comes (a private key over several
+    // pieces is dropped from its BEGIN line to its END line), so a secret never straddles two pieces.
+    const stream = () => {
+      const clean = streamRedactor();
+      const decoder = new TextDecoder();
+      let pending = '';
+      const emit = (text: string) => {
+        const safe = clean(stripControl(text));
+        tail = (tail + safe).slice(-TAIL_CHARS);
+        run.onOutput?.(safe);
+      };
+      return {
+        emit,
+        take(chunk: Buffer) {
+          pending += decoder.decode(chunk, { stream: true });
+          const cut = pending.lastIndexOf('\n');
+          if (cut >= 0) {
+            emit(pending.slice(0, cut + 1));
+            pending = pending.slice(cut + 1);
+          }
+        },
+        flush() {
+          pending += decoder.decode();
+          if (pending) emit(pending);
+          pending = '';
+        },
+      };
     };
-    const take = (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      const cut = pending.lastIndexOf('\n');
-      if (cut >= 0) {
-        emit(pending.slice(0, cut + 1));
-        pending = pending.slice(cut + 1);
-      }
-    };
+    const outLines = stream();
+    const errLines = stream();
     const child = spawn(run.argv[0]!, run.argv.slice(1), {
       cwd: run.cwd,
       env: run.env,
@@ -176,8 +190,8 @@ export function runProcess(run: ProcessRun): Promise<ProcessEnd> {
     };
     if (run.signal?.aborted) onAbort();
     else run.signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
+    child.stdout.on('data', (c: Buffer) => outLines.take(c));
+    child.stderr.on('data', (c: Buffer) => errLines.take(c));
     child.stdin.on('error', () => {}); // the command may not read its input
     child.stdin.end(run.input ?? '');
     let settled = false;
@@ -192,7 +206,8 @@ export function runProcess(run: ProcessRun): Promise<ProcessEnd> {
       await Promise.race([closed, new Promise((r) => setTimeout(r, 500))]);
       child.stdout.destroy();
       child.stderr.destroy();
-      if (pending) emit(pending);
+      outLines.flush();
+      errLines.flush();
       resolve({
         ...end,
         timedOut,
@@ -204,7 +219,7 @@ export function runProcess(run: ProcessRun): Promise<ProcessEnd> {
     };
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'EACCES' || child.pid === undefined) {
-        emit(`${err.message}\n`);
+        outLines.emit(`${err.message}\n`);
         void finish({ exitCode: null, killedBy: null, spawnError: err });
       }
     });

@@ -23,6 +23,7 @@ import type { ProjectState } from '../engine/state.ts';
 import type { Tickets } from '../engine/ticket-ops.ts';
 import { requireLiveSession } from '../engine/tickets.ts';
 import { VtError } from '../errors.ts';
+import { redactDeep } from '../redact.ts';
 import type { Train } from '../train/schema.ts';
 import { projectOfSession, projectOfSessionToken } from './session-token.ts';
 import { clientName, listEntry, refusal, toResult } from './wire.ts';
@@ -144,7 +145,8 @@ export async function createMcpServer(deps: McpServerDeps): Promise<McpServer> {
       throw refusal(code, (err as Error).message);
     }
     await record(b, actor, what, 'ok', null);
-    return value;
+    // Resources and prompts quote the record (the state, the handoff): redacted on their way out.
+    return redactDeep(value);
   };
 
   const tracked =

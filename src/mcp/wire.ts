@@ -1,6 +1,6 @@
 import { type CallToolResult, ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { stripControl } from '../redact.ts';
+import { redact, redactDeep, stripControl } from '../redact.ts';
 
 /*
  * Translation between vt's tools and the MCP wire: tool listings with JSON Schemas for input and
@@ -30,13 +30,16 @@ export type Outcome = { ok: true; value: unknown } | { ok: false; code: string; 
 
 /** A tool's result: the value as structuredContent and, for clients that read only text, as JSON text. */
 export function toResult(outcome: Outcome): CallToolResult {
-  if (outcome.ok)
+  if (outcome.ok) {
+    // Tool results quote the record (context, previews, gate output): redacted on their way out.
+    const value = redactDeep(outcome.value);
     return {
-      content: [{ type: 'text', text: JSON.stringify(outcome.value) }],
-      structuredContent: outcome.value as Record<string, unknown>,
+      content: [{ type: 'text', text: JSON.stringify(value) }],
+      structuredContent: value as Record<string, unknown>,
     };
+  }
   return {
-    content: [{ type: 'text', text: `refused (${outcome.code}): ${outcome.message}` }],
+    content: [{ type: 'text', text: `refused (${outcome.code}): ${redact(outcome.message)}` }],
     isError: true,
   };
 }
@@ -45,7 +48,7 @@ export function toResult(outcome: Outcome): CallToolResult {
 export function refusal(code: string, message: string): McpError {
   return new McpError(
     code === 'NOT_FOUND' || code === 'BAD_INPUT' ? ErrorCode.InvalidParams : ErrorCode.InvalidRequest,
-    `refused (${code}): ${message}`,
+    `refused (${code}): ${redact(message)}`,
   );
 }
 

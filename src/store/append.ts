@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
 import { canonicalJson, sha256 } from '../canonical.ts';
 import type { NewEvent, RecordedEvent } from '../engine/events.ts';
+import { redactDeep, redactor } from '../redact.ts';
 import { eventHash, GENESIS_HASH, type StoredEvent } from './chain.ts';
+import { foldablePayload } from './erasure-marker.ts';
 import { appendToLog } from './merkle-log.ts';
 import type { Db, Trx } from './store.ts';
 
@@ -28,9 +30,12 @@ export async function appendEvents(
   const rows: StoredEvent[] = [];
   let prev = head.seq === 0 ? GENESIS_HASH : head.hash;
   let seq = head.seq;
+  // Secrets never reach the chain: every string of every payload is redacted before it is hashed.
+  const clean = redactor();
   events.forEach((e, i) => {
     seq += 1;
-    const payload = canonicalJson(e.payload);
+    const redacted = redactDeep(e.payload, clean);
+    const payload = canonicalJson(redacted);
     const row: Omit<StoredEvent, 'hash'> = {
       project_id: projectId,
       seq,
@@ -44,7 +49,15 @@ export async function appendEvents(
     };
     const hash = eventHash(prev, row);
     rows.push({ ...row, hash });
-    out.push({ ...e, project_id: projectId, seq, ts: meta.ts, actor: meta.actor, hash } as RecordedEvent);
+    out.push({
+      type: e.type,
+      payload: redacted,
+      project_id: projectId,
+      seq,
+      ts: meta.ts,
+      actor: meta.actor,
+      hash,
+    } as RecordedEvent);
     prev = hash;
   });
   const deferred = pending.get(trx);
@@ -74,9 +87,22 @@ export async function appendEvents(
  * have their numbers: leaves go into the log in `gseq` order, as on SQLite.
  */
 const pending = new WeakMap<Trx, { rows: StoredEvent[]; sequencer: Sequencer }[]>();
+/** Work that needs this transaction's events in the table (an erasure's UPDATE names its record). */
+const afterFlush = new WeakMap<Trx, (() => Promise<void>)[]>();
 
 export function beginDeferredAppends(trx: Trx): void {
   pending.set(trx, []);
+}
+
+/**
+ * Run `fn` once the events appended so far in `trx` are in the events table: at once on SQLite,
+ * after the deferred insert at the transaction's end on PostgreSQL.
+ */
+export async function afterAppends(trx: Trx, fn: () => Promise<void>): Promise<void> {
+  if (!pending.has(trx)) return fn();
+  const list = afterFlush.get(trx) ?? [];
+  list.push(fn);
+  afterFlush.set(trx, list);
 }
 
 /** The row whose lock orders every commit that appends events (the Merkle log appends under it too). */
@@ -90,8 +116,19 @@ export async function lockGlobalOrder(trx: Trx): Promise<number> {
 export async function flushDeferredAppends(trx: Trx): Promise<void> {
   const batches = pending.get(trx);
   pending.delete(trx);
-  const total = batches?.reduce((n, b) => n + b.rows.length, 0) ?? 0;
-  if (!batches || !total) return;
+  const then = afterFlush.get(trx) ?? [];
+  afterFlush.delete(trx);
+  if (batches?.length) await insertNumbered(trx, batches);
+  for (const fn of then) await fn();
+}
+
+/** Number the deferred events, insert them and log them, all under the counter's row lock. */
+async function insertNumbered(
+  trx: Trx,
+  batches: readonly { rows: StoredEvent[]; sequencer: Sequencer }[],
+): Promise<void> {
+  const total = batches.reduce((n, b) => n + b.rows.length, 0);
+  if (!total) return;
   const top = await lockGlobalOrder(trx);
   await sql`update counters set value = ${top + total} where name = 'gseq'`.execute(trx);
   let g = top;
@@ -118,7 +155,8 @@ export async function flushDeferredAppends(trx: Trx): Promise<void> {
 export function toRecorded(row: StoredEvent): RecordedEvent {
   return {
     type: row.type,
-    payload: JSON.parse(row.payload),
+    // An erased event folds with its residue: its shape without the erased text.
+    payload: foldablePayload(row.payload),
     project_id: row.project_id,
     seq: row.seq,
     ts: row.ts,
@@ -148,4 +186,15 @@ export async function findByIdempotencyKey(
     .where('project_id', '=', projectId)
     .where('idempotency_key', '=', key)
     .executeTakeFirst();
+}
+
+/** The hash of a project's event `seq`, or null when there is none (a signed head is checked against it). */
+export async function eventHashAt(db: Db | Trx, projectId: string, seq: number): Promise<string | null> {
+  const row = await db
+    .selectFrom('events')
+    .select('hash')
+    .where('project_id', '=', projectId)
+    .where('seq', '=', seq)
+    .executeTakeFirst();
+  return row?.hash ?? null;
 }

@@ -1,4 +1,5 @@
 import { canonicalJson, sha256 } from '../canonical.ts';
+import { parseErasureMarker } from './erasure-marker.ts';
 
 /** The hash that precedes the first event of every project's chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -50,12 +51,27 @@ export interface VerifyFailure {
   reason: string;
 }
 
+/** An erased payload, as its `event.erased` record names it: which event, by whom, when and why. */
+export interface ErasureRecord {
+  project_id: string;
+  /** The erased event. */
+  seq: number;
+  type: string;
+  /** The `event.erased` event that records the erasure. */
+  by_seq: number;
+  actor: string;
+  ts: string;
+  reason: string;
+}
+
 export interface VerifyResult {
   ok: boolean;
   checked: number;
   projects: number;
   firstBad: VerifyFailure | null;
   heads: Record<string, ChainHead>;
+  /** Payloads erased on the record, in the order their erasures were verified. */
+  erasures: ErasureRecord[];
 }
 
 /**
@@ -83,6 +99,9 @@ export class ChainVerifier {
   #prev = GENESIS_HASH;
   #expectSeq = 1;
   #firstBad: VerifyFailure | null = null;
+  /** Erased payloads of the current project waiting for their `event.erased` record: seq → marker. */
+  readonly #pending = new Map<number, { by: number; sha: string }>();
+  readonly #erasures: ErasureRecord[] = [];
 
   constructor(expectedHeads?: Readonly<Record<string, ChainHead>>) {
     this.#expected = expectedHeads;
@@ -99,6 +118,7 @@ export class ChainVerifier {
     const heads = this.#heads;
     if (e.project_id !== this.#current) {
       if (this.#current !== null && heads[this.#current] === undefined) return false;
+      if (this.#current !== null && !this.#settled()) return false;
       this.#current = e.project_id;
       if (heads[e.project_id])
         return this.#fail(e.project_id, e.seq, 'events of this project are out of order');
@@ -123,7 +143,10 @@ export class ChainVerifier {
         e.seq > expectSeq ? `event ${expectSeq} is missing` : 'sequence repeats',
       );
     }
-    if (sha256(e.payload) !== e.payload_sha256)
+    // An erased payload is a marker naming a later erasure record; anything else must match its digest.
+    const digest = sha256(e.payload);
+    const marker = digest === e.payload_sha256 ? null : parseErasureMarker(e.payload);
+    if (digest !== e.payload_sha256 && (!marker || marker.erased_by_seq <= e.seq))
       return this.#fail(e.project_id, e.seq, 'payload does not match its digest');
     if (e.prev_hash !== this.#prev)
       return this.#fail(e.project_id, e.seq, 'prev_hash does not match the previous event');
@@ -134,14 +157,67 @@ export class ChainVerifier {
       return this.#fail(e.project_id, e.seq, 'metadata is not canonical JSON');
     }
     if (computed !== e.hash) return this.#fail(e.project_id, e.seq, 'hash does not match the event');
+    if (marker) this.#pending.set(e.seq, { by: marker.erased_by_seq, sha: digest });
+    if (e.type === 'event.erased' && !this.#erasure(e, marker !== null)) return false;
     heads[e.project_id] = { seq: e.seq, hash: e.hash };
     this.#prev = e.hash;
     this.#expectSeq++;
     return true;
   }
 
+  /** An `event.erased` record: the event it names must hold the marker it recorded, and nothing else. */
+  #erasure(e: StoredEvent, itselfErased: boolean): boolean {
+    if (itselfErased) return this.#fail(e.project_id, e.seq, 'an erasure record has itself been erased');
+    let p: { seq?: unknown; type?: unknown; reason?: unknown; marker_sha256?: unknown };
+    try {
+      p = JSON.parse(e.payload);
+    } catch {
+      return this.#fail(e.project_id, e.seq, 'an erasure record is not JSON');
+    }
+    if (!Number.isSafeInteger(p.seq) || typeof p.marker_sha256 !== 'string')
+      return this.#fail(e.project_id, e.seq, 'an erasure record names no event or marker');
+    const seq = p.seq as number;
+    const pending = this.#pending.get(seq);
+    if (!pending || pending.by !== e.seq)
+      return this.#fail(
+        e.project_id,
+        seq,
+        `event ${seq} is recorded as erased by #${e.seq} but holds no such marker`,
+      );
+    if (pending.sha !== p.marker_sha256)
+      return this.#fail(
+        e.project_id,
+        seq,
+        `the residue of erased event ${seq} differs from what #${e.seq} recorded`,
+      );
+    this.#pending.delete(seq);
+    this.#erasures.push({
+      project_id: e.project_id,
+      seq,
+      type: typeof p.type === 'string' ? p.type : '?',
+      by_seq: e.seq,
+      actor: e.actor,
+      ts: e.ts,
+      reason: typeof p.reason === 'string' ? p.reason : '',
+    });
+    return true;
+  }
+
+  /** At the end of a project's chain: every erased payload found its erasure record. */
+  #settled(): boolean {
+    if (!this.#pending.size || this.#current === null) return true;
+    const [seq, m] = [...this.#pending.entries()].sort(([a], [b]) => a - b)[0]!;
+    this.#pending.clear();
+    return this.#fail(
+      this.#current,
+      seq,
+      `payload replaced by an erasure marker naming #${m.by}, which records no such erasure`,
+    );
+  }
+
   /** The verdict, after comparing the chains' ends with the expected heads. */
   finish(): VerifyResult {
+    this.#settled();
     const heads = this.#heads;
     if (!this.#firstBad && this.#expected) {
       for (const [project, head] of Object.entries(this.#expected)) {
@@ -155,6 +231,13 @@ export class ChainVerifier {
       }
     }
     const firstBad = this.#firstBad;
-    return { ok: !firstBad, checked: this.#checked, projects: Object.keys(heads).length, firstBad, heads };
+    return {
+      ok: !firstBad,
+      checked: this.#checked,
+      projects: Object.keys(heads).length,
+      firstBad,
+      heads,
+      erasures: this.#erasures,
+    };
   }
 }

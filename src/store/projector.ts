@@ -243,10 +243,21 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
         .execute();
       break;
     case 'approval.recorded': {
-      const { confirmation: _, ...p } = e.payload;
+      const p = e.payload;
       await trx
         .insertInto('approvals')
-        .values({ project_id: pid, seq: e.seq, ...p, actor: e.actor, ts: e.ts })
+        .values({
+          project_id: pid,
+          seq: e.seq,
+          phase: p.phase,
+          visit: p.visit,
+          role: p.role,
+          decision: p.decision,
+          reason: p.reason,
+          digest: p.digest,
+          actor: e.actor,
+          ts: e.ts,
+        })
         .execute();
       break;
     }
@@ -475,6 +486,10 @@ async function projectAutopilot(trx: Trx, e: RecordedEvent): Promise<void> {
         .insertInto('alerts')
         .values({ project_id: pid, seq: e.seq, ticket: e.payload.ticket, reason: e.payload.reason, ts: e.ts })
         .execute();
+      break;
+    case 'event.erased':
+      // Nothing of its own: the erasure re-projects the project from the events once the erased
+      // payload holds its residue (store/erasure.ts), and a rebuild reads the residue directly.
       break;
     default:
       break;

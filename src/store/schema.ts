@@ -33,6 +33,7 @@ export interface DB {
   claim_heads: ClaimHeadsTable;
   snapshots: SnapshotsTable;
   counters: CountersTable;
+  passkey_bindings: PasskeyBindingsTable;
   merkle_nodes: MerkleNodesTable;
   merkle_log: MerkleLogTable;
 }
@@ -423,6 +424,16 @@ export interface MlflowAliasesTable {
   version: string | null;
   seen_at: string;
   flagged_version: string | null;
+}
+
+/** Where a passkey was registered, and its owner's SSH-signed binding of it to them (JSON of a PasskeyBinding). */
+export interface PasskeyBindingsTable {
+  credential_id: string;
+  person: string;
+  /** The relying party (host name) it was registered for. */
+  rp_id: string;
+  binding: string | null;
+  created_at: string;
 }
 
 /** Perfect-subtree hashes of the global Merkle log (level 0: leaves); derived from events, insert-only. */

@@ -36,6 +36,9 @@ interface Foldable {
   headHash: string;
 }
 
+/** What foldTail returns when the events after a state erase part of what it was folded from. */
+const ERASED_SINCE = Symbol('erased since');
+
 /** The seq of the snapshot each loaded state object is known to have on disk. */
 const snapshotSeq = new WeakMap<object, number>();
 
@@ -52,21 +55,24 @@ export async function loadState<S extends Foldable>(
   fold: (s: S | undefined, e: RecordedEvent) => S,
   opts: { write: boolean },
 ): Promise<S | undefined> {
-  let s = cached;
-  if (s) {
+  let folded: S | undefined | typeof ERASED_SINCE = cached;
+  if (cached) {
     // The projection's head moves in the same transaction as the events: a cheap freshness check.
     const head = await db
       .selectFrom('projects')
       .select('head_seq')
       .where('id', '=', projectId)
       .executeTakeFirst();
-    if (!head || head.head_seq !== s.seq) s = await foldTail(db, projectId, s, fold);
+    if (!head || head.head_seq !== cached.seq) folded = await foldTail(db, projectId, cached, fold);
   } else {
-    s = await fromSnapshot<S>(db, projectId);
-    if (s) snapshotSeq.set(s, s.seq);
-    s = await foldTail(db, projectId, s, fold);
-    if (s && !snapshotSeq.has(s)) snapshotSeq.set(s, 0);
+    const snap = await fromSnapshot<S>(db, projectId);
+    if (snap) snapshotSeq.set(snap, snap.seq);
+    folded = await foldTail(db, projectId, snap, fold);
   }
+  // An erasure since that state: it was folded from text that is gone. Fold the events afresh.
+  if (folded === ERASED_SINCE) folded = await foldTail(db, projectId, undefined, fold);
+  const s = folded === ERASED_SINCE ? undefined : folded;
+  if (s && !snapshotSeq.has(s)) snapshotSeq.set(s, 0);
   if (s && opts.write && s.seq - (snapshotSeq.get(s) ?? 0) >= SNAPSHOT_EVERY) {
     await writeSnapshot(db as Trx, projectId, s);
     snapshotSeq.set(s, s.seq);
@@ -79,7 +85,7 @@ async function foldTail<S extends Foldable>(
   projectId: string,
   from: S | undefined,
   fold: (s: S | undefined, e: RecordedEvent) => S,
-): Promise<S | undefined> {
+): Promise<S | undefined | typeof ERASED_SINCE> {
   let s = from;
   let after = s?.seq ?? 0;
   for (;;) {
@@ -91,7 +97,10 @@ async function foldTail<S extends Foldable>(
       .orderBy('seq')
       .limit(PAGE)
       .execute();
-    for (const row of rows) s = fold(s, toRecorded(row));
+    for (const row of rows) {
+      if (from && row.type === 'event.erased') return ERASED_SINCE;
+      s = fold(s, toRecorded(row));
+    }
     if (rows.length < PAGE) return s;
     after = rows[rows.length - 1]!.seq;
   }

@@ -1,5 +1,4 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { VtError } from '../errors.ts';
 import { damagedStore } from '../failures.ts';
 
 /** What a SQLite store file looks like on disk, before SQLite is asked to open it. */

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import canonicalize from 'canonicalize';
 import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { VtError } from '../errors.ts';
+import { parseAllowedSigners } from '../identity/allowed-signers.ts';
 import { didYouMean } from '../suggest.ts';
 import { type Train, TrainSchema, trainJsonSchema } from './schema.ts';
 
@@ -99,7 +101,33 @@ export function loadTrainFile(file: string): LoadedTrain {
       hint: 'Create one with: vt init',
     });
   }
-  return parseTrain(text, file);
+  return pinSigners(parseTrain(text, file));
+}
+
+/**
+ * Read the allowed_signers file a train names and keep its text in the train, so the hash a project
+ * pins covers who may sign (whoever could write the file could otherwise change it unseen).
+ */
+export function pinSigners(
+  loaded: LoadedTrain,
+  read: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): LoadedTrain {
+  const named = loaded.train.signers;
+  if (typeof named !== 'string') return loaded;
+  const path = resolve(dirname(loaded.file), named);
+  let text: string;
+  try {
+    text = read(path);
+  } catch (err) {
+    throw new VtError(
+      'NOT_FOUND',
+      `the train names signers: ${named}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`,
+      { hint: `Create ${path} (allowed_signers format), or remove signers: from ${loaded.file}` },
+    );
+  }
+  parseAllowedSigners(text, path); // refuses a bad line now, naming file:line
+  const train = { ...loaded.train, signers: { file: named, text } };
+  return { ...loaded, train, hash: trainHash(train) };
 }
 
 function trainInvalid(problems: TrainProblem[]): VtError {

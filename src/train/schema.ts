@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { checkKeysUnshared, PersonKeySchema, personSchema, splitPeople } from '../identity/people-schema.ts';
+import {
+  checkKeysUnshared,
+  DecisionPolicySchema,
+  PersonKeySchema,
+  personSchema,
+  SignersSchema,
+  splitPeople,
+} from '../identity/people-schema.ts';
 import { PRIORITIES, STAGES } from '../types.ts';
 import { IntegrationsSchema } from './integrations-schema.ts';
 import { checkMlflowGate, MlflowGateFields, type MlflowGateSpec } from './mlflow-spec.ts';
@@ -243,11 +250,10 @@ export const TrainSchema = z
       .describe(
         'who holds which public keys, when people: lists roles only: name -> [{key, valid_after?, …}]',
       ),
-    signers: z
-      .string()
-      .min(1)
-      .optional()
-      .describe("an OpenSSH allowed_signers file of people's keys, relative to this file"),
+    signers: SignersSchema.optional(),
+    decisions: DecisionPolicySchema.optional().describe(
+      "whether people's decisions must be signed (signed: required) or may be (optional, the default)",
+    ),
     deployment: Id.optional().describe(
       'the phase whose first forward exit counts as deployment in vt metrics (default: the phase with id "deployment")',
     ),

@@ -7,7 +7,8 @@ export interface Me {
   person: string;
   token: string;
   grants: { project: string; role: string }[];
-  passkeys: { credential_id: string; label: string | null }[];
+  /** `bound`: its owner signed it to themselves with their SSH key (vt keys passkey bind); only then does it sign. */
+  passkeys: { credential_id: string; label: string | null; bound?: boolean }[];
   passkey_policy: 'required' | 'optional';
 }
 

@@ -1,17 +1,19 @@
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { z } from 'zod';
-import type { DecisionConfirmation } from '../../engine/confirmation.ts';
+import type { DecisionCall } from '../../engine/decision-proof.ts';
 import type { Committed, Who } from '../../engine/engine.ts';
 import { VtError } from '../../errors.ts';
+import type { DecisionProof } from '../../identity/proof.ts';
 import type { ApiDeps } from '../deps.ts';
 import { relyingPartyOf } from '../passkeys.ts';
 import { ticketProject } from '../queries.ts';
 import { ProjectId, type RouteInput, route, TicketId } from '../route.ts';
-import { decisionSubject } from '../state-view.ts';
 
 /*
  * Actions: each route is one engine call made as the token's person. The engine decides whether the
- * person may (train roles, segregation of duties); the token decides whether this client may ask.
+ * person may (train roles, segregation of duties, a signature when the train requires one); the
+ * token decides whether this client may ask. A decision carries its proof either as a passkey
+ * confirmation (`confirmation`, from POST …/confirm) or as an SSH-signed decision (`proof`).
  */
 
 const Text = z.string().trim().min(1).max(2000);
@@ -29,11 +31,16 @@ const Confirmation = z
   })
   .strict();
 
+/** An SSH-signed decision (src/identity/proof.ts), checked by the engine. */
+const SshProof = z.object({ method: z.literal('ssh') }).loose();
+
+const Signed = { confirmation: Confirmation.optional(), proof: SshProof.optional() };
+
 const Decision = z
   .object({
     role: z.string().max(64).optional(),
     reason: z.string().max(2000).optional(),
-    confirmation: Confirmation.optional(),
+    ...Signed,
   })
   .strict();
 
@@ -45,12 +52,25 @@ function whoOf(input: RouteInput<unknown, unknown, unknown>): Who {
   return { actor: input.principal.person, idempotencyKey: key ?? null };
 }
 
-/** The verified passkey assertion for this decision, or none; refused when the server requires one. */
-async function confirmationOf(
-  input: RouteInput<unknown, unknown, { confirmation?: z.infer<typeof Confirmation> | undefined }>,
-): Promise<DecisionConfirmation | undefined> {
-  const given = input.body.confirmation;
-  if (!given) {
+/**
+ * The decision's proof: a verified passkey assertion, or an SSH-signed decision (the engine checks
+ * both); refused when the server requires a passkey and none of them was given.
+ */
+async function proofOf(
+  input: RouteInput<
+    unknown,
+    unknown,
+    {
+      confirmation?: z.infer<typeof Confirmation> | undefined;
+      proof?: z.infer<typeof SshProof> | undefined;
+    }
+  >,
+): Promise<DecisionProof | undefined> {
+  const { confirmation, proof } = input.body;
+  if (confirmation && proof)
+    throw new VtError('BAD_INPUT', 'give a passkey confirmation or an SSH-signed proof, not both');
+  if (proof) return proof as unknown as DecisionProof;
+  if (!confirmation) {
     if (input.deps.passkeyPolicy === 'required')
       throw new VtError('NOT_PERMITTED', 'this server requires decisions to be confirmed with a passkey', {
         hint: 'Register a passkey on the dashboard, then confirm the decision with it',
@@ -59,8 +79,8 @@ async function confirmationOf(
   }
   return input.deps.passkeys.confirm(
     input.principal.person,
-    given.challenge_id,
-    given.response as unknown as AuthenticationResponseJSON,
+    confirmation.challenge_id,
+    confirmation.response as unknown as AuthenticationResponseJSON,
     relyingPartyOf(input.c.req.header('origin')),
   );
 }
@@ -97,11 +117,11 @@ export const actRoutes = [
     body: Decision,
     response: Outcome,
     handle: async (input) => {
-      const confirmation = await confirmationOf(input);
+      const proof = await proofOf(input);
       const c = await input.deps.engine.approve(input.params.id, whoOf(input), {
         ...(input.body.role ? { role: input.body.role } : {}),
         reason: input.body.reason?.trim() || null,
-        ...(confirmation ? { confirmation } : {}),
+        proof,
       });
       return outcome(c);
     },
@@ -117,11 +137,11 @@ export const actRoutes = [
     body: Decision.extend({ reason: Text }),
     response: Outcome,
     handle: async (input) => {
-      const confirmation = await confirmationOf(input);
+      const proof = await proofOf(input);
       const c = await input.deps.engine.reject(input.params.id, whoOf(input), {
         ...(input.body.role ? { role: input.body.role } : {}),
         reason: input.body.reason,
-        ...(confirmation ? { confirmation } : {}),
+        proof,
       });
       return outcome(c);
     },
@@ -139,12 +159,12 @@ export const actRoutes = [
         gate: z.string().min(1).max(64),
         reason: Text,
         expires_at: z.iso.datetime(),
-        confirmation: Confirmation.optional(),
+        ...Signed,
       })
       .strict(),
     response: Outcome,
     handle: async (input) => {
-      const confirmation = await confirmationOf(input);
+      const proof = await proofOf(input);
       const b = input.body;
       const c = await input.deps.engine.waive(
         input.params.id,
@@ -152,7 +172,7 @@ export const actRoutes = [
         b.reason,
         new Date(b.expires_at),
         whoOf(input),
-        confirmation,
+        proof,
       );
       return outcome(c);
     },
@@ -160,35 +180,52 @@ export const actRoutes = [
   route({
     method: 'post',
     path: '/api/projects/{id}/confirm',
-    summary: 'Start a passkey confirmation: the statement to sign and the WebAuthn request options',
+    summary:
+      'Start a passkey confirmation: the decision payload to sign (the same an SSH signature signs) and the WebAuthn request options',
     tag: 'decisions',
     permission: 'decide',
     project: projectParam,
     params: ProjectParams,
     body: z
       .object({
-        decision: z.enum(['approve', 'reject', 'waive']),
+        decision: z.enum(['approve', 'reject', 'waive', 'hold', 'resume', 'done', 'retry']),
         role: z.string().max(64).optional(),
         reason: z.string().max(2000).optional(),
         gate: z.string().max(64).optional(),
         expires_at: z.iso.datetime().optional(),
+        ticket: TicketId.optional(),
       })
       .strict(),
     response: Outcome,
     handle: async (input) => {
-      const s = await input.deps.engine.state(input.params.id);
       const b = input.body;
       const reason = b.reason?.trim() || null;
+      const need = (v: string | undefined, what: string) => {
+        if (!v) throw new VtError('BAD_INPUT', `a ${b.decision} decision needs ${what}`);
+        return v;
+      };
+      const call: DecisionCall =
+        b.decision === 'approve' || b.decision === 'reject'
+          ? { kind: b.decision, role: b.role, reason }
+          : b.decision === 'waive'
+            ? {
+                kind: 'waive',
+                gate: need(b.gate, 'a gate'),
+                reason: need(reason ?? undefined, 'a reason'),
+                expiresAt: new Date(need(b.expires_at, 'expires_at')),
+              }
+            : b.decision === 'hold' || b.decision === 'resume'
+              ? { kind: b.decision, reason }
+              : { kind: b.decision, ticket: need(b.ticket, 'a ticket') };
+      if (
+        (call.kind === 'done' || call.kind === 'retry') &&
+        (await ticketParam({ params: { ticket: call.ticket }, deps: input.deps })) !== input.params.id
+      )
+        throw new VtError('BAD_INPUT', `ticket ${call.ticket} is not in project ${input.params.id}`);
+      const payload = await input.deps.engine.decisionPayload(input.params.id, input.principal.person, call);
       return input.deps.passkeys.decisionChallenge(
         input.principal.person,
-        {
-          ...decisionSubject(s),
-          decision: b.decision,
-          role: b.role ?? null,
-          reason,
-          gate: b.gate ?? null,
-          expires_at: b.expires_at ? new Date(b.expires_at).toISOString() : null,
-        },
+        payload,
         relyingPartyOf(input.c.req.header('origin')),
       );
     },
@@ -216,17 +253,20 @@ export const actRoutes = [
       permission: 'operate',
       project: projectParam,
       params: ProjectParams,
-      body: z.object({ reason: z.string().max(2000).optional() }).strict(),
+      body: z.object({ reason: z.string().max(2000).optional(), ...Signed }).strict(),
       response: Outcome,
-      handle: async (input) =>
-        outcome(
+      handle: async (input) => {
+        const proof = await proofOf(input);
+        return outcome(
           await input.deps.engine.lifecycle(
             input.params.id,
             action,
             input.body.reason?.trim() || null,
             whoOf(input),
+            proof,
           ),
-        ),
+        );
+      },
     }),
   ),
   ...(['retry', 'done'] as const).map((action) =>
@@ -238,12 +278,19 @@ export const actRoutes = [
       permission: 'operate',
       project: ticketParam,
       params: z.object({ ticket: TicketId }),
+      body: z
+        .object({ ...Signed })
+        .strict()
+        .optional(),
       response: Outcome,
       handle: async (input) => {
+        const b = input.body;
+        // Done and retry are operations a server's passkey policy never covered: a proof when given.
+        const proof = b?.confirmation || b?.proof ? await proofOf({ ...input, body: b }) : undefined;
         const c =
           action === 'done'
-            ? await input.deps.tickets.done(input.params.ticket, whoOf(input))
-            : await input.deps.tickets.retry(input.params.ticket, whoOf(input));
+            ? await input.deps.tickets.done(input.params.ticket, whoOf(input), proof)
+            : await input.deps.tickets.retry(input.params.ticket, whoOf(input), proof);
         return {
           ...outcome(c),
           ticket: input.params.ticket,

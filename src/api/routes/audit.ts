@@ -7,6 +7,7 @@ import { verifyStore } from '../../audit/audit.ts';
 import { exportChainBundle } from '../../audit/bundle.ts';
 import { EVENT_TYPES } from '../../engine/events.ts';
 import { VtError } from '../../errors.ts';
+import { redactDeep } from '../../redact.ts';
 import { eventAt, eventsAfter, eventsPage, headGseq } from '../queries.ts';
 import { Limit, ProjectId, route } from '../route.ts';
 import { can, readScope } from '../tokens.ts';
@@ -123,7 +124,11 @@ export const auditRoutes = [
         while (!abort.signal.aborted) {
           const batch = await eventsAfter(deps.reader, after, scope, BATCH);
           for (const e of batch) {
-            await stream.writeSSE({ id: String(e.gseq), event: 'event', data: JSON.stringify(e) });
+            await stream.writeSSE({
+              id: String(e.gseq),
+              event: 'event',
+              data: JSON.stringify(redactDeep(e)),
+            });
             after = e.gseq;
           }
           if (batch.length === BATCH) continue;

@@ -5,24 +5,41 @@ import { AuditDir, readVerifierKeyFile } from '../../audit/audit-dir.ts';
 import type { BundleResult } from '../../audit/bundle.ts';
 import type { TrailResult } from '../../audit/verify-log.ts';
 import { VtError } from '../../errors.ts';
+import type { ErasureRecord } from '../../store/chain.ts';
+import { parseErasureMarker } from '../../store/erasure-marker.ts';
 import { auditFolder, verifierKeyFor } from '../audit-folder.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint, safe, table, when } from '../output.ts';
+import { registerAuditDecision } from './audit-decision.ts';
 import { registerAuditLog } from './audit-log.ts';
 
 const chains = (n: number) => `${n} chain${n === 1 ? '' : 's'}`;
+
+function reportErasures(ctx: CliContext, erasures: readonly ErasureRecord[]): void {
+  for (const e of erasures)
+    ctx.io.err(
+      `  erased: ${e.project_id}#${e.seq} (${e.type}) by ${safe(e.actor)} at ${e.ts} (#${e.by_seq}): ${safe(e.reason)}\n`,
+    );
+}
 
 function reportTrail(ctx: CliContext, r: TrailResult, what: string): number {
   if (ctx.json) json(ctx.io, r);
   const ok = paint(ctx.color, 'green', '✓');
   const bad = paint(ctx.color, 'red', '✗');
   const warn = paint(ctx.color, 'yellow', '⚠');
+  const d = r.decisions;
+  const signed = `; ${d.checked} decision${d.checked === 1 ? '' : 's'} (${d.signed} signed)`;
   if (r.firstBad && !r.findings.some((f) => f.message === r.firstBad!.reason))
     ctx.io.err(
-      `${bad} ${what}: event ${r.firstBad.project_id}#${r.firstBad.seq} does not verify: ${r.firstBad.reason}\n`,
+      `${bad} ${what}: event ${r.firstBad.project_id}#${r.firstBad.seq} does not verify: ${safe(r.firstBad.reason)}\n`,
     );
-  else ctx.io.err(`${ok} ${what}: ${r.checked} events in ${chains(r.projects)} verify\n`);
+  else ctx.io.err(`${ok} ${what}: ${r.checked} events in ${chains(r.projects)}${signed} verify\n`);
+  for (const p of d.problems)
+    ctx.io.err(
+      `  ${bad} ${p.project_id}#${p.seq} ${p.type} by ${safe(p.actor)}: ${p.reason} (${safe(p.detail)})\n`,
+    );
+  reportErasures(ctx, r.erasures);
   const log = r.log;
   const cp = log.checkpoint;
   if (!log.findings.length)
@@ -49,6 +66,7 @@ function reportBundle(ctx: CliContext, r: BundleResult, what: string): number {
   ctx.io.err(
     `${paint(ctx.color, 'green', '✓')} ${what}: ${r.checked} events in ${chains(r.projects)} verify\n`,
   );
+  reportErasures(ctx, r.erasures);
   const l = r.log;
   if (l)
     ctx.io.err(
@@ -70,7 +88,7 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
   audit
     .command('verify')
     .description(
-      'recompute every chain and the Merkle log, check them against the signed checkpoints, name what is wrong; exit 1 on tampering',
+      "recompute every chain and the Merkle log, check every person's decision's signature and the log against the signed checkpoints, name what is wrong; exit 1 on tampering",
     )
     .argument('[project]', "only this project's chain (the log is always checked whole)")
     .option('--bundle <file>', 'verify an exported bundle instead of the store (no database needed)')
@@ -79,8 +97,14 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
     .addHelpText(
       'after',
       `
+A decision (approve, reject, waive, done, retry, hold, resume, cancel, reopen, upgrade, carry forward)
+verifies when its signature is by a key the project's train listed for that person at the event's time,
+over exactly the recorded decision; where the train requires signed decisions, an unsigned one fails.
+--json lists every decision that does not verify under decisions.problems.
+
 Examples:
   vt audit verify
+  vt audit verify churn --json | jq .decisions.problems
   vt audit verify --json
   vt audit verify --bundle release.vtb --key audit/log.pub
   vt audit prove churn 12 > proof.json && vt audit verify --proof proof.json --key audit/log.pub`,
@@ -103,6 +127,7 @@ Examples:
         },
       ),
     );
+  registerAuditDecision(audit, withCtx);
   audit
     .command('export')
     .description(
@@ -201,7 +226,7 @@ Examples:
               when(ctx.io, r.ts),
               r.actor,
               r.type,
-              summarize(r.type, JSON.parse(r.payload), !!o.wide || !ctx.io.isTTY),
+              summarizeRow(r.type, r.payload, !!o.wide || !ctx.io.isTTY),
               r.hash.slice(0, 12),
             ]),
             o,
@@ -209,6 +234,70 @@ Examples:
         );
         return 0;
       }),
+    );
+
+  audit
+    .command('erase')
+    .description(
+      "erase an event's free text (a secret or personal data that reached the record): a person's decision, recorded; the chain still verifies",
+    )
+    .argument('<project>')
+    .argument('<seq>', 'the event number (vt audit log PROJECT shows them)')
+    .option('--reason <text>', 'who asked for the erasure and why (required, recorded)')
+    .option('--dry-run', 'show what would be erased, change nothing')
+    .option('--yes', 'erase without asking (needed when there is no terminal)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt audit erase churn 42 --reason "API key pasted into a note; the key was rotated" --dry-run\n  vt audit erase churn 42 --reason "API key pasted into a note; the key was rotated" --yes',
+    )
+    .action(
+      withCtx(
+        async (
+          ctx,
+          project: string,
+          seqText: string,
+          o: { reason?: string; dryRun?: boolean; yes?: boolean },
+        ) => {
+          if (!/^[1-9]\d{0,14}$/.test(seqText))
+            throw new VtError('BAD_INPUT', `"${seqText}" is not an event number (a whole number from 1)`, {
+              hint: `See: vt audit log ${project}`,
+            });
+          const seq = Number(seqText);
+          const reason = o.reason ?? '';
+          const { engine } = await ctx.vt();
+          const plan = await engine.planErasure(project, seq, reason, ctx.who);
+          const what = `${project}#${seq} (${plan.type}): ${plan.fields.join(', ')}`;
+          if (o.dryRun) {
+            if (ctx.json) json(ctx.io, { project, seq, type: plan.type, fields: plan.fields, erased: false });
+            ctx.io.err(`would erase ${what}\n`);
+            return 0;
+          }
+          if (!o.yes && !(await confirm(ctx, `Erase ${what}? This cannot be undone. [y/N] `)))
+            throw new VtError('BAD_INPUT', `not erased: confirm with --yes (${what})`, {
+              hint: 'See what would change with --dry-run',
+            });
+          const c = await engine.erase(project, seq, reason, ctx.who);
+          const e = c.erasure;
+          if (ctx.json)
+            json(ctx.io, {
+              project,
+              seq,
+              type: e.type,
+              fields: e.fields,
+              erased: true,
+              record: c.events[0]?.seq ?? null,
+              compaction: e.compaction,
+            });
+          ctx.io.err(
+            `${paint(ctx.color, 'green', '✓')} erased ${project}#${seq} (${e.type}): ${e.fields.join(', ')}; recorded as #${c.events[0]?.seq}\n`,
+          );
+          if (e.compaction.note) ctx.io.err(`  ${paint(ctx.color, 'gray', e.compaction.note)}\n`);
+          ctx.io.err(
+            `  ${paint(ctx.color, 'gray', 'Copies outside the store (exported bundles, handoff files and session logs under .vt/, sent webhooks) are not changed.')}\n`,
+          );
+          return 0;
+        },
+      ),
     );
 
   registerAuditLog(audit, withCtx);
@@ -278,6 +367,13 @@ async function verifyProofFile(ctx: CliContext, file: string, keyFile: string | 
   return v.ok ? 0 : 1;
 }
 
+/** An erased event says so, then shows what its residue kept. */
+function summarizeRow(type: string, payload: string, full: boolean): string {
+  const m = parseErasureMarker(payload);
+  if (!m) return summarize(type, JSON.parse(payload), full);
+  return `(erased by #${m.erased_by_seq}) ${summarize(type, m.residue, full)}`;
+}
+
 /** One line per event; `full` (with --wide, or piped) never cuts it. */
 function summarize(type: string, p: Record<string, unknown>, full: boolean): string {
   const cut = (s: string) => (full ? s : s.slice(0, 60));
@@ -295,10 +391,24 @@ function summarize(type: string, p: Record<string, unknown>, full: boolean): str
       return `${p.from} → ${p.to} (${p.kind})`;
     case 'approval.recorded':
       return `${p.decision} ${p.phase} as ${p.role}`;
+    case 'event.erased':
+      return `#${p.seq} (${p.type}): ${p.reason}`;
     case 'session.tool-called':
       // The tool and the reason in full: the point of recording a refusal is to read why.
       return `${p.tool} ${p.outcome}${p.reason ? `: ${p.reason}` : ''} (${p.session})`;
     default:
       return cut(safe(JSON.stringify(p)));
+  }
+}
+
+/** Ask on a terminal; without one (or with --json) there is nobody to ask: false. */
+async function confirm(ctx: CliContext, question: string): Promise<boolean> {
+  if (!ctx.io.isTTY || ctx.json || !process.stdin.isTTY) return false;
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
   }
 }

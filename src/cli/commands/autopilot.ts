@@ -9,7 +9,8 @@ import { workspaceOf } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { badge, json, paint, safe, table, when } from '../output.ts';
-import { printGates } from './work.ts';
+import { proofHere } from '../signing.ts';
+import { KEY_FLAG, KEY_HELP, printGates, SIGNING_NOTE } from './work.ts';
 
 /** A `vt` launcher for executors' PATH, so a step script can call `vt tick ...` in its session. */
 export function writeLauncher(root: string): string {
@@ -280,11 +281,15 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
     .command('retry')
     .description('put a blocked ticket back in the queue with fresh attempts')
     .argument('<ticket>')
-    .addHelpText('after', '\nExample:\n  vt retry churn-model-1-training')
+    .option(KEY_FLAG, KEY_HELP)
+    .addHelpText('after', `${SIGNING_NOTE}\nExample:\n  vt retry churn-model-1-training`)
     .action(
-      withCtx(async (ctx, ticket: string) => {
+      withCtx(async (ctx, ticket: string, o: { key?: string }) => {
         const [{ engine }, { Tickets }] = await Promise.all([ctx.vt(), import('../../engine/ticket-ops.ts')]);
-        const c = await new Tickets(engine).retry(ticket, ctx.who);
+        const tickets = new Tickets(engine);
+        const project = await tickets.projectOf(ticket);
+        const proof = await proofHere(ctx, engine, project, { kind: 'retry', ticket }, o.key);
+        const c = await tickets.retry(ticket, ctx.who, proof);
         if (ctx.json) json(ctx.io, { ticket, status: c.state.tickets[ticket]?.status });
         ctx.io.err(
           `${paint(ctx.color, 'green', '✓')} ${ticket} is ${c.state.tickets[ticket]?.status}; next: vt autopilot\n`,
@@ -299,9 +304,10 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
       "say a person's ticket is done: its worktree is committed, the phase's gates are evaluated on it (exit 1 when one fails) and, when they pass, the autopilot takes it on",
     )
     .argument('<ticket>')
-    .addHelpText('after', '\nExample:\n  vt done churn-model-1-scope-pitch')
+    .option(KEY_FLAG, KEY_HELP)
+    .addHelpText('after', `${SIGNING_NOTE}\nExample:\n  vt done churn-model-1-scope-pitch`)
     .action(
-      withCtx(async (ctx, ticket: string) => {
+      withCtx(async (ctx, ticket: string, o: { key?: string }) => {
         const [{ engine }, { Tickets }, { workspaceDir }] = await Promise.all([
           ctx.vt(),
           import('../../engine/ticket-ops.ts'),
@@ -311,7 +317,10 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
         const human = workspaceDir(root, `${ticket}.human`);
         const here = workspaceOf(ctx.cwd);
         const folder = existsSync(human) ? human : here ? here.workspace : undefined;
-        const c = await new Tickets(engine).done(ticket, { ...ctx.who, workspace: folder });
+        const tickets = new Tickets(engine);
+        const project = await tickets.projectOf(ticket);
+        const proof = await proofHere(ctx, engine, project, { kind: 'done', ticket }, o.key);
+        const c = await tickets.done(ticket, { ...ctx.who, workspace: folder }, proof);
         const status = c.state.tickets[ticket]?.status;
         if (ctx.json) json(ctx.io, { ticket, status, passed: c.passed, results: c.results });
         else printGates(ctx, c.results);

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { mkdirDurable, writeFileDurable } from '../../durable.ts';
 import { VtError } from '../../errors.ts';
 import { EXAMPLES_DIR, RUNNING_BUILT, TEMPLATES_DIR } from '../../package.ts';
+import { foldablePayload } from '../../store/erasure-marker.ts';
 import { TRAIN_FILE } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
@@ -16,8 +17,11 @@ const MARKER = '.vt-demo';
 export const DEMO_PROJECT = 'penguins';
 export const DEMO_OPERATOR = 'demo-operator';
 
-/** The demo's train: the built-in template, every role played by the example's step scripts. */
-export async function demoTrain(): Promise<string> {
+/**
+ * The demo's train: the built-in template, every role played by the example's step scripts, and the
+ * operator who approves, with the key that signs the operator's decisions.
+ */
+export async function demoTrain(operatorKey: string): Promise<string> {
   const { parseDocument } = await import('yaml');
   const doc = parseDocument(readFileSync(join(TEMPLATES_DIR, 'ml-value-train.yaml'), 'utf8'));
   // In an installed package the steps are built JavaScript: Node does not strip types under node_modules.
@@ -25,7 +29,10 @@ export async function demoTrain(): Promise<string> {
   const roles = doc.get('roles') as { items: { set(k: string, v: unknown): void }[] };
   for (const role of roles.items)
     role.set('executor', doc.createNode({ kind: 'command', run, timeout_s: 300 }));
-  doc.set('people', doc.createNode({ [DEMO_OPERATOR]: ['conductor', 'evaluator'] }));
+  doc.set(
+    'people',
+    doc.createNode({ [DEMO_OPERATOR]: { roles: ['conductor', 'evaluator'], keys: [{ key: operatorKey }] } }),
+  );
   doc.commentBefore = ' The vt demo train: ml-value-train with every role played by examples/penguins/steps.';
   return doc.toString();
 }
@@ -60,6 +67,23 @@ const SET_UP = 'set up';
  * Write vt.yaml, the document templates and a git repository in `dir`, once. The marker is written
  * first and completed last, so a demo killed half-way through setting up just sets up again.
  */
+/**
+ * The demo operator's signing key: a vt key made for the demo (~/.config/vt/keys/demo-operator, or
+ * under $XDG_CONFIG_HOME), outside the demo folder and so outside every workspace its agents work in.
+ */
+async function operatorKey(ctx: CliContext, dir: string) {
+  const [{ keySigner }, { initVtKey, loadKeyFile, vtKeyPath }] = await Promise.all([
+    import('../../identity/keys.ts'),
+    import('../../identity/vt-keys.ts'),
+  ]);
+  const path = vtKeyPath(ctx.io.env, DEMO_OPERATOR);
+  if (!existsSync(path)) {
+    initVtKey(ctx.io.env, DEMO_OPERATOR, { comment: `${DEMO_OPERATOR}@vt-demo`, workspaceRoot: dir });
+    ctx.io.err(`${paint(ctx.color, 'green', '✓')} made the demo operator's signing key ${path}\n`);
+  }
+  return keySigner(loadKeyFile(path), 'vt', path);
+}
+
 async function setUp(ctx: CliContext, dir: string): Promise<void> {
   const marker = join(dir, MARKER);
   if (
@@ -80,10 +104,13 @@ async function setUp(ctx: CliContext, dir: string): Promise<void> {
   }
   mkdirDurable(dir);
   writeFileDurable(marker, 'Created by vt demo (setting up); vt demo --reset removes what it made here.\n');
-  const { writeStarter } = await import('../starter.ts');
+  const [{ writeStarter }, { formatPublicKey }, { parseTrain }] = await Promise.all([
+    import('../starter.ts'),
+    import('../../identity/public-key.ts'),
+    import('../../train/loader.ts'),
+  ]);
   await writeStarter(dir, 'ml-value-train', DEMO_OPERATOR, true);
-  const text = await demoTrain();
-  const { parseTrain } = await import('../../train/loader.ts');
+  const text = await demoTrain(formatPublicKey((await operatorKey(ctx, dir)).publicKey));
   parseTrain(text, join(dir, TRAIN_FILE));
   writeFileDurable(join(dir, TRAIN_FILE), text);
   writeFileDurable(join(dir, '.gitignore'), '.vt/\n.vt-demo\n');
@@ -124,14 +151,24 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
         const started = performance.now();
         if (o.reset) reset(dir);
         await setUp(ctx, dir);
-        const [{ engine, store }, { Tickets }, { runAutopilot }, { openWorkspaces }, { parseTrain }] =
-          await Promise.all([
-            ctx.vt(),
-            import('../../engine/ticket-ops.ts'),
-            import('../../autopilot/worker.ts'),
-            import('../../autopilot/workspace.ts'),
-            import('../../train/loader.ts'),
-          ]);
+        const signer = await operatorKey(ctx, dir);
+        const [
+          { engine, store },
+          { Tickets },
+          { runAutopilot },
+          { openWorkspaces },
+          { parseTrain },
+          { signDecision },
+          { sshProof },
+        ] = await Promise.all([
+          ctx.vt(),
+          import('../../engine/ticket-ops.ts'),
+          import('../../autopilot/worker.ts'),
+          import('../../autopilot/workspace.ts'),
+          import('../../train/loader.ts'),
+          import('../../identity/decisions.ts'),
+          import('../../identity/proof.ts'),
+        ]);
         const tickets = new Tickets(engine);
         const loaded = parseTrain(readFileSync(join(dir, TRAIN_FILE), 'utf8'), join(dir, TRAIN_FILE));
         const operator = { actor: DEMO_OPERATOR };
@@ -191,8 +228,15 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
             const s = await engine.state(DEMO_PROJECT);
             const waiting = Object.values(s.tickets).filter((t) => t.status === 'awaiting-approval');
             if (!waiting.length) break;
-            await engine.approve(DEMO_PROJECT, operator, { reason: 'demo operator reviewed the evidence' });
-            ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${DEMO_OPERATOR} approved ${s.phase}\n`);
+            // The operator signs the approval with the demo's key, as a person signs theirs.
+            const reason = 'demo operator reviewed the evidence';
+            const payload = await engine.decisionPayload(DEMO_PROJECT, DEMO_OPERATOR, {
+              kind: 'approve',
+              reason,
+            });
+            const proof = sshProof(await signDecision(payload, signer));
+            await engine.approve(DEMO_PROJECT, operator, { reason, proof });
+            ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${DEMO_OPERATOR} approved ${s.phase} (signed)\n`);
           }
         } finally {
           process.off('SIGINT', onSignal);
@@ -227,7 +271,7 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     .execute();
   const firstTry = new Map<string, boolean>();
   for (const g of gates) {
-    const p = JSON.parse(g.payload) as { phase: string; visit: number; side: string; passed: boolean };
+    const p = foldablePayload(g.payload) as { phase: string; visit: number; side: string; passed: boolean };
     if (p.side !== 'exit') continue;
     const key = `${p.phase}#${p.visit}`;
     if (!firstTry.has(key)) firstTry.set(key, p.passed);

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { VtError } from '../../errors.ts';
+import { redact } from '../../redact.ts';
 import { CONTEXT_KINDS, type ContextKind, PRIORITIES, type Priority, TICKET_STATUSES } from '../../types.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint, safe, table, when } from '../output.ts';
@@ -252,11 +253,12 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
         const s = await engine.state(project);
         const stored = s.handoff;
         const root = ctx.root();
-        const text =
+        const text = redact(
           stored && root && existsSync(join(root, stored.path))
             ? readFileSync(join(root, stored.path), 'utf8')
             : (await import('../../context/handoff.ts')).buildHandoff(s, await engine.train(s.trainHash))
-                .text;
+                .text,
+        );
         if (ctx.json) json(ctx.io, { project, phase: s.phase, visit: s.visit, stored: stored ?? null, text });
         else ctx.io.out(safe(text));
         return 0;

@@ -139,14 +139,181 @@ valid-before one second earlier). ssh-keygen -Y verify then checks a decision wi
 
 Examples:
   vt keys allowed-signers > allowed_signers
+  vt keys allowed-signers --project churn > allowed_signers   # the keys of the train churn pinned
   ssh-keygen -Y verify -f allowed_signers -I alice -n vt -s decision.sig < decision.json`,
     )
+    .option('--project <id>', 'the keys of the train this project pinned (from the store), not of vt.yaml')
     .action(
-      withCtx(async (ctx) => {
+      withCtx(async (ctx, o: { project?: string }) => {
         const { ringToAllowedSigners } = await import('../../identity/people.ts');
+        if (o.project) {
+          const { engine } = await ctx.vt();
+          ctx.io.out(ringToAllowedSigners((await engine.signingPolicy(o.project)).ring));
+          return 0;
+        }
         ctx.requireRoot();
         const { ring } = await ringHere(ctx);
         ctx.io.out(ringToAllowedSigners(ring!));
+        return 0;
+      }),
+    );
+
+  const passkey = keys
+    .command('passkey')
+    .description(
+      'passkeys registered on the dashboard: bind them to you with your SSH key, so that they sign your decisions',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  vt keys passkey list\n  vt keys passkey bind --key ~/.ssh/id_ed25519',
+    );
+  passkey
+    .command('list')
+    .alias('ls')
+    .description('your passkeys in the store (--as, VT_ACTOR or login), and whether each is bound to you')
+    .addHelpText('after', '\nExamples:\n  vt keys passkey list\n  vt --as ana keys passkey list --json')
+    .action(
+      withCtx(async (ctx) => {
+        const { passkeysOf } = await import('../../store/passkey-bindings.ts');
+        const { store } = await ctx.vt();
+        const rows = (await passkeysOf(store.db, ctx.actor)).map((r) => ({
+          credential_id: r.credential_id,
+          label: r.label,
+          created_at: r.created_at,
+          rp_id: r.rp_id,
+          bound: r.binding !== null && r.bound_to === ctx.actor,
+          bound_with: r.binding ? (JSON.parse(r.binding) as { key: string }).key : null,
+        }));
+        if (ctx.json) {
+          json(ctx.io, rows);
+          return 0;
+        }
+        if (!rows.length)
+          ctx.io.err(`no passkeys for ${safe(ctx.actor)}: register one on the dashboard's Inbox\n`);
+        ctx.io.out(
+          table(
+            ctx.io,
+            ['credential', 'label', 'relying party', 'bound'],
+            rows.map((r) => [
+              r.credential_id,
+              safe(r.label ?? ''),
+              r.rp_id ?? '?',
+              r.bound ? `✓ ${r.bound_with}` : '✗ no',
+            ]),
+            {},
+          ),
+        );
+        return 0;
+      }),
+    );
+  passkey
+    .command('bind')
+    .description(
+      'sign, with your SSH key, that your passkey is yours: from then on it signs your decisions in the dashboard',
+    )
+    .argument('[credential]', 'the passkey to bind (default: every passkey of yours not bound yet)')
+    .option(
+      '--key <file>',
+      'sign with this key file (env VT_SIGNING_KEY); a .pub file means its key in ssh-agent',
+    )
+    .option(
+      '--rp-id <host>',
+      'the host name the passkey was made for, when the store does not know it',
+      'localhost',
+    )
+    .addHelpText(
+      'after',
+      `
+The server that stores a passkey's public key is no authority on whose passkey it is: a passkey
+counts for you only once you sign a binding of it with a key the train lists for you. The binding
+travels inside every decision the passkey confirms, so vt audit verify can check it offline.
+
+Examples:
+  vt keys passkey bind
+  vt --as ana keys passkey bind AbC123 --key ~/.ssh/id_ed25519`,
+    )
+    .action(
+      withCtx(async (ctx, credential: string | undefined, o: { key?: string; rpId: string }) => {
+        const [{ passkeysOf, saveBinding }, { requireSigner }, { signPasskeyBinding, verifyPasskeyBinding }] =
+          await Promise.all([
+            import('../../store/passkey-bindings.ts'),
+            import('../../identity/keys.ts'),
+            import('../../identity/passkey-binding.ts'),
+          ]);
+        const { VtError } = await import('../../errors.ts');
+        const actor = ctx.actor;
+        const { store, engine } = await ctx.vt();
+        const mine = await passkeysOf(store.db, actor);
+        const { ring, file } = await ringHere(ctx);
+        const now = engine.clock.now();
+        // Bound means: a binding this train accepts (a row in the store proves nothing by itself).
+        const bound = (r: (typeof mine)[number]) => {
+          if (r.binding === null || r.bound_to !== actor) return false;
+          if (!ring) return true;
+          try {
+            return verifyPasskeyBinding(JSON.parse(r.binding), ring, actor, now.getTime()).ok;
+          } catch {
+            return false;
+          }
+        };
+        const targets = credential
+          ? mine.filter((r) => r.credential_id === credential)
+          : mine.filter((r) => !bound(r));
+        if (credential && !targets.length)
+          throw new VtError('NOT_FOUND', `${safe(actor)} has no passkey ${credential}`, {
+            hint: 'See: vt keys passkey list',
+          });
+        if (!targets.length) {
+          ctx.io.err(
+            `nothing to bind: ${mine.length ? 'every passkey of yours is bound' : 'you have no passkey; register one on the dashboard'}\n`,
+          );
+          return 0;
+        }
+        const signer = await requireSigner({
+          person: actor,
+          env: ctx.io.env,
+          cwd: ctx.cwd,
+          ring,
+          keyFile: o.key,
+        });
+        const out: { credential_id: string; key: string }[] = [];
+        for (const r of targets) {
+          const binding = await signPasskeyBinding(
+            {
+              person: actor,
+              credential_id: r.credential_id,
+              public_key: r.public_key,
+              rp_id: r.rp_id ?? o.rpId,
+              time: now,
+            },
+            signer,
+          );
+          if (ring) {
+            const v = verifyPasskeyBinding(binding, ring, actor, now.getTime());
+            if (!v.ok)
+              throw new VtError(
+                'NOT_PERMITTED',
+                `the binding would not be accepted: ${v.reason} (${v.detail})`,
+                {
+                  hint: `List your key for ${actor} under people: in ${file} (see: vt whoami)`,
+                },
+              );
+          }
+          await store.transaction((trx) =>
+            saveBinding(trx, {
+              credential_id: r.credential_id,
+              person: actor,
+              rp_id: binding.payload.rp_id,
+              binding: JSON.stringify(binding),
+              created_at: now.toISOString(),
+            }),
+          );
+          out.push({ credential_id: r.credential_id, key: binding.key });
+          ctx.io.err(
+            `${paint(ctx.color, 'green', '✓')} bound passkey ${r.credential_id} to ${safe(actor)} with ${binding.key}\n`,
+          );
+        }
+        if (ctx.json) json(ctx.io, out);
         return 0;
       }),
     );

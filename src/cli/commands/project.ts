@@ -89,12 +89,16 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
     .argument('<project>')
     .option('--to <file>', 'the train file to move to (default: vt.yaml)')
     .requiredOption('--reason <text>', 'why (recorded with the differences)')
+    .option(
+      '--key <file>',
+      'sign with this key file (env VT_SIGNING_KEY); a .pub file means its key in ssh-agent',
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  vt project upgrade churn-model --reason "ana joins the approvers"\n  vt project upgrade churn-model --to trains/v2.yaml --reason "adds a fairness gate"',
+      '\nAn upgrade is a person\'s decision: signed with your key when the project\'s train requires it or lists\na key for you (see docs/identity.md).\n\nExamples:\n  vt project upgrade churn-model --reason "ana joins the approvers"\n  vt project upgrade churn-model --to trains/v2.yaml --reason "adds a fairness gate"',
     )
     .action(
-      withCtx(async (ctx, id: string, o: { to?: string; reason: string }) => {
+      withCtx(async (ctx, id: string, o: { to?: string; reason: string; key?: string }) => {
         const file = o.to ? resolve(ctx.cwd, o.to) : join(ctx.requireRoot(), TRAIN_FILE);
         const [{ assertTrainSound }, { loadTrainFile }] = await Promise.all([
           import('../../train/lint.ts'),
@@ -103,7 +107,10 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
         const loaded = loadTrainFile(file);
         assertTrainSound(loaded);
         const { engine } = await ctx.vt();
-        const c = await engine.upgrade(id, loaded, o.reason, ctx.who);
+        const { proofHere } = await import('../signing.ts');
+        const call = { kind: 'upgrade' as const, to: loaded.train, toHash: loaded.hash, reason: o.reason };
+        const proof = await proofHere(ctx, engine, id, call, o.key);
+        const c = await engine.upgrade(id, loaded, o.reason, ctx.who, proof);
         const up = c.events.find((e) => e.type === 'project.upgraded');
         const diff = up?.type === 'project.upgraded' ? up.payload.diff : [];
         if (ctx.json) json(ctx.io, { project: id, train_hash: c.state.trainHash, upgraded: !!up, diff });

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { VtError } from '../../errors.ts';
@@ -6,7 +6,7 @@ import { TEMPLATES_DIR } from '../../package.ts';
 import { TRAIN_FILE } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
-import { json, paint } from '../output.ts';
+import { json, paint, safe } from '../output.ts';
 
 export { TEMPLATES_DIR };
 
@@ -54,28 +54,59 @@ export function registerSetup(program: Command, withCtx: WithCtx): void {
       '--agents <executor>',
       'give every role an agent: claude, codex, gemini, aider, or llm:PROVIDER:MODEL[@BASE_URL]',
     )
+    .option('--key <file>', 'the key that signs your decisions (a private key file or a .pub)')
     .addHelpText(
       'after',
       `
 With --agents, every role's executor is that agent; the phases that need people in the room
 (${PEOPLE_PHASES.join(', ')}) stay with a person, and approvals are always people's.
+vt.yaml lists you (--as, VT_ACTOR or your login) with the key that signs your decisions: --key,
+else ssh-agent's first key, else your vt key (~/.config/vt/keys/NAME), made now if you have none.
+The built-in template requires signed decisions (decisions: {signed: required}).
 
 Examples:
   vt init
   vt init --dir ./churn --template ml-value-train
   vt init --agents claude
-  vt init --agents llm:openai-compatible:qwen2.5:7b@http://127.0.0.1:11434/v1`,
+  vt init --agents llm:openai-compatible:qwen2.5:7b@http://127.0.0.1:11434/v1
+  vt init --key ~/.ssh/id_ed25519.pub`,
     )
     .action(
-      withCtx(async (ctx, opts: { template: string; force?: boolean; agents?: string }) => {
+      withCtx(async (ctx, opts: { template: string; force?: boolean; agents?: string; key?: string }) => {
+        if (!opts.force && existsSync(join(ctx.cwd, TRAIN_FILE)))
+          throw new VtError('CONFLICT', `${join(ctx.cwd, TRAIN_FILE)} already exists`, {
+            hint: 'Keep it, or overwrite with: vt init --force',
+          });
         const agents = opts.agents
           ? (await import('../../agents/dispatch.ts')).parseExecutorShorthand('--agents', opts.agents)
           : undefined;
+        const { starterKey, keyLine } = await import('../../identity/starter-key.ts');
+        const { fingerprint } = await import('../../identity/public-key.ts');
+        const found = await starterKey({
+          person: ctx.actor,
+          env: ctx.io.env,
+          cwd: ctx.cwd,
+          keyFile: opts.key,
+          workspaceRoot: ctx.cwd,
+        });
         const { writeStarter } = await import('../starter.ts');
-        const file = await writeStarter(ctx.cwd, opts.template, ctx.actor, !!opts.force, agents);
+        const file = await writeStarter(
+          ctx.cwd,
+          opts.template,
+          ctx.actor,
+          !!opts.force,
+          agents,
+          keyLine(found.key),
+        );
         const { store } = await ctx.vt();
+        const from = {
+          file: `from ${found.origin}`,
+          agent: 'held by ssh-agent',
+          vt: `your vt key ${found.origin}`,
+          new: `a new vt key, ${found.origin} (mode 0600)`,
+        }[found.source];
         ctx.io.err(
-          `${paint(ctx.color, 'green', '✓')} wrote ${file}\n${paint(ctx.color, 'green', '✓')} store ${store.location}\n`,
+          `${paint(ctx.color, 'green', '✓')} wrote ${file}\n${paint(ctx.color, 'green', '✓')} ${safe(ctx.actor)} signs decisions with ${found.key.type} ${fingerprint(found.key)} (${from})\n${paint(ctx.color, 'green', '✓')} store ${store.location}\n`,
         );
         if (agents)
           ctx.io.err(

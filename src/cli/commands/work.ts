@@ -8,6 +8,7 @@ import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { badge, json, localIso, paint, safe, table, when } from '../output.ts';
 import { callSessionTool } from '../session-client.ts';
+import { proofHere } from '../signing.ts';
 import { resolveProject } from './project.ts';
 
 /** Gate results are the verdict these commands exist for: data, on stdout. */
@@ -18,6 +19,14 @@ export function printGates(ctx: CliContext, results: GateResult[]): void {
       ctx.io.out(`      ${badge(ch.status, ctx.color)}  ${ch.gate}: ${safe(ch.message)}\n`);
   }
 }
+
+export const KEY_FLAG = '--key <file>';
+export const KEY_HELP =
+  'sign with this key file (env VT_SIGNING_KEY); a .pub file means its key in ssh-agent';
+export const SIGNING_NOTE = `
+A decision is signed with your key (--key, VT_SIGNING_KEY, ssh-agent, or your vt key: vt keys init)
+when the project's train requires signed decisions or lists a key for you; see docs/identity.md.
+`;
 
 const done = (ctx: CliContext, text: string) => ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${text}\n`);
 
@@ -287,25 +296,27 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
       .argument('<project>')
       .option('--role <role>', 'the role you act in, when you hold several')
       .option('--reason <text>', decision === 'reject' ? 'why (required)' : 'a note')
+      .option(KEY_FLAG, KEY_HELP)
       .addHelpText(
         'after',
-        `\nExample:\n  vt ${decision} churn --as lead${decision === 'reject' ? ' --reason "brief lacks a baseline"' : ''}`,
+        `${SIGNING_NOTE}\nExamples:\n  vt ${decision} churn --as lead${decision === 'reject' ? ' --reason "brief lacks a baseline"' : ''}\n  vt ${decision} churn --key ~/.ssh/id_ed25519${decision === 'reject' ? ' --reason "no baseline"' : ''}`,
       )
       .action(
-        withCtx(async (ctx, project: string, o: { role?: string; reason?: string }) => {
+        withCtx(async (ctx, project: string, o: { role?: string; reason?: string; key?: string }) => {
           const { engine } = await ctx.vt();
+          const role = o.role ? { role: o.role } : {};
+          const reason = decision === 'approve' ? (o.reason ?? null) : (o.reason ?? '');
+          const proof = await proofHere(ctx, engine, project, { kind: decision, ...role, reason }, o.key);
           const c =
             decision === 'approve'
-              ? await engine.approve(project, ctx.who, {
-                  ...(o.role ? { role: o.role } : {}),
-                  reason: o.reason ?? null,
-                })
-              : await engine.reject(project, ctx.who, {
-                  ...(o.role ? { role: o.role } : {}),
-                  reason: o.reason ?? '',
-                });
-          if (ctx.json) json(ctx.io, { project, decision, phase: c.state.phase, actor: ctx.actor });
-          done(ctx, `${decision === 'approve' ? 'approved' : 'rejected'} ${c.state.phase} as ${ctx.actor}`);
+              ? await engine.approve(project, ctx.who, { ...role, reason, proof })
+              : await engine.reject(project, ctx.who, { ...role, reason: reason ?? '', proof });
+          if (ctx.json)
+            json(ctx.io, { project, decision, phase: c.state.phase, actor: ctx.actor, signed: !!proof });
+          done(
+            ctx,
+            `${decision === 'approve' ? 'approved' : 'rejected'} ${c.state.phase} as ${ctx.actor}${proof ? ` (signed${proof.method === 'ssh' ? ` with ${proof.key}` : ''})` : ''}`,
+          );
           return 0;
         }),
       );
@@ -320,16 +331,29 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
     .argument('<gate>', 'gate id')
     .requiredOption('--reason <text>', 'why the gate may be skipped')
     .requiredOption('--expires <when>', 'e.g. 7d, 12h, or an ISO date')
-    .addHelpText('after', '\nExample:\n  vt waive churn latency --reason "load test env down" --expires 3d')
+    .option(KEY_FLAG, KEY_HELP)
+    .addHelpText(
+      'after',
+      `${SIGNING_NOTE}\nExample:\n  vt waive churn latency --reason "load test env down" --expires 3d`,
+    )
     .action(
-      withCtx(async (ctx, project: string, gateId: string, o: { reason: string; expires: string }) => {
-        const { engine } = await ctx.vt();
-        const expires = parseExpiry(o.expires, engine.clock.now());
-        await engine.waive(project, gateId, o.reason, expires, ctx.who);
-        if (ctx.json) json(ctx.io, { project, gate: gateId, expires_at: expires.toISOString() });
-        done(ctx, `waived ${gateId} until ${localIso(expires)}`);
-        return 0;
-      }),
+      withCtx(
+        async (
+          ctx,
+          project: string,
+          gateId: string,
+          o: { reason: string; expires: string; key?: string },
+        ) => {
+          const { engine } = await ctx.vt();
+          const expires = parseExpiry(o.expires, engine.clock.now());
+          const call = { kind: 'waive' as const, gate: gateId, reason: o.reason, expiresAt: expires };
+          const proof = await proofHere(ctx, engine, project, call, o.key);
+          await engine.waive(project, gateId, o.reason, expires, ctx.who, proof);
+          if (ctx.json) json(ctx.io, { project, gate: gateId, expires_at: expires.toISOString() });
+          done(ctx, `waived ${gateId} until ${localIso(expires)}`);
+          return 0;
+        },
+      ),
     );
 
   const collect = (v: string, all: string[] = []) => [...all, v];
@@ -382,12 +406,13 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
       .description(what)
       .argument(name === 'resume' ? '[project]' : '<project>')
       .option('--reason <text>', needed ? 'why (required)' : 'why')
+      .option(KEY_FLAG, KEY_HELP)
       .addHelpText(
         'after',
-        `\nExample${name === 'resume' ? 's' : ''}:\n  vt ${name} churn${needed ? ' --reason "sponsor withdrew"' : ''}${name === 'resume' ? '\n  vt resume            # with no project: let paused autopilots claim again' : ''}`,
+        `${SIGNING_NOTE}\nExample${name === 'resume' ? 's' : ''}:\n  vt ${name} churn${needed ? ' --reason "sponsor withdrew"' : ''}${name === 'resume' ? '\n  vt resume            # with no project: let paused autopilots claim again' : ''}`,
       )
       .action(
-        withCtx(async (ctx, project: string | undefined, o: { reason?: string }) => {
+        withCtx(async (ctx, project: string | undefined, o: { reason?: string; key?: string }) => {
           const { engine, store } = await ctx.vt();
           if (!project) {
             const { setControl } = await import('../../store/queue.ts');
@@ -395,7 +420,9 @@ export function registerWork(program: Command, withCtx: WithCtx): void {
             done(ctx, 'the autopilot resumes claiming tickets');
             return 0;
           }
-          const c = await engine.lifecycle(project, name, o.reason ?? null, ctx.who);
+          const reason = o.reason ?? null;
+          const proof = await proofHere(ctx, engine, project, { kind: name, reason }, o.key);
+          const c = await engine.lifecycle(project, name, reason, ctx.who, proof);
           if (ctx.json) json(ctx.io, { project, status: c.state.status });
           done(ctx, `${project} is ${c.state.status}`);
           return 0;

@@ -142,7 +142,37 @@ export function configureSqlite(db: SqliteDatabase, synchronous: Synchronous): v
 
 /** The events table refuses edits: a tamper-evident log is append-only at the storage level too. */
 export async function sqliteAfterMigrate(db: Kysely<unknown>): Promise<void> {
+  await createEventGuards(db, false);
+}
+
+/**
+ * The triggers that make events append-only. One UPDATE passes, the audited erasure: the payload
+ * becomes an erasure marker (`{"erased_by_seq":N,"residue":{…}}`) naming an `event.erased` event
+ * of the same project, later in its chain, that names this event; every other column is unchanged
+ * (so the chain, which covers payload_sha256, still verifies) and the payload was not a marker
+ * already. Anything else, and every DELETE, aborts. `replace` drops older versions first.
+ */
+export async function createEventGuards(db: Kysely<unknown>, replace: boolean): Promise<void> {
+  if (replace) {
+    await sql`drop trigger if exists events_no_update`.execute(db);
+    await sql`drop trigger if exists events_no_delete`.execute(db);
+  }
   await sql`create trigger if not exists events_no_update before update on events
+    when not (
+      new.project_id = old.project_id and new.seq = old.seq and new.ts = old.ts
+      and new.actor = old.actor and new.type = old.type and new.payload_sha256 = old.payload_sha256
+      and new.prev_hash = old.prev_hash and new.hash = old.hash
+      and new.idempotency_key is old.idempotency_key and new.gseq is old.gseq
+      and json_valid(new.payload)
+      and json_type(new.payload, '$.erased_by_seq') = 'integer'
+      and json_type(new.payload, '$.residue') = 'object'
+      and (select count(*) from json_each(new.payload)) = 2
+      and json_type(old.payload, '$.erased_by_seq') is null
+      and exists (select 1 from events x
+        where x.project_id = new.project_id
+          and x.seq = json_extract(new.payload, '$.erased_by_seq') and x.seq > new.seq
+          and x.type = 'event.erased' and json_extract(x.payload, '$.seq') = new.seq)
+    )
     begin select raise(abort, 'events are append-only'); end`.execute(db);
   await sql`create trigger if not exists events_no_delete before delete on events
     begin select raise(abort, 'events are append-only'); end`.execute(db);

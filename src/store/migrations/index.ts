@@ -7,6 +7,7 @@ import * as m005 from './005_visit_evidence.ts';
 import * as m006 from './006_session_processes.ts';
 import * as m007 from './007_idempotency.ts';
 import * as m010 from './010_merkle_log.ts';
+import * as m015 from './015_passkey_bindings.ts';
 import * as m025 from './025_postgres_guards.ts';
 import * as m026 from './026_claim_order.ts';
 import * as m027 from './027_snapshots.ts';
@@ -15,6 +16,7 @@ import * as m036 from './036_passkeys.ts';
 import * as m037 from './037_dashboard_indexes.ts';
 import * as m038 from './038_phase_since.ts';
 import * as m045 from './045_integrations.ts';
+import * as m060 from './060_erasure_guard.ts';
 
 /** Numbered migrations, listed statically so a bundle or a type-stripped run finds them all. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -26,11 +28,13 @@ export const MIGRATIONS: Record<string, Migration> = {
   '006_session_processes': m006,
   '007_idempotency': m007,
   '010_merkle_log': m010,
+  '015_passkey_bindings': m015,
   '035_api_tokens': m035,
   '036_passkeys': m036,
   '037_dashboard_indexes': m037,
   '038_phase_since': m038,
   '045_integrations': m045,
+  '060_erasure_guard': m060,
   '025_postgres_guards': m025,
   '026_claim_order': m026,
   '027_snapshots': m027,

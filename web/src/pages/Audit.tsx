@@ -28,6 +28,12 @@ export interface AuditSearch {
   event?: string | undefined;
 }
 
+/** How a decision was signed, as a suffix: its proof's method. */
+function signedBy(proof: unknown): string {
+  const method = (proof as { method?: string } | undefined)?.method;
+  return method === 'webauthn' ? ' 🔑 passkey' : method === 'ssh' ? ' 🔑 ssh-signed' : '';
+}
+
 function summary(e: Ev): string {
   const p = e.payload;
   switch (e.type) {
@@ -36,7 +42,7 @@ function summary(e: Ev): string {
     case 'gate.evaluated':
       return `${p.phase} ${p.side}: ${p.passed ? '✓ passed' : '✗ failed'}`;
     case 'approval.recorded':
-      return `${p.decision} ${p.phase} as ${p.role}${p.confirmation ? ' 🔑 passkey' : ''}`;
+      return `${p.decision} ${p.phase} as ${p.role}${signedBy(p.proof)}`;
     case 'metric.recorded':
       return `${p.name} = ${p.value}`;
     case 'ticket.status':

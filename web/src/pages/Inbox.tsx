@@ -266,7 +266,16 @@ function PasskeyPanel({ me, onChange }: { me: Me | undefined; onChange: () => vo
   return (
     <div className="passkeys">
       {me.passkeys.length ? (
-        <span>🔑 Your decisions here are confirmed with your passkey ({me.passkeys.length} registered).</span>
+        <span>
+          🔑 Your decisions here are confirmed with your passkey ({me.passkeys.length} registered).
+          {me.passkeys.some((p) => !p.bound) && (
+            <>
+              {' '}
+              A passkey signs once you bind it with your SSH key: run <code>vt keys passkey bind</code> in
+              your shell.
+            </>
+          )}
+        </span>
       ) : (
         <span>
           {me.passkey_policy === 'required' ? 'This server requires a passkey for every decision. ' : ''}
