@@ -66,7 +66,7 @@ describe('the npm package', () => {
     assert.match(demo.stderr, /18\/18 phases done/);
     const verify = run(['audit', 'verify'], join(home, 'd'));
     assert.equal(verify.status, 0, verify.stderr);
-    assert.match(verify.stderr, /events in 1 chain verify/);
+    assert.match(verify.stderr, /events in 1 chain; \d+ decisions \(\d+ signed\) verify/);
     const doctor = run(['doctor', '--json'], join(home, 'd'));
     assert.equal(
       JSON.parse(doctor.stdout)

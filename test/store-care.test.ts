@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import {
   chmodSync,
+  chownSync,
   cpSync,
   existsSync,
   readFileSync,
@@ -94,20 +95,23 @@ describe('a damaged store is named, with the way back', () => {
     assert.doesNotMatch(r.stderr, /bug in vt/);
     const ro = tempDir();
     chmodSync(ro, 0o555);
-    r = await asNobody(['init'], ro);
+    // A home of its own, outside the folder: init makes the person's signing key there first.
+    const home = tempDir();
+    chownSync(home, 65534, 65534);
+    r = await runVtAs(65534, ['init'], ro, home);
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /cannot write .*vt\.yaml: permission denied/);
     assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace');
   });
 });
 
-function runVtAs(uid: number, args: string[], cwd: string) {
+function runVtAs(uid: number, args: string[], cwd: string, home = cwd) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [VT_BIN, ...args], {
       cwd,
       uid,
       gid: uid,
-      env: { ...process.env, NO_COLOR: '1', HOME: cwd, NODE_COMPILE_CACHE: '' },
+      env: { ...process.env, NO_COLOR: '1', HOME: home, NODE_COMPILE_CACHE: '' },
     });
     let stdout = '';
     let stderr = '';
