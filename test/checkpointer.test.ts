@@ -3,6 +3,8 @@ import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { startServer } from '../src/api/server.ts';
+import { createToken } from '../src/api/tokens.ts';
 import { AuditDir } from '../src/audit/audit-dir.ts';
 import { writeCheckpoint } from '../src/audit/checkpoint-writer.ts';
 import { Checkpointer } from '../src/audit/checkpointer.ts';
@@ -10,7 +12,7 @@ import { createLogKey } from '../src/audit/log-key.ts';
 import type { RecordedEvent } from '../src/engine/events.ts';
 import { VtError } from '../src/errors.ts';
 import { readLogState } from '../src/store/merkle-log.ts';
-import { freshEngine, tempDir } from './helpers.ts';
+import { freshEngine, tempDir, writeFile } from './helpers.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -199,5 +201,53 @@ describe('the checkpointer: after commits, never inside them', () => {
     assert.equal((await readLogState(s.store.db)).range.size, 1);
     await s.cp.close();
     await s.store.close();
+  });
+
+  it('an approval made through the HTTP API (vt serve) is checkpointed at once', async () => {
+    const f = await freshEngine();
+    const keyDir = tempDir('vt-key-');
+    dirs.push(f.dir, keyDir);
+    const keyFile = join(keyDir, 'log.ed25519');
+    createLogKey(keyFile, { name: 'vt.test/log' });
+    const audit = new AuditDir(join(f.dir, 'audit'));
+    await f.engine.createProject(
+      { id: 'churn', name: 'Churn', team: 'growth', workspace: f.dir, train: f.train },
+      { actor: 'lead-1' },
+    );
+    for (const item of ['asked', 'sized']) await f.engine.tick('churn', item, null, { actor: 'lab-1' });
+    writeFile(f.dir, 'docs/brief.md', '# Brief\n');
+    await f.engine.addArtifact('churn', 'brief', undefined, { actor: 'lab-1' });
+    const warnings: string[] = [];
+    const server = await startServer({
+      db: join(f.dir, '.vt', 'vt.db'),
+      host: '127.0.0.1',
+      port: 0,
+      assetsDir: null,
+      version: 'test',
+      audit: { dir: audit.dir, keyFile, workspace: f.dir, warn: (m) => warnings.push(m) },
+    });
+    try {
+      const { token } = await createToken(
+        f.store,
+        { person: 'lead-2', grants: [{ role: 'approver', project: '*' }], by: 'test' },
+        new Date(),
+      );
+      const res = await fetch(`http://127.0.0.1:${server.port}/api/projects/churn/approve`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      assert.equal(res.status, 200, await res.text());
+      const size = (await readLogState(f.store.db)).range.size;
+      const kept = () =>
+        existsSync(audit.checkpointsDir)
+          ? readdirSync(audit.checkpointsDir).map((n) => Number.parseInt(n, 10))
+          : [];
+      await eventually(() => kept().includes(size), `a checkpoint of size ${size}, covering the approval`);
+    } finally {
+      await server.close();
+    }
+    assert.deepEqual(warnings, []);
+    await f.store.close();
   });
 });
