@@ -15,14 +15,28 @@
  * - executor:  what plays a role: a command, a coding-agent CLI, a model, or a human.
  */
 
-/** Project lifecycle statuses; drives the TypeScript union, the SQL CHECK and the status glyphs. */
+/** Where executors and command gates run: in bubblewrap when it is there (`bwrap`), never (`none`), or only there (`required`). */
+export const SANDBOX_MODES = ['bwrap', 'none', 'required'] as const;
+export type SandboxMode = (typeof SANDBOX_MODES)[number];
+
+/**
+ * Project lifecycle statuses; drives the TypeScript union, the SQL CHECK and the status glyphs.
+ * `working`: its work goes on (tickets are claimed, schedules fall due). A project becomes `operating`
+ * when it enters the operations cycle of its train, and stays so until a person retires it.
+ */
 export const PROJECT_STATUSES = {
-  active: { glyph: '●', word: 'active' },
-  'on-hold': { glyph: '⏸', word: 'on hold' },
-  cancelled: { glyph: '✗', word: 'cancelled' },
-  completed: { glyph: '✓', word: 'completed' },
+  active: { glyph: '●', word: 'active', working: true },
+  operating: { glyph: '⟳', word: 'operating', working: true },
+  'on-hold': { glyph: '⏸', word: 'on hold', working: false },
+  cancelled: { glyph: '✗', word: 'cancelled', working: false },
+  completed: { glyph: '✓', word: 'completed', working: false },
+  retired: { glyph: '∎', word: 'retired', working: false },
 } as const;
 export type ProjectStatus = keyof typeof PROJECT_STATUSES;
+/** The statuses in which a project's work goes on: derived from PROJECT_STATUSES. */
+export const WORKING_STATUSES = (Object.keys(PROJECT_STATUSES) as ProjectStatus[]).filter(
+  (s) => PROJECT_STATUSES[s].working,
+);
 
 /** Gate verdicts. `error` means the gate could not decide (a missing metric, a crashed command). */
 export const GATE_STATUSES = {

@@ -64,21 +64,16 @@ export async function openVt(
   dbTarget: string,
   opts: StoreOptions & { clock?: Clock; integrations?: IntegrationsConfig; audit?: AuditOptions | null } = {},
 ): Promise<Vt> {
-  const [{ openStore }, { Engine }, { nodeIo }] = await Promise.all([
+  const [{ openStore }, { hideFromSandboxes }] = await Promise.all([
     import('./store/store.ts'),
-    import('./engine/engine.ts'),
-    import('./io/node-io.ts'),
+    import('./io/sandbox.ts'),
   ]);
   const store = await openStore(dbTarget, opts);
-  const engine = new Engine({ store, io: nodeIo, ...(opts.clock ? { clock: opts.clock } : {}) });
-  // Integrations and checkpoints act on written events; a read-only store (read commands) writes none.
-  if (opts.readonly) return { engine, store, checkpointer: null, close: () => store.close() };
-  const [{ EMPTY_INTEGRATIONS }, { registerIntegrations }] = await Promise.all([
-    import('./integrations/config.ts'),
-    import('./integrations/register.ts'),
-  ]);
-  registerIntegrations(engine, opts.integrations ?? EMPTY_INTEGRATIONS);
-  const checkpointer = opts.audit ? await attachCheckpointer(engine, store, opts.audit) : null;
+  hideFromSandboxes(dbTarget);
+  const engine = await engineOn(store, opts);
+  // Checkpoints follow written events; a read-only store (read commands) writes none.
+  const checkpointer =
+    opts.audit && !opts.readonly ? await attachCheckpointer(engine, store, opts.audit) : null;
   return {
     engine,
     store,
@@ -100,4 +95,27 @@ async function attachCheckpointer(engine: Engine, store: Store, audit: AuditOpti
   const checkpointer = new Checkpointer({ ...audit, store, dir: new AuditDir(audit.dir) });
   engine.onCommitted(checkpointer.onCommitted);
   return checkpointer;
+}
+
+/**
+ * An engine over an open store, with the machine's I/O and the integrations' outbox rules (none on a
+ * read-only store: read commands write no events to act on).
+ */
+export async function engineOn(
+  store: Store,
+  opts: { clock?: Clock; integrations?: IntegrationsConfig; readonly?: boolean } = {},
+): Promise<Engine> {
+  const [{ Engine }, { nodeIo }] = await Promise.all([
+    import('./engine/engine.ts'),
+    import('./io/node-io.ts'),
+  ]);
+  const engine = new Engine({ store, io: nodeIo, ...(opts.clock ? { clock: opts.clock } : {}) });
+  if (!opts.readonly) {
+    const [{ EMPTY_INTEGRATIONS }, { registerIntegrations }] = await Promise.all([
+      import('./integrations/config.ts'),
+      import('./integrations/register.ts'),
+    ]);
+    registerIntegrations(engine, opts.integrations ?? EMPTY_INTEGRATIONS);
+  }
+  return engine;
 }

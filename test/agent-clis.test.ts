@@ -253,7 +253,8 @@ for (const preset of ['claude', 'codex', 'gemini'] as const) {
       // send its first request, with the tools it has so far, before the vt server is up.
       const run = await workTicket(preset, {
         env: (top) => {
-          const slow = join(top, 'slow-mcp.mjs');
+          // In the project folder: the sandbox shows it (read-only), not the rest of the temporary folder.
+          const slow = join(top, 'project', 'slow-mcp.mjs');
           writeFileSync(
             slow,
             "if (process.argv[2] === 'mcp') await new Promise((r) => setTimeout(r, 8000));\n",

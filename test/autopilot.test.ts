@@ -180,8 +180,10 @@ describe('autopilot', () => {
     // Closed even when an assertion fails, or the test process would never exit.
     t.after(() => server.close());
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`;
+    // The step script keeps its failure count outside its worktree: no sandbox for it.
     const run = autopilot(dir, ['--backoff-ms', '200', '--alert-webhook', url], {
       VT_TEST_FAIL_DIR: failDir,
+      VT_SANDBOX: 'none',
     });
     const res = await run.done;
     assert.equal(res.code, 1, `a run that blocked a ticket exits 1: ${run.err()}`);
@@ -224,7 +226,7 @@ describe('autopilot', () => {
     writeFileSync(join(failDir, 'p02'), '0');
     const retry = await runVt(['retry', 'flaky-1-p02'], { cwd: dir });
     assert.equal(retry.code, 0, retry.stderr);
-    const again = autopilot(dir, [], { VT_TEST_FAIL_DIR: failDir });
+    const again = autopilot(dir, [], { VT_TEST_FAIL_DIR: failDir, VT_SANDBOX: 'none' });
     assert.equal((await again.done).code, 0, again.err());
     const status = await runVt(['status', 'flaky', '--json'], { cwd: dir });
     assert.equal(JSON.parse(status.stdout).status, 'completed');
@@ -386,9 +388,11 @@ describe('autopilot', () => {
     // inside a transaction. (A worker frozen while holding SQLite's write lock would stop every
     // writer; that is a limit of one shared file, not something a lease can fix.)
     const started = join(tempDir(), 'started');
+    // The step tells the test it started in a file outside its worktree: no sandbox for it.
     const a = autopilot(dir, ['--lease-ms', '3000'], {
       VT_TEST_SLEEP_MS: '8000',
       VT_TEST_STARTED_FILE: started,
+      VT_SANDBOX: 'none',
     });
     try {
       for (let i = 0; i < 4800 && !existsSync(started); i++) await new Promise((r) => setTimeout(r, 25));

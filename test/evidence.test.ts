@@ -292,7 +292,8 @@ describe('small holes', () => {
     // Regression: vt status ran command gates on every call, unrecorded (a `sleep 5` gate made it take 6 s).
     const dir = tempDir('vt-status-');
     const marker = join(tempDir('vt-marker-'), 'ran');
-    const gate = `- { id: script, kind: command, run: [node, -e, "require('fs').appendFileSync('${marker}', 'x')"], timeout_s: 30 }`;
+    // The gate leaves a mark outside its checkout: no sandbox for it.
+    const gate = `- { id: script, kind: command, run: [node, -e, "require('fs').appendFileSync('${marker}', 'x')"], timeout_s: 30, sandbox: none }`;
     writeFileSync(
       join(dir, 'vt.yaml'),
       readFileSync(MINI, 'utf8').replace(

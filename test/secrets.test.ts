@@ -74,7 +74,10 @@ describe('secrets never reach the record', () => {
   }, async () => {
     const c = canaries();
     const dir = tempDir('vt-leak-');
-    const scripts = tempDir('vt-leak-scripts-');
+    // The scripts are the project's own (committed): the executor's sandbox shows its worktree and the
+    // gate's its checkout, not the rest of the temporary folder.
+    const scripts = join(dir, 'scripts');
+    mkdirSync(scripts);
     // The executor rebuilds the provider keys and the URL password from pieces vt cannot know.
     writeFileSync(
       join(scripts, 'leak.mjs'),
@@ -115,7 +118,7 @@ name: leaky
 roles:
   - id: worker
     name: Worker
-    executor: { kind: command, run: ["{node}", "${join(scripts, 'leak.mjs')}"], timeout_s: 120 }
+    executor: { kind: command, run: ["{node}", scripts/leak.mjs], timeout_s: 120 }
   - { id: lead, name: Lead }
 people:
   lead-1: [lead]
@@ -130,7 +133,7 @@ phases:
       exit:
         - { id: done, kind: checklist }
         - { id: files, kind: artifacts }
-        - { id: speak, kind: command, run: ["${process.execPath}", "${join(scripts, 'gate.mjs')}"], timeout_s: 60 }
+        - { id: speak, kind: command, run: ["${process.execPath}", scripts/gate.mjs], timeout_s: 60 }
     next: null
 `,
     );
@@ -164,7 +167,10 @@ phases:
 
     // Everything vt wrote under .vt: the store and its WAL, session logs, handoffs, prompts, alerts.
     // Not the agent's own files: its workspace and the report it wrote (inputs, not the record).
-    const written = filesUnder(join(dir, '.vt'), (p) => /\/\.vt\/(workspaces|reports)(\/|$)/.test(p));
+    // (A sandboxed executor writes its report in its session's folder, beside what vt wrote there.)
+    const written = filesUnder(join(dir, '.vt'), (p) =>
+      /\/\.vt\/(workspaces|reports)(\/|$)|\/\.vt\/sessions\/[^/]+\/report\.json$/.test(p),
+    );
     assert.ok(written.some(([p]) => p.endsWith('vt.db')));
     assert.ok(
       written.some(([p]) => /\/logs\/.*\.log$/.test(p)),

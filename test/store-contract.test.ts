@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import { verifyStore } from '../src/audit/audit.ts';
 import { copyStore } from '../src/audit/store-copy.ts';
 import { verifyLog } from '../src/audit/verify-log.ts';
+import { queueDueVisits } from '../src/autopilot/schedules.ts';
 import { selectTickets } from '../src/autopilot/select.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { evolve, type ProjectState } from '../src/engine/state.ts';
@@ -19,10 +20,11 @@ import { dbNow } from '../src/store/dialect.ts';
 import { appRoleSql } from '../src/store/dialects/postgres.ts';
 import { readLogState } from '../src/store/merkle-log.ts';
 import { schemaStatus } from '../src/store/migrate.ts';
-import { dumpProjections } from '../src/store/projector.ts';
+import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { queueRows } from '../src/store/queue.ts';
 import { SNAPSHOT_EVERY } from '../src/store/snapshots.ts';
 import { openStore, type Store } from '../src/store/store.ts';
+import { parseTrain } from '../src/train/loader.ts';
 import { freshEngine, TestClock, tempDir } from './helpers.ts';
 import { asRole, currentBackend, describeOnBackends, dropTestDatabases, freshPgUrl, pgQuery } from './pg.ts';
 
@@ -56,6 +58,20 @@ async function otherStore(): Promise<{ target: string; store: Store }> {
   const target = currentBackend === 'sqlite' ? await freshPgUrl() : `${tempDir()}/copy.db`;
   return { target, store: await reopen(target) };
 }
+
+/** build → watch (every hour) → check → watch: operations with no end. */
+const OPS_TRAIN = `version: 1
+name: ops
+roles:
+  - { id: lead, name: Lead }
+  - { id: ops, name: Ops }
+people:
+  lead-1: [lead]
+phases:
+  - { id: build, name: Build, stage: delivery, owner: ops, next: watch }
+  - { id: watch, name: Watch, stage: operations, owner: ops, schedule: { every: 1h }, next: check }
+  - { id: check, name: Check, stage: operations, owner: ops, next: watch }
+`;
 
 async function eventRows(store: Store) {
   return store.db.selectFrom('events').selectAll().orderBy('project_id').orderBy('seq').execute();
@@ -347,6 +363,71 @@ describeOnBackends('store contract', () => {
     const bad = await verifyStore(f.store.db);
     assert.equal(bad.ok, false);
     assert.deepEqual(bad.firstBad, { project_id: 'b', seq: 4, reason: 'payload does not match its digest' });
+  });
+
+  it('operating projects: workers on separate connections queue each due visit once and claim its ticket; retiring ends it', async () => {
+    const f = await freshEngine();
+    const clock = { t: Date.parse('2026-03-01T00:00:00.000Z'), now: () => new Date(clock.t) };
+    const engine = new Engine({ store: f.store, io: nodeIo, clock });
+    const train = parseTrain(OPS_TRAIN, `${f.dir}/vt.yaml`);
+    const ids = ['o1', 'o2', 'o3'];
+    for (const id of ids) {
+      await engine.createProject({ id, name: id, workspace: f.dir, train }, lead);
+      await engine.advance(id, lead); // build → watch: operating, its first visit due at once
+    }
+    const statuses = await f.store.db.selectFrom('projects').select(['id', 'status']).orderBy('id').execute();
+    assert.deepEqual(
+      statuses.map((r) => r.status),
+      ['operating', 'operating', 'operating'],
+    );
+    const workers = await Promise.all(
+      [1, 2, 3, 4].map(async (w) => {
+        const store = await peer(f);
+        const e = new Engine({ store, io: nodeIo, clock });
+        return { w, store, engine: e, tickets: new Tickets(e) };
+      }),
+    );
+    const queued = await Promise.all(workers.map((x) => queueDueVisits(x.engine)));
+    assert.equal(
+      queued.flatMap((q) => q.outcomes).filter((o) => o.type === 'scheduled').length,
+      ids.length,
+      'each due visit queued by one worker',
+    );
+    const claims = (
+      await Promise.all(workers.map((x) => x.tickets.claimNext(`w${x.w}`, { leaseMs: 60_000 })))
+    ).filter((c) => c !== null);
+    for (const x of workers) await x.store.close();
+    assert.deepEqual(claims.map((c) => c.projectId).sort(), ids, "an operating project's ticket is claimed");
+    const due = await f.store.db
+      .selectFrom('events')
+      .select('project_id')
+      .where('type', '=', 'visit.due')
+      .execute();
+    assert.deepEqual(due.map((d) => d.project_id).sort(), ids, 'one visit.due per project');
+    const visits = await f.store.db.selectFrom('scheduled_visits').select(['project_id', 'ticket']).execute();
+    assert.deepEqual(
+      visits.map((v) => [v.project_id, v.ticket]).sort(),
+      ids.map((id) => [id, `${id}-1-watch`]),
+    );
+
+    await engine.lifecycle('o1', 'retire', 'switched off', lead);
+    const heads = await f.store.db.selectFrom('claim_heads').select('project_id').distinct().execute();
+    assert.ok(!heads.some((h) => h.project_id === 'o1'), 'a retired project has nothing to claim');
+    const o1 = await f.store.db
+      .selectFrom('projects')
+      .select('status')
+      .where('id', '=', 'o1')
+      .executeTakeFirstOrThrow();
+    assert.equal(o1.status, 'retired');
+    // The status CHECK takes the new statuses and still refuses one that does not exist.
+    await assert.rejects(
+      f.store.db.updateTable('projects').set({ status: 'finished' }).where('id', '=', 'o2').execute(),
+      /check/i,
+    );
+    const live = await dumpProjections(f.store.db);
+    await rebuildProjections(f.store);
+    assert.deepEqual(await dumpProjections(f.store.db), live, 'the projections are the replayed events');
+    assert.equal((await verifyStore(f.store.db)).ok, true);
   });
 
   it('vt db copy to the other backend and back keeps every event byte for byte and every projection', async () => {

@@ -1,5 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, isAbsolute, join, relative } from 'node:path';
+import { type SandboxPlace, sandboxes } from '../io/sandbox.ts';
 import { VT_JS } from '../package.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
 import { findOnPath, runCliAgent } from './executors/cli-agent.ts';
@@ -31,6 +40,8 @@ export interface CliSessionContext {
   allowed: readonly string[] | null;
   /** The whole prompt (framing, ticket and handoff). */
   prompt: string;
+  /** The sandbox the CLI runs in (see src/io/sandbox.ts). */
+  sandbox?: SandboxPlace | undefined;
 }
 
 /** The report file a preset without MCP writes, if any (the prompt tells the agent about it). */
@@ -50,6 +61,7 @@ export async function runCliSession(spec: CliSpec, ctx: CliSessionContext): Prom
     workspace: ctx.workspace,
     model: spec.model,
     allowed: ctx.allowed,
+    sandboxed: !!ctx.sandbox && sandboxes(ctx.sandbox.mode),
   };
   const label = preset ? `the ${spec.preset} preset` : 'the cli-agent command';
   const cannot = preset?.cannot?.(pctx);
@@ -93,6 +105,7 @@ export async function runCliSession(spec: CliSpec, ctx: CliSessionContext): Prom
       logFile: ctx.logFile,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       ...(ctx.onStart ? { onStart: ctx.onStart } : {}),
+      sandbox: ctx.sandbox,
       label,
       price: priceOf(spec.model, undefined, ctx.processEnv),
       ...(preset ? { versionNote: versionNote(preset) } : {}),
@@ -170,14 +183,29 @@ export function overlaySettings(workspace: string, settings: Record<string, Json
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, `${JSON.stringify(merge(current, add), null, 2)}\n`);
     undo.push(() => {
-      if (before) writeFileSync(file, before);
-      else {
+      // The agent may have swapped the file or its folder for a link out of the workspace: vt runs
+      // this outside any sandbox, so it never writes through one.
+      if (!insideWorkspace(workspace, dirname(file))) return;
+      try {
         rmSync(file, { force: true });
-        if (made) rmSync(dirname(file), { recursive: true, force: true });
+        if (before) writeFileSync(file, before, { flag: 'wx' });
+        else if (made) rmSync(dirname(file), { recursive: true, force: true });
+      } catch {
+        // left as the agent made it (a folder in the file's place, say)
       }
     });
   }
   return () => {
     for (const u of undo.reverse()) u();
   };
+}
+
+/** True when `dir` resolves (links followed) to the workspace or a folder below it. */
+function insideWorkspace(workspace: string, dir: string): boolean {
+  try {
+    const rel = relative(realpathSync(workspace), realpathSync(dir));
+    return !rel.startsWith('..') && !isAbsolute(rel);
+  } catch {
+    return false;
+  }
 }

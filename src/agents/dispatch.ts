@@ -5,6 +5,7 @@ import type { Engine } from '../engine/engine.ts';
 import type { ProjectState } from '../engine/state.ts';
 import type { Tickets } from '../engine/ticket-ops.ts';
 import { VtError } from '../errors.ts';
+import type { SandboxPlace } from '../io/sandbox.ts';
 import { redactDeep } from '../redact.ts';
 import {
   CLI_AGENT_PRESETS,
@@ -172,6 +173,8 @@ export interface AgentSessionContext {
   /** The socket the worker serves the session's tools on (null for the in-process llm executor). */
   host: { socket: string; token: string } | null;
   onStart?: (pgid: number) => void;
+  /** The sandbox a cli-agent runs in (see src/io/sandbox.ts). */
+  sandbox?: SandboxPlace | undefined;
 }
 
 /** Run a cli-agent or llm executor for a session the worker opened. Never throws for an expected failure. */
@@ -234,6 +237,7 @@ export async function runAgentSession(spec: AgentSpec, ctx: AgentSessionContext)
     root: ctx.root,
     host: ctx.host,
     ...(ctx.onStart ? { onStart: ctx.onStart } : {}),
+    sandbox: ctx.sandbox,
     session: ctx.session,
     workspace: ctx.workspace,
     handoff: ctx.handoff,

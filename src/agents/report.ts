@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Engine, Who } from '../engine/engine.ts';
 import type { Tickets } from '../engine/ticket-ops.ts';
@@ -20,10 +20,20 @@ export type Report = z.infer<typeof ReportSchema>;
 /** Read a report file; absent is fine (the command may have reported through `vt`), malformed is not. */
 export function readReport(file: string): Report | null {
   let text: string;
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
-  } catch {
+    // Never through a link: the executor wrote this file, and vt reads it outside the sandbox.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP')
+      throw new VtError('BAD_INPUT', `the report ${file} is a symbolic link: write the report itself`);
     return null;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw new VtError('BAD_INPUT', `the report ${file} is not a regular file`);
+    text = readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
   }
   let data: unknown;
   try {

@@ -1,3 +1,5 @@
+import type { SandboxPlace } from '../io/sandbox.ts';
+
 /** What an executor is given for one session. */
 export interface ExecutorRun {
   cwd: string;
@@ -9,6 +11,8 @@ export interface ExecutorRun {
   signal?: AbortSignal;
   /** Told the executor's process group id once it runs. */
   onStart?: (pgid: number) => void;
+  /** The sandbox it runs in (see src/io/sandbox.ts); absent: none. */
+  sandbox?: SandboxPlace | undefined;
 }
 
 /** How an executor's session ended. `unavailable` sends the ticket to a person's inbox. */

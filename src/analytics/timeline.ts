@@ -41,7 +41,8 @@ export interface ProjectTimeline {
   team: string | null;
   train: string;
   createdAt: number;
-  status: ProjectStatus;
+  /** The statuses the figures know: they do not read project.operating or project.retired yet (counted as active). */
+  status: Exclude<ProjectStatus, 'operating' | 'retired'>;
   stays: Stay[];
   /** First forward exit from the deployment phase (or the end of the train from it). */
   deployedAt: number | null;

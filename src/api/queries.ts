@@ -3,6 +3,7 @@ import { foldablePayload } from '../store/erasure-marker.ts';
 import type { DB } from '../store/schema.ts';
 import type { Db } from '../store/store.ts';
 import { type Train, TrainSchema } from '../train/schema.ts';
+import { WORKING_STATUSES } from '../types.ts';
 
 /*
  * The dashboard's reads, one named query each, over the projection tables and the event log.
@@ -289,7 +290,7 @@ export async function attentionPage(
           : []),
       ]),
     )
-    .where('projects.status', '=', 'active')
+    .where('projects.status', 'in', WORKING_STATUSES)
     .where(projectWhere({}, scope));
   if (page.after) {
     const { since, id } = page.after;

@@ -15,6 +15,7 @@ import { redact } from '../redact.ts';
 import { forgetSessionProcesses, registerSessionProcess } from '../store/session-processes.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
 import { hostSession } from './session-host.ts';
+import { sessionSandbox } from './session-sandbox.ts';
 import type { AutopilotDeps, AutopilotOptions, Progress } from './worker.ts';
 
 const VERSION = packageVersion();
@@ -47,8 +48,10 @@ export async function runSession(
   );
   emit({ type: 'session', project: projectId, ticket: ticket.id, session, executor: executorLabel(spec) });
   const handoff = await ensureHandoff(deps, projectId, opts.handoffBudget ?? DEFAULT_BUDGET_TOKENS);
-  const reportFile = join(root, '.vt', 'reports', `${session}.json`);
-  mkdirSync(join(root, '.vt', 'reports'), { recursive: true });
+  // The session's own folder: the only part of .vt/ its sandbox may write.
+  const sessionDir = join(root, '.vt', 'sessions', session);
+  const reportFile = join(sessionDir, 'report.json');
+  mkdirSync(sessionDir, { recursive: true });
   rmSync(reportFile, { force: true });
   const s = await engine.state(projectId);
   const issue = s.issues[ticket.issue];
@@ -97,6 +100,21 @@ export async function runSession(
         }).catch(() => {}),
       );
   };
+  const sandbox =
+    spec.kind === 'llm'
+      ? undefined
+      : sessionSandbox({
+          spec,
+          trainMode: (await engine.train(s.trainHash)).sandbox,
+          session,
+          root,
+          workspace: ws,
+          sessionDir,
+          socketDir: host?.dir ?? null,
+          handoff,
+          binDir: deps.binDir,
+          dbTarget: deps.dbTarget,
+        });
   try {
     return await runAndRecord();
   } finally {
@@ -127,6 +145,7 @@ export async function runSession(
             logFile: log,
             signal,
             onStart,
+            sandbox,
           })
         : await runAgentSession(spec, {
             engine,
@@ -144,6 +163,7 @@ export async function runSession(
             signal,
             host,
             onStart,
+            sandbox,
           });
     if (result.outcome === 'succeeded' && !signal.aborted) {
       try {

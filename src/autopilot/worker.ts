@@ -9,7 +9,9 @@ import { VtError } from '../errors.ts';
 import { classifyFailure } from '../failures.ts';
 import type { GateResult } from '../gates/types.ts';
 import { getControl, queueRows } from '../store/queue.ts';
+import { nextDueAt } from '../store/schedules.ts';
 import type { ExecutorSpec } from '../train/schema.ts';
+import { queueDueVisits, type ScheduledOutcome } from './schedules.ts';
 import { nextWake, selectTickets } from './select.ts';
 import { runSession, sessionOf } from './session.ts';
 import { runSupport } from './support.ts';
@@ -78,6 +80,7 @@ export type Progress =
   | { type: 'failed'; project: string; ticket: string; reason: string; attempts: number; blocked: boolean }
   | { type: 'waiting'; project: string; ticket: string; status: string; reason: string }
   | { type: 'lost'; project: string; ticket: string; reason: string }
+  | ScheduledOutcome
   | { type: 'idle'; waiting: number; until: string | null }
   | { type: 'source-error'; source: string; reason: string }
   | { type: 'stopped'; reason: string };
@@ -88,6 +91,11 @@ export interface AutopilotSummary {
   failed: number;
   blocked: number;
   waiting: number;
+  /** Scheduled visits this run queued when they fell due, and how many of them were missed. */
+  scheduled: number;
+  missed: number;
+  /** The earliest scheduled visit still waiting for its due time when the run stopped. */
+  next_due: string | null;
   stopped: 'empty' | 'once' | 'aborted' | 'signal';
 }
 
@@ -117,6 +125,9 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
     failed: 0,
     blocked: 0,
     waiting: 0,
+    scheduled: 0,
+    missed: 0,
+    next_due: null,
     stopped: 'empty',
   };
   const inFlight = new Set<Promise<void>>();
@@ -152,6 +163,19 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
       }
     }
     const paused = !!(await getControl(db, 'paused'));
+    // Scheduled visits that fell due are queued first, so they are claimable in this same turn.
+    let nextDue: string | null = null;
+    if (!paused) {
+      const due = await queueDueVisits(deps.engine, { project: opts.project });
+      nextDue = due.nextDue;
+      for (const o of due.outcomes) {
+        if (o.type === 'scheduled') {
+          summary.scheduled++;
+          if (o.missed) summary.missed++;
+        }
+        emit(o);
+      }
+    }
     while (!paused && inFlight.size < opts.concurrency && !(opts.once && claimedAny && inFlight.size === 0)) {
       const claim = await deps.tickets.claimNext(worker, {
         project: opts.project,
@@ -212,7 +236,9 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
       summary.stopped = 'empty';
       break;
     }
-    const wake = nextWake(rows, now);
+    const ticketWake = nextWake(rows, now);
+    const wake =
+      nextDue && (!ticketWake || Date.parse(nextDue) < ticketWake.getTime()) ? new Date(nextDue) : ticketWake;
     emit({ type: 'idle', waiting: rows.length, until: wake?.toISOString() ?? null });
     await sleep(
       Math.min(opts.pollMs, wake ? Math.max(wake.getTime() - now.getTime(), 10) : opts.pollMs),
@@ -223,6 +249,7 @@ export async function runAutopilot(deps: AutopilotDeps, opts: AutopilotOptions):
   await Promise.allSettled(inFlight);
   if (diskFull) throw diskFull;
   for (const source of opts.sources ?? []) await source.deliver().catch(() => 0);
+  summary.next_due = await nextDueAt(db, opts.project);
   summary.waiting = Number(
     (
       await db

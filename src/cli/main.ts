@@ -35,6 +35,7 @@ import { registerMcp } from './commands/mcp.ts';
 import { registerMetrics } from './commands/metrics.ts';
 import { registerMlflow } from './commands/mlflow.ts';
 import { registerNotify } from './commands/notify.ts';
+import { registerOperations } from './commands/operations.ts';
 import { registerProject } from './commands/project.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerSetup } from './commands/setup.ts';
@@ -131,6 +132,7 @@ Examples:
   registerProject(program, withCtx);
   registerWork(program, withCtx);
   registerIssue(program, withCtx);
+  registerOperations(program, withCtx);
   registerAutopilot(program, withCtx);
   registerAudit(program, withCtx);
   registerDemo(program, withCtx);

@@ -44,9 +44,11 @@ const STATUS_COLOUR: Record<string, Colour> = {
   error: 'red',
   waived: 'yellow',
   active: 'cyan',
+  operating: 'cyan',
   'on-hold': 'yellow',
   cancelled: 'gray',
   completed: 'green',
+  retired: 'gray',
 };
 
 /** A status as glyph and word (the same ones the dashboard uses), coloured when colour is on. */

@@ -5,6 +5,7 @@ import type { GateResult } from '../gates/types.ts';
 import type { Phase, Train } from '../train/schema.ts';
 import type { TransitionKind } from '../types.ts';
 import { event, type NewEvent } from './events.ts';
+import { enteringEvents, isWorking } from './operations.ts';
 import { currentEvidence, type ProjectState } from './state.ts';
 
 /*
@@ -19,7 +20,7 @@ export function phaseOf(train: Train, id: string): Phase {
 }
 
 function requireActive(s: ProjectState, doing: string): void {
-  if (s.status === 'active') return;
+  if (isWorking(s)) return;
   const fix =
     s.status === 'on-hold'
       ? `vt resume ${s.id}`
@@ -259,6 +260,7 @@ export function decideAdvance(
   train: Train,
   exit: GateResult[],
   entry: { phase: string; results: GateResult[] } | null,
+  now: Date,
 ): { events: NewEvent[]; outcome: AdvanceOutcome } {
   requireActive(s, 'advance');
   const phase = phaseOf(train, s.phase);
@@ -281,6 +283,7 @@ export function decideAdvance(
           reason: `failed: ${reason}`,
         }),
         ...carriedByTrain(s, train, phase.on_fail),
+        ...enteringEvents(s, train, phaseOf(train, phase.on_fail), s.visit + 1, now),
       );
       return { events, outcome: { outcome: 'reworked', from: phase.id, to: phase.on_fail } };
     }
@@ -288,6 +291,15 @@ export function decideAdvance(
   }
   const target = chooseTarget(s, train);
   if (target.to === null) {
+    // Only a train changed under it can bring an operating project to an end: a person decides then.
+    if (s.status === 'operating')
+      throw new VtError(
+        'INVALID_STATE',
+        `${phase.id} ends the train, but ${s.id} is operating: a project in operations ends only when a person retires it`,
+        {
+          hint: `vt retire ${s.id} --reason …, or move it to a train whose operations go on: vt project upgrade ${s.id}`,
+        },
+      );
     events.push(event('project.completed', { n, from: phase.id, reason: null }));
     return { events, outcome: { outcome: 'completed', from: phase.id } };
   }
@@ -306,6 +318,7 @@ export function decideAdvance(
   events.push(
     event('phase.advanced', { n, from: phase.id, to: target.to, kind: target.kind, reason: target.reason }),
     ...carriedByTrain(s, train, target.to),
+    ...enteringEvents(s, train, phaseOf(train, target.to), s.visit + 1, now),
   );
   return {
     events,
@@ -466,11 +479,17 @@ export function decideLifecycle(
         throw new VtError('INVALID_STATE', `project ${s.id} is ${s.status}, not on hold`);
       return [event('project.resumed', { reason })];
     case 'cancel':
-      if (s.status === 'cancelled' || s.status === 'completed')
+      if (s.status === 'cancelled' || s.status === 'completed' || s.status === 'retired')
         throw new VtError('INVALID_STATE', `project ${s.id} is already ${s.status}`);
       if (!reason?.trim()) throw new VtError('BAD_INPUT', 'cancelling needs a reason (--reason)');
       return [event('project.cancelled', { reason })];
     case 'reopen':
+      if (s.status === 'retired')
+        throw new VtError(
+          'INVALID_STATE',
+          `project ${s.id} is retired: retiring ended it for good, on the record`,
+          { hint: 'To operate the model again, start a new project' },
+        );
       if (s.status !== 'cancelled' && s.status !== 'completed')
         throw new VtError(
           'INVALID_STATE',

@@ -13,6 +13,7 @@ import type { Train } from '../train/schema.ts';
 import type { Json } from '../types.ts';
 import { decideApproval, decideCarry, decideLifecycle, decideUpgrade, decideWaive } from './core.ts';
 import type { EventType, NewEvent } from './events.ts';
+import { decideRetire } from './retire.ts';
 import { currentEvidence, type ProjectState } from './state.ts';
 import { decideRetry, ticketsAwaitingApproval } from './tickets.ts';
 
@@ -29,7 +30,7 @@ import { decideRetry, ticketsAwaitingApproval } from './tickets.ts';
 export type DecisionCall =
   | { kind: 'approve' | 'reject'; role?: string | undefined; reason: string | null }
   | { kind: 'waive'; gate: string; reason: string; expiresAt: Date }
-  | { kind: 'hold' | 'resume' | 'cancel' | 'reopen'; reason: string | null }
+  | { kind: 'hold' | 'resume' | 'cancel' | 'reopen' | 'retire'; reason: string | null }
   | { kind: 'carry-forward'; items: string[]; artifacts: string[]; metrics: string[]; reason: string }
   | { kind: 'upgrade'; to: Train; toHash: string; reason: string }
   | { kind: 'done' | 'retry'; ticket: string };
@@ -47,6 +48,7 @@ export const DECISION_EVENTS: Partial<Record<DecisionKind, EventType>> = {
   cancel: 'project.cancelled',
   reopen: 'project.reopened',
   upgrade: 'project.upgraded',
+  retire: 'project.retired',
 };
 
 /** Decisions that judge the visit's evidence: their payload names its digest, and stale evidence refuses them. */
@@ -74,6 +76,8 @@ export function decideCall(
     case 'cancel':
     case 'reopen':
       return decideLifecycle(s, t, call.kind, call.reason);
+    case 'retire':
+      return decideRetire(s, call.reason);
     case 'carry-forward':
       return decideCarry(s, t, call);
     case 'upgrade':

@@ -394,7 +394,7 @@ export class Engine {
         return { snap, gates };
       },
       (s, t, g) => {
-        const d = decideAdvance(s, t, g.gates.exit, g.gates.entry);
+        const d = decideAdvance(s, t, g.gates.exit, g.gates.entry, this.clock.now());
         outcome = d.outcome;
         return [...committedBy(s, g.snap, who), ...d.events];
       },
@@ -457,7 +457,7 @@ export class Engine {
 
   async lifecycle(
     projectId: string,
-    action: 'hold' | 'resume' | 'cancel' | 'reopen',
+    action: 'hold' | 'resume' | 'cancel' | 'reopen' | 'retire',
     reason: string | null,
     who: Who,
     proof?: DecisionProof,

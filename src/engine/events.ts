@@ -105,6 +105,24 @@ export interface EventMap {
   'project.resumed': { reason: string | null; proof?: DecisionProof };
   'project.cancelled': { reason: string; proof?: DecisionProof };
   'project.reopened': { reason: string; phase: string; proof?: DecisionProof };
+  /** The project entered its train's operations cycle, which has no end: it operates until retired. */
+  'project.operating': { phase: string; reason: string };
+  /** A person took the project out of operation: its work ends here, on the record. */
+  'project.retired': { reason: string; phase: string; proof?: DecisionProof };
+  /** The visit a project just started in a scheduled phase falls due at `due_at`. */
+  'visit.scheduled': { phase: string; visit: number; due_at: string; schedule: string; period_ms: number };
+  /** A scheduled visit fell due and its ticket is queued (once per due time). */
+  'visit.due': { phase: string; visit: number; due_at: string; ticket: string; late_ms: number };
+  /** A scheduled visit was queued more than its period after it fell due: no worker ran in time. */
+  'schedule.missed': {
+    phase: string;
+    visit: number;
+    schedule: string;
+    due_at: string;
+    checked_at: string;
+    late_ms: number;
+    period_ms: number;
+  };
   'issue.added': {
     issue: string;
     title: string;
@@ -200,6 +218,11 @@ export const EVENT_TYPES = [
   'project.resumed',
   'project.cancelled',
   'project.reopened',
+  'project.operating',
+  'project.retired',
+  'visit.scheduled',
+  'visit.due',
+  'schedule.missed',
   'issue.added',
   'issue.assigned',
   'issue.closed',

@@ -163,6 +163,18 @@ export interface WaiverRecord {
   confirmation: { reason: string; ts: string; proof: DecisionProof | null } | null;
 }
 
+/** The visit of a scheduled phase the project stays in, and when it falls due. */
+export interface ScheduledVisit {
+  phase: string;
+  visit: number;
+  dueAt: string;
+  schedule: string;
+  periodMs: number;
+  /** The ticket queued when it fell due; null while it waits. */
+  ticket: string | null;
+  seq: number;
+}
+
 /** A project's state as folded from its events: what the engine core decides from. */
 export interface ProjectState {
   id: string;
@@ -204,6 +216,14 @@ export interface ProjectState {
   context: ContextEntry[];
   /** Issues added so far: the next one is numbered issueCount + 1. */
   issueCount: number;
+  /** When the project entered its train's operations cycle (it is operating until retired), or null. */
+  operatingSince: string | null;
+  /** When the project last started working (created, resumed or reopened): schedules count from here. */
+  workingSince: string;
+  /** The current stay's scheduled visit, when the phase has a schedule. */
+  scheduled: ScheduledVisit | null;
+  /** The latest scheduled due time of each phase: the next one is always later. */
+  lastDue: Record<string, string>;
   /** The seq of each person's latest signed decision: a signature made before it is not used again. */
   signed: Record<string, number>;
 }
@@ -249,6 +269,7 @@ function enter(s: ProjectState, phase: string): void {
   s.evidence[phase] = emptyEvidence(phase, s.visit, n);
   s.approvals = [];
   s.waivers = {};
+  s.scheduled = null;
   s.handoff = null;
 }
 
@@ -302,6 +323,10 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       sessions: {},
       context: [],
       issueCount: 0,
+      operatingSince: null,
+      workingSince: e.ts,
+      scheduled: null,
+      lastDue: {},
       signed: {},
     };
   }
@@ -467,14 +492,46 @@ export function evolve(state: ProjectState | undefined, e: RecordedEvent): Proje
       s.status = 'on-hold';
       break;
     case 'project.resumed':
-      s.status = 'active';
+      s.status = s.operatingSince ? 'operating' : 'active';
+      s.workingSince = e.ts;
       break;
     case 'project.cancelled':
       s.status = 'cancelled';
       break;
     case 'project.reopened':
-      s.status = 'active';
+      s.status = s.operatingSince ? 'operating' : 'active';
       s.phase = e.payload.phase;
+      s.workingSince = e.ts;
+      break;
+    case 'project.operating':
+      s.status = 'operating';
+      s.operatingSince = e.ts;
+      break;
+    case 'project.retired':
+      s.status = 'retired';
+      break;
+    case 'visit.scheduled': {
+      const p = e.payload;
+      s.lastDue[p.phase] = p.due_at;
+      if (p.phase === s.phase && p.visit === s.visit)
+        s.scheduled = {
+          phase: p.phase,
+          visit: p.visit,
+          dueAt: p.due_at,
+          schedule: p.schedule,
+          periodMs: p.period_ms,
+          ticket: null,
+          seq: e.seq,
+        };
+      break;
+    }
+    case 'visit.due': {
+      const v = s.scheduled;
+      if (v && v.phase === e.payload.phase && v.visit === e.payload.visit && v.dueAt === e.payload.due_at)
+        v.ticket = e.payload.ticket;
+      break;
+    }
+    case 'schedule.missed':
       break;
     case 'issue.added': {
       const p = e.payload;

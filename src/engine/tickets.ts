@@ -4,6 +4,7 @@ import type { Train } from '../train/schema.ts';
 import type { ContextKind, Priority, TicketStatus } from '../types.ts';
 import { type AdvanceOutcome, decideAdvance, onlyApprovalsPending, phaseOf } from './core.ts';
 import { event, type NewEvent } from './events.ts';
+import { isWorking } from './operations.ts';
 import type { ProjectState, TicketState } from './state.ts';
 
 /*
@@ -92,6 +93,8 @@ export interface IssueInput {
 }
 
 export function decideAddIssue(s: ProjectState, train: Train, input: IssueInput): NewEvent[] {
+  if (s.status === 'retired')
+    throw new VtError('INVALID_STATE', `project ${s.id} is retired: its work has ended`);
   if (s.status === 'cancelled' || s.status === 'completed')
     throw new VtError('INVALID_STATE', `project ${s.id} is ${s.status}; reopen it before adding work`);
   const title = input.title.trim();
@@ -122,6 +125,9 @@ export function decideAddIssue(s: ProjectState, train: Train, input: IssueInput)
  */
 export function decidePlan(s: ProjectState, train: Train): NewEvent[] {
   if (Object.values(s.tickets).some((t) => t.phase === s.phase && isOpen(t))) return [];
+  // A stay that waits for its scheduled visit is queued when the visit falls due, never early.
+  const v = s.scheduled;
+  if (isWorking(s) && v && v.ticket === null && v.phase === s.phase && v.visit === s.visit) return [];
   return decideAddIssue(s, train, { title: `Carry ${s.name} through ${phaseOf(train, s.phase).name}` });
 }
 
@@ -181,7 +187,7 @@ export function decideClaim(
   expired: boolean,
 ): { events: NewEvent[]; mode: ClaimMode; gen: number } {
   const t = ticketOf(s, id);
-  if (s.status !== 'active') throw new VtError('INVALID_STATE', `project ${s.id} is ${s.status}`);
+  if (!isWorking(s)) throw new VtError('INVALID_STATE', `project ${s.id} is ${s.status}`);
   if (t.phase !== s.phase)
     throw new VtError('INVALID_STATE', `ticket ${id} is for ${t.phase}; the project is in ${s.phase}`);
   const claimable =
@@ -383,11 +389,13 @@ export function decideFinish(
       outcome: { outcome: 'closed' },
     };
   }
-  const d = decideAdvance(s, train, gates.exit, gates.entry);
+  const d = decideAdvance(s, train, gates.exit, gates.entry, now);
   const events = [...d.events];
   const o = d.outcome;
   const nextVisit = s.visit + 1;
+  // A scheduled phase's visit is queued when it falls due (by the scheduler), not on arrival.
   const hasOpenFor = (phase: string) =>
+    !!phaseOf(train, phase).schedule ||
     Object.values(s.tickets).some((x) => x.phase === phase && x.id !== id && isOpen(x));
   switch (o.outcome) {
     case 'advanced':

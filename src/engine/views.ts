@@ -1,6 +1,7 @@
 import type { GateResult } from '../gates/types.ts';
 import type { Train } from '../train/schema.ts';
 import { phaseOf } from './core.ts';
+import { scheduleView } from './due-visits.ts';
 import { currentEvidence, type ProjectState, type TicketState } from './state.ts';
 
 /** Tickets that wait for a person, and why: blocked ones first. */
@@ -91,6 +92,8 @@ export function statusView(s: ProjectState, train: Train) {
       reason: w.reason,
       expires_at: w.expiresAt,
     })),
+    /** The current visit's schedule, when the phase has one: when it falls due, and its ticket once queued. */
+    schedule: scheduleView(s),
     attention: ticketsNeedingPeople(s).map((t) => ({
       ticket: t.id,
       status: t.status,

@@ -19,16 +19,18 @@ export async function commandGate(
     };
   const checkout = await ctx.io.checkout(ctx.workspace, committed.commit);
   try {
-    const out = await ctx.io.runCommand(spec.run, checkout.dir, spec.timeout_s * 1000, {
-      VT_PROJECT: ctx.project,
-      VT_PHASE: ctx.phase.id,
-      VT_COMMIT: committed.commit,
-    });
+    const out = await ctx.io.runCommand(
+      spec.run,
+      checkout.dir,
+      spec.timeout_s * 1000,
+      { VT_PROJECT: ctx.project, VT_PHASE: ctx.phase.id, VT_COMMIT: committed.commit },
+      { sandbox: spec.sandbox ?? ctx.train.sandbox, project: ctx.workspace },
+    );
     const passed = out.exitCode === 0 && !out.timedOut;
     const why = out.timedOut
       ? `timed out after ${spec.timeout_s}s`
       : out.exitCode === null
-        ? 'could not be run'
+        ? `could not be run${out.problem ? `: ${out.problem}` : ''}`
         : `exited ${out.exitCode}`;
     return {
       gate: spec.id,

@@ -1,4 +1,4 @@
-import type { Phase, Train } from '../train/schema.ts';
+import type { Phase, SandboxMode, Train } from '../train/schema.ts';
 import type { GateStatus, Json } from '../types.ts';
 
 /** The result of one gate, stored with its evidence. */
@@ -22,6 +22,8 @@ export interface CommandOutcome {
   timedOut: boolean;
   durationMs: number;
   outputTail: string;
+  /** Why it could not be run at all (a sandbox required but missing, the program not found). */
+  problem?: string | undefined;
 }
 
 /** An HTTP exchange a gate makes with an outside system (MLflow); the body is read as text. */
@@ -57,6 +59,8 @@ export interface GateIo {
     cwd: string,
     timeoutMs: number,
     env: Record<string, string>,
+    /** The gate's sandbox setting, and the live project folder it must not see. */
+    opts?: { sandbox?: SandboxMode | undefined; project?: string },
   ): Promise<CommandOutcome>;
 }
 

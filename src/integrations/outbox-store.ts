@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, Store } from '../store/store.ts';
+import { WORKING_STATUSES } from '../types.ts';
 
 /**
  * How integrations reach the store: through its transactions (the engine's group commit), never the
@@ -252,12 +253,12 @@ export async function deliveredPayloads(db: Db, kind: string, prefix: string): P
   return rows.map((r) => r.payload);
 }
 
-/** Projects still at work (active or on hold), with the train each pinned. */
+/** Projects still at work (active, operating or on hold), with the train each pinned. */
 export function liveProjects(db: Db): Promise<{ id: string; train_hash: string }[]> {
   return db
     .selectFrom('projects')
     .select(['id', 'train_hash'])
-    .where('status', 'in', ['active', 'on-hold'])
+    .where('status', 'in', [...WORKING_STATUSES, 'on-hold'])
     .orderBy('id')
     .execute();
 }

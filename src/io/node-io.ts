@@ -7,10 +7,12 @@ import type { EngineIo } from '../engine/engine.ts';
 import { VtError } from '../errors.ts';
 import type { CommandOutcome, FileObservation } from '../gates/types.ts';
 import { redact, stripControl } from '../redact.ts';
+import type { SandboxMode } from '../types.ts';
 import { checkoutCopy, readCommitted, repoOf, snapshot } from './git.ts';
 import { nodeHttp } from './http.ts';
 import { resolveInside } from './paths.ts';
 import { childEnv, runProcess } from './process.ts';
+import { onPath, planSandbox } from './sandbox.ts';
 
 async function hashFile(abs: string): Promise<{ sha256: string; size: number }> {
   const h = createHash('sha256');
@@ -40,27 +42,47 @@ async function textPreview(abs: string): Promise<string | null> {
   }
 }
 
-/** Run a gate's command: its exit code and a redacted tail of its output are the evidence. */
+/**
+ * Run a gate's command: its exit code and a redacted tail of its output are the evidence. In a
+ * sandbox it sees the system, its checkout and a throwaway home, not the live project folder or the store.
+ */
 export async function runCommand(
   argv: readonly string[],
   cwd: string,
   timeoutMs: number,
   env: Record<string, string>,
+  opts: { sandbox?: SandboxMode | undefined; project?: string } = {},
 ): Promise<CommandOutcome> {
   // A gate's command sees nothing of vt's environment but PATH and locale, and a throwaway home.
   const home = await mkdtemp(join(tmpdir(), 'vt-gate-'));
   try {
-    const end = await runProcess({
-      argv,
+    const childenv = childEnv({ HOME: home, TMPDIR: home, ...env }, { scrubbed: true });
+    const program = argv[0]!;
+    const plan = planSandbox({
+      mode: opts.sandbox,
+      what: `the command gate ${argv.join(' ')}`.slice(0, 200),
+      program,
+      path: childenv.PATH ?? '',
       cwd,
-      env: childEnv({ HOME: home, TMPDIR: home, ...env }, { scrubbed: true }),
-      timeoutMs,
+      writable: [cwd, home],
+      hidden: opts.project ? [opts.project] : [],
     });
+    const cannot = (problem: string): CommandOutcome => ({
+      exitCode: null,
+      timedOut: false,
+      durationMs: 0,
+      outputTail: '',
+      problem,
+    });
+    if ('refused' in plan) return cannot(plan.refused);
+    if (plan.wrap && !onPath(program, childenv.PATH)) return cannot(`${program} not found`);
+    const end = await runProcess({ argv, cwd, env: childenv, timeoutMs, sandbox: plan.wrap });
     return {
       exitCode: end.timedOut || end.spawnError ? null : end.exitCode,
       timedOut: end.timedOut,
       durationMs: end.durationMs,
       outputTail: end.tail,
+      ...(end.spawnError ? { problem: end.spawnError.message } : {}),
     };
   } finally {
     await rm(home, { recursive: true, force: true });
@@ -89,7 +111,7 @@ export const nodeIo: EngineIo = {
       return { ok: false, problem: (err as Error).message };
     }
   },
-  runCommand: (argv, cwd, timeoutMs, env) => runCommand(argv, cwd, timeoutMs, env),
+  runCommand: (argv, cwd, timeoutMs, env, opts) => runCommand(argv, cwd, timeoutMs, env, opts),
   async readCommitted(workspace, commit, path, opts) {
     return readCommitted(await repoOf(workspace), commit, path, opts.wantText);
   },

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { streamRedactor, stripControl } from '../redact.ts';
+import type { SandboxWrap } from './sandbox.ts';
 
 const KILL_GRACE_MS = 2000;
 const TAIL_CHARS = 4096;
@@ -20,6 +21,8 @@ export interface ProcessRun {
   onOutput?: (text: string) => void;
   /** Told the process group id once the process runs (crash recovery kills a stale group by it). */
   onStart?: (pgid: number) => void;
+  /** Run inside this sandbox (see sandbox.ts): argv is wrapped, and the run ends once all inside it has. */
+  sandbox?: SandboxWrap | null | undefined;
 }
 
 export interface ProcessEnd {
@@ -164,14 +167,16 @@ export function runProcess(run: ProcessRun): Promise<ProcessEnd> {
     };
     const outLines = stream();
     const errLines = stream();
-    const child = spawn(run.argv[0]!, run.argv.slice(1), {
+    const argv = run.sandbox ? run.sandbox.wrap(run.argv) : run.argv;
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: run.cwd,
       env: run.env,
       shell: false,
       // A new session and process group: the group id is the child's pid.
       detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: run.sandbox?.stdio ?? ['pipe', 'pipe', 'pipe'],
     });
+    const inside = run.sandbox?.attach(child);
     const pgid = child.pid;
     if (pgid !== undefined) run.onStart?.(pgid);
     let ending: Promise<number> | null = null;
@@ -202,6 +207,7 @@ export function runProcess(run: ProcessRun): Promise<ProcessEnd> {
       clearTimeout(timer);
       run.signal?.removeEventListener('abort', onAbort);
       const survivors = await endGroup();
+      await inside?.gone();
       // The pipes close once every holder is gone; one that escaped the group must not hold us up.
       await Promise.race([closed, new Promise((r) => setTimeout(r, 500))]);
       child.stdout.destroy();

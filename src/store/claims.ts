@@ -1,5 +1,5 @@
 import { type RawBuilder, sql } from 'kysely';
-import { PRIORITIES } from '../types.ts';
+import { PRIORITIES, WORKING_STATUSES } from '../types.ts';
 import { isPostgres } from './dialect.ts';
 import type { Db, Trx } from './store.ts';
 
@@ -11,7 +11,7 @@ import type { Db, Trx } from './store.ts';
  * 4. the oldest ticket, then its seq, then its id.
  * A project with a ticket running under a live lease is skipped: its phases run one at a time.
  *
- * Tickets waiting to be claimed carry their rank (`claim_rank`) and each active project's oldest
+ * Tickets waiting to be claimed carry their rank (`claim_rank`) and each working (active or operating) project's oldest
  * waiting ticket per rank sits in `claim_heads`, ordered by an index; a claim walks that index from
  * the front, so it reads a few rows however long the queue is.
  */
@@ -36,7 +36,7 @@ export const rankSql = rankCase('priority');
 export async function refreshClaimHeads(trx: Trx, projectId: string): Promise<void> {
   await trx.deleteFrom('claim_heads').where('project_id', '=', projectId).execute();
   const p = await projectOf(trx, projectId);
-  if (p?.status !== 'active') return;
+  if (!p || !(WORKING_STATUSES as string[]).includes(p.status)) return;
   for (let rank = 0; rank <= PRIORITIES.length; rank++) await refreshRank(trx, projectId, p, rank);
 }
 
@@ -52,7 +52,7 @@ export async function moveClaimHeads(
   kind: 'queued' | 'claimed' | 'status',
 ): Promise<void> {
   const p = await projectOf(trx, projectId);
-  if (p?.status !== 'active') return;
+  if (!p || !(WORKING_STATUSES as string[]).includes(p.status)) return;
   const t = await trx
     .selectFrom('tickets')
     .select(['phase', 'priority', 'claim_rank', 'created_at', 'seq'])
@@ -199,7 +199,7 @@ async function nextExpired(trx: Trx, f: ClaimFilter): Promise<ClaimCandidate | n
     .leftJoin('leases as l', 'l.ticket', 't.id')
     .select(['t.id', 't.project_id', 't.status'])
     .where('t.status', '=', 'running')
-    .where('p.status', '=', 'active')
+    .where('p.status', 'in', WORKING_STATUSES)
     .whereRef('t.phase', '=', 'p.phase')
     .where((eb) => eb.or([eb('l.expires_at', 'is', null), eb('l.expires_at', '<=', f.leaseNow)]))
     .where(sql<boolean>`not ${busy(sql.ref('t.project_id'), f.leaseNow)}`);

@@ -11,7 +11,6 @@ export const PROJECTION_TABLES = [
   'artifacts',
   'metrics',
   'commits',
-  'gate_evaluations',
   'approvals',
   'waivers',
   'transitions',
@@ -22,6 +21,7 @@ export const PROJECTION_TABLES = [
   'handoffs',
   'alerts',
   'claim_heads',
+  'scheduled_visits',
 ] as const;
 
 /** Project events that can change which of its tickets wait to be claimed. */
@@ -32,6 +32,8 @@ const MOVES_PROJECT_CLAIMS = new Set<string>([
   'project.resumed',
   'project.cancelled',
   'project.reopened',
+  'project.operating',
+  'project.retired',
 ]);
 
 /** Keep the claim index (claim_heads) in step with the tickets and projects tables. */
@@ -162,21 +164,7 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
       await projectCarry(trx, e);
       break;
     case 'gate.evaluated':
-      await trx
-        .insertInto('gate_evaluations')
-        .values({
-          project_id: pid,
-          seq: e.seq,
-          phase: e.payload.phase,
-          visit: e.payload.visit,
-          side: e.payload.side,
-          passed: e.payload.passed ? 1 : 0,
-          results: canonicalJson(e.payload.results),
-          actor: e.actor,
-          ts: e.ts,
-        })
-        .execute();
-      break;
+      break; // folded into the project's state only (its last evaluation per phase)
     case 'phase.advanced':
       await trx
         .insertInto('transitions')
@@ -288,18 +276,69 @@ export async function project(trx: Trx, e: RecordedEvent, opts: { head?: boolean
       break;
     }
     case 'project.held':
-    case 'project.resumed':
     case 'project.cancelled':
-    case 'project.reopened': {
+    case 'project.retired': {
       const status = {
         'project.held': 'on-hold',
-        'project.resumed': 'active',
         'project.cancelled': 'cancelled',
-        'project.reopened': 'active',
+        'project.retired': 'retired',
       }[e.type];
       await trx.updateTable('projects').set({ status }).where('id', '=', pid).execute();
       break;
     }
+    case 'project.resumed':
+    case 'project.reopened':
+      // Back to work: operating again if the project had entered its operations cycle.
+      await trx
+        .updateTable('projects')
+        .set((eb) => ({
+          status: eb.case().when('operating_since', 'is', null).then('active').else('operating').end(),
+        }))
+        .where('id', '=', pid)
+        .execute();
+      break;
+    case 'project.operating':
+      await trx
+        .updateTable('projects')
+        .set({ status: 'operating', operating_since: e.ts })
+        .where('id', '=', pid)
+        .execute();
+      break;
+    case 'visit.scheduled':
+      await trx
+        .insertInto('scheduled_visits')
+        .values({
+          project_id: pid,
+          phase: e.payload.phase,
+          due_at: e.payload.due_at,
+          visit: e.payload.visit,
+          schedule: e.payload.schedule,
+          period_ms: e.payload.period_ms,
+          seq: e.seq,
+          ticket: null,
+          queued_at: null,
+          late_ms: null,
+        })
+        .execute();
+      break;
+    case 'visit.due':
+      await trx
+        .updateTable('scheduled_visits')
+        .set({ ticket: e.payload.ticket, queued_at: e.ts, late_ms: e.payload.late_ms })
+        .where('project_id', '=', pid)
+        .where('phase', '=', e.payload.phase)
+        .where('due_at', '=', e.payload.due_at)
+        .execute();
+      break;
+    case 'schedule.missed':
+      await trx
+        .updateTable('scheduled_visits')
+        .set({ missed: 1 })
+        .where('project_id', '=', pid)
+        .where('phase', '=', e.payload.phase)
+        .where('due_at', '=', e.payload.due_at)
+        .execute();
+      break;
   }
   await projectAutopilot(trx, e);
   await projectClaims(trx, e);

@@ -1,3 +1,4 @@
+import { WORKING_STATUSES } from '../types.ts';
 import { addMs, dbNow } from './dialect.ts';
 import type { Db, Trx } from './store.ts';
 
@@ -16,7 +17,7 @@ export interface QueueRow {
   lease_expires_at: string | null;
 }
 
-/** Tickets that may be claimable: open, in their project's current phase, of an active project. */
+/** Tickets that may be claimable: open, in their project's current phase, of a working project (active or operating). */
 export async function queueRows(db: Db | Trx, project?: string): Promise<QueueRow[]> {
   let q = db
     .selectFrom('tickets as t')
@@ -36,7 +37,7 @@ export async function queueRows(db: Db | Trx, project?: string): Promise<QueueRo
       'i.assignee',
       'l.expires_at as lease_expires_at',
     ])
-    .where('p.status', '=', 'active')
+    .where('p.status', 'in', WORKING_STATUSES)
     .whereRef('t.phase', '=', 'p.phase')
     .where('t.status', 'in', ['queued', 'awaiting-gates', 'running']);
   if (project) q = q.where('t.project_id', '=', project);

@@ -22,7 +22,6 @@ export interface DB {
   control: ControlTable;
   session_tokens: SessionTokensTable;
   commits: CommitsTable;
-  gate_evaluations: GateEvaluationsTable;
   session_processes: SessionProcessesTable;
   idempotency_requests: IdempotencyRequestsTable;
   api_tokens: ApiTokensTable;
@@ -34,8 +33,24 @@ export interface DB {
   snapshots: SnapshotsTable;
   counters: CountersTable;
   passkey_bindings: PasskeyBindingsTable;
+  scheduled_visits: ScheduledVisitsTable;
   merkle_nodes: MerkleNodesTable;
   merkle_log: MerkleLogTable;
+}
+
+/** Each due time of a scheduled phase's visit, and the ticket queued when it fell due (a projection). */
+export interface ScheduledVisitsTable {
+  project_id: string;
+  phase: string;
+  due_at: string;
+  visit: number;
+  schedule: string;
+  period_ms: number;
+  seq: number;
+  ticket: string | null;
+  queued_at: string | null;
+  late_ms: number | null;
+  missed: Generated<number>;
 }
 
 /** What each idempotency key was first used for (operational). */
@@ -102,6 +117,8 @@ export interface ProjectsTable {
   phase_visit: number;
   /** When the project entered its current phase. */
   phase_since: string;
+  /** When the project entered its train's operations cycle (operating until retired), or null. */
+  operating_since: string | null;
 }
 
 /** Checklist items per phase visit: who ticked (or reopened) them, and in which session. */
@@ -160,19 +177,6 @@ export interface CommitsTable {
   ticket: string | null;
   commit_sha: string;
   tree: string;
-  actor: string;
-  ts: string;
-}
-
-/** Every recorded gate evaluation, with its results (JSON) as evidence. */
-export interface GateEvaluationsTable {
-  project_id: string;
-  seq: number;
-  phase: string;
-  visit: number;
-  side: string;
-  passed: number;
-  results: string;
   actor: string;
   ts: string;
 }

@@ -177,7 +177,10 @@ function lintGate(g: GateSpec, path: Path, phase: Phase, ctx: GateLintCtx): void
   }
 }
 
-/** Every phase must be reachable from the first, and every phase must be able to reach an end. */
+/**
+ * Every phase must be reachable from the first, and every phase must have a way out: to the end of
+ * the train, or into the operations stage, where a project runs until a person retires it.
+ */
 function reachability(train: Train, report: (path: Path, message: string) => void): void {
   const ids = train.phases.map((p) => p.id);
   const byId = new Map(train.phases.map((p) => [p.id, p]));
@@ -194,21 +197,29 @@ function reachability(train: Train, report: (path: Path, message: string) => voi
   train.phases.forEach((p, i) => {
     if (!seen.has(p.id)) report(['phases', i, 'id'], `phase "${p.id}" is unreachable from "${ids[0]}"`);
   });
-  // Phases that can end: those with no `next`, then anything with an edge into an ending phase.
-  const canEnd = new Set(train.phases.filter((p) => !p.next).map((p) => p.id));
+  // Ways out: a phase with no `next` ends the train; an operations phase is left by retiring the
+  // project (vt retire). Then anything with an edge into a phase that has a way out.
+  const out = new Set(train.phases.filter((p) => !p.next || p.stage === 'operations').map((p) => p.id));
   for (let changed = true; changed; ) {
     changed = false;
     for (const p of train.phases) {
-      if (!canEnd.has(p.id) && edges(p).some((e) => canEnd.has(e))) {
-        canEnd.add(p.id);
+      if (!out.has(p.id) && edges(p).some((e) => out.has(e))) {
+        out.add(p.id);
         changed = true;
       }
     }
   }
-  if (!canEnd.size) report(['phases'], 'no phase ends the train: give the last phase `next: null`');
+  if (!out.size)
+    report(
+      ['phases'],
+      'no phase ends the train: give the last phase `next: null`, or put the phases a project cycles through for good in the operations stage',
+    );
   train.phases.forEach((p, i) => {
-    if (canEnd.size && !canEnd.has(p.id) && seen.has(p.id))
-      report(['phases', i, 'id'], `phase "${p.id}" is in a loop with no way out to the end of the train`);
+    if (out.size && !out.has(p.id) && seen.has(p.id))
+      report(
+        ['phases', i, 'id'],
+        `phase "${p.id}" is in a loop with no way out: to the end of the train, or into operations (left by vt retire)`,
+      );
   });
 }
 

@@ -7,9 +7,10 @@ import {
   SignersSchema,
   splitPeople,
 } from '../identity/people-schema.ts';
-import { PRIORITIES, STAGES } from '../types.ts';
+import { PRIORITIES, SANDBOX_MODES, type SandboxMode, STAGES } from '../types.ts';
 import { IntegrationsSchema } from './integrations-schema.ts';
 import { checkMlflowGate, MlflowGateFields, type MlflowGateSpec } from './mlflow-spec.ts';
+import { type ScheduleSpec, scheduleProblem } from './schedule.ts';
 
 /** Ids are kebab or snake case words: they appear in branch names, file names and URLs. */
 const Id = z
@@ -23,8 +24,13 @@ const MetricName = z
 /** Coding-agent CLIs with a built-in preset (see src/agents/executors/presets.ts). */
 export const CLI_AGENT_PRESETS = ['claude', 'codex', 'gemini', 'aider'] as const;
 export type CliAgentPreset = (typeof CLI_AGENT_PRESETS)[number];
+export { SANDBOX_MODES, type SandboxMode };
 /** Model providers the llm executor can reach (openai-compatible covers Ollama, vLLM, llama.cpp). */
 export const LLM_PROVIDERS = ['anthropic', 'openai', 'openai-compatible'] as const;
+const Sandbox = z
+  .enum(SANDBOX_MODES)
+  .optional()
+  .describe('bwrap (default: in a sandbox when bubblewrap is installed), none, or required (never without)');
 
 export const ExecutorSchema = z.discriminatedUnion('kind', [
   z
@@ -36,6 +42,7 @@ export const ExecutorSchema = z.discriminatedUnion('kind', [
         .string()
         .optional()
         .describe('a JSON report file the command writes, relative to the workspace'),
+      sandbox: Sandbox,
     })
     .strict(),
   z.object({ kind: z.literal('human') }).strict(),
@@ -53,6 +60,7 @@ export const ExecutorSchema = z.discriminatedUnion('kind', [
       model: z.string().optional().describe("passed to the preset's --model flag; also prices its tokens"),
       args: z.array(z.string()).default([]).describe("extra arguments appended to the preset's command"),
       timeout_s: z.number().positive().max(86_400).default(1800),
+      sandbox: Sandbox,
     })
     .strict()
     .refine((e) => (e.preset === undefined) !== (e.run === undefined), {
@@ -113,6 +121,7 @@ export type GateSpec =
       kind: 'command';
       run: string[];
       timeout_s: number;
+      sandbox?: SandboxMode | undefined;
       description?: string | undefined;
     }
   | { id: string; kind: 'approval'; role: string; count: number; description?: string | undefined }
@@ -131,6 +140,7 @@ export const GateSchema: z.ZodType<GateSpec> = z.lazy(() =>
         kind: z.literal('command'),
         run: z.array(z.string()).min(1),
         timeout_s: z.number().positive().max(3600).default(60),
+        sandbox: Sandbox,
       })
       .strict(),
     z
@@ -181,6 +191,22 @@ export const RouteSchema = z
   })
   .strict();
 
+/** When a phase's visits fall due: `{ every: 1d }` or `{ cron: "0 6 * * 1", tz: UTC }` (see docs/train.md). */
+export const ScheduleSchema = z
+  .object({
+    every: z.string().optional().describe('a period: 30m, 12h, 1d, 1w'),
+    cron: z
+      .string()
+      .optional()
+      .describe('five cron fields (minute hour day-of-month month day-of-week), or @daily, @weekly…'),
+    tz: z.string().optional().describe('the IANA time zone of the cron fields (default UTC)'),
+  })
+  .strict()
+  .superRefine((spec: ScheduleSpec, ctx) => {
+    const problem = scheduleProblem(spec);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 export const PhaseSchema = z
   .object({
     id: Id,
@@ -207,6 +233,9 @@ export const PhaseSchema = z
     on_fail: Id.optional().describe('where a failed exit gate sends the project (a rework loop)'),
     routes: z.array(RouteSchema).default([]).describe('conditional next phases, first match wins'),
     executor: ExecutorSchema.optional(),
+    schedule: ScheduleSchema.optional().describe(
+      'visits of this phase fall due on a schedule: the autopilot queues each one when it is due',
+    ),
   })
   .strict();
 
@@ -253,6 +282,9 @@ export const TrainSchema = z
     signers: SignersSchema.optional(),
     decisions: DecisionPolicySchema.optional().describe(
       "whether people's decisions must be signed (signed: required) or may be (optional, the default)",
+    ),
+    sandbox: Sandbox.describe(
+      'where executors and command gates run unless they say otherwise: bwrap (default), none or required',
     ),
     deployment: Id.optional().describe(
       'the phase whose first forward exit counts as deployment in vt metrics (default: the phase with id "deployment")',

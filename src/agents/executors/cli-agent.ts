@@ -1,6 +1,7 @@
 import { accessSync, appendFileSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { childEnv, runProcess } from '../../io/process.ts';
+import { planSandbox, type SandboxPlace } from '../../io/sandbox.ts';
 import type { ExecutorResult, ExecutorRun } from '../types.ts';
 import { runCommandExecutor } from './command.ts';
 import { costOf, type Price } from './pricing.ts';
@@ -47,7 +48,8 @@ export async function runCliAgent(
       message: `${run.label} needs the \`${bin}\` command, which is not on PATH on this machine`,
     };
   if (run.versionNote) {
-    const installed = await installedVersion(bin, run.env);
+    // In the session's sandbox too: the CLI's install may lie in a folder an earlier session could write.
+    const installed = await installedVersion(bin, run.env, run.sandbox && { ...run.sandbox, cwd: run.cwd });
     mkdirSync(dirname(run.logFile), { recursive: true });
     appendFileSync(run.logFile, `${run.versionNote(installed)}\n`);
   }
@@ -77,16 +79,21 @@ export async function runCliAgent(
 export async function installedVersion(
   bin: string,
   env: Record<string, string> = {},
+  sandbox?: SandboxPlace & { cwd: string },
 ): Promise<string | null> {
   let out = '';
+  const e = childEnv(env);
+  const plan = sandbox ? planSandbox({ ...sandbox, program: bin, path: e.PATH ?? '' }) : { wrap: null };
+  if ('refused' in plan) return null;
   const end = await runProcess({
     argv: [bin, '--version'],
-    cwd: process.cwd(),
-    env: childEnv(env),
+    cwd: sandbox?.cwd ?? process.cwd(),
+    env: e,
     timeoutMs: 30_000,
     onOutput: (t) => {
       out += t;
     },
+    sandbox: plan.wrap,
   });
   if (end.spawnError || end.exitCode !== 0) return null;
   return /\b(\d+\.\d+\.\d+(?:[-+][\w.]+)?)\b/.exec(out)?.[1] ?? null;

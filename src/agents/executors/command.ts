@@ -1,4 +1,5 @@
 import { childEnv, runProcess } from '../../io/process.ts';
+import { onPath, planSandbox } from '../../io/sandbox.ts';
 import { openSessionLog } from '../session-log.ts';
 import type { ExecutorResult, ExecutorRun } from '../types.ts';
 
@@ -12,15 +13,36 @@ export async function runCommandExecutor(
   run: ExecutorRun & { argv: readonly string[] },
 ): Promise<ExecutorResult> {
   const log = openSessionLog(run.logFile);
+  const close = (result: ExecutorResult, ms: number) => {
+    log.close(`\n[vt] ${result.outcome} after ${ms} ms: ${result.message}\n`);
+    return result;
+  };
   // The executor gets this process's environment minus the store's credentials, plus its VT_* context.
-  const end = await runProcess({
-    ...run,
-    env: childEnv(run.env),
-    onOutput: (text) => log.write(text),
-  });
-  const result = toResult(run.argv[0]!, run.timeoutMs, end);
-  log.close(`\n[vt] ${result.outcome} after ${end.durationMs} ms: ${result.message}\n`);
-  return result;
+  const env = childEnv(run.env);
+  const plan = run.sandbox
+    ? planSandbox({ ...run.sandbox, program: run.argv[0]!, path: env.PATH ?? '', cwd: run.cwd })
+    : { wrap: null };
+  if ('refused' in plan) return close({ outcome: 'unavailable', exitCode: null, message: plan.refused }, 0);
+  // Inside bubblewrap a missing program is bwrap's failure: say it as a spawn error would.
+  if (plan.wrap && !onPath(run.argv[0]!, env.PATH))
+    return close(toResult(run.argv[0]!, run.timeoutMs, notFound(run.argv[0]!)), 0);
+  if (run.sandbox) log.write(plan.wrap ? '[vt] in a sandbox (bubblewrap)\n' : '[vt] without a sandbox\n');
+  const end = await runProcess({ ...run, env, onOutput: (text) => log.write(text), sandbox: plan.wrap });
+  return close(toResult(run.argv[0]!, run.timeoutMs, end), end.durationMs);
+}
+
+function notFound(command: string): Awaited<ReturnType<typeof runProcess>> {
+  const err: NodeJS.ErrnoException = Object.assign(new Error(`spawn ${command} ENOENT`), { code: 'ENOENT' });
+  return {
+    exitCode: null,
+    killedBy: null,
+    timedOut: false,
+    aborted: false,
+    spawnError: err,
+    durationMs: 0,
+    tail: '',
+    survivors: 0,
+  };
 }
 
 function toResult(

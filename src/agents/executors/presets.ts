@@ -24,6 +24,8 @@ export interface PresetContext {
   model?: string | undefined;
   /** The mode's allowed_tools, or null for no limit. */
   allowed: readonly string[] | null;
+  /** True when vt runs the CLI in its own sandbox (src/io/sandbox.ts), which a CLI's own cannot nest in. */
+  sandboxed?: boolean;
 }
 
 export interface CliPreset {
@@ -119,7 +121,12 @@ const codex: CliPreset = {
     '--cd',
     c.workspace,
     '--sandbox',
-    may(c.allowed, 'write_files') || may(c.allowed, 'run_commands') ? 'workspace-write' : 'read-only',
+    may(c.allowed, 'write_files') || may(c.allowed, 'run_commands')
+      ? // Codex's sandbox is bubblewrap too, and cannot start inside vt's: vt's confines it instead.
+        c.sandboxed
+        ? 'danger-full-access'
+        : 'workspace-write'
+      : 'read-only',
     '-c',
     'approval_policy="never"',
     '-c',

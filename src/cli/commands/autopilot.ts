@@ -63,6 +63,14 @@ export function progressPrinter(ctx: CliContext, started = performance.now()): (
       case 'source-error':
         line(`${paint(c, 'yellow', '!')} ${p.source}: ${safe(p.reason)}`);
         break;
+      case 'scheduled':
+        line(
+          `${paint(c, p.missed ? 'red' : 'cyan', '⏰')} ${p.project} ${p.phase}: the visit due ${p.due_at} is queued as ${p.ticket}${p.missed ? paint(c, 'red', ` (missed: ${Math.round(p.late_ms / 60_000)} min late, more than its period)`) : ''}`,
+        );
+        break;
+      case 'schedule-error':
+        line(`${paint(c, 'red', '!')} ${p.project} ${p.phase} (due ${p.due_at}): ${safe(p.reason)}`);
+        break;
       case 'lost':
         line(`${paint(c, 'yellow', '!')} ${p.ticket}: ${safe(p.reason)}`);
         break;
@@ -219,13 +227,16 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
             );
             if (ctx.json) json(ctx.io, { type: 'summary', ...summary });
             const waiting = summary.waiting ? `; ${summary.waiting} waiting for people (vt inbox)` : '';
+            const scheduled = summary.next_due
+              ? `\n  next scheduled visit falls due ${summary.next_due} (vt plan; vt autopilot --watch waits for it)`
+              : '';
             if (summary.stopped === 'empty' && summary.claimed === 0)
               ctx.io.err(
-                `the queue is empty${waiting}. Add work with: vt issue add TITLE --project P, or vt plan PROJECT\n`,
+                `the queue is empty${waiting}. Add work with: vt issue add TITLE --project P, or vt plan PROJECT${scheduled}\n`,
               );
             else
               ctx.io.err(
-                `${summary.blocked ? paint(ctx.color, 'red', '⛔') : paint(ctx.color, 'green', '✓')} ${summary.finished} finished, ${summary.failed} failed attempts, ${summary.blocked} blocked${waiting} (${summary.stopped})\n`,
+                `${summary.blocked ? paint(ctx.color, 'red', '⛔') : paint(ctx.color, 'green', '✓')} ${summary.finished} finished, ${summary.failed} failed attempts, ${summary.blocked} blocked${summary.scheduled ? `, ${summary.scheduled} scheduled visits queued${summary.missed ? ` (${summary.missed} missed)` : ''}` : ''}${waiting} (${summary.stopped})${scheduled}\n`,
               );
             if (summary.stopped === 'signal') return 130;
             // A run that blocked a ticket did not do its job: a negative verdict, for scripts and CI.

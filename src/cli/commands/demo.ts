@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { mkdirDurable, writeFileDurable } from '../../durable.ts';
+import type { Clock } from '../../engine/engine.ts';
 import { VtError } from '../../errors.ts';
 import { EXAMPLES_DIR, RUNNING_BUILT, TEMPLATES_DIR } from '../../package.ts';
 import { foldablePayload } from '../../store/erasure-marker.ts';
@@ -16,6 +17,27 @@ const EXAMPLE = join(EXAMPLES_DIR, 'penguins');
 const MARKER = '.vt-demo';
 export const DEMO_PROJECT = 'penguins';
 export const DEMO_OPERATOR = 'demo-operator';
+/** The monitoring windows the demo runs: the first drifts, the second does not and returns to monitoring. */
+export const DEMO_WINDOWS = 2;
+
+/**
+ * The demo's clock: the machine's time, moved forward to each scheduled visit's due time so a weekly
+ * schedule runs in seconds. It never goes back: it starts at the project's last recorded time, so a
+ * demo resumed after a kill continues where the recorded history stopped.
+ */
+export class DemoClock implements Clock {
+  #offset: number;
+  constructor(notBefore: Date | null) {
+    this.#offset = notBefore ? Math.max(0, notBefore.getTime() - Date.now()) : 0;
+  }
+  now(): Date {
+    return new Date(Date.now() + this.#offset);
+  }
+  /** Move to `t` (never back). */
+  advanceTo(t: Date): void {
+    this.#offset = Math.max(this.#offset, t.getTime() - Date.now());
+  }
+}
 
 /**
  * The demo's train: the built-in template, every role played by the example's step scripts, and the
@@ -153,11 +175,13 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
         await setUp(ctx, dir);
         const signer = await operatorKey(ctx, dir);
         const [
-          { engine, store },
+          { store },
           { Tickets },
           { runAutopilot },
           { openWorkspaces },
           { parseTrain },
+          { engineOn },
+          { loadIntegrations },
           { signDecision },
           { sshProof },
         ] = await Promise.all([
@@ -166,17 +190,22 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
           import('../../autopilot/worker.ts'),
           import('../../autopilot/workspace.ts'),
           import('../../train/loader.ts'),
+          import('../../wiring.ts'),
+          import('../../integrations/config.ts'),
           import('../../identity/decisions.ts'),
           import('../../identity/proof.ts'),
         ]);
+        const exists = await store.db
+          .selectFrom('projects')
+          .select(['id', 'updated_at'])
+          .where('id', '=', DEMO_PROJECT)
+          .executeTakeFirst();
+        // The demo's own clock, from where the recorded history stopped (a resumed demo never goes back).
+        const clock = new DemoClock(exists ? new Date(exists.updated_at) : null);
+        const engine = await engineOn(store, { clock, integrations: loadIntegrations(dir, ctx.io.env) });
         const tickets = new Tickets(engine);
         const loaded = parseTrain(readFileSync(join(dir, TRAIN_FILE), 'utf8'), join(dir, TRAIN_FILE));
         const operator = { actor: DEMO_OPERATOR };
-        const exists = await store.db
-          .selectFrom('projects')
-          .select('id')
-          .where('id', '=', DEMO_PROJECT)
-          .executeTakeFirst();
         if (!exists) {
           await engine.createProject(
             {
@@ -227,16 +256,26 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
             });
             const s = await engine.state(DEMO_PROJECT);
             const waiting = Object.values(s.tickets).filter((t) => t.status === 'awaiting-approval');
-            if (!waiting.length) break;
-            // The operator signs the approval with the demo's key, as a person signs theirs.
-            const reason = 'demo operator reviewed the evidence';
-            const payload = await engine.decisionPayload(DEMO_PROJECT, DEMO_OPERATOR, {
-              kind: 'approve',
-              reason,
-            });
-            const proof = sshProof(await signDecision(payload, signer));
-            await engine.approve(DEMO_PROJECT, operator, { reason, proof });
-            ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${DEMO_OPERATOR} approved ${s.phase} (signed)\n`);
+            if (waiting.length) {
+              // The operator signs the approval with the demo's key, as a person signs theirs.
+              const reason = 'demo operator reviewed the evidence';
+              const payload = await engine.decisionPayload(DEMO_PROJECT, DEMO_OPERATOR, {
+                kind: 'approve',
+                reason,
+              });
+              const proof = sshProof(await signDecision(payload, signer));
+              await engine.approve(DEMO_PROJECT, operator, { reason, proof });
+              ctx.io.err(`${paint(ctx.color, 'green', '✓')} ${DEMO_OPERATOR} approved ${s.phase} (signed)\n`);
+              continue;
+            }
+            // Operating, the project waits for its next scheduled visit: move the clock to it while the
+            // demo still has windows to show.
+            const v = s.scheduled;
+            if (!v || v.ticket !== null || windowsScored(s) >= DEMO_WINDOWS) break;
+            clock.advanceTo(new Date(v.dueAt));
+            ctx.io.err(
+              `${paint(ctx.color, 'cyan', '⏰')} the demo's clock moves to ${v.dueAt}: the visit of ${v.phase} falls due\n`,
+            );
           }
         } finally {
           process.off('SIGINT', onSignal);
@@ -248,6 +287,13 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
         return summarize(ctx, dir, started);
       }),
     );
+}
+
+/** Monitoring windows scored so far: monitoring visits whose ticket finished. */
+function windowsScored(s: { tickets: Record<string, { phase: string; status: string }> }): number {
+  return Object.values(s.tickets).filter(
+    (t) => t.phase === 'monitoring' && (t.status === 'done' || t.status === 'reworked'),
+  ).length;
 }
 
 async function summarize(ctx: CliContext, dir: string, started: number): Promise<number> {
@@ -287,12 +333,32 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     .orderBy('seq')
     .execute();
   const leftMonitoring = transitions.filter((t) => t.from_phase === 'monitoring');
+  // Where each window led, until the project was back in monitoring (the operations cycle).
+  const pathFrom = (n: number) => {
+    const out: string[] = [];
+    for (const t of transitions.filter((x) => x.n >= n)) {
+      out.push(t.to_phase ?? '(end)');
+      if (t.to_phase === 'monitoring' || t.to_phase === null) break;
+    }
+    return out;
+  };
   const windows = psi.map((p, i) => ({
     window: i + 1,
     psi: p.value,
     to: leftMonitoring[i]?.to_phase ?? null,
     drift: leftMonitoring[i]?.kind === 'route',
+    path: leftMonitoring[i] ? pathFrom(leftMonitoring[i]!.n) : [],
   }));
+  // Operating, the project waits for its next scheduled visit.
+  const due = s.scheduled && s.scheduled.ticket === null ? s.scheduled : null;
+  const next = due
+    ? {
+        phase: due.phase,
+        ...(due.phase === 'monitoring' ? { window: windows.length + 1 } : {}),
+        due_at: due.dueAt,
+        schedule: due.schedule,
+      }
+    : null;
   // What each visit did: a visit the project came back to re-does its work (its evidence starts empty).
   const ticks = await store.db
     .selectFrom('checklist')
@@ -313,6 +379,8 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     seen.set(v.phase, n);
     return { phase: v.phase, visit: n, ticked: tickCount.get(`${v.phase}#${v.visit}`) ?? 0 };
   });
+  // Operating, the last stay waits for its visit: nothing has run in it yet.
+  const waitingStay = next ? visits.at(-1) : undefined;
   const verified = await verifyStore(store.db);
   const summary = {
     project: DEMO_PROJECT,
@@ -323,6 +391,7 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
     gates_passed_first_time: [...firstTry.values()].filter(Boolean).length,
     rework_loops: loops.map((t) => `${t.from_phase} → ${t.to_phase} (${t.reason ?? t.kind})`),
     windows,
+    next,
     visits,
     metrics: Object.fromEntries(Object.entries(s.metrics).map(([k, v]) => [k, v.value])),
     wall_time_s: Math.round((performance.now() - started) / 100) / 10,
@@ -333,29 +402,35 @@ async function summarize(ctx: CliContext, dir: string, started: number): Promise
   };
   if (ctx.json) json(ctx.io, { type: 'summary', ...summary });
   const c = ctx.color;
-  const ok = s.status === 'completed' && summary.phases_done === summary.phases;
+  const ok = s.status === 'operating' && next !== null && summary.phases_done === summary.phases;
+  const operating = next
+    ? `operating: ${next.phase}${'window' in next ? ` window ${next.window}` : ''} falls due ${next.due_at} (${next.schedule})`
+    : `project ${s.status}`;
   ctx.io.err(
     [
       '',
-      `${ok ? paint(c, 'green', '✓') : paint(c, 'red', '✗')} ${paint(c, 'bold', 'penguins')}: ${summary.phases_done}/${summary.phases} phases done, project ${s.status}`,
+      `${ok ? paint(c, 'green', '✓') : paint(c, 'red', '✗')} ${paint(c, 'bold', 'penguins')}: ${summary.phases_done}/${summary.phases} phases done; ${operating}`,
       `  exit gates passed first time: ${summary.gates_passed_first_time} of ${summary.phase_visits} phase visits`,
       `  loops taken: ${summary.rework_loops.length ? summary.rework_loops.join('; ') : 'none'}`,
       `  visits the project came back to, and the items each ticked again: ${
         visits
           .filter((v) => v.visit > 1)
-          .map((v) => `${v.phase} #${v.visit} (${v.ticked})`)
+          .map((v) => `${v.phase} #${v.visit} (${v === waitingStay ? 'waiting' : v.ticked})`)
           .join(', ') || 'none'
       }`,
       `  monitoring windows: ${
         windows
-          .map((w) => `#${w.window} psi ${w.psi} ${w.drift ? 'drift' : 'no drift'} → ${w.to ?? '(end)'}`)
+          .map(
+            (w) =>
+              `#${w.window} psi ${w.psi} ${w.drift ? 'drift' : 'no drift'} → ${w.path.length ? w.path.join(' → ') : '(waiting)'}`,
+          )
           .join('; ') || 'none'
       }`,
       `  model: auc ${summary.metrics.auc ?? '?'}, f1 ${summary.metrics.f1 ?? '?'}, psi ${summary.metrics.psi ?? '?'}`,
       `  wall time: ${summary.wall_time_s} s`,
       `  artifacts: in the commits each session ended with; the project's line is ${summary.artifacts}`,
       `  audit: ${summary.audit}`,
-      `  next: cd ${dir} && vt status penguins && vt audit log penguins`,
+      `  next: cd ${dir} && vt status penguins && vt plan && vt audit log penguins (vt retire penguins --reason … ends its operations)`,
       '',
     ].join('\n'),
   );

@@ -151,29 +151,6 @@ export function registerIssue(program: Command, withCtx: WithCtx): void {
       ),
     );
 
-  program
-    .command('plan')
-    .description(
-      "the Conductor's planning step: queue a ticket for the project's current phase if none is open",
-    )
-    .addHelpText('after', '\nExamples:\n  vt plan churn\n  vt plan --json')
-    .argument('[project]')
-    .action(
-      withCtx(async (ctx, given?: string) => {
-        const project = await resolveProject(ctx, given);
-        const [{ engine }, { Tickets }] = await Promise.all([ctx.vt(), import('../../engine/ticket-ops.ts')]);
-        const p = await new Tickets(engine).plan(project, ctx.who);
-        if (ctx.json) json(ctx.io, p);
-        else ctx.io.out(`${p.ticket}\n`);
-        ctx.io.err(
-          p.queued
-            ? `${paint(ctx.color, 'green', '✓')} queued ${p.ticket}; run: vt autopilot\n`
-            : `${p.ticket} is already open for the current phase\n`,
-        );
-        return 0;
-      }),
-    );
-
   const context = program
     .command('context')
     .description("a project's recorded facts, decisions, assumptions, risks and notes")

@@ -225,6 +225,12 @@ export function registerProject(program: Command, withCtx: WithCtx): void {
           o(
             `  ~ waiver of ${w.gate} by ${w.by}${w.confirmed_by ? ` and ${w.confirmed_by}` : ''} until ${w.expires_at}: ${safe(w.reason)}\n`,
           );
+        if (v.schedule)
+          o(
+            v.schedule.ticket
+              ? `\nscheduled visit (${v.schedule.schedule}) fell due ${v.schedule.due_at}: ticket ${v.schedule.ticket}\n`
+              : `\nwaiting: the visit of ${v.schedule.phase} falls due ${v.schedule.due_at} (${v.schedule.schedule}); the autopilot queues it then\n`,
+          );
         if (v.attention.length) o('\nwaiting for people\n');
         for (const t of v.attention) o(`  ${badge(t.status, c)}  ${t.ticket}: ${safe(t.reason)}\n`);
         return 0;

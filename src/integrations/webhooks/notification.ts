@@ -205,6 +205,16 @@ export function notificationsFor(
           warn_at: rules.budgetWarnAt,
         },
       ];
+    case 'schedule.missed':
+      return [
+        scheduleMissed({
+          project,
+          phase: e.payload.phase,
+          schedule: e.payload.schedule,
+          dueAt: new Date(e.payload.due_at),
+          now: new Date(e.payload.checked_at),
+        }),
+      ];
     default:
       return [];
   }
@@ -237,9 +247,8 @@ export function webhookOutboxRule(opts: NotificationRules): OutboxRule {
 }
 
 /**
- * A notification for a schedule that did not run in time. Not sent yet: once the engine records a
- * missed schedule as an event, add its case to notificationsFor above, returning this, and the rule
- * queues it in that event's transaction like every other notification.
+ * A notification for a schedule that did not run in time: a `schedule.missed` event (a scheduled visit
+ * queued more than its period after it fell due) queues it in that event's transaction.
  */
 export function scheduleMissed(input: {
   project: string;

@@ -6,6 +6,7 @@ import * as m004 from './004_global_order.ts';
 import * as m005 from './005_visit_evidence.ts';
 import * as m006 from './006_session_processes.ts';
 import * as m007 from './007_idempotency.ts';
+import * as m008 from './008_drop_gate_evaluations.ts';
 import * as m010 from './010_merkle_log.ts';
 import * as m015 from './015_passkey_bindings.ts';
 import * as m025 from './025_postgres_guards.ts';
@@ -16,6 +17,8 @@ import * as m036 from './036_passkeys.ts';
 import * as m037 from './037_dashboard_indexes.ts';
 import * as m038 from './038_phase_since.ts';
 import * as m045 from './045_integrations.ts';
+import * as m050 from './050_operating_status.ts';
+import * as m051 from './051_scheduled_visits.ts';
 import * as m060 from './060_erasure_guard.ts';
 
 /** Numbered migrations, listed statically so a bundle or a type-stripped run finds them all. */
@@ -27,6 +30,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '005_visit_evidence': m005,
   '006_session_processes': m006,
   '007_idempotency': m007,
+  '008_drop_gate_evaluations': m008,
   '010_merkle_log': m010,
   '015_passkey_bindings': m015,
   '035_api_tokens': m035,
@@ -34,10 +38,12 @@ export const MIGRATIONS: Record<string, Migration> = {
   '037_dashboard_indexes': m037,
   '038_phase_since': m038,
   '045_integrations': m045,
-  '060_erasure_guard': m060,
   '025_postgres_guards': m025,
   '026_claim_order': m026,
   '027_snapshots': m027,
+  '050_operating_status': m050,
+  '051_scheduled_visits': m051,
+  '060_erasure_guard': m060,
 };
 
 export const migrationProvider: MigrationProvider = {
