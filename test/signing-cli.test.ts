@@ -364,7 +364,12 @@ await import(${JSON.stringify(join(process.cwd(), 'test', 'fixtures', 'step.ts')
       };
       assert.equal((await runVt(['project', 'create', 'P', '--id', 'p'], { cwd: dir, env })).code, 0);
       assert.equal((await runVt(['issue', 'add', 'work', '--project', 'p'], { cwd: dir, env })).code, 0);
-      const run = spawnCollect([VT_BIN, 'autopilot', '--json'], { cwd: dir, env: { NO_COLOR: '1', ...env } });
+      // Without the sandbox, so the spy can write what it saw beside the project: the environment
+      // alone must keep the keys away (test/sandbox.test.ts shows the sandbox hides them as well).
+      const run = spawnCollect([VT_BIN, 'autopilot', '--json'], {
+        cwd: dir,
+        env: { NO_COLOR: '1', VT_SANDBOX: 'none', ...env },
+      });
       const end = await run.done;
       assert.equal(end.code, 0, run.err());
       const got = JSON.parse(readFileSync(seen, 'utf8'));
