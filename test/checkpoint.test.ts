@@ -13,14 +13,6 @@ import {
 import { writeCheckpoint } from '../src/audit/checkpoint-writer.ts';
 import { createLogKey, loadLogKey, logKeyFile } from '../src/audit/log-key.ts';
 import {
-  appendLeaf,
-  consistencyProof,
-  EMPTY_ROOT,
-  emptyRange,
-  hashLeaf,
-  rangeRoot,
-} from '../src/audit/merkle.ts';
-import {
   generateNoteKey,
   keyIdOf,
   openNote,
@@ -29,6 +21,7 @@ import {
   signNote,
 } from '../src/audit/note.ts';
 import { VtError } from '../src/errors.ts';
+import { appendLeaf, consistencyProof, EMPTY_ROOT, emptyRange, hashLeaf, rangeRoot } from '../src/merkle.ts';
 import { freshEngine, tempDir } from './helpers.ts';
 
 const dirs: string[] = [];

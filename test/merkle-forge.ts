@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { appendLeaf, emptyRange, eventLeafHash, nodePosition, type TreeNode } from '../src/audit/merkle.ts';
+import { appendLeaf, emptyRange, eventLeafHash, nodePosition, type TreeNode } from '../src/merkle.ts';
 import { encodeRange } from '../src/store/merkle-log.ts';
 
 /**

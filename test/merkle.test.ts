@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { canonicalJson } from '../src/canonical.ts';
 import {
   appendLeaf,
   type CompactRange,
@@ -21,8 +22,7 @@ import {
   verifyConsistency,
   verifyInclusion,
   withNodes,
-} from '../src/audit/merkle.ts';
-import { canonicalJson } from '../src/canonical.ts';
+} from '../src/merkle.ts';
 import { ROOT } from './helpers.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'merkle');

@@ -2,13 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { canonicalJson, sha256 } from '../canonical.ts';
 import { VtError } from '../errors.ts';
-import { type ChainHead, type StoredEvent, type VerifyResult, verifyEvents } from '../store/chain.ts';
-import { fromStoredNodes } from '../store/merkle-log.ts';
-import type { Db } from '../store/store.ts';
-import { allEvents } from './audit.ts';
-import type { AuditDir } from './audit-dir.ts';
-import { type Checkpoint, checkAdvance, openCheckpoint, parseCheckpointText } from './checkpoint.ts';
-import { coveringCheckpoint, type KeptCheckpoint, type LogStore } from './checkpoint-writer.ts';
 import {
   appendLeaf,
   consistencyProof,
@@ -17,7 +10,14 @@ import {
   inclusionProof,
   rangeRoot,
   verifyInclusion,
-} from './merkle.ts';
+} from '../merkle.ts';
+import { type ChainHead, type StoredEvent, type VerifyResult, verifyEvents } from '../store/chain.ts';
+import { fromStoredNodes } from '../store/merkle-log.ts';
+import type { Db } from '../store/store.ts';
+import { allEvents } from './audit.ts';
+import type { AuditDir } from './audit-dir.ts';
+import { type Checkpoint, checkAdvance, openCheckpoint, parseCheckpointText } from './checkpoint.ts';
+import { coveringCheckpoint, type KeptCheckpoint, type LogStore } from './checkpoint-writer.ts';
 import { type NoteSigner, type NoteVerifier, openNote } from './note.ts';
 
 /**

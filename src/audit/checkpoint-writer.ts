@@ -5,6 +5,7 @@ import type { Store } from '../store/store.ts';
 /** What signing needs of the store. */
 export type LogStore = Pick<Store, 'db'>;
 
+import { consistencyProof } from '../merkle.ts';
 import type { AuditDir } from './audit-dir.ts';
 import {
   type Checkpoint,
@@ -13,7 +14,6 @@ import {
   parseCheckpointText,
   signCheckpoint,
 } from './checkpoint.ts';
-import { consistencyProof } from './merkle.ts';
 import type { NoteSigner, NoteVerifier } from './note.ts';
 
 export interface WrittenCheckpoint {

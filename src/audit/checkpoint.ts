@@ -1,4 +1,4 @@
-import { EMPTY_ROOT, HASH_SIZE, type Verdict, verifyConsistency } from './merkle.ts';
+import { EMPTY_ROOT, HASH_SIZE, type Verdict, verifyConsistency } from '../merkle.ts';
 import { isValidKeyName, type NoteSigner, type NoteVerifier, openNote, signNote } from './note.ts';
 
 /**

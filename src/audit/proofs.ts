@@ -1,9 +1,4 @@
 import { VtError } from '../errors.ts';
-import { fromStoredNodes, readLogState } from '../store/merkle-log.ts';
-import type { Db } from '../store/store.ts';
-import type { AuditDir } from './audit-dir.ts';
-import { checkAdvance, openCheckpoint } from './checkpoint.ts';
-import { coveringCheckpoint, type KeptCheckpoint, type LogStore } from './checkpoint-writer.ts';
 import {
   consistencyProof,
   type EventLeaf,
@@ -13,7 +8,12 @@ import {
   type Verdict,
   verifyConsistency,
   verifyInclusion,
-} from './merkle.ts';
+} from '../merkle.ts';
+import { fromStoredNodes, readLogState } from '../store/merkle-log.ts';
+import type { Db } from '../store/store.ts';
+import type { AuditDir } from './audit-dir.ts';
+import { checkAdvance, openCheckpoint } from './checkpoint.ts';
+import { coveringCheckpoint, type KeptCheckpoint, type LogStore } from './checkpoint-writer.ts';
 import type { NoteSigner, NoteVerifier } from './note.ts';
 
 /**

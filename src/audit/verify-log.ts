@@ -1,11 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { ChainVerifier, type VerifyResult } from '../store/chain.ts';
-import { fromStoredNodes, readLeafHashes, readLogState } from '../store/merkle-log.ts';
-import type { Db } from '../store/store.ts';
-import { allEvents } from './audit.ts';
-import type { AuditDir } from './audit-dir.ts';
-import { type Checkpoint, openCheckpoint } from './checkpoint.ts';
-import { DecisionAuditor, type StoreVerifyResult, storedTrains, withDecisions } from './decisions.ts';
 import {
   appendLeaf,
   type EventLeaf,
@@ -14,7 +7,14 @@ import {
   inclusionProof,
   rangeRoot,
   verifyInclusion,
-} from './merkle.ts';
+} from '../merkle.ts';
+import { ChainVerifier, type VerifyResult } from '../store/chain.ts';
+import { fromStoredNodes, readLeafHashes, readLogState } from '../store/merkle-log.ts';
+import type { Db } from '../store/store.ts';
+import { allEvents } from './audit.ts';
+import type { AuditDir } from './audit-dir.ts';
+import { type Checkpoint, openCheckpoint } from './checkpoint.ts';
+import { DecisionAuditor, type StoreVerifyResult, storedTrains, withDecisions } from './decisions.ts';
 import type { NoteVerifier } from './note.ts';
 
 /** What is wrong, in the words a reviewer needs. */

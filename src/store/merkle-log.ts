@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type RawBuilder, sql } from 'kysely';
+import { VtError } from '../errors.ts';
 import {
   appendLeaf,
   type CompactRange,
@@ -11,8 +12,7 @@ import {
   rangeRoot,
   type TreeNode,
   withNodes,
-} from '../audit/merkle.ts';
-import { VtError } from '../errors.ts';
+} from '../merkle.ts';
 import type { Db, Trx } from './store.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { appendLeaf, emptyRange, eventLeafHash, type TreeNode } from '../../audit/merkle.ts';
+import { appendLeaf, emptyRange, eventLeafHash, type TreeNode } from '../../merkle.ts';
 import { isPostgres } from '../dialect.ts';
 import { encodeRange, insertNodes, newOrigin } from '../merkle-log.ts';
 import type { DB } from '../schema.ts';
