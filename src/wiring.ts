@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
+import type { Checkpointer } from './audit/checkpointer.ts';
 import type { Clock, Engine } from './engine/engine.ts';
 import type { IntegrationsConfig } from './integrations/config.ts';
 import type { Store, StoreOptions } from './store/store.ts';
@@ -40,7 +41,18 @@ export function defaultDbPath(root: string): string {
 export interface Vt {
   engine: Engine;
   store: Store;
+  /** Signs checkpoints of the Merkle log after commits, when an audit folder is configured. */
+  checkpointer: Checkpointer | null;
   close(): Promise<void>;
+}
+
+/** Where checkpoints go and which key signs them. */
+export interface AuditOptions {
+  dir: string;
+  keyFile: string;
+  /** The workspace root the key must stay out of. */
+  workspace?: string | null;
+  warn: (message: string) => void;
 }
 
 /**
@@ -50,7 +62,7 @@ export interface Vt {
  */
 export async function openVt(
   dbTarget: string,
-  opts: StoreOptions & { clock?: Clock; integrations?: IntegrationsConfig } = {},
+  opts: StoreOptions & { clock?: Clock; integrations?: IntegrationsConfig; audit?: AuditOptions | null } = {},
 ): Promise<Vt> {
   const [{ openStore }, { hideFromSandboxes }] = await Promise.all([
     import('./store/store.ts'),
@@ -58,7 +70,31 @@ export async function openVt(
   ]);
   const store = await openStore(dbTarget, opts);
   hideFromSandboxes(dbTarget);
-  return { engine: await engineOn(store, opts), store, close: () => store.close() };
+  const engine = await engineOn(store, opts);
+  // Checkpoints follow written events; a read-only store (read commands) writes none.
+  const checkpointer =
+    opts.audit && !opts.readonly ? await attachCheckpointer(engine, store, opts.audit) : null;
+  return {
+    engine,
+    store,
+    checkpointer,
+    close: async () => {
+      // Checkpoints under way complete before the store closes: never a file half-written.
+      await checkpointer?.close();
+      await store.close();
+    },
+  };
+}
+
+/** Sign checkpoints of the Merkle log after the engine's commits. */
+async function attachCheckpointer(engine: Engine, store: Store, audit: AuditOptions): Promise<Checkpointer> {
+  const [{ AuditDir }, { Checkpointer }] = await Promise.all([
+    import('./audit/audit-dir.ts'),
+    import('./audit/checkpointer.ts'),
+  ]);
+  const checkpointer = new Checkpointer({ ...audit, store, dir: new AuditDir(audit.dir) });
+  engine.onCommitted(checkpointer.onCommitted);
+  return checkpointer;
 }
 
 /**

@@ -3,7 +3,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { exportBundle, verifyBundle, verifyStore } from '../src/audit/audit.ts';
+import { verifyStore } from '../src/audit/audit.ts';
+import { AuditDir } from '../src/audit/audit-dir.ts';
+import { exportChainBundle, exportLogBundle, verifyBundle } from '../src/audit/bundle.ts';
+import { createLogKey } from '../src/audit/log-key.ts';
 import { freshEngine, runVt, tempDir, writeFile } from './helpers.ts';
 
 const COLUMNS = [
@@ -172,7 +175,13 @@ describe('audit trail', () => {
     const { openStore } = await import('../src/store/store.ts');
     const store = await openStore(file);
     const out = join(tempDir(), 'audit.jsonl');
-    const m = await exportBundle(store.db, out, new Date());
+    const signer = createLogKey(join(tempDir(), 'log.ed25519'));
+    const { manifest: m } = await exportLogBundle(store, out, {
+      now: new Date(),
+      dir: new AuditDir(join(tempDir(), 'audit')),
+      signer,
+      since: null,
+    });
     await store.close();
     assert.equal(verifyBundle(out).ok, true);
     // Verified by the CLI in a folder with no vt.yaml and no store.
@@ -216,5 +225,19 @@ describe('audit trail', () => {
     const out = JSON.parse(r.stdout);
     assert.equal(out.firstBad.project_id, 'beta');
     assert.match(out.firstBad.reason, /payload/);
+  });
+
+  it('a chain-only bundle (version 1, what the HTTP API serves) verifies and says it has no checkpoint', async () => {
+    const file = await populated();
+    const { openStore } = await import('../src/store/store.ts');
+    const store = await openStore(file);
+    const out = join(tempDir(), 'v1.jsonl');
+    const m = await exportChainBundle(store.db, out, new Date(), 'alpha');
+    await store.close();
+    assert.equal(m.version, 1);
+    const r = verifyBundle(out);
+    assert.equal(r.ok, true);
+    assert.equal(r.version, 1);
+    assert.match(r.warnings.join(), /version 1 bundle: chains only/);
   });
 });

@@ -34,15 +34,25 @@ describe('vt db and the CLI on PostgreSQL', () => {
     assert.equal(migrated.code, 0, migrated.stderr);
     assert.equal((await vt(['db', 'status', '--db', empty])).code, 0);
 
+    // A checkpoint of the SQLite store's Merkle log (vt init made the log key), kept in audit/.
+    assert.equal((await vt(['audit', 'checkpoint'])).code, 0);
     const copied = await vt(['db', 'copy', '--from', '.vt/vt.db', '--to', empty]);
     assert.equal(copied.code, 0, copied.stderr);
     assert.match(copied.stderr, /copied 2 events in 1 chains/);
+    assert.match(copied.stderr, /merkle_nodes: 3 rows/);
     const onPg = { VT_DATABASE_URL: empty };
     const verify = await vt(['audit', 'verify', '--json'], onPg);
     assert.equal(verify.code, 0, verify.stderr);
     assert.equal(JSON.parse(verify.stdout).checked, 2);
-    // The copy is the store from now on: commands write to PostgreSQL.
+    assert.equal(
+      JSON.parse(verify.stdout).log.checkpoint.size,
+      2,
+      "the copy is the same log: the SQLite store's checkpoint verifies against it",
+    );
+    // The copy is the store from now on: commands write to PostgreSQL, and its log extends the signed one.
     assert.equal((await vt(['tick', 'churn', 'size-value'], onPg)).code, 0);
+    assert.equal((await vt(['audit', 'checkpoint'], onPg)).code, 0);
+    assert.equal((await vt(['audit', 'verify'], onPg)).code, 0);
     const status = JSON.parse((await vt(['status', 'churn', '--json'], onPg)).stdout);
     assert.deepEqual(
       status.checklist.filter((c: { ticked: boolean }) => c.ticked).map((c: { id: string }) => c.id),
@@ -53,7 +63,9 @@ describe('vt db and the CLI on PostgreSQL', () => {
     assert.match(again.stderr, /already holds 3 events/);
     const back = join(dir, 'back.db');
     assert.equal((await vt(['db', 'copy', '--from', empty, '--to', back])).code, 0);
-    assert.equal((await vt(['audit', 'verify', '--db', back])).code, 0);
+    const backVerify = await vt(['audit', 'verify', '--json', '--db', back]);
+    assert.equal(backVerify.code, 0, backVerify.stderr);
+    assert.equal(JSON.parse(backVerify.stdout).log.checkpoint.size, 3);
 
     const role = await vt(['db', 'app-role', 'vt_app']);
     assert.match(role.stdout, /revoke update, delete, truncate on events from vt_app;/);

@@ -139,6 +139,8 @@ describe('the documentation runs as written', () => {
         PATH: `${bin}:${process.env.PATH}`,
         NO_COLOR: '1',
         VT_SQLITE_SYNCHRONOUS: 'NORMAL',
+        // The Merkle log's key, which vt init makes: one per page, outside its workspace, never the user's.
+        VT_LOG_KEY_FILE: join(tempDir('vt-docs-key-'), 'log.ed25519'),
       };
       for (const k of ['VT_ACTOR', 'VT_DATABASE_URL', 'VT_SESSION', 'VT_IDEMPOTENCY_KEY']) delete env[k];
       let ran = 0;

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
-import { exportBundle, verifyBundle, verifyStore } from '../src/audit/audit.ts';
+import { verifyStore } from '../src/audit/audit.ts';
+import { exportChainBundle, verifyBundle } from '../src/audit/bundle.ts';
 import { sha256 } from '../src/canonical.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
@@ -392,7 +393,10 @@ describe('erasing a payload: the CLI and bundles', () => {
     assert.match(logAfter, new RegExp(`erased by #${out.record}`));
     assert.ok(!logAfter.includes(text));
 
-    // An exported bundle carries the marker and verifies offline, naming the erasure.
+    // An exported bundle carries the marker and verifies offline, naming the erasure (an export
+    // carries a signed checkpoint of the Merkle log: the log key first, as vt init would make it).
+    // The log's leaves are the chain hashes, which the erasure left as they were.
+    assert.equal((await vt(['audit', 'checkpoint', '--init'])).code, 0);
     assert.equal((await vt(['audit', 'export', 'bundle.jsonl'])).code, 0);
     const bundle = readFileSync(join(dir, 'bundle.jsonl'), 'utf8');
     assert.ok(!bundle.includes(text));
@@ -412,11 +416,11 @@ describe('erasing a payload: the CLI and bundles', () => {
     const f = await freshEngine();
     const { noteSeq } = await project(f, personal());
     const out = join(f.dir, 'before.jsonl');
-    const m1 = await exportBundle(f.store.db, out, new Date());
+    const m1 = await exportChainBundle(f.store.db, out, new Date());
     await f.engine.erase('p', noteSeq, 'personal data', { actor: 'lead-1' });
     const v = verifyBundle(out);
     assert.equal(v.ok, true);
-    const m2 = await exportBundle(f.store.db, join(f.dir, 'after.jsonl'), new Date());
+    const m2 = await exportChainBundle(f.store.db, join(f.dir, 'after.jsonl'), new Date());
     assert.equal(m2.heads.p!.seq, m1.heads.p!.seq + 1);
     // The old head is still in the new bundle: the erasure appended, it rewrote nothing.
     const lines = readFileSync(join(f.dir, 'after.jsonl'), 'utf8').split('\n').slice(1).filter(Boolean);

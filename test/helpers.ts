@@ -33,6 +33,20 @@ export function tempDir(prefix = 'vt-test-'): string {
   return d;
 }
 
+let configHome: string | null = null;
+/**
+ * Subprocesses get their own config folder (where `vt init` makes the log key), never the user's:
+ * one per test process, removed when it exits.
+ */
+export function testConfigEnv(): Record<string, string> {
+  if (!configHome) {
+    const dir = tempDir('vt-config-');
+    configHome = dir;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return { XDG_CONFIG_HOME: configHome, VT_LOG_KEY_FILE: '' };
+}
+
 export function miniTrain(): LoadedTrain {
   return parseTrain(readFileSync(MINI, 'utf8'), MINI);
 }
@@ -95,7 +109,13 @@ export function runVt(
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [VT_BIN, ...args], {
       cwd: opts.cwd,
-      env: { ...process.env, NO_COLOR: '1', VT_SQLITE_SYNCHRONOUS: 'NORMAL', ...opts.env },
+      env: {
+        ...process.env,
+        NO_COLOR: '1',
+        VT_SQLITE_SYNCHRONOUS: 'NORMAL',
+        ...testConfigEnv(),
+        ...opts.env,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -166,7 +186,7 @@ export function spawnCollect(
   const [cmd, ...pre] = opts.prefix?.length ? opts.prefix : [process.execPath];
   const child = spawn(cmd!, opts.prefix?.length ? [...pre, process.execPath, ...argv] : argv, {
     cwd: opts.cwd,
-    env: { ...process.env, ...opts.env },
+    env: { ...process.env, ...testConfigEnv(), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -217,8 +217,10 @@ phases:
     assert.equal((await verifyStore(store.db)).ok, true);
     await store.close();
 
-    // An export, and the API over the same store.
-    assert.equal((await vt(['audit', 'export', 'audit.jsonl'])).code, 0);
+    // An export (signed with the log's key, which vt init would have made), and the API over the same store.
+    assert.equal((await vt(['audit', 'checkpoint', '--init'])).code, 0);
+    const exported = await vt(['audit', 'export', 'audit.jsonl']);
+    assert.equal(exported.code, 0, exported.stderr);
     const served = spawnCollect([VT_BIN, 'serve', '--port', '0', '--no-dashboard'], { cwd: dir, env });
     try {
       let base = '';

@@ -13,6 +13,7 @@ import { evidenceDigest } from '../src/gates/digest.ts';
 import { eventHash } from '../src/store/chain.ts';
 import { autoTrainYaml, runVt, spawnCollect, tempDir, VT_BIN, writeFile } from './helpers.ts';
 import { pubLine, ssh, startAgent } from './identity-helpers.ts';
+import { rebuildLogTables } from './merkle-forge.ts';
 import { makeKeys, signAs, signedEngine } from './signing-helpers.ts';
 
 const cleanup: string[] = [];
@@ -232,6 +233,9 @@ function forge(db: string, project: string, type: string, actor: string, payload
         g + 1,
       );
     raw.prepare('UPDATE projects SET head_seq = ?, head_hash = ? WHERE id = ?').run(row.seq, hash, project);
+    // The forger extends the store's Merkle log too (else the next append stops at the event added
+    // outside vt): the signatures alone must give the forgery away.
+    rebuildLogTables(raw);
     return row.seq;
   } finally {
     raw.close();
@@ -360,7 +364,12 @@ await import(${JSON.stringify(join(process.cwd(), 'test', 'fixtures', 'step.ts')
       };
       assert.equal((await runVt(['project', 'create', 'P', '--id', 'p'], { cwd: dir, env })).code, 0);
       assert.equal((await runVt(['issue', 'add', 'work', '--project', 'p'], { cwd: dir, env })).code, 0);
-      const run = spawnCollect([VT_BIN, 'autopilot', '--json'], { cwd: dir, env: { NO_COLOR: '1', ...env } });
+      // Without the sandbox, so the spy can write what it saw beside the project: the environment
+      // alone must keep the keys away (test/sandbox.test.ts shows the sandbox hides them as well).
+      const run = spawnCollect([VT_BIN, 'autopilot', '--json'], {
+        cwd: dir,
+        env: { NO_COLOR: '1', VT_SANDBOX: 'none', ...env },
+      });
       const end = await run.done;
       assert.equal(end.code, 0, run.err());
       const got = JSON.parse(readFileSync(seen, 'utf8'));

@@ -6,6 +6,7 @@ import {
   cpSync,
   existsSync,
   readFileSync,
+  renameSync,
   statSync,
   truncateSync,
   writeFileSync,
@@ -173,13 +174,22 @@ describe('backup, restore and import', () => {
     assert.equal(JSON.parse(r.stdout).checked, finalEvents, 'the kept store still holds everything');
 
     // Import an export of the kept store into a new file: same events, projections rebuilt, verifies.
+    // An export carries a signed checkpoint: make the log key (vt init would have).
+    r = await runVt(['--db', kept!, 'audit', 'checkpoint', '--init'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
     r = await runVt(['--db', kept!, 'audit', 'export', join(dir, 'audit.jsonl')], { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     const imported = join(dir, 'imported.db');
     r = await runVt(['--db', imported, 'db', 'import', join(dir, 'audit.jsonl')], { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     r = await runVt(['--db', imported, 'audit', 'verify', '--json'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).checked, finalEvents);
+    assert.equal(
+      JSON.parse(r.stdout).log.checkpoint.size,
+      finalEvents,
+      "the imported store is the kept store's log: the checkpoint signed for it verifies",
+    );
     r = await runVt(['--db', imported, 'db', 'check'], { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     const a = await runVt(['--db', imported, 'status', 'a', '--json'], { cwd: dir });
@@ -200,6 +210,45 @@ describe('backup, restore and import', () => {
     r = await runVt(['--db', join(dir, 'other.db'), 'db', 'import', join(dir, 'bad.jsonl')], { cwd: dir });
     assert.equal(r.code, 1, r.stderr);
     assert.equal(existsSync(join(dir, 'other.db')), false, 'nothing half-written');
+  });
+
+  it('the Merkle log through restore and import: a restored backup reads truncated against later checkpoints, a one-project import is a new log', async () => {
+    const dir = await smallStore();
+    const vt = (args: string[]) => runVt([...args, '--as', 'lead-1'], { cwd: dir });
+    const ok = async (args: string[]) => {
+      const r = await vt(args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      return r;
+    };
+    await ok(['audit', 'checkpoint', '--init']);
+    await ok(['db', 'backup', 'b.db']);
+    await ok(['metric', 'set', 'churn', 'auc', '0.8']);
+    await ok(['audit', 'checkpoint']);
+    await ok(['db', 'restore', 'b.db', '--yes']);
+    // The event after the backup is gone, and a checkpoint signed it: verify says so.
+    let r = await vt(['audit', 'verify', '--json']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(
+      JSON.parse(r.stdout).findings.map((f: { kind: string }) => f.kind),
+      ['truncated'],
+    );
+    // A different fourth event is not signed over the roll-back...
+    await ok(['metric', 'set', 'churn', 'auc', '0.9']);
+    r = await vt(['audit', 'checkpoint']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /refusing to sign the log at size 4/);
+    // ... until the later checkpoint is moved out of the folder (git keeps it on record).
+    renameSync(join(dir, 'audit', 'checkpoints', '000000000004.ckpt'), join(dir, 'rolled-back.ckpt'));
+    await ok(['audit', 'checkpoint']);
+    await ok(['audit', 'verify']);
+    // A one-project export imported elsewhere is a sound store, but a log of its own.
+    await ok(['project', 'create', 'Other', '--id', 'other']);
+    await ok(['audit', 'export', 'churn.vtb', '--project', 'churn']);
+    await ok(['--db', 'one.db', 'db', 'import', 'churn.vtb']);
+    await ok(['--db', 'one.db', 'db', 'check']);
+    r = await vt(['--db', 'one.db', 'audit', 'verify', '--json']);
+    assert.equal(r.code, 1);
+    assert.match(JSON.parse(r.stdout).findings[0].message, /the store was replaced/);
   });
 
   it('an emptied store comes back from a backup with vt db restore', async () => {

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { sql } from 'kysely';
 import { verifyStore } from '../src/audit/audit.ts';
 import { copyStore } from '../src/audit/store-copy.ts';
+import { verifyLog } from '../src/audit/verify-log.ts';
 import { queueDueVisits } from '../src/autopilot/schedules.ts';
 import { selectTickets } from '../src/autopilot/select.ts';
 import { Engine } from '../src/engine/engine.ts';
@@ -17,6 +18,7 @@ import { readEvents, toRecorded } from '../src/store/append.ts';
 import { nextClaimable, refreshClaimHeads } from '../src/store/claims.ts';
 import { dbNow } from '../src/store/dialect.ts';
 import { appRoleSql } from '../src/store/dialects/postgres.ts';
+import { readLogState } from '../src/store/merkle-log.ts';
 import { schemaStatus } from '../src/store/migrate.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { queueRows } from '../src/store/queue.ts';
@@ -278,6 +280,14 @@ describeOnBackends('store contract', () => {
       Array.from({ length: 4 + 60 }, (_, i) => i + 1),
     );
     assert.ok(looks > 0);
+    // The Merkle log took the events as its leaves in that same order (on PostgreSQL its sequencer
+    // runs where the events are numbered, under the counter's lock): recomputed from the events in
+    // gseq order, it equals the log the sequencer kept.
+    const log = await verifyLog(f.store.db, { dir: null, key: null });
+    assert.deepEqual(log.findings, []);
+    const kept = await readLogState(f.store.db);
+    assert.equal(kept.range.size, 64);
+    assert.equal(kept.root.toString('base64'), log.root);
   });
 
   it('project state comes from the latest snapshot and the events after it, equal to a full fold', async () => {
@@ -437,17 +447,34 @@ describeOnBackends('store contract', () => {
     const backTarget = currentBackend === 'sqlite' ? `${tempDir()}/back.db` : await freshPgUrl();
     const back = await reopen(backTarget);
     await copyStore(middle.store, back);
+    const log = await readLogState(f.store.db);
     for (const s of [middle.store, back]) {
       assert.deepEqual(await eventRows(s), await eventRows(f.store));
       assert.deepEqual(await dumpProjections(s.db), await dumpProjections(f.store.db));
+      // The same Merkle log (name, size, root): checkpoints signed for the source verify the copy.
+      assert.deepEqual(await readLogState(s.db), log);
     }
     // The copy is a working store: the engine carries on there.
     const there = new Tickets(new Engine({ store: middle.store, io: nodeIo, clock: new TestClock() }));
     assert.ok(await there.claimNext('w2', { leaseMs: 60_000 }));
     assert.equal((await verifyStore(middle.store.db)).ok, true);
+    assert.deepEqual((await verifyLog(middle.store.db, { dir: null, key: null })).findings, []);
     await throwsCode(copyStore(f.store, back), 'CONFLICT', /already holds/);
     await middle.store.close();
     await back.close();
+  });
+
+  it('vt db copy refuses a source whose Merkle log disagrees with its events', async () => {
+    const f = await freshEngine();
+    for (const id of ['a', 'b'])
+      await f.engine.createProject({ id, name: id, workspace: f.dir, train: f.train }, lead);
+    // Someone with the database rewrote a stored leaf (the events are untouched).
+    await sql`update merkle_nodes set hash = ${Buffer.alloc(32, 7)} where level = 0 and idx = 1`.execute(
+      f.store.db,
+    );
+    const target = await otherStore();
+    await throwsCode(copyStore(f.store, target.store), 'VERIFY_FAILED', /rewritten/);
+    await target.store.close();
   });
 
   it('the schema version is read without migrating; opening migrates a store that is behind', async () => {
@@ -512,6 +539,16 @@ describe('store contract: PostgreSQL roles, timeouts and errors', () => {
     );
     await assert.rejects(app.db.deleteFrom('events').execute(), /permission denied/);
     await assert.rejects(sql`truncate events`.execute(app.db), /permission denied/);
+    // Its appends moved the Merkle log (the sequencer ran as this role), whose nodes it may not rewrite.
+    assert.equal((await readLogState(app.db)).range.size, 2);
+    await assert.rejects(
+      app.db
+        .updateTable('merkle_nodes')
+        .set({ hash: Buffer.alloc(32) })
+        .execute(),
+      /permission denied/,
+    );
+    await assert.rejects(app.db.deleteFrom('merkle_nodes').execute(), /permission denied/);
     await assert.rejects(
       sql`alter table events disable trigger events_no_update`.execute(app.db),
       /must be owner/,

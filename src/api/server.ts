@@ -6,7 +6,7 @@ import { VtError } from '../errors.ts';
 import type { IntegrationsConfig } from '../integrations/config.ts';
 import { PACKAGE_ROOT } from '../package.ts';
 import { openStore } from '../store/store.ts';
-import { openVt } from '../wiring.ts';
+import { type AuditOptions, openVt } from '../wiring.ts';
 import { createApp } from './app.ts';
 import type { ApiDeps } from './deps.ts';
 import { Feed, notifyWake, type WakeSource } from './feed.ts';
@@ -30,6 +30,8 @@ export interface ServeOptions {
   now?: () => Date;
   /** Webhooks and MLflow of the project folder: their outbox rules commit with the server's events. */
   integrations?: IntegrationsConfig;
+  /** Where the Merkle log's checkpoints go after the server's commits (approvals made here included). */
+  audit?: AuditOptions | null;
 }
 
 export interface RunningServer {
@@ -42,7 +44,10 @@ export const DEFAULT_ASSETS = join(PACKAGE_ROOT, 'web', 'dist');
 
 /** Open the store twice (the engine's writer, and a reader that sees only committed data) and listen. */
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
-  const vt = await openVt(o.db, o.integrations ? { integrations: o.integrations } : {});
+  const vt = await openVt(o.db, {
+    ...(o.integrations ? { integrations: o.integrations } : {}),
+    ...(o.audit ? { audit: o.audit } : {}),
+  });
   const readStore = await openStore(o.db);
   const now = o.now ?? (() => new Date());
   const feed = new Feed(o.wake ? o.wake(readStore.db) : notifyWake(readStore));

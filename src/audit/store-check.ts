@@ -4,10 +4,11 @@ import { dumpProjections, PROJECTION_TABLES, rebuildProjections } from '../store
 import { inspectStoreFile } from '../store/sqlite-file.ts';
 import { openStore } from '../store/store.ts';
 import { verifyStore } from './audit.ts';
+import { verifyLog } from './verify-log.ts';
 
 /** One finding of a store check. */
 export interface StoreCheck {
-  check: 'file' | 'integrity' | 'chains' | 'projections' | 'trains';
+  check: 'file' | 'integrity' | 'chains' | 'log' | 'projections' | 'trains';
   ok: boolean;
   message: string;
 }
@@ -22,7 +23,7 @@ export interface StoreCheckReport {
 
 /**
  * Check a SQLite store without changing it: the file (empty, truncated, not SQLite), SQLite's own
- * integrity check, every hash chain, the projections against a rebuild from the events (in a
+ * integrity check, every hash chain, the Merkle log, the projections against a rebuild from the events (in a
  * transaction that is rolled back), and that every project's train is stored.
  */
 export async function checkSqliteStore(file: string): Promise<StoreCheckReport> {
@@ -76,6 +77,16 @@ export async function checkSqliteStore(file: string): Promise<StoreCheckReport> 
       message: v.ok
         ? `${v.checked} events in ${v.projects} chains verify`
         : `event ${v.firstBad?.project_id}#${v.firstBad?.seq} does not verify: ${v.firstBad?.reason}`,
+    });
+    // The Merkle log the store keeps against one recomputed from its events (no checkpoints here:
+    // `vt audit verify` checks those).
+    const log = await verifyLog(store.db, { dir: null, key: null });
+    checks.push({
+      check: 'log',
+      ok: log.ok,
+      message: log.ok
+        ? `the Merkle log ${log.origin} of ${log.size} events matches its events`
+        : `the Merkle log: ${log.findings[0]!.message}`,
     });
     const missing = await store.db
       .selectFrom('projects')

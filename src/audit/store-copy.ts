@@ -2,8 +2,10 @@ import { sql } from 'kysely';
 import { VtError } from '../errors.ts';
 import type { ChainHead } from '../store/chain.ts';
 import { isPostgres } from '../store/dialect.ts';
+import { readLogState } from '../store/merkle-log.ts';
 import type { Db, Store, Trx } from '../store/store.ts';
 import { verifyStore } from './audit.ts';
+import { verifyLog } from './verify-log.ts';
 
 /** Never copied: the schema's own bookkeeping, caches, and per-backend counters (set afterwards). */
 const SKIP = new Set([
@@ -80,6 +82,16 @@ export async function copyStore(
       : `the chain of ${differ ?? '(a project)'} differs from the source`;
     throw new VtError('VERIFY_FAILED', `the copy in ${to.location} does not verify: ${why}`);
   }
+  // The Merkle log came along with its tables: the copy is the same log (origin, size, root), and its
+  // stored log agrees with a recomputation from the copied events, so its checkpoints still verify.
+  const [was, log] = await Promise.all([readLogState(from.db), verifyLog(to.db, { dir: null, key: null })]);
+  const sameLog =
+    was.origin === log.origin && was.range.size === log.size && was.root.toString('base64') === log.root;
+  if (!log.ok || !sameLog)
+    throw new VtError(
+      'VERIFY_FAILED',
+      `the copy in ${to.location} does not verify: ${log.findings[0]?.message ?? `its Merkle log (${log.origin}, size ${log.size}) is not the source's (${was.origin}, size ${was.range.size})`}`,
+    );
   return {
     from: from.location,
     to: to.location,

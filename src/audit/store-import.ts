@@ -4,11 +4,13 @@ import { fsyncDir, fsyncFile, mkdirDurable } from '../durable.ts';
 import { VtError } from '../errors.ts';
 import { classifyFailure } from '../failures.ts';
 import type { StoredEvent } from '../store/chain.ts';
+import { adoptLogOrigin, appendToLog } from '../store/merkle-log.ts';
 import { rebuildProjections } from '../store/projector.ts';
 import { inspectStoreFile } from '../store/sqlite-file.ts';
 import { openStore } from '../store/store.ts';
 import type { LoadedTrain } from '../train/loader.ts';
-import { verifyBundle, verifyStore } from './audit.ts';
+import { verifyStore } from './audit.ts';
+import { verifyBundle } from './bundle.ts';
 
 export interface ImportResult {
   store: string;
@@ -71,9 +73,13 @@ export async function importBundle(
       const used = new Set<string>();
       const missingTrains: ImportResult['missingTrains'] = [];
       await store.transaction(async (trx) => {
+        // Events are numbered 1, 2, ... in the order they were committed (a one-project bundle has
+        // gaps in its numbers), and the new store's Merkle log takes them as its leaves.
+        const logged: { gseq: number; project_id: string; seq: number; hash: string }[] = [];
         let g = 0;
         for (const e of events) {
           g++;
+          logged.push({ gseq: g, project_id: e.project_id, seq: e.seq, hash: e.hash });
           await trx
             .insertInto('events')
             .values({
@@ -87,7 +93,7 @@ export async function importBundle(
               prev_hash: e.prev_hash,
               hash: e.hash,
               idempotency_key: e.idempotency_key,
-              gseq: e.gseq ?? g,
+              gseq: g,
             })
             .execute();
           if (e.type !== 'project.created') continue;
@@ -104,6 +110,10 @@ export async function importBundle(
             .values({ hash, name: t.train.name, body: JSON.stringify(t.train), created_at: e.ts })
             .execute();
         }
+        await appendToLog(trx, logged);
+        // A whole-store bundle holds every leaf its checkpoint signed (verifyBundle recomputed the
+        // root): the store is that log again, so the checkpoints kept for it still verify.
+        if (verdict.log?.complete) await adoptLogOrigin(trx, verdict.log.origin);
       });
       const rebuilt = await rebuildProjections(store);
       const v = await verifyStore(store.db);

@@ -1,9 +1,11 @@
 import { hostname, userInfo } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { AUDIT_DIR } from '../audit/audit-dir.ts';
+import { logKeyFile } from '../audit/log-key.ts';
 import { VtError } from '../errors.ts';
 import { ancestry } from '../io/ancestry.ts';
 import { sessionOfProcesses } from '../store/session-processes.ts';
-import { defaultDbPath, findRoot, type Vt } from '../wiring.ts';
+import { type AuditOptions, defaultDbPath, findRoot, type Vt } from '../wiring.ts';
 import { type Io, useColor } from './output.ts';
 import { type SessionEnv, sessionEnv } from './session-client.ts';
 
@@ -125,6 +127,7 @@ export class CliContext {
         ...(sync ? { synchronous: sync } : {}),
         readonly: !!opts.readonly,
         ...(integrations ? { integrations } : {}),
+        audit: opts.readonly ? null : this.audit(),
       });
       this.#readonly = !!opts.readonly;
       this.storeLocation = this.#vt.store.location;
@@ -132,6 +135,14 @@ export class CliContext {
       if (found) this.#detected = { actor: found.actor, session: found.session };
     }
     return this.#vt;
+  }
+  /** The audit folder (VT_AUDIT_DIR, else audit/ beside vt.yaml) and the log key; null without either. */
+  audit(): AuditOptions | null {
+    const root = this.root();
+    const env = this.io.env.VT_AUDIT_DIR;
+    const dir = env ? resolve(this.cwd, env) : root ? join(root, AUDIT_DIR) : null;
+    if (!dir) return null;
+    return { dir, keyFile: logKeyFile(this.io.env), workspace: root, warn: (m) => this.io.err(m) };
   }
   async close(): Promise<void> {
     await this.#vt?.close();

@@ -122,6 +122,7 @@ export class Engine {
   readonly #states = new Map<string, ProjectState>();
   readonly #trains = new Map<string, Train>();
   readonly #outbox: OutboxRule[] = [];
+  readonly #committed: ((events: readonly RecordedEvent[]) => void)[] = [];
 
   constructor(deps: { store: Store; io: EngineIo; clock?: Clock }) {
     this.store = deps.store;
@@ -231,6 +232,7 @@ export class Engine {
       const events = await this.appendIn(trx, id, { seq: 0, hash: '' }, [created], who);
       return { events, replayed: false };
     });
+    if (!committed.replayed) this.#emitCommitted(committed.events);
     return { ...committed, state: await this.state(id) };
   }
 
@@ -709,6 +711,7 @@ export class Engine {
    * transaction; our own events are folded only once they are committed.
    */
   async absorb(projectId: string, events: readonly RecordedEvent[]): Promise<ProjectState> {
+    this.#emitCommitted(events);
     const s = this.#states.get(projectId);
     // The cache was dropped after a failed commit: read the project afresh, our events included.
     if (!s) return this.state(projectId);
@@ -766,6 +769,30 @@ export class Engine {
   /** Add a rule that turns events into outbox entries (e.g. GitHub comments), written in the same transaction. */
   addOutboxRule(rule: OutboxRule): void {
     this.#outbox.push(rule);
+  }
+
+  /**
+   * Call `fn` with the events of every commit of this engine, after the commit (never inside the
+   * transaction, never for a replayed call). For work outside the store, such as signed checkpoints.
+   * A listener that throws becomes a process warning: the commit stands. Returns an unsubscriber.
+   */
+  onCommitted(fn: (events: readonly RecordedEvent[]) => void): () => void {
+    this.#committed.push(fn);
+    return () => {
+      const i = this.#committed.indexOf(fn);
+      if (i >= 0) this.#committed.splice(i, 1);
+    };
+  }
+
+  #emitCommitted(events: readonly RecordedEvent[]): void {
+    if (!events.length) return;
+    for (const fn of this.#committed) {
+      try {
+        fn(events);
+      } catch (err) {
+        process.emitWarning(err instanceof Error ? err : String(err), 'VtCommitListenerWarning');
+      }
+    }
   }
 
   /** Drop cached states, e.g. after the store was rebuilt by someone else. */

@@ -180,7 +180,9 @@ export async function snapshot(
     const parent = await headOf(repo, folder);
     const base = at(repo, folder);
     if (parent) await git([...base, 'read-tree', parent], { env });
-    await git([...base, 'add', '-A', '--', '.'], { cwd: folder, env });
+    // Nor is the audit log's folder (audit/ beside vt.yaml): a checkpoint written after an approval
+    // must not read as changed evidence.
+    await git([...base, 'add', '-A', '--', '.', ':(exclude)audit'], { cwd: folder, env });
     const forced = force.filter((p) => isSafeRelative(p) && existsSync(join(folder, p)));
     if (forced.length) await git([...base, 'add', '-f', '--', ...forced], { cwd: folder, env });
     const tree = (await git([...base, 'write-tree'], { env })).trim();

@@ -4,11 +4,19 @@ import type { NewEvent, RecordedEvent } from '../engine/events.ts';
 import { redactDeep, redactor } from '../redact.ts';
 import { eventHash, GENESIS_HASH, type StoredEvent } from './chain.ts';
 import { foldablePayload } from './erasure-marker.ts';
+import { appendToLog } from './merkle-log.ts';
 import type { Db, Trx } from './store.ts';
+
+/** Takes appended events (with their gseq) into the global log, in the append transaction. */
+export type Sequencer = (
+  trx: Trx,
+  events: readonly { gseq: number; project_id: string; seq: number; hash: string }[],
+) => Promise<void>;
 
 /**
  * Append events to a project's chain inside the caller's transaction. The (project_id, seq) key
- * makes a forked chain impossible: a writer that raced past a stale head fails instead.
+ * makes a forked chain impossible: a writer that raced past a stale head fails instead. The
+ * sequencer is the Merkle log's; only a benchmark's reference run passes another.
  */
 export async function appendEvents(
   trx: Trx,
@@ -16,6 +24,7 @@ export async function appendEvents(
   head: { seq: number; hash: string },
   events: readonly NewEvent[],
   meta: { ts: string; actor: string; idempotencyKey: string | null },
+  sequencer: Sequencer = appendToLog,
 ): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];
   const rows: StoredEvent[] = [];
@@ -52,18 +61,19 @@ export async function appendEvents(
     prev = hash;
   });
   const deferred = pending.get(trx);
-  if (deferred) deferred.push(...rows);
-  else if (rows.length) {
+  if (deferred) {
+    if (rows.length) deferred.push({ rows, sequencer });
+  } else if (rows.length) {
     // SQLite: appends are serialised (BEGIN IMMEDIATE), so max + 1 numbers events in commit order.
     const top = await trx
       .selectFrom('events')
       .select((eb) => eb.fn.max('gseq').as('g'))
       .executeTakeFirst();
     const g = Number(top?.g ?? 0);
-    await trx
-      .insertInto('events')
-      .values(rows.map((r, i) => ({ ...r, gseq: g + i + 1 })))
-      .execute();
+    const numbered = rows.map((r, i) => ({ ...r, gseq: g + i + 1 }));
+    await trx.insertInto('events').values(numbered).execute();
+    // The global Merkle log takes the same events as leaves, in the same transaction.
+    await sequencer(trx, numbered);
   }
   return out;
 }
@@ -73,9 +83,10 @@ export async function appendEvents(
  * flushDeferredAppends() at its end, numbered under the store-wide counter's row lock. Writers of
  * different projects run in parallel until that point and queue only for the last few statements;
  * a transaction that rolls back takes its numbers back with it, so `gseq` has no gaps and follows
- * commit order.
+ * commit order. The Merkle log's sequencer runs there too, under the same lock, once the events
+ * have their numbers: leaves go into the log in `gseq` order, as on SQLite.
  */
-const pending = new WeakMap<Trx, StoredEvent[]>();
+const pending = new WeakMap<Trx, { rows: StoredEvent[]; sequencer: Sequencer }[]>();
 /** Work that needs this transaction's events in the table (an erasure's UPDATE names its record). */
 const afterFlush = new WeakMap<Trx, (() => Promise<void>)[]>();
 
@@ -94,7 +105,7 @@ export async function afterAppends(trx: Trx, fn: () => Promise<void>): Promise<v
   afterFlush.set(trx, list);
 }
 
-/** The row whose lock orders every commit that appends events (a Merkle log may append under it too). */
+/** The row whose lock orders every commit that appends events (the Merkle log appends under it too). */
 export async function lockGlobalOrder(trx: Trx): Promise<number> {
   const r = await sql<{ value: number }>`select value from counters where name = 'gseq' for update`.execute(
     trx,
@@ -103,22 +114,41 @@ export async function lockGlobalOrder(trx: Trx): Promise<number> {
 }
 
 export async function flushDeferredAppends(trx: Trx): Promise<void> {
-  const rows = pending.get(trx);
+  const batches = pending.get(trx);
   pending.delete(trx);
   const then = afterFlush.get(trx) ?? [];
   afterFlush.delete(trx);
-  if (rows?.length) await insertNumbered(trx, rows);
+  if (batches?.length) await insertNumbered(trx, batches);
   for (const fn of then) await fn();
 }
 
-async function insertNumbered(trx: Trx, rows: StoredEvent[]): Promise<void> {
+/** Number the deferred events, insert them and log them, all under the counter's row lock. */
+async function insertNumbered(
+  trx: Trx,
+  batches: readonly { rows: StoredEvent[]; sequencer: Sequencer }[],
+): Promise<void> {
+  const total = batches.reduce((n, b) => n + b.rows.length, 0);
+  if (!total) return;
   const top = await lockGlobalOrder(trx);
-  await sql`update counters set value = ${top + rows.length} where name = 'gseq'`.execute(trx);
-  for (let i = 0; i < rows.length; i += 1000) {
+  await sql`update counters set value = ${top + total} where name = 'gseq'`.execute(trx);
+  let g = top;
+  const numbered = batches.map((b) => ({
+    sequencer: b.sequencer,
+    rows: b.rows.map((r) => ({ ...r, gseq: ++g })),
+  }));
+  const all = numbered.flatMap((b) => b.rows);
+  for (let i = 0; i < all.length; i += 1000)
     await trx
       .insertInto('events')
-      .values(rows.slice(i, i + 1000).map((r, j) => ({ ...r, gseq: top + i + j + 1 })))
+      .values(all.slice(i, i + 1000))
       .execute();
+  // Still under the counter's lock: the log takes the events in the order they were just numbered.
+  // Consecutive appends with the same sequencer (all of them, but in a benchmark) go in one call.
+  for (let i = 0; i < numbered.length; ) {
+    const { sequencer } = numbered[i]!;
+    const rows: (typeof all)[number][] = [];
+    for (; i < numbered.length && numbered[i]!.sequencer === sequencer; i++) rows.push(...numbered[i]!.rows);
+    await sequencer(trx, rows);
   }
 }
 

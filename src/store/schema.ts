@@ -34,6 +34,8 @@ export interface DB {
   counters: CountersTable;
   passkey_bindings: PasskeyBindingsTable;
   scheduled_visits: ScheduledVisitsTable;
+  merkle_nodes: MerkleNodesTable;
+  merkle_log: MerkleLogTable;
 }
 
 /** Each due time of a scheduled phase's visit, and the ticket queued when it fell due (a projection). */
@@ -436,6 +438,25 @@ export interface PasskeyBindingsTable {
   rp_id: string;
   binding: string | null;
   created_at: string;
+}
+
+/** Perfect-subtree hashes of the global Merkle log (level 0: leaves); derived from events, insert-only. */
+export interface MerkleNodesTable {
+  /** nodePosition(level, idx): the order nodes are completed in, so appends go to the end. */
+  pos: number;
+  level: number;
+  idx: number;
+  /** SHA-256, 32 bytes */
+  hash: Buffer;
+}
+
+/** The Merkle log's one row (id 1): its origin, size and compact range, moved by every append. */
+export interface MerkleLogTable {
+  id: number;
+  origin: string;
+  size: number;
+  /** The roots of the perfect subtrees of [0, size), largest first: 32 bytes each, concatenated. */
+  compact_range: Buffer;
 }
 
 export type { Generated };

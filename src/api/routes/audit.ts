@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import { exportBundle, verifyStore } from '../../audit/audit.ts';
+import { verifyStore } from '../../audit/audit.ts';
+import { exportChainBundle } from '../../audit/bundle.ts';
 import { EVENT_TYPES } from '../../engine/events.ts';
 import { VtError } from '../../errors.ts';
 import { redactDeep } from '../../redact.ts';
@@ -82,7 +83,7 @@ export const auditRoutes = [
       const dir = mkdtempSync(join(tmpdir(), 'vt-bundle-'));
       try {
         const file = join(dir, 'bundle.jsonl');
-        await exportBundle(deps.reader, file, deps.now(), query.project);
+        await exportChainBundle(deps.reader, file, deps.now(), query.project);
         const name = `vt-audit-${query.project ?? 'all'}-${deps.now().toISOString().slice(0, 10)}.jsonl`;
         return c.body(readFileSync(file), 200, {
           'content-type': 'application/x-ndjson',

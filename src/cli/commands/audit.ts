@@ -1,87 +1,171 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { DecisionAudit } from '../../audit/decisions.ts';
+import { AuditDir, readVerifierKeyFile } from '../../audit/audit-dir.ts';
+import type { BundleResult } from '../../audit/bundle.ts';
+import type { TrailResult } from '../../audit/verify-log.ts';
 import { VtError } from '../../errors.ts';
-import type { VerifyResult } from '../../store/chain.ts';
+import type { ErasureRecord } from '../../store/chain.ts';
 import { parseErasureMarker } from '../../store/erasure-marker.ts';
+import { auditFolder, verifierKeyFor } from '../audit-folder.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint, safe, table, when } from '../output.ts';
 import { registerAuditDecision } from './audit-decision.ts';
+import { registerAuditLog } from './audit-log.ts';
 
-function report(ctx: CliContext, r: VerifyResult & { decisions?: DecisionAudit }, what: string): number {
+const chains = (n: number) => `${n} chain${n === 1 ? '' : 's'}`;
+
+function reportErasures(ctx: CliContext, erasures: readonly ErasureRecord[]): void {
+  for (const e of erasures)
+    ctx.io.err(
+      `  erased: ${e.project_id}#${e.seq} (${e.type}) by ${safe(e.actor)} at ${e.ts} (#${e.by_seq}): ${safe(e.reason)}\n`,
+    );
+}
+
+function reportTrail(ctx: CliContext, r: TrailResult, what: string): number {
   if (ctx.json) json(ctx.io, r);
+  const ok = paint(ctx.color, 'green', '✓');
+  const bad = paint(ctx.color, 'red', '✗');
+  const warn = paint(ctx.color, 'yellow', '⚠');
   const d = r.decisions;
-  const signed = d ? `; ${d.checked} decision${d.checked === 1 ? '' : 's'} (${d.signed} signed)` : '';
-  if (r.ok) {
+  const signed = `; ${d.checked} decision${d.checked === 1 ? '' : 's'} (${d.signed} signed)`;
+  if (r.firstBad && !r.findings.some((f) => f.message === r.firstBad!.reason))
     ctx.io.err(
-      `${paint(ctx.color, 'green', '✓')} ${what}: ${r.checked} events in ${r.projects} chain${r.projects === 1 ? '' : 's'}${signed} verify\n`,
+      `${bad} ${what}: event ${r.firstBad.project_id}#${r.firstBad.seq} does not verify: ${safe(r.firstBad.reason)}\n`,
     );
-    for (const e of r.erasures)
-      ctx.io.err(
-        `  erased: ${e.project_id}#${e.seq} (${e.type}) by ${safe(e.actor)} at ${e.ts} (#${e.by_seq}): ${safe(e.reason)}\n`,
-      );
-    return 0;
+  else ctx.io.err(`${ok} ${what}: ${r.checked} events in ${chains(r.projects)}${signed} verify\n`);
+  for (const p of d.problems)
+    ctx.io.err(
+      `  ${bad} ${p.project_id}#${p.seq} ${p.type} by ${safe(p.actor)}: ${p.reason} (${safe(p.detail)})\n`,
+    );
+  reportErasures(ctx, r.erasures);
+  const log = r.log;
+  const cp = log.checkpoint;
+  if (!log.findings.length)
+    ctx.io.err(
+      `${ok} Merkle log ${log.origin}: ${log.size} events, root ${log.root}${cp ? `; checkpoint of size ${cp.size} verifies (${cp.file})` : ''}\n`,
+    );
+  for (const f of r.findings) ctx.io.err(`${bad} ${f.kind}: ${safe(f.message)}\n`);
+  for (const w of log.warnings) ctx.io.err(`${warn} ${w}\n`);
+  return r.ok ? 0 : 1;
+}
+
+function reportBundle(ctx: CliContext, r: BundleResult, what: string): number {
+  if (ctx.json) json(ctx.io, r);
+  for (const w of r.warnings) ctx.io.err(`${paint(ctx.color, 'yellow', '⚠')} ${w}\n`);
+  if (!r.ok) {
+    const b = r.firstBad!;
+    ctx.io.err(
+      `${paint(ctx.color, 'red', '✗')} ${what}: ${b.project_id === '*' ? safe(b.reason) : `event ${b.project_id}#${b.seq} does not verify: ${b.reason}`}\n`,
+    );
+    for (const p of r.log?.problems.slice(1) ?? [])
+      ctx.io.err(`${paint(ctx.color, 'red', '✗')} ${safe(p)}\n`);
+    return 1;
   }
-  const b = r.firstBad!;
   ctx.io.err(
-    `${paint(ctx.color, 'red', '✗')} ${what}: event ${b.project_id}#${b.seq} does not verify: ${safe(b.reason)}\n`,
+    `${paint(ctx.color, 'green', '✓')} ${what}: ${r.checked} events in ${chains(r.projects)} verify\n`,
   );
-  for (const p of d?.problems ?? [])
+  reportErasures(ctx, r.erasures);
+  const l = r.log;
+  if (l)
     ctx.io.err(
-      `  ${paint(ctx.color, 'red', '✗')} ${p.project_id}#${p.seq} ${p.type} by ${safe(p.actor)}: ${p.reason} (${safe(p.detail)})\n`,
+      `${paint(ctx.color, 'green', '✓')} checkpoint ${l.origin} at size ${l.size}${l.signed ? ' signed by the key' : ' (signature not checked)'}; ${l.proofs} head proof${l.proofs === 1 ? ' verifies' : 's verify'}${l.previous !== null ? `; consistent with the previous export at size ${l.previous}` : ''}\n`,
     );
-  return 1;
+  return 0;
 }
 
 export function registerAudit(program: Command, withCtx: WithCtx): void {
   const audit = program
     .command('audit')
-    .description('verify, export and read the hash-chained audit trail')
+    .description(
+      'verify, export and prove the audit trail: hash chains, the Merkle log and its signed checkpoints',
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  vt audit verify\n  vt audit export audit.jsonl && vt audit verify --bundle audit.jsonl\n  vt audit log churn',
+      '\nExamples:\n  vt audit verify\n  vt audit export release.vtb && vt audit verify --bundle release.vtb --key audit/log.pub\n  vt audit log churn',
     );
   audit
     .command('verify')
     .description(
-      "recompute every chain (or a bundle offline), check every person's decision's signature, and name the first bad event; exit 1 on tampering",
+      "recompute every chain and the Merkle log, check every person's decision's signature and the log against the signed checkpoints, name what is wrong; exit 1 on tampering",
     )
-    .argument('[project]', 'only this project')
+    .argument('[project]', "only this project's chain (the log is always checked whole)")
     .option('--bundle <file>', 'verify an exported bundle instead of the store (no database needed)')
+    .option('--proof <file>', 'verify a proof written by vt audit prove or vt audit consistency')
+    .option('--key <file>', "the log's verifier key (default: audit/log.pub)")
     .addHelpText(
       'after',
-      "\nA decision (approve, reject, waive, done, retry, hold, resume, cancel, reopen, upgrade, carry forward)\nverifies when its signature is by a key the project's train listed for that person at the event's time,\nover exactly the recorded decision; where the train requires signed decisions, an unsigned one fails.\n--json lists every decision that does not verify under decisions.problems.\n\nExamples:\n  vt audit verify\n  vt audit verify churn --json | jq .decisions.problems\n  vt audit verify --bundle audit.jsonl",
+      `
+A decision (approve, reject, waive, done, retry, hold, resume, cancel, reopen, upgrade, carry forward)
+verifies when its signature is by a key the project's train listed for that person at the event's time,
+over exactly the recorded decision; where the train requires signed decisions, an unsigned one fails.
+--json lists every decision that does not verify under decisions.problems.
+
+Examples:
+  vt audit verify
+  vt audit verify churn --json | jq .decisions.problems
+  vt audit verify --json
+  vt audit verify --bundle release.vtb --key audit/log.pub
+  vt audit prove churn 12 > proof.json && vt audit verify --proof proof.json --key audit/log.pub`,
     )
     .action(
-      withCtx(async (ctx, project: string | undefined, o: { bundle?: string }) => {
-        const { verifyBundle, verifyStore } = await import('../../audit/audit.ts');
-        if (o.bundle) return report(ctx, verifyBundle(resolve(ctx.cwd, o.bundle)), o.bundle);
-        const { store } = await ctx.vt({ readonly: true });
-        return report(ctx, await verifyStore(store.db, project), store.location);
-      }),
+      withCtx(
+        async (ctx, project: string | undefined, o: { bundle?: string; proof?: string; key?: string }) => {
+          const { verifyBundle } = await import('../../audit/bundle.ts');
+          if (o.bundle) {
+            const key = verifierKeyFor(ctx, o.key);
+            return reportBundle(ctx, verifyBundle(resolve(ctx.cwd, o.bundle), { key }), o.bundle);
+          }
+          if (o.proof) return verifyProofFile(ctx, o.proof, o.key);
+          const { verifyTrail } = await import('../../audit/verify-log.ts');
+          const { store } = await ctx.vt({ readonly: true });
+          const a = ctx.audit();
+          const key = o.key ? readVerifierKeyFile(resolve(ctx.cwd, o.key)) : null;
+          const r = await verifyTrail(store.db, { dir: a ? new AuditDir(a.dir) : null, key, project });
+          return reportTrail(ctx, r, store.location);
+        },
+      ),
     );
   registerAuditDecision(audit, withCtx);
   audit
     .command('export')
-    .description('write a self-contained bundle (manifest + JSONL events) that verifies offline')
-    .addHelpText(
-      'after',
-      '\nExamples:\n  vt audit export audit.jsonl\n  vt audit export churn.jsonl --project churn',
+    .description(
+      'write a bundle (manifest + JSONL events + signed checkpoint + proofs) that verifies offline with the public key',
     )
     .argument('<file>')
     .option('--project <id>', 'only this project')
+    .option(
+      '--since <file>',
+      "prove consistency from this earlier bundle or checkpoint (default: the last export's)",
+    )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  vt audit export release-1.vtb
+  vt audit export release-2.vtb --since release-1.vtb
+  vt audit verify --bundle release-2.vtb --key audit/log.pub`,
+    )
     .action(
-      withCtx(async (ctx, file: string, o: { project?: string }) => {
-        const [{ store, engine }, { exportBundle }] = await Promise.all([
+      withCtx(async (ctx, file: string, o: { project?: string; since?: string }) => {
+        const [{ store, engine }, { exportLogBundle }, { loadLogKey }] = await Promise.all([
           ctx.vt({ readonly: true }),
-          import('../../audit/audit.ts'),
+          import('../../audit/bundle.ts'),
+          import('../../audit/log-key.ts'),
         ]);
+        const a = auditFolder(ctx);
         const path = resolve(ctx.cwd, file);
-        const m = await exportBundle(store.db, path, engine.clock.now(), o.project);
+        const { manifest: m, checkpoint: kept } = await exportLogBundle(store, path, {
+          now: engine.clock.now(),
+          project: o.project,
+          dir: a.dir,
+          signer: loadLogKey(a.keyFile, { workspace: a.workspace }),
+          since: o.since ? previousCheckpoint(resolve(ctx.cwd, o.since)) : null,
+        });
         if (ctx.json) json(ctx.io, { file: path, ...m });
         ctx.io.err(
-          `${paint(ctx.color, 'green', '✓')} wrote ${path}: ${m.events} events, ${Object.keys(m.heads).length} chains\n`,
+          `${paint(ctx.color, 'green', '✓')} wrote ${path}: ${m.events} events, ${chains(Object.keys(m.heads).length)}, checkpoint of size ${kept.checkpoint.size}${m.log.previous ? ', consistent with the previous export' : ''}\n`,
         );
         return 0;
       }),
@@ -216,6 +300,8 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
       ),
     );
 
+  registerAuditLog(audit, withCtx);
+
   const admin = program
     .command('admin')
     .description('maintenance')
@@ -241,6 +327,44 @@ export function registerAudit(program: Command, withCtx: WithCtx): void {
         return 0;
       }),
     );
+}
+
+/** The checkpoint note of an earlier bundle (its manifest) or a checkpoint file. */
+function previousCheckpoint(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new VtError('NOT_FOUND', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (text.startsWith('{')) {
+    const m = JSON.parse(text.split('\n')[0]!);
+    if (m?.version !== 2 || typeof m.log?.checkpoint !== 'string')
+      throw new VtError('BAD_INPUT', `${file} is not a bundle with a checkpoint (version 2)`);
+    return m.log.checkpoint;
+  }
+  return text;
+}
+
+async function verifyProofFile(ctx: CliContext, file: string, keyFile: string | undefined): Promise<number> {
+  const { verifyProofDoc } = await import('../../audit/proofs.ts');
+  const key = verifierKeyFor(ctx, keyFile);
+  if (!key)
+    throw new VtError('BAD_INPUT', "checking a proof needs the log's verifier key", {
+      hint: 'Pass --key audit/log.pub',
+    });
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(resolve(ctx.cwd, file), 'utf8'));
+  } catch (err) {
+    throw new VtError('BAD_INPUT', `cannot read the proof ${file}: ${(err as Error).message}`);
+  }
+  const v = verifyProofDoc(doc, key);
+  if (ctx.json) json(ctx.io, v);
+  ctx.io.err(
+    `${v.ok ? paint(ctx.color, 'green', '✓') : paint(ctx.color, 'red', '✗')} ${file}: ${safe(v.summary)}\n`,
+  );
+  return v.ok ? 0 : 1;
 }
 
 /** An erased event says so, then shows what its residue kept. */

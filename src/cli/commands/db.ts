@@ -114,7 +114,9 @@ export function registerDb(program: Command, withCtx: WithCtx): Command {
     );
 
   db.command('copy')
-    .description('copy a whole store into an empty one (SQLite ⇄ PostgreSQL), then verify every chain')
+    .description(
+      'copy a whole store into an empty one (SQLite ⇄ PostgreSQL), then verify every chain and the Merkle log',
+    )
     .requiredOption('--from <store>', 'the source: a SQLite path or a postgres:// URL (read only)')
     .requiredOption('--to <store>', 'the target: an empty SQLite file or PostgreSQL database')
     .addHelpText(
@@ -140,7 +142,7 @@ export function registerDb(program: Command, withCtx: WithCtx): Command {
             if (ctx.json) json(ctx.io, r);
             else ctx.io.out(`${r.to}\n`);
             ctx.io.err(
-              `${paint(ctx.color, 'green', '✓')} copied ${r.events} events in ${r.projects} chains to ${r.to}; every chain verifies\n`,
+              `${paint(ctx.color, 'green', '✓')} copied ${r.events} events in ${r.projects} chains to ${r.to}; every chain and the Merkle log verify\n`,
             );
             return 0;
           } finally {
@@ -263,7 +265,7 @@ Examples:
 
   db.command('check')
     .description(
-      'check the store: file, SQLite integrity, hash chains, projections, trains (exit 1 on a problem)',
+      'check the store: file, SQLite integrity, hash chains, Merkle log, projections, trains (exit 1 on a problem)',
     )
     .addHelpText('after', '\nExamples:\n  vt db check\n  vt db check --json | jq .ok')
     .action(

@@ -45,6 +45,7 @@ The OpenAPI document is at /api/openapi.json; live events at /api/stream (server
           const server = await startServer({
             db: ctx.dbTarget(),
             integrations: loadIntegrations(ctx.root(), ctx.io.env),
+            audit: ctx.audit(),
             host: o.host,
             port: o.port,
             allowHosts: o.allowHost ?? [],

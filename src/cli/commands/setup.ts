@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { VtError } from '../../errors.ts';
 import { TEMPLATES_DIR } from '../../package.ts';
 import { TRAIN_FILE } from '../../wiring.ts';
+import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint, safe } from '../output.ts';
 
@@ -17,6 +18,31 @@ export function templateNames(): string[] {
 
 /** Phases of the built-in train that need people in the room (interviews, workshops, the pitch, kickoff). */
 export const PEOPLE_PHASES = ['discovery-framing', 'client-readiness', 'scope-pitch', 'pre-kickoff'];
+
+/**
+ * Make the log key (outside the workspace) when there is none, publish its verifier key in
+ * audit/log.pub and sign the store's first checkpoint, which pins the log's name from day one.
+ * A problem here is a warning: the workspace works, its log is not anchored yet.
+ */
+async function signFirstCheckpoint(ctx: CliContext): Promise<void> {
+  const a = ctx.audit();
+  if (!a) return;
+  const { AuditDir } = await import('../../audit/audit-dir.ts');
+  const { writeCheckpoint } = await import('../../audit/checkpoint-writer.ts');
+  const { ensureLogKey } = await import('../../audit/log-key.ts');
+  try {
+    const { signer, created } = ensureLogKey(a.keyFile, { workspace: a.workspace ?? null });
+    const { store } = await ctx.vt();
+    await writeCheckpoint(store, new AuditDir(a.dir), signer);
+    ctx.io.err(
+      `${paint(ctx.color, 'green', '✓')} log key ${a.keyFile}${created ? ' (new)' : ''}; verifier key and checkpoints in ${a.dir} (commit it)\n`,
+    );
+  } catch (err) {
+    ctx.io.err(
+      `${paint(ctx.color, 'yellow', '⚠')} the audit log is not signed: ${(err as Error).message}\n  fix it, then: vt audit checkpoint --init\n`,
+    );
+  }
+}
 
 export function registerSetup(program: Command, withCtx: WithCtx): void {
   program
@@ -86,6 +112,7 @@ Examples:
           ctx.io.err(
             `${paint(ctx.color, 'green', '✓')} every role is worked by ${opts.agents}; people work ${PEOPLE_PHASES.join(', ')} and make every approval\n  check the agent CLIs with: vt agents check\n`,
           );
+        await signFirstCheckpoint(ctx);
         ctx.io.err(`  next: vt project create "My project"\n`);
         if (ctx.json) json(ctx.io, { train: file, store: store.location, agents: agents ?? null });
         return 0;

@@ -80,8 +80,9 @@ function unreachable(url: string, err: unknown): VtError {
 
 /**
  * SQL that creates an application role able to run vt but not to edit history: it may read and
- * insert events, never update or delete them (the trigger refuses too, but a table owner can drop a
- * trigger; a role without the privilege cannot). Run it as the owner of the vt tables.
+ * insert events and the Merkle log's nodes, never update or delete them (the trigger refuses too,
+ * but a table owner can drop a trigger; a role without the privilege cannot). Run it as the owner
+ * of the vt tables.
  */
 export function appRoleSql(role: string, opts: { password?: string } = {}): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role))
@@ -96,6 +97,8 @@ end $$;
 grant usage on schema public to ${role};
 grant select, insert, update, delete on all tables in schema public to ${role};
 revoke update, delete, truncate on events from ${role};
+-- The Merkle log's stored subtrees are only ever added to, like events.
+revoke update, delete, truncate on merkle_nodes from ${role};
 grant select on kysely_migration, kysely_migration_lock to ${role};
 revoke insert, update, delete on kysely_migration, kysely_migration_lock from ${role};
 -- Tables that later migrations create (run by this same owner) get the same grants.

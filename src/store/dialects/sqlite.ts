@@ -5,6 +5,7 @@ import {
   type Driver,
   type Kysely,
   type QueryResult,
+  type SelectQueryNode,
   SqliteAdapter,
   SqliteIntrospector,
   SqliteQueryCompiler,
@@ -39,13 +40,27 @@ export class ImmediateSqliteDialect implements Dialect {
     return new ImmediateSqliteDriver(this.#db);
   }
   createQueryCompiler() {
-    return new SqliteQueryCompiler();
+    return new RowLockFreeSqliteCompiler();
   }
   createAdapter() {
     return new TransactionalDdlSqliteAdapter();
   }
   createIntrospector(db: Kysely<unknown>) {
     return new SqliteIntrospector(db);
+  }
+}
+
+/**
+ * SQLite has no row locks and no FOR UPDATE: every write transaction here begins IMMEDIATE, which
+ * already holds the database's write lock. Dropping the clause lets one query lock a row on
+ * PostgreSQL and run unchanged on SQLite.
+ */
+class RowLockFreeSqliteCompiler extends SqliteQueryCompiler {
+  protected override visitSelectQuery(node: SelectQueryNode): void {
+    const endModifiers = node.endModifiers?.filter((m) => m.modifier !== 'ForUpdate');
+    super.visitSelectQuery(
+      endModifiers?.length ? { ...node, endModifiers } : { ...node, endModifiers: undefined },
+    );
   }
 }
 

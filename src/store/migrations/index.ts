@@ -7,6 +7,7 @@ import * as m005 from './005_visit_evidence.ts';
 import * as m006 from './006_session_processes.ts';
 import * as m007 from './007_idempotency.ts';
 import * as m008 from './008_drop_gate_evaluations.ts';
+import * as m010 from './010_merkle_log.ts';
 import * as m015 from './015_passkey_bindings.ts';
 import * as m025 from './025_postgres_guards.ts';
 import * as m026 from './026_claim_order.ts';
@@ -31,6 +32,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '006_session_processes': m006,
   '007_idempotency': m007,
   '008_drop_gate_evaluations': m008,
+  '010_merkle_log': m010,
   '015_passkey_bindings': m015,
   '035_api_tokens': m035,
   '036_passkeys': m036,

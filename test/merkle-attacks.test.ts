@@ -1,0 +1,314 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { verifyStore } from '../src/audit/audit.ts';
+import { AuditDir } from '../src/audit/audit-dir.ts';
+import { writeCheckpoint } from '../src/audit/checkpoint-writer.ts';
+import { createLogKey } from '../src/audit/log-key.ts';
+import { verifyTrail } from '../src/audit/verify-log.ts';
+import { canonicalJson, sha256 } from '../src/canonical.ts';
+import { eventHash, type StoredEvent, verifyEvents } from '../src/store/chain.ts';
+import { openStore } from '../src/store/store.ts';
+import { freshEngine, tempDir, writeFile } from './helpers.ts';
+import { rebuildLogTables } from './merkle-forge.ts';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Two projects' worth of events, a log key outside the workspace, and a checkpoint of the whole log. */
+async function checkpointed() {
+  const f = await freshEngine();
+  const keyDir = tempDir('vt-key-');
+  dirs.push(f.dir, keyDir);
+  for (const name of ['Alpha', 'Beta']) {
+    const id = name.toLowerCase();
+    await f.engine.createProject({ name, workspace: f.dir, train: f.train }, { actor: 'lead-1' });
+    for (const item of ['asked', 'sized', 'extra'])
+      await f.engine.tick(id, item, `note ${item}`, { actor: 'lab-1' });
+    writeFile(f.dir, 'docs/brief.md', `# ${name}\n`);
+    await f.engine.addArtifact(id, 'brief', undefined, { actor: 'lab-1' });
+    for (let i = 0; i < 4; i++) await f.engine.setMetric(id, 'auc', 0.5 + i / 10, { actor: 'lab-1' });
+  }
+  const signer = createLogKey(join(keyDir, 'log.ed25519'), { name: 'example.org/test-log' });
+  const dir = new AuditDir(join(f.dir, 'audit'));
+  const cp = await writeCheckpoint(f.store, dir, signer);
+  await f.store.close();
+  return { file: join(f.dir, '.vt', 'vt.db'), dir, signer, checkpoint: cp.checkpoint };
+}
+
+/** Raw access as an attacker has it: the append-only triggers dropped. */
+function attacker(file: string) {
+  const db = new Database(file);
+  db.exec('drop trigger if exists events_no_update; drop trigger if exists events_no_delete;');
+  return db;
+}
+
+type Row = StoredEvent & { gseq: number };
+
+/** Re-hash a project's chain from `fromSeq` on, as an attacker who knows the format would. */
+function rechain(db: Database.Database, project: string, fromSeq: number): void {
+  const rows = db.prepare('select * from events where project_id = ? order by seq').all(project) as Row[];
+  let prev = rows.find((r) => r.seq === fromSeq - 1)?.hash ?? '0'.repeat(64);
+  const put = db.prepare(
+    'update events set payload_sha256 = ?, prev_hash = ?, hash = ? where project_id = ? and seq = ?',
+  );
+  for (const r of rows.filter((x) => x.seq >= fromSeq)) {
+    const digest = sha256(r.payload);
+    const hash = eventHash(prev, { ...r, payload_sha256: digest });
+    put.run(digest, prev, hash, project, r.seq);
+    prev = hash;
+  }
+  const last = rows[rows.length - 1]!;
+  db.prepare('update projects set head_seq = ?, head_hash = ? where id = ?').run(last.seq, prev, project);
+}
+
+/**
+ * A forged approval at the end of alpha's chain with a correct chain hash, slipped into the global
+ * order right after alpha's last event (before everything of beta), as if it had happened then.
+ */
+function forgeApproval(db: Database.Database): { seq: number } {
+  const head = db
+    .prepare("select * from events where project_id = 'alpha' order by seq desc limit 1")
+    .get() as Row;
+  const payload = canonicalJson({
+    phase: 'intake',
+    visit: 1,
+    role: 'lead',
+    decision: 'approve',
+    reason: 'looks good',
+    digest: 'f'.repeat(64),
+  });
+  const meta = {
+    project_id: 'alpha',
+    seq: head.seq + 1,
+    ts: head.ts,
+    actor: 'lead-2',
+    type: 'approval.recorded',
+    payload_sha256: sha256(payload),
+    idempotency_key: null,
+  };
+  const hash = eventHash(head.hash, meta);
+  db.prepare('update events set gseq = -gseq where gseq > ?').run(head.gseq);
+  db.prepare('update events set gseq = 1 - gseq where gseq < 0').run();
+  db.prepare(
+    'insert into events (project_id, seq, ts, actor, type, payload, payload_sha256, prev_hash, hash, idempotency_key, gseq) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  ).run(
+    'alpha',
+    meta.seq,
+    meta.ts,
+    meta.actor,
+    meta.type,
+    payload,
+    meta.payload_sha256,
+    head.hash,
+    hash,
+    null,
+    head.gseq + 1,
+  );
+  db.prepare("update projects set head_seq = ?, head_hash = ? where id = 'alpha'").run(meta.seq, hash);
+  return { seq: meta.seq };
+}
+
+async function check(file: string, dir: AuditDir) {
+  const store = await openStore(file, { synchronous: 'NORMAL' });
+  try {
+    return { chain: await verifyStore(store.db), trail: await verifyTrail(store.db, { dir, key: null }) };
+  } finally {
+    await store.close();
+  }
+}
+
+function chainOnly(file: string) {
+  const db = new Database(file, { readonly: true });
+  const rows = db.prepare('select * from events order by project_id, seq').all() as StoredEvent[];
+  db.close();
+  return verifyEvents(rows);
+}
+
+describe('the Merkle log finds what a hash chain cannot', () => {
+  it('an untouched store verifies against its checkpoint', async () => {
+    const { file, dir } = await checkpointed();
+    const { trail } = await check(file, dir);
+    assert.equal(trail.ok, true, JSON.stringify(trail.findings));
+    assert.equal(trail.log.checkpoints, 1);
+    assert.equal(trail.log.uncovered, 0);
+    assert.equal(trail.log.root, trail.log.checkpoint!.root);
+  });
+
+  it('attack 1: a forged event inserted with a correctly computed chain hash is found against the checkpoint', async () => {
+    const { file, dir, checkpoint } = await checkpointed();
+    const db = attacker(file);
+    const forged = forgeApproval(db);
+    db.close();
+
+    const { chain, trail } = await check(file, dir);
+    assert.equal(chain.ok, true, 'the hash chains and the projects rows agree with the forgery');
+    assert.equal(trail.ok, false);
+    const inserted = trail.findings.find((f) => f.kind === 'inserted');
+    assert.ok(inserted, JSON.stringify(trail.findings));
+    assert.equal(inserted.project_id, 'alpha');
+    assert.equal(inserted.seq, forged.seq);
+    assert.match(inserted.message, /was inserted/);
+    assert.equal(inserted.file, dir.fileFor(checkpoint.size));
+    // The sequencer never saw it either.
+    assert.ok(trail.findings.some((f) => f.kind === 'appended'));
+  });
+
+  it('attack 1b: the same forgery with the Merkle tables rebuilt is still found against the checkpoint', async () => {
+    const { file, dir, checkpoint } = await checkpointed();
+    const db = attacker(file);
+    forgeApproval(db);
+    rebuildLogTables(db);
+    db.close();
+
+    const { chain, trail } = await check(file, dir);
+    assert.equal(chain.ok, true);
+    assert.equal(trail.ok, false);
+    assert.deepEqual(
+      trail.findings.map((f) => f.kind),
+      ['rewritten'],
+      'the stored nodes agree with the forgery, so only the signed root can tell',
+    );
+    assert.equal(trail.findings[0]!.file, dir.fileFor(checkpoint.size));
+    assert.match(trail.findings[0]!.message, /do not give the root signed/);
+  });
+
+  it("attack 2: a truncated tail with the projects row's head rewritten is found", async () => {
+    const { file, dir, checkpoint } = await checkpointed();
+    const db = attacker(file);
+    const top = (
+      db.prepare("select max(seq) as m from events where project_id = 'beta'").get() as { m: number }
+    ).m;
+    db.prepare("delete from events where project_id = 'beta' and seq > ?").run(top - 2);
+    const head = db
+      .prepare("select seq, hash from events where project_id = 'beta' and seq = ?")
+      .get(top - 2) as Row;
+    db.prepare("update projects set head_seq = ?, head_hash = ? where id = 'beta'").run(head.seq, head.hash);
+    rebuildLogTables(db);
+    db.close();
+
+    const { chain, trail } = await check(file, dir);
+    assert.equal(chain.ok, true, 'the chains and heads agree with the truncation');
+    assert.equal(trail.ok, false);
+    const t = trail.findings.find((f) => f.kind === 'truncated');
+    assert.ok(t, JSON.stringify(trail.findings));
+    assert.match(
+      t.message,
+      new RegExp(`holds ${checkpoint.size - 2} events but .* was signed at ${checkpoint.size}`),
+    );
+  });
+
+  it('attack 3: a log rewritten from the middle with every chain hash recomputed is found; a plain chain check passes it', async () => {
+    const { file, dir } = await checkpointed();
+    const db = attacker(file);
+    const target = db
+      .prepare(
+        "select * from events where project_id = 'alpha' and type = 'metric.recorded' order by seq limit 1",
+      )
+      .get() as Row;
+    const payload = JSON.parse(target.payload);
+    db.prepare('update events set payload = ? where project_id = ? and seq = ?').run(
+      canonicalJson({ ...payload, value: 0.97 }),
+      'alpha',
+      target.seq,
+    );
+    rechain(db, 'alpha', target.seq);
+    db.close();
+
+    // The chain check passes it: every hash was recomputed and the projects row follows.
+    const plain = chainOnly(file);
+    assert.equal(plain.ok, true, 'verifyEvents passes a log rewritten from the middle');
+    const { chain, trail } = await check(file, dir);
+    assert.equal(chain.ok, true, 'so does the chain check against the projects rows');
+    // The Merkle log against the signed checkpoint does not.
+    assert.equal(trail.ok, false);
+    const r = trail.findings.find((f) => f.kind === 'rewritten' && f.file);
+    assert.ok(r, JSON.stringify(trail.findings));
+    assert.equal(r.project_id, 'alpha');
+    assert.equal(r.seq, target.seq, 'the first rewritten event is named');
+    assert.match(r.message, /rewritten/);
+  });
+
+  it('attack 3b: the same rewrite with the Merkle tables rebuilt: still found, and no new checkpoint is signed over it', async () => {
+    const { file, dir, signer } = await checkpointed();
+    const db = attacker(file);
+    db.prepare("update events set actor = 'mallory' where project_id = 'alpha' and seq = 2").run();
+    rechain(db, 'alpha', 2);
+    rebuildLogTables(db);
+    db.close();
+    const { chain, trail } = await check(file, dir);
+    assert.equal(chain.ok, true);
+    assert.equal(trail.ok, false);
+    assert.ok(trail.findings.some((f) => f.kind === 'rewritten'));
+    const store = await openStore(file, { synchronous: 'NORMAL' });
+    await assert.rejects(writeCheckpoint(store, dir, signer), /refusing to sign the log/);
+    await store.close();
+  });
+
+  it('a projects row whose head disagrees with its chain is named', async () => {
+    const { file, dir } = await checkpointed();
+    const db = attacker(file);
+    db.prepare("update projects set head_seq = head_seq - 1 where id = 'beta'").run();
+    db.close();
+    const { trail } = await check(file, dir);
+    assert.equal(trail.ok, false);
+    const h = trail.findings.find((f) => f.kind === 'head');
+    assert.ok(h);
+    assert.equal(h.project_id, 'beta');
+    assert.match(h.message, /says its head is/);
+  });
+
+  it('an event appended outside vt after the checkpoint is named: the sequencer never logged it', async () => {
+    const { file, dir } = await checkpointed();
+    const db = attacker(file);
+    const head = db
+      .prepare("select * from events where project_id = 'alpha' order by seq desc limit 1")
+      .get() as Row;
+    const payload = canonicalJson({ phase: 'intake', item: 'extra', note: null });
+    const meta = {
+      project_id: 'alpha',
+      seq: head.seq + 1,
+      ts: head.ts,
+      actor: 'lab-1',
+      type: 'checklist.ticked',
+      payload_sha256: sha256(payload),
+      idempotency_key: null,
+    };
+    const hash = eventHash(head.hash, meta);
+    const max = (db.prepare('select max(gseq) as g from events').get() as { g: number }).g;
+    db.prepare(
+      'insert into events (project_id, seq, ts, actor, type, payload, payload_sha256, prev_hash, hash, idempotency_key, gseq) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      'alpha',
+      meta.seq,
+      meta.ts,
+      meta.actor,
+      meta.type,
+      payload,
+      meta.payload_sha256,
+      head.hash,
+      hash,
+      null,
+      max + 1,
+    );
+    db.prepare("update projects set head_seq = ?, head_hash = ? where id = 'alpha'").run(meta.seq, hash);
+    db.close();
+    const { chain, trail } = await check(file, dir);
+    assert.equal(chain.ok, true);
+    const a = trail.findings.find((f) => f.kind === 'appended');
+    assert.ok(a, JSON.stringify(trail.findings));
+    assert.equal(a.project_id, 'alpha');
+    assert.equal(a.seq, meta.seq);
+    // And the store refuses to append after it: the sequencer's count no longer matches.
+    const store = await openStore(file, { synchronous: 'NORMAL' });
+    const { Engine } = await import('../src/engine/engine.ts');
+    const { nodeIo } = await import('../src/io/node-io.ts');
+    const engine = new Engine({ store, io: nodeIo });
+    await assert.rejects(engine.setMetric('beta', 'auc', 0.6, { actor: 'lab-1' }), /added outside vt/);
+    await store.close();
+  });
+});
