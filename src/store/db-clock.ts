@@ -1,4 +1,3 @@
-import type { Clock } from '../engine/engine.ts';
 import { dbNow } from './dialect.ts';
 import type { Db } from './store.ts';
 
@@ -6,9 +5,10 @@ import type { Db } from './store.ts';
  * A clock that reads the database's: the local clock plus an offset measured against `dbNow()`
  * (half the round trip taken off), kept monotonic. A worker on a machine whose clock is wrong
  * then stamps events and retry timers as the others do. Leases never depend on it: their times
- * are taken and compared inside SQL (see requireLiveLease).
+ * are taken and compared inside SQL (see requireLiveLease). Shaped as the engine's Clock (`now()`)
+ * without importing it: the store knows only the engine's event types.
  */
-export class DbClock implements Clock {
+export class DbClock {
   offsetMs = 0;
   #last = 0;
   readonly #db: Db;
