@@ -271,8 +271,12 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
             // Operating, the project waits for its next scheduled visit: move the clock to it while the
             // demo still has windows to show.
             const v = s.scheduled;
-            if (!v || v.ticket !== null || windowsScored(s) >= DEMO_WINDOWS) break;
-            clock.advanceTo(new Date(v.dueAt));
+            if (!v || windowsScored(s) >= DEMO_WINDOWS) break;
+            const due = new Date(v.dueAt);
+            // Already queued and due, yet not taken: nothing more the clock can do. Queued but not due
+            // yet happens on resuming after a kill, with the clock back where the history stopped.
+            if (v.ticket !== null && clock.now() >= due) break;
+            clock.advanceTo(due);
             ctx.io.err(
               `${paint(ctx.color, 'cyan', '⏰')} the demo's clock moves to ${v.dueAt}: the visit of ${v.phase} falls due\n`,
             );
