@@ -19,6 +19,8 @@ export const DEMO_PROJECT = 'penguins';
 export const DEMO_OPERATOR = 'demo-operator';
 /** The monitoring windows the demo runs: the first drifts, the second does not and returns to monitoring. */
 export const DEMO_WINDOWS = 2;
+/** The demo's leases: a ticket of a killed demo run is taken over this long after its last heartbeat. */
+const DEMO_LEASE_MS = 10_000;
 
 /**
  * The demo's clock: the machine's time, moved forward to each scheduled visit's due time so a weekly
@@ -247,7 +249,7 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
               once: false,
               watch: false,
               project: DEMO_PROJECT,
-              leaseMs: 10_000,
+              leaseMs: DEMO_LEASE_MS,
               heartbeatMs: 2_000,
               backoffMs: 500,
               pollMs: 200,
@@ -272,6 +274,14 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
             // demo still has windows to show.
             const v = s.scheduled;
             if (!v || windowsScored(s) >= DEMO_WINDOWS) break;
+            if (v.ticket !== null && s.tickets[v.ticket]?.status === 'running') {
+              // Held by a run that was killed: its lease lapses within the lease time, then it is taken over.
+              ctx.io.err(
+                `the visit of ${v.phase} is held by a stopped run; taking it over when its lease lapses\n`,
+              );
+              await new Promise((r) => setTimeout(r, DEMO_LEASE_MS + 500));
+              continue;
+            }
             const due = new Date(v.dueAt);
             // Already queued and due, yet not taken: nothing more the clock can do. Queued but not due
             // yet happens on resuming after a kill, with the clock back where the history stopped.
