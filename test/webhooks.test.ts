@@ -521,13 +521,13 @@ describe('secrets and configuration', () => {
       `${TRAIN}integrations:\n  webhooks:\n    - { id: ops, url_env: OPS_HOOK_URL, secret_file: hook.secret }\n  notifications:\n    drift: ["psi > 0.2"]\n`,
     );
     const env = { OPS_HOOK_URL: `${r.url}?token=${token}` };
-    const cfg = loadIntegrations(dir, env);
+    const cfg = await loadIntegrations(dir, env);
     assert.deepEqual(
       cfg.endpoints.map((e) => [e.id, e.describe]),
       [['ops', '$OPS_HOOK_URL']],
     );
     assert.deepEqual(cfg.drift, ['psi > 0.2']);
-    const withEnv = loadIntegrations(dir, { ...env, VT_WEBHOOK_URL: r.url, VT_WEBHOOK_SECRET: SECRET });
+    const withEnv = await loadIntegrations(dir, { ...env, VT_WEBHOOK_URL: r.url, VT_WEBHOOK_SECRET: SECRET });
     assert.deepEqual(
       withEnv.endpoints.map((e) => e.id),
       ['ops', 'env'],
@@ -550,13 +550,14 @@ describe('secrets and configuration', () => {
       assert.equal(bytes.includes(token), false, `${f} holds the URL's token`);
       assert.equal(bytes.includes(SECRET.slice(6)), false, `${f} holds the secret`);
     }
+    const unset = await loadIntegrations(dir, {});
     assert.throws(
-      () => loadIntegrations(dir, {}).endpoints[0]!.url(),
+      () => unset.endpoints[0]!.url(),
       (e: unknown) => e instanceof VtError && /OPS_HOOK_URL is not set/.test(e.message),
     );
   });
 
-  it('refuses a malformed integrations block with the file and field', () => {
+  it('refuses a malformed integrations block with the file and field', async () => {
     const dir = scratch('vt-hooks-bad-');
     for (const [block, why] of [
       ['  webhooks:\n    - { id: ops, url: "ftp://x", secret_env: S }', /integrations\.webhooks\.0\.url/],
@@ -568,11 +569,19 @@ describe('secrets and configuration', () => {
       ['  webhooks:\n    - { id: ops, url: "http://x", secret_env: S, events: [coffee] }', /events/],
     ] as const) {
       writeFileSync(join(dir, 'vt.yaml'), `${TRAIN}integrations:\n${block}\n`);
-      assert.throws(
-        () => loadIntegrations(dir, {}),
+      await assert.rejects(
+        loadIntegrations(dir, {}),
         (e: unknown) => e instanceof VtError && e.code === 'TRAIN_INVALID' && why.test(e.message),
         block,
       );
+    }
+    // Written as one flow mapping, or with the key quoted, the block is still found and checked.
+    for (const text of [
+      `${TRAIN}"integrations":\n  webhooks:\n    - { id: ops, url: "ftp://x", secret_env: S }\n`,
+      '{ "version": 1, "integrations": { "webhooks": [{ "id": "ops", "url": "ftp://x", "secret_env": "S" }] } }\n',
+    ]) {
+      writeFileSync(join(dir, 'vt.yaml'), text);
+      await assert.rejects(loadIntegrations(dir, {}), /integrations\.webhooks\.0\.url/, text);
     }
   });
 

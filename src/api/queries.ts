@@ -2,7 +2,8 @@ import { type Expression, type SqlBool, sql } from 'kysely';
 import { foldablePayload } from '../store/erasure-marker.ts';
 import type { DB } from '../store/schema.ts';
 import type { Db } from '../store/store.ts';
-import { type Train, TrainSchema } from '../train/schema.ts';
+import type { Train } from '../train/schema.ts';
+import { storedTrain } from '../train/stored.ts';
 import { WORKING_STATUSES } from '../types.ts';
 
 /*
@@ -43,10 +44,10 @@ export async function trainsInUse(db: Db): Promise<Map<string, Train>> {
   if (missing.length) {
     const rows = await db
       .selectFrom('trains')
-      .select(['hash', 'body'])
+      .select(['hash', 'body', 'format'])
       .where('hash', 'in', missing)
       .execute();
-    for (const r of rows) trainCache.set(r.hash, TrainSchema.parse(JSON.parse(r.body)));
+    for (const r of rows) trainCache.set(r.hash, await storedTrain(r.hash, r.body, r.format));
   }
   return new Map(
     hashes.flatMap((h) =>

@@ -8,7 +8,8 @@ import { type DecisionProof, proofProblem, verifyDecisionProof } from '../identi
 import { readEvents, toRecorded } from '../store/append.ts';
 import type { StoredEvent, VerifyResult } from '../store/chain.ts';
 import type { Db } from '../store/store.ts';
-import { type Train, TrainSchema } from '../train/schema.ts';
+import type { Train } from '../train/schema.ts';
+import { storedTrain } from '../train/stored.ts';
 
 /*
  * `vt audit verify`, decisions: every decision a person made (approve, reject, waive, done, retry,
@@ -194,9 +195,9 @@ export function auditProjectDecisions(
 /** Every train the store holds, parsed, by hash (a store holds few: one per version of a train). */
 export async function storedTrains(db: Db): Promise<(hash: string) => Train | null> {
   const trains = new Map<string, Train | null>();
-  for (const t of await db.selectFrom('trains').select(['hash', 'body']).execute()) {
+  for (const t of await db.selectFrom('trains').select(['hash', 'body', 'format']).execute()) {
     try {
-      trains.set(t.hash, TrainSchema.parse(JSON.parse(t.body)));
+      trains.set(t.hash, await storedTrain(t.hash, t.body, t.format));
     } catch {
       trains.set(t.hash, null);
     }

@@ -8,6 +8,7 @@ import { adoptLogOrigin, appendToLog } from '../store/merkle-log.ts';
 import { rebuildProjections } from '../store/projector.ts';
 import { inspectStoreFile } from '../store/sqlite-file.ts';
 import { openStore } from '../store/store.ts';
+import { TRAIN_FORMAT } from '../train/format.ts';
 import type { LoadedTrain } from '../train/loader.ts';
 import { verifyStore } from './audit.ts';
 import { verifyBundle } from './bundle.ts';
@@ -107,7 +108,13 @@ export async function importBundle(
           used.add(hash);
           await trx
             .insertInto('trains')
-            .values({ hash, name: t.train.name, body: JSON.stringify(t.train), created_at: e.ts })
+            .values({
+              hash,
+              name: t.train.name,
+              body: JSON.stringify(t.train),
+              created_at: e.ts,
+              format: TRAIN_FORMAT,
+            })
             .execute();
         }
         await appendToLog(trx, logged);

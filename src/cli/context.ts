@@ -122,7 +122,7 @@ export class CliContext {
       // Integrations turn written events into outbox entries: a read-only store writes none.
       const integrations = opts.readonly
         ? undefined
-        : (await import('../integrations/config.ts')).loadIntegrations(this.root(), this.io.env);
+        : await (await import('../integrations/config.ts')).loadIntegrations(this.root(), this.io.env);
       this.#vt = await openVt(target, {
         ...(sync ? { synchronous: sync } : {}),
         readonly: !!opts.readonly,

@@ -28,8 +28,10 @@ import { project } from '../store/projector.ts';
 import { requireLiveLease } from '../store/queue.ts';
 import { loadState } from '../store/snapshots.ts';
 import type { Store, Trx } from '../store/store.ts';
+import { TRAIN_FORMAT } from '../train/format.ts';
 import type { LoadedTrain } from '../train/loader.ts';
-import { type Train, TrainSchema } from '../train/schema.ts';
+import type { Train } from '../train/schema.ts';
+import { storedTrain } from '../train/stored.ts';
 import type { Priority } from '../types.ts';
 import {
   type AdvanceOutcome,
@@ -141,6 +143,7 @@ export class Engine {
             name: loaded.train.name,
             body: JSON.stringify(loaded.train),
             created_at: this.clock.now().toISOString(),
+            format: TRAIN_FORMAT,
           })
           .onConflict((oc) => oc.column('hash').doNothing())
           .execute();
@@ -155,11 +158,11 @@ export class Engine {
     if (!t) {
       const row = await this.store.db
         .selectFrom('trains')
-        .select('body')
+        .select(['body', 'format'])
         .where('hash', '=', hash)
         .executeTakeFirst();
       if (!row) throw new VtError('NOT_FOUND', `train ${hash.slice(0, 12)} is not in the store`);
-      t = TrainSchema.parse(JSON.parse(row.body));
+      t = await storedTrain(hash, row.body, row.format);
       this.#trains.set(hash, t);
     }
     return t;

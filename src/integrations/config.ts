@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { parse } from 'yaml';
 import { VtError } from '../errors.ts';
-import { IntegrationsSchema, type IntegrationsSpec } from '../train/integrations-schema.ts';
+import type { IntegrationsSpec } from '../train/integrations-schema.ts';
 
 /*
  * Where vt reaches the tools a team already runs: the `integrations:` block of vt.yaml, then the
@@ -73,27 +72,8 @@ export function origin(url: string): string {
  * read, so a train problem elsewhere does not stop unrelated commands), plus an endpoint named `env`
  * from VT_WEBHOOK_URL with VT_WEBHOOK_SECRET or VT_WEBHOOK_SECRET_FILE.
  */
-export function loadIntegrations(root: string | null, env: Env): IntegrationsConfig {
-  let spec: IntegrationsSpec | undefined;
-  const file = root ? join(root, 'vt.yaml') : null;
-  if (file && existsSync(file)) {
-    let raw: unknown;
-    try {
-      raw = (parse(readFileSync(file, 'utf8')) as { integrations?: unknown } | null)?.integrations;
-    } catch {
-      raw = undefined; // the train loader reports YAML problems where the train is used
-    }
-    if (raw !== undefined) {
-      const r = IntegrationsSchema.safeParse(raw);
-      if (!r.success) {
-        const i = r.error.issues[0]!;
-        throw new VtError('TRAIN_INVALID', `${file}: integrations.${i.path.join('.')}: ${i.message}`, {
-          hint: 'See docs/integrations.md for the integrations block',
-        });
-      }
-      spec = r.data;
-    }
-  }
+export async function loadIntegrations(root: string | null, env: Env): Promise<IntegrationsConfig> {
+  const spec = root ? await readIntegrationsBlock(join(root, 'vt.yaml')) : undefined;
   const endpoints: Endpoint[] = (spec?.webhooks ?? []).map((w) => {
     const what = `webhook ${w.id}`;
     return {
@@ -129,4 +109,34 @@ export function loadIntegrations(root: string | null, env: Env): IntegrationsCon
       guard: spec?.mlflow?.guard ?? [],
     },
   };
+}
+
+/**
+ * The `integrations:` block of a train file, validated. Most trains have none: a file with no such
+ * top-level key (and not written as one flow mapping) is not parsed at all, since parsing a whole
+ * train and building the block's schema cost a short write command more than its own work.
+ */
+async function readIntegrationsBlock(file: string): Promise<IntegrationsSpec | undefined> {
+  if (!existsSync(file)) return undefined;
+  const text = readFileSync(file, 'utf8');
+  if (!/^["']?integrations["']?[ \t]*:/m.test(text) && !text.trimStart().startsWith('{')) return undefined;
+  const [{ parse }, { IntegrationsSchema }] = await Promise.all([
+    import('yaml'),
+    import('../train/integrations-schema.ts'),
+  ]);
+  let raw: unknown;
+  try {
+    raw = (parse(text) as { integrations?: unknown } | null)?.integrations;
+  } catch {
+    return undefined; // the train loader reports YAML problems where the train is used
+  }
+  if (raw === undefined) return undefined;
+  const r = IntegrationsSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new VtError('TRAIN_INVALID', `${file}: integrations.${i.path.join('.')}: ${i.message}`, {
+      hint: 'See docs/integrations.md for the integrations block',
+    });
+  }
+  return r.data;
 }

@@ -78,6 +78,8 @@ export interface TrainsTable {
   name: string;
   body: string;
   created_at: string;
+  /** The train schema's fingerprint when the body was stored (`TRAIN_FORMAT`); null before 072. */
+  format: string | null;
 }
 
 export interface EventsTable {

@@ -5,8 +5,8 @@ import { Kysely, sql, type Transaction } from 'kysely';
 import { VtError } from '../errors.ts';
 import { classifyFailure } from '../failures.ts';
 import { beginDeferredAppends, flushDeferredAppends } from './append.ts';
-import { openPostgres, type PostgresOptions, redactUrl } from './dialects/postgres.ts';
-import { type Listener, type ListenOptions, listenPg } from './dialects/postgres-listen.ts';
+import type { PostgresOptions } from './dialects/postgres.ts';
+import type { Listener, ListenOptions } from './dialects/postgres-listen.ts';
 import {
   configureSqlite,
   ImmediateSqliteDialect,
@@ -138,6 +138,12 @@ function openSqlite(target: string, opts: StoreOptions): Store {
 const LOCK_SPACE = 0x7674;
 
 async function openPg(url: string, opts: StoreOptions): Promise<Store> {
+  // The pg driver (and the net, dns and stream modules it loads) only for a PostgreSQL store: a
+  // command on a SQLite store starts without them.
+  const [{ openPostgres, redactUrl }, { listenPg }] = await Promise.all([
+    import('./dialects/postgres.ts'),
+    import('./dialects/postgres-listen.ts'),
+  ]);
   const env = process.env;
   const db = await openPostgres(url, {
     poolMax: opts.poolMax ?? (Number(env.VT_PG_POOL_MAX) || undefined),

@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import canonicalize from 'canonicalize';
 import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { VtError } from '../errors.ts';
 import { parseAllowedSigners } from '../identity/allowed-signers.ts';
 import { didYouMean } from '../suggest.ts';
+import { trainHash } from './hash.ts';
 import { type Train, TrainSchema, trainJsonSchema } from './schema.ts';
 
 /** One problem in a train file, located by line and column (1-based). */
@@ -32,9 +31,7 @@ export function formatProblem(p: TrainProblem): string {
   return `${p.file}:${p.line}:${p.column}: ${p.field ? `${p.field}: ` : ''}${p.message}`;
 }
 
-export function trainHash(train: Train): string {
-  return createHash('sha256').update(canonicalize(train)!).digest('hex');
-}
+export { trainHash };
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';

@@ -1,4 +1,16 @@
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
+import type { CronExpressionParser as Parser } from 'cron-parser';
+
+/**
+ * cron-parser (and luxon under it) load on the first cron schedule, not with every command: most
+ * commands never meet one, and the two are some twenty modules to resolve and run.
+ */
+let parser: typeof Parser | undefined;
+const cron = (): typeof Parser => {
+  parser ??= (createRequire(import.meta.url)('cron-parser') as { CronExpressionParser: typeof Parser })
+    .CronExpressionParser;
+  return parser;
+};
 
 /*
  * When a scheduled phase falls due: pure time arithmetic over a phase's `schedule` (`every: 1d` or
@@ -51,7 +63,9 @@ export function scheduleProblem(spec: ScheduleSpec): string | null {
   if (!(ALIASES.includes(text) || (fields.length === 5 && !text.startsWith('@'))))
     return `cron: "${spec.cron}" needs five fields (minute hour day-of-month month day-of-week), such as "0 6 * * 1", or one of ${ALIASES.join(', ')}`;
   try {
-    CronExpressionParser.parse(text, { tz, currentDate: new Date(0) }).next();
+    cron()
+      .parse(text, { tz, currentDate: new Date(0) })
+      .next();
   } catch (err) {
     return `cron: "${spec.cron}": ${(err as Error).message}`;
   }
@@ -66,7 +80,8 @@ export function describeSchedule(spec: ScheduleSpec): string {
 
 /** The first cron instant strictly after `after`. */
 function cronAfter(spec: ScheduleSpec, after: Date): Date {
-  return CronExpressionParser.parse(spec.cron!.trim(), { tz: spec.tz ?? 'UTC', currentDate: after })
+  return cron()
+    .parse(spec.cron!.trim(), { tz: spec.tz ?? 'UTC', currentDate: after })
     .next()
     .toDate();
 }

@@ -189,7 +189,7 @@ export function registerAutopilot(program: Command, withCtx: WithCtx): void {
           const integrations = integrationSources({
             engine,
             tickets,
-            config: loadIntegrations(root, ctx.io.env),
+            config: await loadIntegrations(root, ctx.io.env),
             http: nodeHttp(ctx.io.env),
             onLog: (line) => ctx.io.err(`  ${safe(line)}\n`),
           });

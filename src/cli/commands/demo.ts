@@ -204,7 +204,10 @@ export function registerDemo(program: Command, withCtx: WithCtx): void {
           .executeTakeFirst();
         // The demo's own clock, from where the recorded history stopped (a resumed demo never goes back).
         const clock = new DemoClock(exists ? new Date(exists.updated_at) : null);
-        const engine = await engineOn(store, { clock, integrations: loadIntegrations(dir, ctx.io.env) });
+        const engine = await engineOn(store, {
+          clock,
+          integrations: await loadIntegrations(dir, ctx.io.env),
+        });
         const tickets = new Tickets(engine);
         const loaded = parseTrain(readFileSync(join(dir, TRAIN_FILE), 'utf8'), join(dir, TRAIN_FILE));
         const operator = { actor: DEMO_OPERATOR };

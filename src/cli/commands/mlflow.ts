@@ -30,7 +30,7 @@ async function watched(ctx: CliContext) {
   const { loadIntegrations } = await import('../../integrations/config.ts');
   const { watchList } = await import('../../integrations/mlflow/guard.ts');
   const { liveProjects } = await import('../../integrations/outbox-store.ts');
-  const cfg = loadIntegrations(ctx.root(), ctx.io.env);
+  const cfg = await loadIntegrations(ctx.root(), ctx.io.env);
   const { engine } = await ctx.vt();
   const projects = await Promise.all(
     (await liveProjects(engine.store.db)).map(async (p) => ({

@@ -28,7 +28,7 @@ const int = (name: string, min: number) => (v: string) => {
 
 async function config(ctx: CliContext) {
   const { loadIntegrations } = await import('../../integrations/config.ts');
-  return loadIntegrations(ctx.root(), ctx.io.env);
+  return await loadIntegrations(ctx.root(), ctx.io.env);
 }
 
 /** A secret from --secret-file or VT_WEBHOOK_SECRET (never from a flag's value). */

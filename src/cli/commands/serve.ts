@@ -44,7 +44,7 @@ The OpenAPI document is at /api/openapi.json; live events at /api/stream (server
           const { loadIntegrations } = await import('../../integrations/config.ts');
           const server = await startServer({
             db: ctx.dbTarget(),
-            integrations: loadIntegrations(ctx.root(), ctx.io.env),
+            integrations: await loadIntegrations(ctx.root(), ctx.io.env),
             audit: ctx.audit(),
             host: o.host,
             port: o.port,

@@ -101,7 +101,7 @@ export function registerWorker(program: Command, withCtx: WithCtx): void {
           const clockRef: { clock: InstanceType<typeof DbClock> | null } = { clock: null };
           const useDbClock = ctx.io.env.VT_WORKER_CLOCK !== 'local';
           const vt = await openVt(ctx.dbTarget(), {
-            integrations: loadIntegrations(root, ctx.io.env),
+            integrations: await loadIntegrations(root, ctx.io.env),
             ...(useDbClock ? { clock: { now: () => clockRef.clock?.now() ?? new Date() } } : {}),
           });
           const stop = new AbortController();
@@ -131,7 +131,7 @@ export function registerWorker(program: Command, withCtx: WithCtx): void {
             const integrations = integrationSources({
               engine,
               tickets,
-              config: loadIntegrations(root, ctx.io.env),
+              config: await loadIntegrations(root, ctx.io.env),
               http: nodeHttp(ctx.io.env),
               onLog: (line) => ctx.io.err(`  ${safe(line)}\n`),
             });

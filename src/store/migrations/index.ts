@@ -21,6 +21,7 @@ import * as m045 from './045_integrations.ts';
 import * as m050 from './050_operating_status.ts';
 import * as m051 from './051_scheduled_visits.ts';
 import * as m060 from './060_erasure_guard.ts';
+import * as m072 from './072_train_format.ts';
 
 /** Numbered migrations, listed statically so a bundle or a type-stripped run finds them all. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -46,6 +47,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '050_operating_status': m050,
   '051_scheduled_visits': m051,
   '060_erasure_guard': m060,
+  '072_train_format': m072,
 };
 
 export const migrationProvider: MigrationProvider = {

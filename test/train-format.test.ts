@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { z } from 'zod';
+import { TRAIN_FORMAT } from '../src/train/format.ts';
+import { parseTrain } from '../src/train/loader.ts';
+import { TrainSchema } from '../src/train/schema.ts';
+import { storedTrain } from '../src/train/stored.ts';
+import { runVt, tempDir } from './helpers.ts';
+
+const template = () => parseTrain(readFileSync('templates/ml-value-train.yaml', 'utf8'));
+
+describe('stored trains', () => {
+  it('TRAIN_FORMAT is the fingerprint of the schema as it is now (update it when the schema changes)', () => {
+    const schemas = JSON.stringify([
+      z.toJSONSchema(TrainSchema, { io: 'input', unrepresentable: 'any' }),
+      z.toJSONSchema(TrainSchema, { io: 'output', unrepresentable: 'any' }),
+    ]);
+    assert.equal(createHash('sha256').update(schemas).digest('hex').slice(0, 16), TRAIN_FORMAT);
+  });
+
+  it('a body of the current format that hashes to its name is used as it is; anything else is parsed', async () => {
+    const { train, hash } = template();
+    const body = JSON.stringify(train);
+    assert.deepEqual(await storedTrain(hash, body, TRAIN_FORMAT), train);
+    // Stored by an older vt: a field the schema defaults is missing, and the schema fills it again.
+    const older = JSON.parse(body);
+    assert.equal(older.phases[0].checklist[0].required, true);
+    delete older.phases[0].checklist[0].required;
+    assert.deepEqual(await storedTrain(hash, JSON.stringify(older), null), train);
+    // Edited in the database, with the current format claimed: the hash no longer matches, so the
+    // schema judges it, and refuses what it would never have produced.
+    const edited = JSON.parse(body);
+    edited.phases[0].owner = 42;
+    await assert.rejects(storedTrain(hash, JSON.stringify(edited), TRAIN_FORMAT), /owner/);
+  });
+
+  it('vt init stores the train with its format; a store from before it still reads the same', async () => {
+    const dir = tempDir();
+    const vt = (args: string[]) => runVt(args, { cwd: dir });
+    assert.equal((await vt(['init'])).code, 0);
+    assert.equal((await vt(['project', 'create', 'Churn'])).code, 0);
+    const file = join(dir, '.vt', 'vt.db');
+    const formats = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return (db.prepare('select format from trains').all() as { format: string | null }[]).map(
+          (r) => r.format,
+        );
+      } finally {
+        db.close();
+      }
+    };
+    assert.deepEqual(formats(), [TRAIN_FORMAT]);
+    const now = await vt(['status', 'churn', '--json']);
+    assert.equal(now.code, 0, now.stderr);
+    // As a store written before formats were kept: the train is parsed again, with the same result.
+    const db = new Database(file);
+    db.prepare('update trains set format = null').run();
+    db.close();
+    const before = await vt(['status', 'churn', '--json']);
+    assert.equal(before.code, 0, before.stderr);
+    assert.deepEqual(JSON.parse(before.stdout), JSON.parse(now.stdout));
+    assert.deepEqual(formats(), [null], 'a read leaves the store as it was');
+  });
+});
