@@ -24,7 +24,7 @@ import { createLogKey } from '../src/audit/log-key.ts';
 import { Engine, type Who } from '../src/engine/engine.ts';
 import type { NewEvent } from '../src/engine/events.ts';
 import { nodeIo } from '../src/io/node-io.ts';
-import { appendEvents } from '../src/store/append.ts';
+import { appendEvents, unlogged } from '../src/store/append.ts';
 import { project } from '../src/store/projector.ts';
 import { openStore, type Store, type Trx } from '../src/store/store.ts';
 import { type LoadedTrain, parseTrain } from '../src/train/loader.ts';
@@ -74,7 +74,7 @@ class UnloggedEngine extends Engine {
       head,
       events,
       { ts: this.clock.now().toISOString(), actor: who.actor, idempotencyKey: who.idempotencyKey ?? null },
-      async () => {},
+      unlogged,
     );
     for (const [i, e] of recorded.entries()) await project(trx, e, { head: i === recorded.length - 1 });
     return recorded;

@@ -2,9 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { verifyStore } from '../src/audit/audit.ts';
+import { verifyLog } from '../src/audit/verify-log.ts';
 import { Engine } from '../src/engine/engine.ts';
+import { event } from '../src/engine/events.ts';
 import { VtError } from '../src/errors.ts';
 import { nodeIo } from '../src/io/node-io.ts';
+import { appendEvents } from '../src/store/append.ts';
+import { readLogState } from '../src/store/merkle-log.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { freshEngine } from './helpers.ts';
 
@@ -73,6 +77,56 @@ describe('group commit', () => {
         },
       ),
       { numRuns: 60 },
+    );
+  });
+
+  it('the Merkle log takes what each shared commit kept: never an event of a savepoint that rolled back', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ events: fc.integer({ min: 1, max: 3 }), fails: fc.boolean() }), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        async (calls) => {
+          const f = await freshEngine();
+          try {
+            // Each call appends to its own chain, then fails after appending or commits.
+            const results = await Promise.allSettled(
+              calls.map((c, i) =>
+                f.store.transaction(async (trx) => {
+                  const recorded = await appendEvents(
+                    trx,
+                    `p${i}`,
+                    { seq: 0, hash: '' },
+                    Array.from({ length: c.events }, (_, k) =>
+                      event('metric.recorded', { phase: 'p', visit: 1, name: `m${k}`, value: k }),
+                    ),
+                    { ts: new Date().toISOString(), actor: 'lab-1', idempotencyKey: null },
+                  );
+                  if (c.fails) throw new Error('after appending');
+                  return recorded;
+                }),
+              ),
+            );
+            for (const [i, r] of results.entries())
+              assert.equal(r.status, calls[i]!.fails ? 'rejected' : 'fulfilled');
+            const kept = calls.filter((c) => !c.fails).reduce((n, c) => n + c.events, 0);
+            const events = await f.store.db.selectFrom('events').select('gseq').orderBy('gseq').execute();
+            assert.deepEqual(
+              events.map((e) => e.gseq),
+              Array.from({ length: kept }, (_, i) => i + 1),
+              'the kept events, numbered without gaps',
+            );
+            assert.equal((await readLogState(f.store.db)).range.size, kept, 'the log holds exactly them');
+            const log = await verifyLog(f.store.db, { dir: null, key: null });
+            assert.equal(log.size, kept);
+            assert.ok(log.ok, JSON.stringify(log));
+          } finally {
+            await f.store.close();
+          }
+        },
+      ),
+      { numRuns: 40 },
     );
   });
 });

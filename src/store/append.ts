@@ -72,10 +72,37 @@ export async function appendEvents(
     const g = Number(top?.g ?? 0);
     const numbered = rows.map((r, i) => ({ ...r, gseq: g + i + 1 }));
     await trx.insertInto('events').values(numbered).execute();
-    // The global Merkle log takes the same events as leaves, in the same transaction.
-    await sequencer(trx, numbered);
+    // The global Merkle log takes the same events as leaves, in the same transaction, just before
+    // it commits (logAppended).
+    const first = toLog.get(trx)?.first ?? Number.POSITIVE_INFINITY;
+    toLog.set(trx, { first: Math.min(first, g + 1), sequencer });
   }
   return out;
+}
+
+/**
+ * SQLite: the first event number each open transaction appended, and the sequencer that logs them.
+ * A group commit runs many callers in one transaction, each in a savepoint; logging once at its end
+ * costs the log's statements once per commit instead of once per caller, and whatever a rolled-back
+ * savepoint appended is gone from the table by then, so it is never logged.
+ */
+const toLog = new WeakMap<Trx, { first: number; sequencer: Sequencer }>();
+
+/** A sequencer that logs nothing: only a benchmark's reference run, the engine without the log. */
+export const unlogged: Sequencer = async () => {};
+
+/**
+ * SQLite, just before a transaction commits: take the events it appended into the Merkle log. They
+ * are read back from the first number it appended, so the log finds any event another hand put in
+ * the table before them (the sequencer then refuses: the log must not seal what vt did not write).
+ * `logFrom` is the store's sequencer on its own connection (sqliteSequencer).
+ */
+export function logAppended(logFrom: (first: number) => void): (trx: Trx) => Promise<void> {
+  return async (trx) => {
+    const mine = toLog.get(trx);
+    toLog.delete(trx);
+    if (mine && mine.sequencer !== unlogged) logFrom(mine.first);
+  };
 }
 
 /**

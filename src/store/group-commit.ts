@@ -12,16 +12,20 @@ const MAX_BATCH = 64;
  * Group commit: transactions asked for while another is committing run together in the next
  * database transaction, each inside its own savepoint, and share one durable commit. A caller's
  * promise settles only after that commit, so an acknowledged write is as durable as before; a
- * failing caller rolls back its savepoint alone. With one caller at a time this is a plain
- * transaction.
+ * failing caller rolls back its savepoint alone. A step that must run once per transaction, last
+ * (the Merkle log's, on SQLite), is `beforeCommit`: when it fails, the whole transaction does. With
+ * one caller at a time this is a plain transaction.
  */
 export class GroupCommitter<DB> {
   readonly #db: Kysely<DB>;
+  readonly #beforeCommit: (trx: Transaction<DB>) => Promise<void>;
   readonly #queue: Pending<DB>[] = [];
   #draining = false;
 
-  constructor(db: Kysely<DB>) {
+  /** `beforeCommit` runs last in every transaction, after every caller's savepoint. */
+  constructor(db: Kysely<DB>, beforeCommit: (trx: Transaction<DB>) => Promise<void> = async () => {}) {
     this.#db = db;
+    this.#beforeCommit = beforeCommit;
   }
 
   run<T>(fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
@@ -38,7 +42,14 @@ export class GroupCommitter<DB> {
         const batch = this.#queue.splice(0, MAX_BATCH);
         if (batch.length === 1) {
           const [one] = batch as [Pending<DB>];
-          await this.#db.transaction().execute(one.fn).then(one.resolve, one.reject);
+          await this.#db
+            .transaction()
+            .execute(async (trx) => {
+              const value = await one.fn(trx);
+              await this.#beforeCommit(trx);
+              return value;
+            })
+            .then(one.resolve, one.reject);
           continue;
         }
         const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
@@ -62,6 +73,7 @@ export class GroupCommitter<DB> {
                 outcomes.push({ ok: false, error });
               }
             }
+            await this.#beforeCommit(trx);
           });
         } catch (commitError) {
           for (const item of batch) item.reject(commitError);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Database as SqliteDatabase } from 'better-sqlite3';
 import { type RawBuilder, sql } from 'kysely';
 import { VtError } from '../errors.ts';
 import {
@@ -80,6 +81,18 @@ async function lockState(trx: Trx): Promise<{ size: number; compact_range: Buffe
 /** Extend the log by `events`, which must follow its end: their nodes, then the new state. */
 async function extend(trx: Trx, state: { size: number; compact_range: Buffer }, events: readonly Leaf[]) {
   if (!events.length) return;
+  const { range, nodes } = extendRange(state, events);
+  await insertNodes(trx, nodes);
+  await sql`update merkle_log set size = ${range.size}, compact_range = ${encodeRange(range)} where id = 1`.execute(
+    trx,
+  );
+}
+
+/** The log's range after `events`, and the subtrees they complete; refuses a gap or an overlap. */
+function extendRange(
+  state: { size: number; compact_range: Uint8Array },
+  events: readonly Leaf[],
+): { range: CompactRange; nodes: TreeNode[] } {
   const range = decodeRange(state.size, state.compact_range);
   const nodes: TreeNode[] = [];
   for (const e of events) {
@@ -91,10 +104,37 @@ async function extend(trx: Trx, state: { size: number; compact_range: Buffer }, 
       );
     nodes.push(...appendLeaf(range, eventLeafHash(e)));
   }
-  await insertNodes(trx, nodes);
-  await sql`update merkle_log set size = ${range.size}, compact_range = ${encodeRange(range)} where id = 1`.execute(
-    trx,
-  );
+  return { range, nodes };
+}
+
+/**
+ * The sequencer on a SQLite file, on better-sqlite3's own statements (prepared once, on first use):
+ * the same steps as appendToLog, without a query builder on a path every commit takes. It runs on the
+ * connection the transaction holds, so it reads and writes inside that transaction.
+ */
+export function sqliteSequencer(raw: SqliteDatabase): (first: number) => void {
+  let q: ReturnType<typeof prepare> | undefined;
+  const prepare = () => ({
+    state: raw.prepare<[], { size: number; compact_range: Buffer }>(
+      'select size, compact_range from merkle_log where id = 1',
+    ),
+    events: raw.prepare<[number], Leaf>(
+      'select gseq, project_id, seq, hash from events where gseq >= ? order by gseq',
+    ),
+    node: raw.prepare('insert into merkle_nodes (pos, level, idx, hash) values (?, ?, ?, ?)'),
+    update: raw.prepare('update merkle_log set size = ?, compact_range = ? where id = 1'),
+  });
+  return (first) => {
+    q ??= prepare();
+    const events = q.events.all(first);
+    if (!events.length) return;
+    const state = q.state.get();
+    if (!state)
+      throw new VtError('STORE_ERROR', 'the store has no Merkle log state (migration 010 did not run)');
+    const { range, nodes } = extendRange(state, events);
+    for (const n of nodes) q.node.run(nodePosition(n.level, n.index), n.level, n.index, n.hash);
+    q.update.run(range.size, encodeRange(range));
+  };
 }
 
 /**

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { Kysely, sql, type Transaction } from 'kysely';
 import { VtError } from '../errors.ts';
 import { classifyFailure } from '../failures.ts';
-import { beginDeferredAppends, flushDeferredAppends } from './append.ts';
+import { beginDeferredAppends, flushDeferredAppends, logAppended } from './append.ts';
 import type { PostgresOptions } from './dialects/postgres.ts';
 import type { Listener, ListenOptions } from './dialects/postgres-listen.ts';
 import {
@@ -14,6 +14,7 @@ import {
   sqliteAfterMigrate,
 } from './dialects/sqlite.ts';
 import { GroupCommitter } from './group-commit.ts';
+import { sqliteSequencer } from './merkle-log.ts';
 import { migrateToLatest, requireKnownSchema, reshapesProjections, schemaStatus } from './migrate.ts';
 import { MIGRATIONS } from './migrations/index.ts';
 import { rebuildProjections } from './projector.ts';
@@ -121,7 +122,8 @@ function openSqlite(target: string, opts: StoreOptions): Store {
     throw openError(file, err);
   }
   const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect(raw) });
-  const group = new GroupCommitter(db);
+  // The Merkle log takes each transaction's events once, just before it commits.
+  const group = new GroupCommitter(db, logAppended(sqliteSequencer(raw)));
   const store: Store = {
     db,
     kind: 'sqlite',
