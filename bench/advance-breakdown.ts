@@ -33,14 +33,19 @@ interface Timing {
 }
 const stats = new Map<string, Timing>();
 let timing = false;
-type Stmt = { reader: boolean; all(...a: unknown[]): unknown[]; run(...a: unknown[]): unknown };
+type Stmt = {
+  reader: boolean;
+  all(...a: unknown[]): unknown[];
+  get(...a: unknown[]): unknown;
+  run(...a: unknown[]): unknown;
+};
 const proto = Database.prototype as unknown as { prepare(this: unknown, text: string): Stmt };
 const prepare = proto.prepare;
 proto.prepare = function (this: unknown, text: string): Stmt {
   const stmt = prepare.call(this, text);
   const key = text.replace(/\s+/g, ' ').slice(0, 100);
   const timed =
-    <F extends 'all' | 'run'>(fn: F) =>
+    <F extends 'all' | 'get' | 'run'>(fn: F) =>
     (...a: unknown[]) => {
       const t = performance.now();
       try {
@@ -54,7 +59,7 @@ proto.prepare = function (this: unknown, text: string): Stmt {
         }
       }
     };
-  return { reader: stmt.reader, all: timed('all') as Stmt['all'], run: timed('run') };
+  return { reader: stmt.reader, all: timed('all') as Stmt['all'], get: timed('get'), run: timed('run') };
 };
 
 async function measure(synchronous: 'FULL' | 'NORMAL'): Promise<void> {
