@@ -32,11 +32,24 @@ const rankCase = (column: string) =>
 /** The rank of the row's own `priority` column (for updates of tickets). */
 export const rankSql = rankCase('priority');
 
-/** Recompute a project's claim heads from its tickets: one index probe per rank. */
+/**
+ * Recompute a project's claim heads from its tickets: one index probe per rank, after one that
+ * finds whether the phase has a waiting ticket at all (most phase moves have none, and cost then
+ * three statements instead of ten).
+ */
 export async function refreshClaimHeads(trx: Trx, projectId: string): Promise<void> {
   await trx.deleteFrom('claim_heads').where('project_id', '=', projectId).execute();
   const p = await projectOf(trx, projectId);
   if (!p || !(WORKING_STATUSES as string[]).includes(p.status)) return;
+  const waiting = await trx
+    .selectFrom('tickets')
+    .select('id')
+    .where('project_id', '=', projectId)
+    .where('phase', '=', p.phase)
+    .where('claim_rank', 'is not', null)
+    .limit(1)
+    .executeTakeFirst();
+  if (!waiting) return;
   for (let rank = 0; rank <= PRIORITIES.length; rank++) await refreshRank(trx, projectId, p, rank);
 }
 
