@@ -25,6 +25,7 @@ import { Engine, type Who } from '../src/engine/engine.ts';
 import type { NewEvent } from '../src/engine/events.ts';
 import { nodeIo } from '../src/io/node-io.ts';
 import { appendEvents, unlogged } from '../src/store/append.ts';
+import { readLogState } from '../src/store/merkle-log.ts';
 import { project } from '../src/store/projector.ts';
 import { openStore, type Store, type Trx } from '../src/store/store.ts';
 import { type LoadedTrain, parseTrain } from '../src/train/loader.ts';
@@ -159,9 +160,9 @@ async function check(s: Subject): Promise<number> {
     );
   if ((await count('transitions')) !== walks * PHASES) fail(`${s.variant}: transitions missing`);
   const events = await count('events');
-  const state = await s.store.db.selectFrom('merkle_log').select('size').executeTakeFirstOrThrow();
-  if (state.size !== (s.variant === 'reference' ? 0 : events))
-    fail(`${s.variant}: the log holds ${state.size} leaves of ${events} events`);
+  const { size } = (await readLogState(s.store.db)).range;
+  if (size !== (s.variant === 'reference' ? 0 : events))
+    fail(`${s.variant}: the log holds ${size} leaves of ${events} events`);
   if (!s.checkpointer) return 0;
   await s.checkpointer.close();
   const files = readdirSync(join(s.workspace, 'audit', 'checkpoints')).sort();

@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
 import { appendLeaf, emptyRange, eventLeafHash, nodePosition, type TreeNode } from '../src/merkle.ts';
-import { encodeRange } from '../src/store/merkle-log.ts';
 
 /**
  * Rebuild a SQLite store's Merkle tables from its (tampered) events in gseq order, as a thorough
@@ -18,8 +17,4 @@ export function rebuildLogTables(db: Database.Database): void {
   db.exec('delete from merkle_nodes');
   const ins = db.prepare('insert into merkle_nodes (pos, level, idx, hash) values (?, ?, ?, ?)');
   for (const n of nodes) ins.run(nodePosition(n.level, n.index), n.level, n.index, n.hash);
-  db.prepare('update merkle_log set size = ?, compact_range = ? where id = 1').run(
-    range.size,
-    encodeRange(range),
-  );
 }

@@ -5,6 +5,7 @@ import { VtError } from '../errors.ts';
 import {
   appendLeaf,
   type CompactRange,
+  emptyRange,
   eventLeafHash,
   type NodeId,
   type NodeReader,
@@ -17,9 +18,12 @@ import {
 import type { Db, Trx } from './store.ts';
 
 /**
- * The store's side of the global Merkle log: one row holds its size and compact range, a table
- * holds every perfect subtree. The sequencer (`appendToLog`) runs in the append transaction, so
- * the log moves with the events or not at all, at a couple of hashes per event.
+ * The store's side of the global Merkle log: a table holds every perfect subtree, keyed by the
+ * order they were completed in, and one row names the log (its origin). The log's size and compact
+ * range are read back from the stored subtrees (the last one completed gives the size; the range is
+ * one subtree per set bit of it), so an append only adds rows at the end of one index. The
+ * sequencer (`appendToLog`) runs in the append transaction, so the log moves with the events or
+ * not at all, at a couple of hashes per event.
  */
 
 export interface LogState {
@@ -32,16 +36,10 @@ export const newOrigin = () => `vt.log/${randomBytes(8).toString('hex')}`;
 /** The range's hashes, concatenated (32 bytes each, largest subtree first). */
 export const encodeRange = (r: CompactRange): Buffer => Buffer.concat(r.hashes);
 
-export function decodeRange(size: number, bytes: Uint8Array): CompactRange {
-  const hashes: Buffer[] = [];
-  for (let i = 0; i < bytes.length; i += 32) hashes.push(Buffer.from(bytes.subarray(i, i + 32)));
-  return { size, hashes };
-}
-
 /**
- * Nodes as rows; chunked so a large append stays under any bound-parameter limit. The sequencer's
- * two writes are Kysely `sql` templates (portable: each dialect writes its own placeholders), a
- * fraction of the query builder's cost on a path every append takes.
+ * Nodes as rows; chunked so a large append stays under any bound-parameter limit. The insert is a
+ * Kysely `sql` template (portable: each dialect writes its own placeholders), a fraction of the
+ * query builder's cost on a path every append takes.
  */
 export async function insertNodes(trx: Trx | Db, nodes: readonly TreeNode[]): Promise<void> {
   for (let i = 0; i < nodes.length; i += 500)
@@ -66,34 +64,57 @@ export async function appendToLog(trx: Trx, events: readonly Leaf[]): Promise<vo
   if (events.length) await extend(trx, await lockState(trx), events);
 }
 
-/** The state row, locked FOR UPDATE (a row lock on PostgreSQL; SQLite's immediate transaction holds the write lock). */
-async function lockState(trx: Trx): Promise<{ size: number; compact_range: Buffer }> {
+/**
+ * The log's state, with its row locked FOR UPDATE first (a row lock on PostgreSQL, held to the
+ * commit; SQLite's immediate transaction holds the write lock), so one sequencer runs at a time.
+ */
+async function lockState(trx: Trx): Promise<CompactRange> {
   const row = await trx
     .selectFrom('merkle_log')
-    .select(['size', 'compact_range'])
+    .select('id')
     .where('id', '=', 1)
     .forUpdate()
     .executeTakeFirst();
   if (!row) throw new VtError('STORE_ERROR', 'the store has no Merkle log state (migration 010 did not run)');
-  return row;
+  return storedRange(trx);
 }
 
-/** Extend the log by `events`, which must follow its end: their nodes, then the new state. */
-async function extend(trx: Trx, state: { size: number; compact_range: Buffer }, events: readonly Leaf[]) {
+/** The perfect subtrees that make up a log of `size` leaves, one per set bit, largest first. */
+export function rangeNodeIds(size: number): NodeId[] {
+  const ids: NodeId[] = [];
+  for (let level = 52; level >= 0; level--) {
+    const above = Math.floor(size / 2 ** level);
+    if (above % 2 === 1) ids.push({ level, index: above - 1 });
+  }
+  return ids;
+}
+
+/** The size of the log whose last completed subtree is (level, index): it ends at that subtree. */
+const sizeAfter = (level: number, index: number): number => (index + 1) * 2 ** level;
+
+/** The log's compact range, read back from the stored subtrees. */
+async function storedRange(db: Db | Trx): Promise<CompactRange> {
+  const last = await db
+    .selectFrom('merkle_nodes')
+    .select(['level', 'idx'])
+    .orderBy('pos', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  if (!last) return emptyRange();
+  const size = sizeAfter(last.level, Number(last.idx));
+  const ids = rangeNodeIds(size);
+  const found = await readNodes(db, ids);
+  return { size, hashes: ids.map((n) => found.get(nodeKey(n.level, n.index))!) };
+}
+
+/** Extend the log by `events`, which must follow its end: the subtrees they complete. */
+async function extend(trx: Trx, range: CompactRange, events: readonly Leaf[]) {
   if (!events.length) return;
-  const { range, nodes } = extendRange(state, events);
-  await insertNodes(trx, nodes);
-  await sql`update merkle_log set size = ${range.size}, compact_range = ${encodeRange(range)} where id = 1`.execute(
-    trx,
-  );
+  await insertNodes(trx, extendRange(range, events));
 }
 
-/** The log's range after `events`, and the subtrees they complete; refuses a gap or an overlap. */
-function extendRange(
-  state: { size: number; compact_range: Uint8Array },
-  events: readonly Leaf[],
-): { range: CompactRange; nodes: TreeNode[] } {
-  const range = decodeRange(state.size, state.compact_range);
+/** Move `range` past `events`, returning the subtrees they complete; refuses a gap or an overlap. */
+function extendRange(range: CompactRange, events: readonly Leaf[]): TreeNode[] {
   const nodes: TreeNode[] = [];
   for (const e of events) {
     if (e.gseq !== range.size + 1)
@@ -104,7 +125,7 @@ function extendRange(
       );
     nodes.push(...appendLeaf(range, eventLeafHash(e)));
   }
-  return { range, nodes };
+  return nodes;
 }
 
 /**
@@ -115,25 +136,35 @@ function extendRange(
 export function sqliteSequencer(raw: SqliteDatabase): (first: number) => void {
   let q: ReturnType<typeof prepare> | undefined;
   const prepare = () => ({
-    state: raw.prepare<[], { size: number; compact_range: Buffer }>(
-      'select size, compact_range from merkle_log where id = 1',
+    last: raw.prepare<[], { level: number; idx: number }>(
+      'select level, idx from merkle_nodes order by pos desc limit 1',
     ),
+    node: raw.prepare<[number], { hash: Buffer }>('select hash from merkle_nodes where pos = ?'),
     events: raw.prepare<[number], Leaf>(
       'select gseq, project_id, seq, hash from events where gseq >= ? order by gseq',
     ),
-    node: raw.prepare('insert into merkle_nodes (pos, level, idx, hash) values (?, ?, ?, ?)'),
-    update: raw.prepare('update merkle_log set size = ?, compact_range = ? where id = 1'),
+    insert: raw.prepare('insert into merkle_nodes (pos, level, idx, hash) values (?, ?, ?, ?)'),
   });
+  const range = (s: NonNullable<typeof q>): CompactRange => {
+    const last = s.last.get();
+    if (!last) return emptyRange();
+    const size = sizeAfter(last.level, last.idx);
+    const hashes = rangeNodeIds(size).map((n) => {
+      const row = s.node.get(nodePosition(n.level, n.index));
+      if (!row)
+        throw new VtError('STORE_ERROR', `the Merkle log lacks node ${n.level}/${n.index}`, {
+          hint: 'Run: vt audit verify',
+        });
+      return row.hash;
+    });
+    return { size, hashes };
+  };
   return (first) => {
     q ??= prepare();
     const events = q.events.all(first);
     if (!events.length) return;
-    const state = q.state.get();
-    if (!state)
-      throw new VtError('STORE_ERROR', 'the store has no Merkle log state (migration 010 did not run)');
-    const { range, nodes } = extendRange(state, events);
-    for (const n of nodes) q.node.run(nodePosition(n.level, n.index), n.level, n.index, n.hash);
-    q.update.run(range.size, encodeRange(range));
+    for (const n of extendRange(range(q), events))
+      q.insert.run(nodePosition(n.level, n.index), n.level, n.index, n.hash);
   };
 }
 
@@ -147,13 +178,9 @@ export async function adoptLogOrigin(trx: Trx, origin: string): Promise<void> {
 
 /** The log's origin, size and compact range as the store holds them. */
 export async function readLogState(db: Db | Trx): Promise<LogState & { root: Buffer }> {
-  const row = await db
-    .selectFrom('merkle_log')
-    .select(['origin', 'size', 'compact_range'])
-    .where('id', '=', 1)
-    .executeTakeFirst();
+  const row = await db.selectFrom('merkle_log').select('origin').where('id', '=', 1).executeTakeFirst();
   if (!row) throw new VtError('STORE_ERROR', 'the store has no Merkle log state (migration 010 did not run)');
-  const range = decodeRange(row.size, row.compact_range);
+  const range = await storedRange(db);
   return { origin: row.origin, range, root: rangeRoot(range) };
 }
 

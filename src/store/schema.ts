@@ -452,13 +452,13 @@ export interface MerkleNodesTable {
   hash: Buffer;
 }
 
-/** The Merkle log's one row (id 1): its origin, size and compact range, moved by every append. */
+/**
+ * The Merkle log's one row (id 1): its origin. Its size and compact range are read from
+ * `merkle_nodes` (migration 073 dropped the columns that repeated them).
+ */
 export interface MerkleLogTable {
   id: number;
   origin: string;
-  size: number;
-  /** The roots of the perfect subtrees of [0, size), largest first: 32 bytes each, concatenated. */
-  compact_range: Buffer;
 }
 
 export type { Generated };

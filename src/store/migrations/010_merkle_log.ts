@@ -56,8 +56,8 @@ export async function up(raw: Kysely<unknown>): Promise<void> {
     if (rows.length < 5000) break;
     after = rows[rows.length - 1]!.gseq;
   }
-  await db
-    .insertInto('merkle_log')
-    .values({ id: 1, origin: newOrigin(), size: range.size, compact_range: encodeRange(range) })
-    .execute();
+  // The size and range columns of this version of the table (dropped again by migration 073).
+  await sql`insert into merkle_log (id, origin, size, compact_range) values (1, ${newOrigin()}, ${range.size}, ${encodeRange(range)})`.execute(
+    db,
+  );
 }

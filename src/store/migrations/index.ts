@@ -22,6 +22,7 @@ import * as m050 from './050_operating_status.ts';
 import * as m051 from './051_scheduled_visits.ts';
 import * as m060 from './060_erasure_guard.ts';
 import * as m072 from './072_train_format.ts';
+import * as m073 from './073_merkle_state_from_nodes.ts';
 
 /** Numbered migrations, listed statically so a bundle or a type-stripped run finds them all. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -48,6 +49,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '051_scheduled_visits': m051,
   '060_erasure_guard': m060,
   '072_train_format': m072,
+  '073_merkle_state_from_nodes': m073,
 };
 
 export const migrationProvider: MigrationProvider = {
