@@ -30,20 +30,29 @@ import { project } from '../src/store/projector.ts';
 import { openStore, type Store, type Trx } from '../src/store/store.ts';
 import { type LoadedTrain, parseTrain } from '../src/train/loader.ts';
 
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const turnsAt = argv.indexOf('--turns');
+const TURNS_ASKED = turnsAt >= 0 ? Number(argv[turnsAt + 1]) : null;
+const args = new Set(turnsAt >= 0 ? argv.filter((_, i) => i !== turnsAt && i !== turnsAt + 1) : argv);
 const JSON_OUT = args.has('--json');
 const QUICK = args.has('--quick');
 for (const a of args) {
   if (a !== '--json' && a !== '--quick') {
-    process.stderr.write(`usage: node bench/merkle.bench.ts [--json] [--quick]\nunknown argument ${a}\n`);
+    process.stderr.write(
+      `usage: node bench/merkle.bench.ts [--json] [--quick] [--turns N]\nunknown argument ${a}\n`,
+    );
     process.exit(2);
   }
+}
+if (TURNS_ASKED !== null && !(Number.isInteger(TURNS_ASKED) && TURNS_ASKED >= 2)) {
+  process.stderr.write('--turns takes a whole number of at least 2 (the first turn is a warm-up)\n');
+  process.exit(2);
 }
 
 const CONCURRENCY = 16;
 const PHASES = 18;
-/** Turns of 16 walks per variant (the first is a warm-up, not counted). */
-const TURNS = QUICK ? 3 : 16;
+/** Turns of 16 walks per variant (the first is a warm-up, not counted); more turns, less noise. */
+const TURNS = TURNS_ASKED ?? (QUICK ? 3 : 16);
 const TARGET = 0.9;
 const TRAIN_FILE = new URL('./fixtures/bench-train.yaml', import.meta.url);
 const WHO: Who = { actor: 'bench' };
