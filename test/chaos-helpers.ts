@@ -1,5 +1,8 @@
 import { randomInt } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
+import { sha256 } from '../src/canonical.ts';
 import type { eventsOf, Worker } from './worker-helpers.ts';
 
 // What the chaos and Jepsen-style tests share: a seeded choice of faults, a live tap on each worker's
@@ -192,4 +195,19 @@ export async function chainsOf(reader: StoreReader) {
   const chains = new Map<string, { seq: number; prev_hash: string; hash: string }[]>();
   for (const r of rows) chains.set(r.project_id, [...(chains.get(r.project_id) ?? []), r]);
   return chains;
+}
+
+/**
+ * Handoff packets whose file no longer matches the hash recorded for it: a late write of a worker
+ * whose lease passed on (it builds and writes the packet before recording it) must not reach a
+ * recorded hash. Returns the packets that differ.
+ */
+export function handoffMismatches(root: string, events: readonly StoreEvent[]): string[] {
+  return events
+    .filter((e) => e.type === 'handoff.built')
+    .filter((e) => {
+      const file = join(root, e.p.path);
+      return !existsSync(file) || sha256(readFileSync(file)) !== e.p.sha256;
+    })
+    .map((e) => `${e.project_id}#${e.seq}: ${e.p.path}`);
 }

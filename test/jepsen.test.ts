@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   alive,
   chainsOf,
+  handoffMismatches,
   heldBy,
   onProgress,
   type Progress,
@@ -325,7 +326,20 @@ describe('jepsen: vt workers on PostgreSQL under kills, pauses, a server crash a
       const chains = await chainsOf(reader);
       assert.deepEqual(storeViolations(events, chains), []);
       checksBite(ops, events, chains);
+      assert.deepEqual(handoffMismatches(dir, events), [], 'every handoff file as recorded');
       assert.deepEqual(await reader.query('select ticket from leases'), [], 'no lease left');
+      // Events are stamped by the database's clock, not the skewed worker's: within a chain, time
+      // never goes back by anything near the skew (a minute allows for clock reads a pause delayed).
+      const stamps = await reader.query<{ project_id: string; seq: number; ts: string }>(
+        'select project_id, seq, ts from events order by project_id, seq',
+      );
+      const back = stamps.filter(
+        (r, i) =>
+          i > 0 &&
+          stamps[i - 1]!.project_id === r.project_id &&
+          Date.parse(r.ts) < Date.parse(stamps[i - 1]!.ts) - 60_000,
+      );
+      assert.deepEqual(back, [], `time goes back in a chain (one worker's clock is ${skew} s off)`);
       const verify = await runVt(['audit', 'verify'], { cwd: dir, env: { VT_DATABASE_URL: url } });
       assert.equal(verify.code, 0, verify.stderr);
       passed = true;
