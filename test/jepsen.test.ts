@@ -6,6 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
+import { Engine } from '../src/engine/engine.ts';
+import { Tickets } from '../src/engine/ticket-ops.ts';
+import { nodeIo } from '../src/io/node-io.ts';
+import { openStore, type Store } from '../src/store/store.ts';
 import {
   alive,
   chainsOf,
@@ -19,6 +24,7 @@ import {
 } from './chaos-helpers.ts';
 import { ROOT, runVt } from './helpers.ts';
 import { checkHistory, History, type Op, readHistory } from './jepsen-history.ts';
+import { pgQuery } from './pg.ts';
 import {
   eventsOf,
   killWorkers,
@@ -51,6 +57,42 @@ const ACTIVE_PROJECTS = 6;
 const OPEN_TICKETS = 10;
 const WAIT = 200_000;
 
+/**
+ * A PostgreSQL server of the test's own (scripts/pg-throwaway.sh, its settings: fsync and
+ * synchronous_commit off), which the test may crash and restart; stopped when the process exits.
+ */
+function ownServer() {
+  const parent = mkdtempSync('/tmp/vt-jepsen-pg-');
+  chmodSync(parent, 0o755); // initdb runs as the postgres user
+  const srv = join(parent, 'srv');
+  const run = (...a: string[]) => execFileSync('bash', [PG, ...a], { encoding: 'utf8' }).trim();
+  const stop = () => {
+    try {
+      run('stop', srv);
+    } catch {}
+    rmSync(parent, { recursive: true, force: true });
+  };
+  process.on('exit', stop);
+  let url = '';
+  for (let tries = 0; !url; tries++) {
+    try {
+      url = run('start', srv, String(randomInt(20000, 60000)), 'vt_jepsen');
+    } catch (err) {
+      if (tries >= 3) throw err; // a port taken: try another
+    }
+  }
+  return {
+    url,
+    /** pg_ctl stop -m immediate: the server goes as a crash would take it. */
+    crash: () => run('crash', srv),
+    restart: () => run('restart', srv),
+    stop: () => {
+      stop();
+      process.off('exit', stop);
+    },
+  };
+}
+
 interface Member {
   name: string;
   slot: string;
@@ -63,6 +105,61 @@ describe('jepsen: vt workers on PostgreSQL under kills, pauses, a server crash a
   afterEach(() => {
     killWorkers();
     removeWorkDirs();
+  });
+
+  it('acknowledged commits survive a server crash (pg_ctl stop -m immediate) although the server runs with synchronous_commit off: vt commits synchronously on its own sessions', {
+    timeout: 300_000,
+  }, async (t) => {
+    const server = ownServer();
+    try {
+      const projects = ['p1', 'p2', 'p3', 'p4'];
+      await queueWork(server.url, { phases: 1, projects, issuesPerProject: 0 });
+      const setting = async (db: Store['db']) =>
+        (await sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(db)).rows[0]!
+          .synchronous_commit;
+      assert.equal(
+        (await pgQuery(server.url, 'show synchronous_commit')).rows[0].synchronous_commit,
+        'off',
+        "the server's own setting",
+      );
+      const rng = seeded('VT_JEPSEN_SEED');
+      let acked = 0;
+      const lost: string[] = [];
+      for (let trial = 1; trial <= 3; trial++) {
+        const store = await openStore(server.url);
+        assert.equal(await setting(store.db), 'on', "vt's session");
+        const tickets = new Tickets(new Engine({ store, io: nodeIo }));
+        const ack: string[] = [];
+        let stop = false;
+        // Four writers, one a project; each write is acknowledged when addContext returns.
+        const writers = projects.map(async (p) => {
+          for (let i = 0; !stop; i++) {
+            const text = `trial ${trial} ${p} ${i}`;
+            try {
+              await tickets.addContext(p, { kind: 'note', text }, { actor: 'lead-1' });
+            } catch {
+              return;
+            }
+            ack.push(text);
+          }
+        });
+        // The crash lands in the middle of the stream, once a seeded number of writes were acknowledged.
+        const at = rng.int(100, 400);
+        await until(() => ack.length >= at, 120_000, `${at} writes acknowledged`);
+        server.crash();
+        stop = true;
+        await Promise.all(writers);
+        await store.close().catch(() => {});
+        server.restart();
+        const have = new Set((await eventsOf(server.url, 'context.added')).map((e) => e.p.text as string));
+        lost.push(...ack.filter((x) => !have.has(x)));
+        acked += ack.length;
+      }
+      t.diagnostic(`${acked} writes acknowledged over 3 crashes, ${lost.length} lost`);
+      assert.deepEqual(lost, [], 'no acknowledged write lost');
+    } finally {
+      server.stop();
+    }
   });
 
   it(`three workers for ${SECONDS} s of nemesis (SIGKILL or SIGSTOP every few seconds, one pg_ctl stop -m immediate, one worker's clock skewed with faketime): no acknowledged write lost, no transition twice, no stale commit, every ticket done or blocked; the history file checks against the store`, {
@@ -82,30 +179,10 @@ describe('jepsen: vt workers on PostgreSQL under kills, pauses, a server crash a
     );
     say(`seed ${rng.seed} (replay with ${rng.replay}); history in ${history.file}`);
 
-    // The server: its own, as it is crashed and restarted; commits durable before they are acknowledged.
-    const srvParent = mkdtempSync('/tmp/vt-jepsen-pg-');
-    chmodSync(srvParent, 0o755);
-    const srv = join(srvParent, 'srv');
-    const pgctl = (...a: string[]) =>
-      execFileSync('bash', [PG, ...a], {
-        encoding: 'utf8',
-        env: { ...process.env, PG_THROWAWAY_OPTS: '-c synchronous_commit=on' },
-      }).trim();
-    const stopServer = () => {
-      try {
-        pgctl('stop', srv);
-      } catch {}
-      rmSync(srvParent, { recursive: true, force: true });
-    };
-    process.on('exit', stopServer);
-    let url = '';
-    for (let tries = 0; !url; tries++) {
-      try {
-        url = pgctl('start', srv, String(randomInt(20000, 60000)), 'vt_jepsen');
-      } catch (err) {
-        if (tries >= 3) throw err; // a port taken: try another
-      }
-    }
+    // The server: its own, as it is crashed and restarted. It runs as the throwaway script makes it,
+    // synchronous_commit off: vt's own sessions commit synchronously all the same.
+    const server = ownServer();
+    const url = server.url;
 
     const reader = new StoreReader(url);
     const fleet: Member[] = [];
@@ -230,12 +307,12 @@ describe('jepsen: vt workers on PostgreSQL under kills, pauses, a server crash a
         if (!crashed && elapsed() >= crashAt) {
           crashed = true;
           history.record('nemesis', 'invoke', 'crash-server', {});
-          pgctl('crash', srv);
+          server.crash();
           history.record('nemesis', 'info', 'crash-server', { how: 'pg_ctl stop -m immediate' });
           faults.crash++;
           await sleep(rng.int(1000, 4000));
           history.record('nemesis', 'invoke', 'restart-server', {});
-          pgctl('restart', srv);
+          server.restart();
           history.record('nemesis', 'info', 'restart-server', {});
           continue;
         }
@@ -348,8 +425,7 @@ describe('jepsen: vt workers on PostgreSQL under kills, pauses, a server crash a
       for (const m of fleet) if (m.paused && alive(m.w)) process.kill(m.w.child.pid!, 'SIGCONT');
       killWorkers();
       await reader.close();
-      stopServer();
-      process.off('exit', stopServer);
+      server.stop();
       if (passed && !kept) rmSync(histDir, { recursive: true, force: true });
       else process.stderr.write(`# jepsen: history kept in ${history.file}\n`);
     }

@@ -26,7 +26,8 @@ export function redactUrl(url: string): string {
 
 /**
  * A Kysely handle over a `pg` pool. Every connection gets a statement timeout and an
- * idle-in-transaction timeout, so a stuck client can neither hang a command nor hold a lock forever.
+ * idle-in-transaction timeout, so a stuck client can neither hang a command nor hold a lock forever,
+ * and commits synchronously, so no acknowledged commit is lost when the server crashes.
  * Integers of type bigint (counts, sums) come back as JS numbers: the store's counts fit.
  */
 export async function openPostgres(url: string, opts: PostgresOptions = {}): Promise<Kysely<DB>> {
@@ -46,7 +47,13 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   // Nor may a checked-out one, which the pool's listener does not cover: a connection the server
   // ends while it waits inside a transaction (the idle-in-transaction timeout ending a worker that
   // was stopped, a restart) fails that transaction's next statement, and the pool drops it.
-  pool.on('connect', (client) => client.on('error', () => {}));
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    // A commit is acknowledged only once it is in the server's write-ahead log, whatever the
+    // server's default: with synchronous_commit off a server crash loses commits it acknowledged.
+    // Queued ahead of any query the pool's caller sends on this connection.
+    client.query('set synchronous_commit = on').catch(() => {});
+  });
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
   try {
     await sql`select 1`.execute(db);
