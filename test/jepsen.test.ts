@@ -108,7 +108,7 @@ describe('jepsen: vt workers on PostgreSQL under kills, pauses, a server crash a
   });
 
   it('acknowledged commits survive a server crash (pg_ctl stop -m immediate) although the server runs with synchronous_commit off: vt commits synchronously on its own sessions', {
-    timeout: 300_000,
+    timeout: 120_000,
   }, async (t) => {
     const server = ownServer();
     try {
@@ -163,7 +163,7 @@ describe('jepsen: vt workers on PostgreSQL under kills, pauses, a server crash a
   });
 
   it(`three workers for ${SECONDS} s of nemesis (SIGKILL or SIGSTOP every few seconds, one pg_ctl stop -m immediate, one worker's clock skewed with faketime): no acknowledged write lost, no transition twice, no stale commit, every ticket done or blocked; the history file checks against the store`, {
-    timeout: (SECONDS + 270) * 1000,
+    timeout: (SECONDS + 240) * 1000,
   }, async (t) => {
     assert.ok(existsSync(LIBFAKETIME), `needs ${LIBFAKETIME}: apt-get install -y faketime`);
     const rng = seeded('VT_JEPSEN_SEED');
