@@ -75,18 +75,19 @@ export async function appendEvents(
     // The global Merkle log takes the same events as leaves, in the same transaction, just before
     // it commits (logAppended).
     const first = toLog.get(trx)?.first ?? Number.POSITIVE_INFINITY;
-    toLog.set(trx, { first: Math.min(first, g + 1), sequencer });
+    toLog.set(trx, { first: Math.min(first, g + 1), log: sequencer !== unlogged });
   }
   return out;
 }
 
 /**
- * SQLite: the first event number each open transaction appended, and the sequencer that logs them.
+ * SQLite: the first event number each open transaction appended, and whether to log them (the
+ * store's own sequencer does, at commit; `unlogged` is the only other sequencer).
  * A group commit runs many callers in one transaction, each in a savepoint; logging once at its end
  * costs the log's statements once per commit instead of once per caller, and whatever a rolled-back
  * savepoint appended is gone from the table by then, so it is never logged.
  */
-const toLog = new WeakMap<Trx, { first: number; sequencer: Sequencer }>();
+const toLog = new WeakMap<Trx, { first: number; log: boolean }>();
 
 /** A sequencer that logs nothing: only a benchmark's reference run, the engine without the log. */
 export const unlogged: Sequencer = async () => {};
@@ -101,7 +102,7 @@ export function logAppended(logFrom: (first: number) => void): (trx: Trx) => Pro
   return async (trx) => {
     const mine = toLog.get(trx);
     toLog.delete(trx);
-    if (mine && mine.sequencer !== unlogged) logFrom(mine.first);
+    if (mine?.log) logFrom(mine.first);
   };
 }
 

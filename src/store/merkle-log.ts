@@ -61,7 +61,7 @@ type Leaf = { gseq: number; project_id: string; seq: number; hash: string };
  * follow the log's end, else they (or others) were added outside vt and the append is refused.
  */
 export async function appendToLog(trx: Trx, events: readonly Leaf[]): Promise<void> {
-  if (events.length) await extend(trx, await lockState(trx), events);
+  if (events.length) await insertNodes(trx, extendRange(await lockState(trx), events));
 }
 
 /**
@@ -80,7 +80,7 @@ async function lockState(trx: Trx): Promise<CompactRange> {
 }
 
 /** The perfect subtrees that make up a log of `size` leaves, one per set bit, largest first. */
-export function rangeNodeIds(size: number): NodeId[] {
+function rangeNodeIds(size: number): NodeId[] {
   const ids: NodeId[] = [];
   for (let level = 52; level >= 0; level--) {
     const above = Math.floor(size / 2 ** level);
@@ -105,12 +105,6 @@ async function storedRange(db: Db | Trx): Promise<CompactRange> {
   const ids = rangeNodeIds(size);
   const found = await readNodes(db, ids);
   return { size, hashes: ids.map((n) => found.get(nodeKey(n.level, n.index))!) };
-}
-
-/** Extend the log by `events`, which must follow its end: the subtrees they complete. */
-async function extend(trx: Trx, range: CompactRange, events: readonly Leaf[]) {
-  if (!events.length) return;
-  await insertNodes(trx, extendRange(range, events));
 }
 
 /** Move `range` past `events`, returning the subtrees they complete; refuses a gap or an overlap. */
@@ -151,10 +145,7 @@ export function sqliteSequencer(raw: SqliteDatabase): (first: number) => void {
     const size = sizeAfter(last.level, last.idx);
     const hashes = rangeNodeIds(size).map((n) => {
       const row = s.node.get(nodePosition(n.level, n.index));
-      if (!row)
-        throw new VtError('STORE_ERROR', `the Merkle log lacks node ${n.level}/${n.index}`, {
-          hint: 'Run: vt audit verify',
-        });
+      if (!row) throw lacksNode(n);
       return row.hash;
     });
     return { size, hashes };
@@ -184,7 +175,12 @@ export async function readLogState(db: Db | Trx): Promise<LogState & { root: Buf
   return { origin: row.origin, range, root: rangeRoot(range) };
 }
 
-/** Stored nodes by id, in one query per 200; a missing node is a store error. */
+const lacksNode = (n: NodeId) =>
+  new VtError('STORE_ERROR', `the Merkle log lacks node ${n.level}/${n.index}`, {
+    hint: 'Run: vt audit verify',
+  });
+
+/** Stored nodes by id, in one query per 500; a missing node is a store error. */
 export async function readNodes(db: Db | Trx, ids: readonly NodeId[]): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   for (let i = 0; i < ids.length; i += 500) {
@@ -200,11 +196,7 @@ export async function readNodes(db: Db | Trx, ids: readonly NodeId[]): Promise<M
       .execute();
     for (const r of rows) out.set(nodeKey(r.level, r.idx), Buffer.from(r.hash));
   }
-  for (const n of ids)
-    if (!out.has(nodeKey(n.level, n.index)))
-      throw new VtError('STORE_ERROR', `the Merkle log lacks node ${n.level}/${n.index}`, {
-        hint: 'Run: vt audit verify',
-      });
+  for (const n of ids) if (!out.has(nodeKey(n.level, n.index))) throw lacksNode(n);
   return out;
 }
 

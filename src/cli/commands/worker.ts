@@ -100,8 +100,9 @@ export function registerWorker(program: Command, withCtx: WithCtx): void {
           // VT_WORKER_CLOCK=local keeps the machine's clock: for diagnosing, and for the fencing tests.
           const clockRef: { clock: InstanceType<typeof DbClock> | null } = { clock: null };
           const useDbClock = ctx.io.env.VT_WORKER_CLOCK !== 'local';
+          const config = await loadIntegrations(root, ctx.io.env);
           const vt = await openVt(ctx.dbTarget(), {
-            integrations: await loadIntegrations(root, ctx.io.env),
+            integrations: config,
             ...(useDbClock ? { clock: { now: () => clockRef.clock?.now() ?? new Date() } } : {}),
           });
           const stop = new AbortController();
@@ -131,7 +132,7 @@ export function registerWorker(program: Command, withCtx: WithCtx): void {
             const integrations = integrationSources({
               engine,
               tickets,
-              config: await loadIntegrations(root, ctx.io.env),
+              config,
               http: nodeHttp(ctx.io.env),
               onLog: (line) => ctx.io.err(`  ${safe(line)}\n`),
             });
