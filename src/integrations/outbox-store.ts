@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Store } from '../store/store.ts';
+import type { Train } from '../train/schema.ts';
+import { storedTrain } from '../train/stored.ts';
 import { WORKING_STATUSES } from '../types.ts';
 
 /**
@@ -167,10 +169,14 @@ export async function insertRow(
     .execute();
 }
 
-/** A stored train body by its hash. */
-export async function trainBody(db: Db, hash: string): Promise<string | null> {
-  const r = await db.selectFrom('trains').select('body').where('hash', '=', hash).executeTakeFirst();
-  return r?.body ?? null;
+/** A stored train by its hash (storedTrain: used as stored when its format is current). */
+export async function trainByHash(db: Db, hash: string): Promise<Train | null> {
+  const r = await db
+    .selectFrom('trains')
+    .select(['body', 'format'])
+    .where('hash', '=', hash)
+    .executeTakeFirst();
+  return r ? storedTrain(hash, r.body, r.format) : null;
 }
 
 /**

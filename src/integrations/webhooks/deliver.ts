@@ -1,6 +1,5 @@
 import { redact, stripControl } from '../../redact.ts';
 import type { Db } from '../../store/store.ts';
-import { type Train, TrainSchema } from '../../train/schema.ts';
 import { type Endpoint, origin } from '../config.ts';
 import {
   type AttemptRecord,
@@ -13,7 +12,7 @@ import {
   type StoreRunner,
   spentThrough,
   takeRow,
-  trainBody,
+  trainByHash,
 } from '../outbox-store.ts';
 import { type MessageFacts, renderMessage } from './message.ts';
 import { WEBHOOK_KIND, type WebhookPayload } from './notification.ts';
@@ -227,8 +226,7 @@ async function failed(
 async function factsFor(db: Db, p: WebhookPayload): Promise<MessageFacts | 'skip'> {
   const n = p.notification;
   if (n.type === 'approval-needed') {
-    const body = await trainBody(db, n.train_hash);
-    const train: Train | null = body ? TrainSchema.parse(JSON.parse(body)) : null;
+    const train = await trainByHash(db, n.train_hash);
     const approvers: Record<string, string[]> = {};
     for (const g of n.gates)
       approvers[g.gate] = Object.entries(train?.people ?? {})
