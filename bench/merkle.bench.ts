@@ -102,6 +102,8 @@ interface Subject {
   walks: number;
   seconds: number;
   cpuSeconds: number;
+  /** Each counted turn's seconds, in turn order (the variants' turns are paired by index). */
+  turns: number[];
 }
 
 async function open(variant: Variant): Promise<Subject> {
@@ -126,7 +128,18 @@ async function open(variant: Variant): Promise<Subject> {
     });
     engine.onCommitted(checkpointer.onCommitted);
   }
-  return { variant, dir, store, engine, checkpointer, workspace, walks: 0, seconds: 0, cpuSeconds: 0 };
+  return {
+    variant,
+    dir,
+    store,
+    engine,
+    checkpointer,
+    workspace,
+    walks: 0,
+    seconds: 0,
+    cpuSeconds: 0,
+    turns: [],
+  };
 }
 
 /** One turn: 16 walks at once (create, record the score, advance through all phases), timed. */
@@ -151,7 +164,9 @@ async function turn(s: Subject, train: LoadedTrain, t: number): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   if (t === 0) return; // warm-up
   s.walks += CONCURRENCY;
-  s.seconds += (performance.now() - t0) / 1000;
+  const seconds = (performance.now() - t0) / 1000;
+  s.seconds += seconds;
+  s.turns.push(seconds);
   s.cpuSeconds += (cpu.user + cpu.system) / 1e6;
 }
 
@@ -181,6 +196,15 @@ async function check(s: Subject): Promise<number> {
 }
 
 const transitionsPerS = (s: Subject) => (s.walks * PHASES) / s.seconds;
+/**
+ * The median over turns of reference seconds / variant seconds: turn t of each variant ran back to
+ * back, so a burst of other load on the machine skews one pair, where it would skew a sum.
+ */
+function medianTurnRatio(s: Subject, ref: Subject): number {
+  const r = s.turns.map((sec, t) => ref.turns[t]! / sec).sort((a, b) => a - b);
+  const m = r.length >> 1;
+  return r.length % 2 ? r[m]! : (r[m - 1]! + r[m]!) / 2;
+}
 const cpuUsPerTransition = (s: Subject) => (s.cpuSeconds * 1e6) / (s.walks * PHASES);
 const fmt = (x: number, d = 0) =>
   x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
@@ -207,6 +231,7 @@ async function main(): Promise<void> {
         {
           transitionsPerSecond: transitionsPerS(s),
           ratioToReference: transitionsPerS(s) / transitionsPerS(ref),
+          medianTurnRatio: medianTurnRatio(s, ref),
           cpuUsPerTransition: cpuUsPerTransition(s),
           cpuRatioToReference: cpuUsPerTransition(s) / cpuUsPerTransition(ref),
           walks: s.walks,
@@ -219,6 +244,7 @@ async function main(): Promise<void> {
       {
         transitionsPerSecond: number;
         ratioToReference: number;
+        medianTurnRatio: number;
         cpuUsPerTransition: number;
         cpuRatioToReference: number;
         walks: number;
@@ -248,10 +274,10 @@ async function main(): Promise<void> {
     const lines = [
       `vt Merkle log benchmark (${TURNS - 1} counted turns of ${CONCURRENCY} walks per variant, interleaved; WAL, synchronous=FULL, ${tmpdir()})`,
       '',
-      'variant      transitions/s   × reference   CPU us/transition   × reference   checkpoints',
+      'variant      transitions/s   × reference   median turn ×   CPU us/transition   × reference   checkpoints',
       ...VARIANTS.map((v) => {
         const f = figures[v];
-        return `${v.padEnd(12)} ${fmt(f.transitionsPerSecond).padStart(13)}   ${f.ratioToReference.toFixed(2).padStart(11)}   ${fmt(f.cpuUsPerTransition).padStart(17)}   ${f.cpuRatioToReference.toFixed(2).padStart(11)}   ${String(f.checkpoints || '').padStart(11)}`;
+        return `${v.padEnd(12)} ${fmt(f.transitionsPerSecond).padStart(13)}   ${f.ratioToReference.toFixed(2).padStart(11)}   ${f.medianTurnRatio.toFixed(2).padStart(13)}   ${fmt(f.cpuUsPerTransition).padStart(17)}   ${f.cpuRatioToReference.toFixed(2).padStart(11)}   ${String(f.checkpoints || '').padStart(11)}`;
       }),
       '',
       ...targets.map((t) => `${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ratio ${t.ratio.toFixed(2)}`),

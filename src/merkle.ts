@@ -56,7 +56,13 @@ function assertSize(name: string, x: number): void {
 const shr = (x: number, k: number) => Math.floor(x / 2 ** k);
 const bit = (x: number, i: number) => shr(x, i) % 2;
 const bitLen = (x: number) => (x === 0 ? 0 : x.toString(2).length);
-const onesCount = (x: number) => x.toString(2).replaceAll('0', '').length;
+/** Set bits of a safe integer: its low and high 32 bits counted apart (nodePosition runs per node). */
+const popcount32 = (v: number) => {
+  v -= (v >>> 1) & 0x55555555;
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+};
+const onesCount = (x: number) => popcount32(x >>> 0) + popcount32(Math.floor(x / 2 ** 32) >>> 0);
 const xor = (a: number, b: number) => Number(BigInt(a) ^ BigInt(b));
 function trailingZeros(x: number): number {
   let n = 0;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AuditDir } from '../src/audit/audit-dir.ts';
@@ -259,6 +259,38 @@ describe('the log key and the audit folder', () => {
     const ahead = { ...w1.checkpoint, size: 5, root: hashLeaf('x') };
     await dir.write(5, signCheckpoint(ahead, key));
     await assert.rejects(writeCheckpoint(f.store, dir, key), /older than size 5, already seen/);
+    await f.store.close();
+  });
+
+  it('a writer that skips the listing after its own checkpoint still sees one another hand added since', async () => {
+    const f = await freshEngine();
+    dirs.push(f.dir);
+    const key = createLogKey(join(tmp('vt-key-'), 'log.ed25519'), { name: 'vt.test/log' });
+    const dir = new AuditDir(join(f.dir, 'audit'));
+    await f.engine.createProject({ name: 'Alpha', workspace: f.dir, train: f.train }, { actor: 'lead-1' });
+    const w1 = await writeCheckpoint(f.store, dir, key);
+    await f.engine.tick('alpha', 'asked', null, { actor: 'lab-1' });
+    // Nobody else wrote: the next one follows from what this writer knows.
+    const w2 = await writeCheckpoint(f.store, dir, key, { known: w1.known });
+    assert.equal(w2.checkpoint.size, 2);
+    assert.equal(w2.known.stamp, dir.stamp());
+    // Past the file system's timestamp tick, a checkpoint of a bigger size signed by another key
+    // lands in the folder (a file put there by hand, or another process with the wrong key).
+    await new Promise((r) => setTimeout(r, 50));
+    const other = createLogKey(join(tmp('vt-key-'), 'log.ed25519'), { name: 'vt.test/log' });
+    await dir.write(9, signCheckpoint({ ...w2.checkpoint, size: 9, root: hashLeaf('x') }, other));
+    await f.engine.tick('alpha', 'sized', null, { actor: 'lab-1' });
+    await assert.rejects(
+      writeCheckpoint(f.store, dir, key, { known: w2.known }),
+      /000000000009.ckpt does not verify with the log key/,
+    );
+    // And log.pub replaced by another key is seen as well.
+    rmSync(join(dir.checkpointsDir, '000000000009.ckpt'));
+    const w3 = await writeCheckpoint(f.store, dir, key);
+    await new Promise((r) => setTimeout(r, 50));
+    writeFileSync(`${dir.pubFile}.new`, `${other.verifier.vkey}\n`);
+    renameSync(`${dir.pubFile}.new`, dir.pubFile);
+    await assert.rejects(writeCheckpoint(f.store, dir, key, { known: w3.known }), /not the key in/);
     await f.store.close();
   });
 });

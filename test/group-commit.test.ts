@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { verifyStore } from '../src/audit/audit.ts';
 import { verifyLog } from '../src/audit/verify-log.ts';
@@ -8,7 +10,7 @@ import { event } from '../src/engine/events.ts';
 import { VtError } from '../src/errors.ts';
 import { nodeIo } from '../src/io/node-io.ts';
 import { appendEvents } from '../src/store/append.ts';
-import { readLogState } from '../src/store/merkle-log.ts';
+import { readLogState, sqliteSequencer } from '../src/store/merkle-log.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { freshEngine } from './helpers.ts';
 
@@ -128,5 +130,46 @@ describe('group commit', () => {
       ),
       { numRuns: 40 },
     );
+  });
+
+  it('the sequencer reuses a compact range only after its transaction committed', async () => {
+    const f = await freshEngine({ backend: 'sqlite' });
+    const raw = new Database(f.target);
+    try {
+      await f.engine.createProject({ id: 'a', name: 'a', workspace: f.dir, train: f.train }, { actor: 'x' });
+      const mine = sqliteSequencer(raw);
+      const other = sqliteSequencer(raw);
+      const next = () =>
+        Number(raw.prepare<[], { g: number | null }>('select max(gseq) as g from events').get()?.g ?? 0) + 1;
+      // Two events in one transaction, taken into the log by `seq`; committed or rolled back.
+      const append = (seq: ReturnType<typeof sqliteSequencer>, project: string, commit: boolean) => {
+        raw.exec('begin immediate');
+        const g = next();
+        for (const i of [0, 1])
+          raw
+            .prepare(
+              `insert into events (project_id, seq, ts, actor, type, payload, payload_sha256, prev_hash, hash, gseq)
+               values (?, ?, '2026-01-01T00:00:00.000Z', 'x', 'context.noted', '{}', '', '', ?, ?)`,
+            )
+            .run(project, i + 1, randomBytes(32).toString('hex'), g + i);
+        seq.log(g);
+        raw.exec(commit ? 'commit' : 'rollback');
+        seq.settled(commit);
+      };
+      append(mine, 'first', true);
+      // Its next transaction is lost; another writer then brings the log to the very size it left.
+      append(mine, 'rolled-back', false);
+      append(other, 'other', true);
+      append(mine, 'after', true);
+      const log = await verifyLog(f.store.db, { dir: null, key: null });
+      assert.ok(
+        log.ok,
+        `the log holds the events in the table, not the rolled-back ones: ${JSON.stringify(log)}`,
+      );
+      assert.equal(log.size, next() - 1);
+    } finally {
+      raw.close();
+      await f.store.close();
+    }
   });
 });

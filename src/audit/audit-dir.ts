@@ -124,6 +124,16 @@ export class AuditDir {
       .sort((a, b) => a.size - b.size);
   }
 
+  /**
+   * What the folder looks like from outside, in two stats: the modification times of the folder
+   * (log.pub is renamed into it) and of checkpoints/ (each checkpoint is renamed into it). Equal
+   * stamps mean no file was added or replaced in between (to the kernel's timestamp granularity).
+   */
+  stamp(): string {
+    const at = (d: string) => statSync(d, { bigint: true, throwIfNoEntry: false })?.mtimeNs ?? -1n;
+    return `${at(this.dir)}:${at(this.checkpointsDir)}`;
+  }
+
   read(file: string): string {
     return readFileSync(file, 'utf8');
   }
@@ -151,12 +161,19 @@ export class AuditDir {
    * Keep a signed checkpoint. Ed25519 signatures are deterministic, so the same tree head gives the
    * same bytes; another note for a size already kept is refused (the log would have forked).
    */
-  async write(size: number, note: string): Promise<{ file: string; written: boolean }> {
+  async write(
+    size: number,
+    note: string,
+    opts: { absent?: boolean } = {},
+  ): Promise<{ file: string; written: boolean }> {
     const file = this.fileFor(size);
-    const have = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return null;
-      throw err;
-    });
+    // `absent`: the writer knows the folder holds nothing of this size (it wrote the latest, smaller).
+    const have = opts.absent
+      ? null
+      : await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return null;
+          throw err;
+        });
     if (have === note) return { file, written: false };
     if (have !== null)
       throw new VtError('CONFLICT', `${file} already holds another checkpoint of size ${size}`, {

@@ -22,6 +22,20 @@ export interface WrittenCheckpoint {
   written: boolean;
   checkpoint: Checkpoint;
   note: string;
+  /** What the writer saw of the folder afterwards: pass it as `known` to the next call. */
+  known: KnownCheckpoint;
+}
+
+/**
+ * A checkpoint this process wrote (so verified when it was made), with the folder's stamp after it.
+ * While the stamp holds, nobody else has written there: the latest kept checkpoint is this one and
+ * log.pub is the key seen then, so the next checkpoint needs neither a listing nor a read.
+ */
+export interface KnownCheckpoint {
+  note: string;
+  checkpoint: Checkpoint;
+  pub: NoteVerifier | null;
+  stamp: string;
 }
 
 /**
@@ -35,9 +49,10 @@ export async function writeCheckpoint(
   store: LogStore,
   dir: AuditDir,
   signer: NoteSigner,
-  opts: { known?: string | null } = {},
+  opts: { known?: KnownCheckpoint | null } = {},
 ): Promise<WrittenCheckpoint> {
-  const pub = dir.verifierKey();
+  const known = opts.known && opts.known.stamp === dir.stamp() ? opts.known : null;
+  const pub = known ? known.pub : dir.verifierKey();
   if (pub && pub.vkey !== signer.verifier.vkey)
     throw new VtError(
       'CONFLICT',
@@ -46,24 +61,7 @@ export async function writeCheckpoint(
         hint: "Sign with the log's key: set VT_LOG_KEY_FILE to it",
       },
     );
-  const latest = await dir.latestAsync();
-  let seen: Checkpoint | null = null;
-  if (latest) {
-    // A checkpoint this process wrote itself (`known`) was verified when it was made.
-    const opened =
-      latest.note === opts.known
-        ? { ok: true as const, checkpoint: parseKnown(latest.note) }
-        : openCheckpoint(latest.note, pub ?? signer.verifier);
-    if (!opened.ok)
-      throw new VtError(
-        'VERIFY_FAILED',
-        `${latest.file} does not verify with the log key: ${opened.reason}`,
-        {
-          hint: 'Run: vt audit verify',
-        },
-      );
-    seen = opened.checkpoint;
-  }
+  const seen = known ? known.checkpoint : await latestKept(dir, pub ?? signer.verifier, opts.known?.note);
   const state = await readLogState(store.db);
   const cp: Checkpoint = { origin: state.origin, size: state.range.size, root: state.root };
   const from = seen?.size ?? 0;
@@ -87,7 +85,35 @@ export async function writeCheckpoint(
   }
   if (!pub) dir.writeVerifierKey(signer.verifier);
   const note = signCheckpoint(cp, signer);
-  return { ...(await dir.write(cp.size, note)), checkpoint: cp, note };
+  // The same size as the known latest is the same tree (checkAdvance), so the same bytes.
+  const kept = await dir.write(cp.size, note, { absent: known !== null && cp.size > known.checkpoint.size });
+  // A file another process adds within the same timestamp tick as this write (a few ms) leaves the
+  // stamp as it is and goes unseen until the folder changes again. Such a writer signs this same
+  // store's log, and every checkpoint here is still checked against the stored tree.
+  return {
+    ...kept,
+    checkpoint: cp,
+    note,
+    known: { note, checkpoint: cp, pub: pub ?? signer.verifier, stamp: dir.stamp() },
+  };
+}
+
+/**
+ * The latest kept checkpoint, verified with the log's key; one whose note this process wrote
+ * itself (`mine`) was verified when it was made.
+ */
+async function latestKept(dir: AuditDir, key: NoteVerifier, mine?: string): Promise<Checkpoint | null> {
+  const latest = await dir.latestAsync();
+  if (!latest) return null;
+  const opened =
+    latest.note === mine
+      ? { ok: true as const, checkpoint: parseKnown(latest.note) }
+      : openCheckpoint(latest.note, key);
+  if (!opened.ok)
+    throw new VtError('VERIFY_FAILED', `${latest.file} does not verify with the log key: ${opened.reason}`, {
+      hint: 'Run: vt audit verify',
+    });
+  return opened.checkpoint;
 }
 
 function parseKnown(note: string): Checkpoint {

@@ -1,7 +1,7 @@
 import type { RecordedEvent } from '../engine/events.ts';
 import { VtError } from '../errors.ts';
 import type { AuditDir } from './audit-dir.ts';
-import { type LogStore, writeCheckpoint } from './checkpoint-writer.ts';
+import { type KnownCheckpoint, type LogStore, writeCheckpoint } from './checkpoint-writer.ts';
 import { loadLogKey } from './log-key.ts';
 import type { NoteSigner } from './note.ts';
 
@@ -49,8 +49,8 @@ export class Checkpointer {
   #running: Promise<void> | null = null;
   #again = false;
   #closed = false;
-  /** The note of the last checkpoint this process wrote. */
-  #known: string | null = null;
+  /** The last checkpoint this process wrote, and the folder as it left it. */
+  #known: KnownCheckpoint | null = null;
   /** Checkpoints written by this process (for tests and reports). */
   written = 0;
 
@@ -97,7 +97,7 @@ export class Checkpointer {
         const signer = this.#key();
         if (!signer) return;
         const w = await writeCheckpoint(this.#o.store, this.#o.dir, signer, { known: this.#known });
-        this.#known = w.note;
+        this.#known = w.known;
         this.#lastAt = this.#o.now();
         if (w.written) this.written++;
       } catch (err) {

@@ -8,24 +8,33 @@ interface Pending<DB> {
 
 const MAX_BATCH = 64;
 
+export interface CommitHooks<DB> {
+  /** Runs last in every transaction, after every caller's savepoint; when it fails, the transaction does. */
+  beforeCommit?: (trx: Transaction<DB>) => Promise<void>;
+  /** Told after every transaction whether it committed (false: rolled back, or its COMMIT failed). */
+  settled?: (committed: boolean) => void;
+}
+
 /**
  * Group commit: transactions asked for while another is committing run together in the next
  * database transaction, each inside its own savepoint, and share one durable commit. A caller's
  * promise settles only after that commit, so an acknowledged write is as durable as before; a
  * failing caller rolls back its savepoint alone. A step that must run once per transaction, last
- * (the Merkle log's, on SQLite), is `beforeCommit`: when it fails, the whole transaction does. With
- * one caller at a time this is a plain transaction.
+ * (the Merkle log's, on SQLite), is `beforeCommit`: when it fails, the whole transaction does; and
+ * `settled` hears whether each transaction committed. With one caller at a time this is a plain
+ * transaction.
  */
 export class GroupCommitter<DB> {
   readonly #db: Kysely<DB>;
   readonly #beforeCommit: (trx: Transaction<DB>) => Promise<void>;
+  readonly #settled: (committed: boolean) => void;
   readonly #queue: Pending<DB>[] = [];
   #draining = false;
 
-  /** `beforeCommit` runs last in every transaction, after every caller's savepoint. */
-  constructor(db: Kysely<DB>, beforeCommit: (trx: Transaction<DB>) => Promise<void> = async () => {}) {
+  constructor(db: Kysely<DB>, hooks: CommitHooks<DB> = {}) {
     this.#db = db;
-    this.#beforeCommit = beforeCommit;
+    this.#beforeCommit = hooks.beforeCommit ?? (async () => {});
+    this.#settled = hooks.settled ?? (() => {});
   }
 
   run<T>(fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
@@ -49,7 +58,16 @@ export class GroupCommitter<DB> {
               await this.#beforeCommit(trx);
               return value;
             })
-            .then(one.resolve, one.reject);
+            .then(
+              (value) => {
+                this.#settled(true);
+                one.resolve(value);
+              },
+              (error) => {
+                this.#settled(false);
+                one.reject(error);
+              },
+            );
           continue;
         }
         const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
@@ -76,9 +94,11 @@ export class GroupCommitter<DB> {
             await this.#beforeCommit(trx);
           });
         } catch (commitError) {
+          this.#settled(false);
           for (const item of batch) item.reject(commitError);
           continue;
         }
+        this.#settled(true);
         batch.forEach((item, i) => {
           const o = outcomes[i]!;
           if (o.ok) item.resolve(o.value);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Database as SqliteDatabase } from 'better-sqlite3';
+import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { type RawBuilder, sql } from 'kysely';
 import { VtError } from '../errors.ts';
 import {
@@ -125,9 +125,15 @@ function extendRange(range: CompactRange, events: readonly Leaf[]): TreeNode[] {
 /**
  * The sequencer on a SQLite file, on better-sqlite3's own statements (prepared once, on first use):
  * the same steps as appendToLog, without a query builder on a path every commit takes. It runs on the
- * connection the transaction holds, so it reads and writes inside that transaction.
+ * connection the transaction holds, so it reads and writes inside that transaction. The compact
+ * range it leaves is kept once its transaction has committed (`settled`), and used again when the
+ * next events follow it directly: a commit then reads no node at all. Otherwise (another process
+ * appended, a transaction was lost) the range is read back from the store.
  */
-export function sqliteSequencer(raw: SqliteDatabase): (first: number) => void {
+export function sqliteSequencer(raw: SqliteDatabase): {
+  log: (first: number) => void;
+  settled: (committed: boolean) => void;
+} {
   let q: ReturnType<typeof prepare> | undefined;
   const prepare = () => ({
     last: raw.prepare<[], { level: number; idx: number }>(
@@ -137,9 +143,29 @@ export function sqliteSequencer(raw: SqliteDatabase): (first: number) => void {
     events: raw.prepare<[number], Leaf>(
       'select gseq, project_id, seq, hash from events where gseq >= ? order by gseq',
     ),
-    insert: raw.prepare('insert into merkle_nodes (pos, level, idx, hash) values (?, ?, ?, ?)'),
   });
-  const range = (s: NonNullable<typeof q>): CompactRange => {
+  // A commit's nodes go in as one statement of as many rows (prepared once per row count).
+  const inserts = new Map<number, Statement<unknown[]>>();
+  const insert = (nodes: readonly TreeNode[]) => {
+    for (let i = 0; i < nodes.length; i += 100) {
+      const chunk = nodes.slice(i, i + 100);
+      let st = inserts.get(chunk.length);
+      if (!st) {
+        st = raw.prepare(
+          `insert into merkle_nodes (pos, level, idx, hash) values ${Array(chunk.length).fill('(?, ?, ?, ?)').join(', ')}`,
+        );
+        inserts.set(chunk.length, st);
+      }
+      st.run(...chunk.flatMap((n) => [nodePosition(n.level, n.index), n.level, n.index, n.hash]));
+    }
+  };
+  /** The range after the last committed transaction this sequencer logged in, and after the open one. */
+  let kept: CompactRange | null = null;
+  let moved: CompactRange | null = null;
+  const range = (s: NonNullable<typeof q>, first: number): CompactRange => {
+    // Events that follow the kept range's end follow the log's: any other writer's events (logged
+    // or not) would stand between, so this range is the stored one.
+    if (kept && first === kept.size + 1) return { size: kept.size, hashes: [...kept.hashes] };
     const last = s.last.get();
     if (!last) return emptyRange();
     const size = sizeAfter(last.level, last.idx);
@@ -150,12 +176,19 @@ export function sqliteSequencer(raw: SqliteDatabase): (first: number) => void {
     });
     return { size, hashes };
   };
-  return (first) => {
-    q ??= prepare();
-    const events = q.events.all(first);
-    if (!events.length) return;
-    for (const n of extendRange(range(q), events))
-      q.insert.run(nodePosition(n.level, n.index), n.level, n.index, n.hash);
+  return {
+    log: (first) => {
+      q ??= prepare();
+      const events = q.events.all(first);
+      if (!events.length) return;
+      const r = range(q, first);
+      insert(extendRange(r, events));
+      moved = r;
+    },
+    settled: (committed) => {
+      kept = committed ? (moved ?? kept) : null;
+      moved = null;
+    },
   };
 }
 

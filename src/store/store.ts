@@ -123,7 +123,11 @@ function openSqlite(target: string, opts: StoreOptions): Store {
   }
   const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect(raw) });
   // The Merkle log takes each transaction's events once, just before it commits.
-  const group = new GroupCommitter(db, logAppended(sqliteSequencer(raw)));
+  const sequencer = sqliteSequencer(raw);
+  const group = new GroupCommitter(db, {
+    beforeCommit: logAppended(sequencer.log),
+    settled: sequencer.settled,
+  });
   const store: Store = {
     db,
     kind: 'sqlite',
