@@ -20,7 +20,13 @@ after(() => {
 });
 
 async function setup(
-  opts: { everyMs?: number; everyEvents?: number; auditDir?: string; keyFile?: string } = {},
+  opts: {
+    everyMs?: number;
+    everyEvents?: number;
+    minGapMs?: number;
+    auditDir?: string;
+    keyFile?: string;
+  } = {},
 ) {
   const f = await freshEngine();
   dirs.push(f.dir);
@@ -38,6 +44,7 @@ async function setup(
     warn: (m) => warnings.push(m),
     ...(opts.everyMs ? { everyMs: opts.everyMs } : {}),
     ...(opts.everyEvents ? { everyEvents: opts.everyEvents } : {}),
+    ...(opts.minGapMs ? { minGapMs: opts.minGapMs } : {}),
   });
   f.engine.onCommitted(cp.onCommitted);
   await f.engine.createProject({ name: 'Alpha', workspace: f.dir, train: f.train }, { actor: 'lead-1' });
@@ -91,6 +98,26 @@ describe('the checkpointer: after commits, never inside them', () => {
     assert.deepEqual(s.sizes(), [1, 4]);
     await s.cp.close();
     await s.store.close();
+  });
+
+  it('while commits keep coming, milestones wait out the gap after the last checkpoint; flush and close write what is owed', async () => {
+    const s = await setup({ everyMs: 3_600_000, minGapMs: 3_600_000 });
+    await s.cp.flush();
+    assert.deepEqual(s.sizes(), [1], 'the first goes at once');
+    await s.engine.tick('alpha', 'asked', null, { actor: 'lab-1' });
+    await s.engine.tick('alpha', 'sized', null, { actor: 'lab-1' });
+    await s.engine.approve('alpha', { actor: 'lead-2' });
+    // Within the hour-long gap the approval's checkpoint is owed, not written, until asked for.
+    assert.equal(s.cp.owed, true);
+    assert.equal(s.cp.written, 1);
+    await s.cp.flush();
+    assert.deepEqual(s.sizes(), [1, 4], 'flush writes the owed checkpoint, covering every commit');
+    await s.engine.approve('alpha', { actor: 'lead-1' });
+    assert.deepEqual(s.sizes(), [1, 4]);
+    await s.cp.close();
+    assert.deepEqual(s.sizes(), [1, 4, 5], 'close writes what is owed before it returns');
+    await s.store.close();
+    assert.deepEqual(s.warnings, []);
   });
 
   it('listeners run after the commit: another connection already sees the events', async () => {
