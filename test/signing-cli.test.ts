@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { canonicalJson, sha256 } from '../src/canonical.ts';
 import { currentEvidence } from '../src/engine/state.ts';
+import { Tickets } from '../src/engine/ticket-ops.ts';
 import { evidenceDigest } from '../src/gates/digest.ts';
 import { eventHash } from '../src/store/chain.ts';
 import { autoTrainYaml, runVt, spawnCollect, tempDir, VT_BIN, writeFile } from './helpers.ts';
@@ -108,6 +109,12 @@ describe('decision commands sign', () => {
     for (const item of ['asked', 'sized']) await f.engine.tick('churn', item, null, { actor: 'lab-1' });
     writeFile(f.dir, 'docs/brief.md', '# Brief\n');
     await f.engine.addArtifact('churn', 'brief', undefined, { actor: 'lab-1' });
+    const note = await new Tickets(f.engine).addContext(
+      'churn',
+      { kind: 'note', text: 'call Priya Nair on +44 20 7946 0958' },
+      { actor: 'lab-1' },
+    );
+    const noteSeq = String(note.events[0]!.seq);
     await f.store.close();
     const xdg = temp('vt-cli-xdg-');
     const run = (args: string[], extra: Record<string, string> = {}) =>
@@ -152,10 +159,27 @@ describe('decision commands sign', () => {
       f.keys.lead1!,
     ]);
     assert.equal(up.code, 0, up.stderr);
+    // vt audit erase is a decision too: refused unsigned, recorded signed.
+    const erase = [
+      '--as',
+      'lead-1',
+      'audit',
+      'erase',
+      'churn',
+      noteSeq,
+      '--reason',
+      'a phone number',
+      '--yes',
+    ];
+    const unsignedErase = await run(erase);
+    assert.equal(unsignedErase.code, 4, unsignedErase.stderr);
+    assert.match(unsignedErase.stderr, /requires signed decisions/);
+    const erased = await run([...erase, '--key', f.keys.lead1!]);
+    assert.equal(erased.code, 0, erased.stderr);
     const audit = await run(['audit', 'verify', '--json']);
     assert.equal(audit.code, 0, audit.stderr);
     const d = JSON.parse(audit.stdout).decisions;
-    assert.deepEqual([d.checked, d.signed, d.problems], [4, 4, []]);
+    assert.deepEqual([d.checked, d.signed, d.problems], [5, 5, []]);
     // The documented check, with OpenSSH alone: the recorded approval's bytes and signature.
     const log = JSON.parse((await run(['audit', 'log', 'churn', '--json'])).stdout) as {
       seq: number;

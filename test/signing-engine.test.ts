@@ -375,6 +375,50 @@ describe('a train that requires signed decisions', () => {
     );
   });
 
+  it('an erasure is a signed decision: refused unsigned, refused signed for another event, recorded with its proof and checked by verify', async () => {
+    const f = await awaitingApproval();
+    const note = await new Tickets(f.engine).addContext(
+      'churn',
+      { kind: 'note', text: 'Priya Nair, priya@example.com, asked for this' },
+      lab,
+    );
+    const seq = note.events[0]!.seq;
+    const reason = 'a token pasted into a note; rotated';
+    const before = await eventCount(f);
+    await refused(f.engine.erase('churn', seq, reason, lead1), 'NOT_PERMITTED', /erase is not signed/);
+    // Signed, but for another event (or another reason): the signature is for another decision.
+    const other = await f.engine.decisionPayload('churn', 'lead-1', { kind: 'erase', seq: seq - 1, reason });
+    await refused(
+      f.engine.erase('churn', seq, reason, lead1, await signAs(f.keys.lead1!, other)),
+      'NOT_PERMITTED',
+      /signature is for another decision/,
+    );
+    const byMallory = await f.engine.decisionPayload('churn', 'lead-1', { kind: 'erase', seq, reason });
+    await refused(
+      f.engine.erase('churn', seq, reason, lead1, await signAs(f.keys.mallory!, byMallory)),
+      'NOT_PERMITTED',
+      /signature is refused/,
+    );
+    assert.equal(await eventCount(f), before, 'nothing was written');
+    const payload = await f.engine.decisionPayload('churn', 'lead-1', { kind: 'erase', seq, reason });
+    assert.deepEqual([payload.decision, payload.seq, payload.reason], ['erase', seq, reason]);
+    const c = await f.engine.erase(
+      'churn',
+      seq,
+      reason,
+      lead1,
+      sshKeygenProof(f.keys.lead1!, payload, f.keyDir),
+    );
+    const recorded = c.events.find((e) => e.type === 'event.erased')!;
+    assert.equal((recorded.payload as { proof?: DecisionProof }).proof?.payload.decision, 'erase');
+    const audit = await verifyStore(f.store.db, 'churn');
+    assert.equal(audit.ok, true, JSON.stringify(audit.firstBad));
+    assert.deepEqual(
+      [audit.decisions.signed, audit.decisions.unsigned, audit.decisions.problems],
+      [1, 0, []],
+    );
+  });
+
   it('a train that does not require signatures records unsigned decisions, and checks the ones that are signed', async () => {
     const f = await awaitingApproval('optional');
     await f.engine.approve('churn', lead1);

@@ -76,6 +76,10 @@ export function decisionOf(s: ProjectState, e: RecordedEvent): DecisionKind | nu
       return 'reopen';
     case 'project.upgraded':
       return 'upgrade';
+    case 'project.retired':
+      return 'retire';
+    case 'event.erased':
+      return 'erase';
     case 'ticket.status': {
       const before = s.tickets[e.payload.ticket]?.status;
       if (before === 'awaiting-human' && e.payload.status === 'awaiting-gates') return 'done';

@@ -12,6 +12,7 @@ import { type DecisionProof, proofProblem, verifyDecisionProof } from '../identi
 import type { Train } from '../train/schema.ts';
 import type { Json } from '../types.ts';
 import { decideApproval, decideCarry, decideLifecycle, decideUpgrade, decideWaive } from './core.ts';
+import { decideErase, type ErasureTarget } from './erasure.ts';
 import type { EventType, NewEvent } from './events.ts';
 import { decideRetire } from './retire.ts';
 import { currentEvidence, type ProjectState } from './state.ts';
@@ -33,7 +34,9 @@ export type DecisionCall =
   | { kind: 'hold' | 'resume' | 'cancel' | 'reopen' | 'retire'; reason: string | null }
   | { kind: 'carry-forward'; items: string[]; artifacts: string[]; metrics: string[]; reason: string }
   | { kind: 'upgrade'; to: Train; toHash: string; reason: string }
-  | { kind: 'done' | 'retry'; ticket: string };
+  | { kind: 'done' | 'retry'; ticket: string }
+  /** `target`: the event as stored (the engine reads it when drafting; absent, the erasure is refused). */
+  | { kind: 'erase'; seq: number; reason: string; target?: ErasureTarget | undefined };
 
 /** The event that records each kind of decision (and carries its proof). */
 export const DECISION_EVENTS: Partial<Record<DecisionKind, EventType>> = {
@@ -49,6 +52,7 @@ export const DECISION_EVENTS: Partial<Record<DecisionKind, EventType>> = {
   reopen: 'project.reopened',
   upgrade: 'project.upgraded',
   retire: 'project.retired',
+  erase: 'event.erased',
 };
 
 /** Decisions that judge the visit's evidence: their payload names its digest, and stale evidence refuses them. */
@@ -86,6 +90,8 @@ export function decideCall(
       return decideRetry(s, call.ticket);
     case 'done':
       return [];
+    case 'erase':
+      return decideErase(s, call.seq, call.target, call.reason).events;
   }
 }
 
@@ -123,6 +129,8 @@ export function decisionFields(
       };
     case 'upgrade':
       return { from_hash: p.from_hash!, to_hash: p.to_hash!, reason: p.reason! };
+    case 'erase':
+      return { seq: p.seq!, type: p.type!, reason: p.reason! };
     default:
       return { reason: p.reason ?? null };
   }

@@ -516,6 +516,8 @@ export class Engine {
    */
   async decisionPayload(projectId: string, actor: string, call: DecisionCall): Promise<DecisionPayload> {
     const s = await this.state(projectId);
+    if (call.kind === 'erase' && !call.target && Number.isSafeInteger(call.seq))
+      call = { ...call, target: erasureTarget(await readEventRow(this.store.db, projectId, call.seq)) };
     return draftDecision(s, await this.train(s.trainHash), call, actor, this.clock.now());
   }
 
@@ -538,10 +540,12 @@ export class Engine {
     seq: number,
     reason: string,
     who: Who,
+    proof?: DecisionProof,
   ): Promise<
     Committed & { erasure: { seq: number; type: string; fields: string[]; compaction: Compaction } }
   > {
     await this.refuseSession(projectId, who, 'erase an event');
+    const headHash = await this.signedHeadHash(projectId, proof);
     let made: (Erasure & { type: string }) | null = null;
     let c: Committed;
     try {
@@ -549,9 +553,19 @@ export class Engine {
         projectId,
         who,
         async () => (Number.isSafeInteger(seq) ? readEventRow(this.store.db, projectId, seq) : undefined),
-        (s, _t, row) => {
+        (s, t, row) => {
           made = { ...decideErase(s, seq, erasureTarget(row), reason), type: row?.type ?? '' };
-          return made.events;
+          // A person's decision like any other: signed when they sign, refused unsigned when the train says so.
+          return sealDecision({
+            s,
+            train: t,
+            kind: 'erase',
+            actor: who.actor,
+            events: made.events,
+            proof,
+            headHash,
+            now: this.clock.now(),
+          });
         },
         (trx) =>
           afterAppends(trx, async () => {

@@ -196,7 +196,14 @@ export interface EventMap {
    * payload column now holds a marker with the event's residue, whose sha256 this records; the
    * event keeps its place and its digest in the chain. See src/engine/erasure.ts.
    */
-  'event.erased': { seq: number; type: string; fields: string[]; reason: string; marker_sha256: string };
+  'event.erased': {
+    seq: number;
+    type: string;
+    fields: string[];
+    reason: string;
+    marker_sha256: string;
+    proof?: DecisionProof;
+  };
 }
 
 export type EventType = keyof EventMap;

@@ -246,6 +246,10 @@ Examples:
     .option('--reason <text>', 'who asked for the erasure and why (required, recorded)')
     .option('--dry-run', 'show what would be erased, change nothing')
     .option('--yes', 'erase without asking (needed when there is no terminal)')
+    .option(
+      '--key <file>',
+      'sign with this key file (env VT_SIGNING_KEY); a .pub file means its key in ssh-agent',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  vt audit erase churn 42 --reason "API key pasted into a note; the key was rotated" --dry-run\n  vt audit erase churn 42 --reason "API key pasted into a note; the key was rotated" --yes',
@@ -256,7 +260,7 @@ Examples:
           ctx,
           project: string,
           seqText: string,
-          o: { reason?: string; dryRun?: boolean; yes?: boolean },
+          o: { reason?: string; dryRun?: boolean; yes?: boolean; key?: string },
         ) => {
           if (!/^[1-9]\d{0,14}$/.test(seqText))
             throw new VtError('BAD_INPUT', `"${seqText}" is not an event number (a whole number from 1)`, {
@@ -276,7 +280,9 @@ Examples:
             throw new VtError('BAD_INPUT', `not erased: confirm with --yes (${what})`, {
               hint: 'See what would change with --dry-run',
             });
-          const c = await engine.erase(project, seq, reason, ctx.who);
+          const { proofHere } = await import('../signing.ts');
+          const proof = await proofHere(ctx, engine, project, { kind: 'erase', seq, reason }, o.key);
+          const c = await engine.erase(project, seq, reason, ctx.who, proof);
           const e = c.erasure;
           if (ctx.json)
             json(ctx.io, {
