@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { verifyAuthenticationResponse } from '@simplewebauthn/server';
 import fc from 'fast-check';
+import { Passkeys } from '../src/api/passkeys.ts';
 import { CborError, decodeCbor } from '../src/identity/cbor.ts';
 import { type DecisionPayload, decisionPayload } from '../src/identity/decisions.ts';
 import { keySigner } from '../src/identity/keys.ts';
@@ -20,8 +21,8 @@ import { keyRingOf } from '../src/identity/people.ts';
 import { decisionChallenge, verifyDecisionProof, type WebAuthnProof } from '../src/identity/proof.ts';
 import { fingerprint, parsePublicKeyLine } from '../src/identity/public-key.ts';
 import { loadKeyFile } from '../src/identity/vt-keys.ts';
-import { assertionProblem, parseCoseKey } from '../src/identity/webauthn.ts';
-import { tempDir } from './helpers.ts';
+import { assertionProblem, PASSKEY_ALGORITHMS, parseCoseKey } from '../src/identity/webauthn.ts';
+import { freshEngine, tempDir } from './helpers.ts';
 import { pubLine, ssh, sshKeygenKey } from './identity-helpers.ts';
 import { type PasskeyAlg, SoftPasskey } from './webauthn-helpers.ts';
 
@@ -105,6 +106,24 @@ describe('WebAuthn assertions, checked offline', () => {
       assert.equal(ref.verified, true, 'the reference implementation agrees');
     });
   }
+
+  it('registration offers only the algorithms vt verifies, whatever the library would offer by default', async () => {
+    const f = await freshEngine();
+    try {
+      const service = new Passkeys(f.store.db, f.store, () => new Date());
+      const options = await service.registrationOptions('lead-1', { origin: ORIGIN, rpID: RP });
+      assert.deepEqual(
+        options.pubKeyCredParams.map((p) => p.alg),
+        [...PASSKEY_ALGORITHMS],
+      );
+      // Every one of them is a key vt can read: a passkey of each kind offered makes a usable key.
+      for (const alg of ['ES256', 'EdDSA', 'RS256'] as PasskeyAlg[])
+        assert.ok(PASSKEY_ALGORITHMS.includes(parseCoseKey(new SoftPasskey(alg).publicKey).alg));
+    } finally {
+      await f.store.close();
+      rmSync(f.dir, { recursive: true, force: true });
+    }
+  });
 
   it('refuses every bent assertion: another challenge, relying party, type, no presence, no verification', () => {
     const pk = new SoftPasskey();

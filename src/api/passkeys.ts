@@ -11,6 +11,7 @@ import { VtError } from '../errors.ts';
 import type { DecisionPayload } from '../identity/decisions.ts';
 import { bindingProblem, type PasskeyBinding } from '../identity/passkey-binding.ts';
 import { decisionChallenge, type WebAuthnProof } from '../identity/proof.ts';
+import { PASSKEY_ALGORITHMS } from '../identity/webauthn.ts';
 import { bindingOf, notePasskeyOrigin, passkeysOf } from '../store/passkey-bindings.ts';
 import type { Db, Trx } from '../store/store.ts';
 
@@ -93,6 +94,8 @@ export class Passkeys {
       attestationType: 'none',
       excludeCredentials: mine.map((m) => ({ id: m.credential_id, transports: JSON.parse(m.transports) })),
       authenticatorSelection: { residentKey: 'preferred', userVerification: 'required' },
+      // Never the library's default list, which grows (ML-DSA-44 first where Node has it).
+      supportedAlgorithmIDs: [...PASSKEY_ALGORITHMS],
     });
     this.#registrations.set(person, { challenge: options.challenge, at: this.#now().getTime() });
     return options;

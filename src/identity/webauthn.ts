@@ -50,6 +50,13 @@ const EC_ALGS: Record<number, { hash: string; crv: number }> = {
   [-36]: { hash: 'sha512', crv: 3 },
 };
 
+/**
+ * The COSE algorithms vt verifies passkey signatures with, in order of preference: EdDSA (Ed25519),
+ * ECDSA on P-256, P-384 and P-521, RS256 and PS256. Registration offers these and no other (a
+ * passkey made for another algorithm, ML-DSA say, could sign no decision vt accepts).
+ */
+export const PASSKEY_ALGORITHMS: readonly number[] = [-8, -7, -35, -36, -257, -37];
+
 function bytesAt(m: Map<CborValue, CborValue>, label: number, what: string): Buffer {
   const v = m.get(label);
   if (!Buffer.isBuffer(v)) throw new Error(`the COSE key has no ${what}`);
