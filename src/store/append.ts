@@ -133,11 +133,21 @@ export async function afterAppends(trx: Trx, fn: () => Promise<void>): Promise<v
   afterFlush.set(trx, list);
 }
 
-/** The row whose lock orders every commit that appends events (the Merkle log appends under it too). */
+/**
+ * How long a transaction holding the order lock may sit idle (PostgreSQL): a writer stopped there
+ * (SIGSTOP, a debugger, a stalled VM) is cut off after this instead of the connection's minute, so
+ * it holds every other writer up for seconds. What runs under the lock is a few statements.
+ */
+export const ORDER_LOCK_IDLE_MS = 10_000;
+
+/**
+ * The row whose lock orders every commit that appends events (the Merkle log appends under it too).
+ * The same statement shortens the transaction's idle-in-transaction timeout for the rest of it.
+ */
 export async function lockGlobalOrder(trx: Trx): Promise<number> {
-  const r = await sql<{ value: number }>`select value from counters where name = 'gseq' for update`.execute(
-    trx,
-  );
+  const r = await sql<{ value: number }>`select value,
+      set_config('idle_in_transaction_session_timeout', ${String(ORDER_LOCK_IDLE_MS)}, true) as idle
+    from counters where name = 'gseq' for update`.execute(trx);
   return Number(r.rows[0]?.value ?? 0);
 }
 
