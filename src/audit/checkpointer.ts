@@ -117,7 +117,12 @@ export class Checkpointer {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     this.#timerAt = Number.POSITIVE_INFINITY;
-    if (this.#running || this.#off) return;
+    if (this.#off) return;
+    // Due while one is being written (which may not cover what made it due): next, after the gap.
+    if (this.#running) {
+      this.#owed = true;
+      return;
+    }
     this.#running = this.#write().finally(() => {
       this.#running = null;
       if (this.#owed && !this.#closed && !this.#off) this.#at(this.#gapLeft());
