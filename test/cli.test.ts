@@ -2,32 +2,62 @@ import assert from 'node:assert/strict';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { buildProgram, main } from '../src/cli/main.ts';
+import { Command } from 'commander';
+import { buildProgram, COMMAND_MODULES, commandWord, main, VALUED_GLOBAL_OPTIONS } from '../src/cli/main.ts';
 import type { Io } from '../src/cli/output.ts';
 import { MINI, runVt, tempDir } from './helpers.ts';
 
 const silent: Io = { out: () => {}, err: () => {}, isTTY: false, env: {} };
 
 /** Every command path in the CLI, e.g. ['project', 'create']. */
-function commandPaths(): string[][] {
+async function commandPaths(): Promise<string[][]> {
   const out: string[][] = [];
-  const walk = (cmd: ReturnType<typeof buildProgram>, prefix: string[]) => {
+  const walk = (cmd: Command, prefix: string[]) => {
     for (const c of cmd.commands) {
       const path = [...prefix, c.name()];
       out.push(path);
-      if (c.commands.length) walk(c as ReturnType<typeof buildProgram>, path);
+      if (c.commands.length) walk(c, path);
     }
   };
-  walk(
-    buildProgram(silent, async () => {}),
-    [],
-  );
+  walk(await buildProgram(silent, async () => {}), []);
   return out;
 }
 
 describe('the CLI', () => {
+  it('builds only the commands of the module named; COMMAND_MODULES names exactly what each module registers', async () => {
+    const all = new Set<string>();
+    for (const m of COMMAND_MODULES) {
+      const p = new Command('vt');
+      m.register(p, (fn) => fn as never);
+      assert.deepEqual(
+        p.commands.map((c) => c.name()).sort(),
+        [...m.commands].sort(),
+        `the module listed for ${m.commands.join(', ')}`,
+      );
+      for (const c of m.commands) {
+        assert.ok(!all.has(c), `${c} is listed twice`);
+        all.add(c);
+      }
+    }
+    const full = await buildProgram(silent, async () => {});
+    assert.deepEqual(full.commands.map((c) => c.name()).sort(), [...all].sort());
+    // The global options that take a value are the ones commandWord skips the value of.
+    assert.deepEqual(
+      full.options
+        .filter((o) => o.required)
+        .flatMap((o) => [o.short, o.long].filter((x): x is string => !!x))
+        .sort(),
+      [...VALUED_GLOBAL_OPTIONS].sort(),
+    );
+    assert.equal(commandWord(['--db', 'x.db', '-C', 'dir', '--json', 'status', 'p']), 'status');
+    assert.equal(commandWord(['--db=x.db', '--as', 'lead-1', 'metric', 'set']), 'metric');
+    assert.equal(commandWord(['--help']), null);
+    const one = await buildProgram(silent, async () => {}, ['--as', 'x', 'status', 'p']);
+    assert.deepEqual(one.commands.map((c) => c.name()).sort(), ['project', 'status']);
+  });
+
   it('every command, group and subcommand has help text with a description and an example, and exits 0 for --help', async () => {
-    const paths = commandPaths();
+    const paths = await commandPaths();
     assert.ok(paths.length >= 30, `${paths.length} commands`);
     for (const p of paths) {
       let out = '';

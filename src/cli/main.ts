@@ -2,11 +2,13 @@
  * The `vt` command tree.
  *
  * Adding a command: write `src/cli/commands/NAME.ts` exporting `registerNAME(program, withCtx)`,
- * and call it in buildProgram below. Every command module is loaded on every run (even for
- * `vt --help`), so a command module imports only light things at its top: commander types,
- * `../output.ts`, `../../errors.ts`, `../../types.ts`, `../../package.ts`, `import type` of anything.
- * Everything heavy — the engine, the store (Kysely, better-sqlite3), train loading (yaml, zod),
- * SDKs (AI SDK, MCP SDK, Octokit) — is imported inside the action:
+ * and list it, with the top-level commands it registers, in COMMAND_MODULES below. Every command
+ * module is loaded on every run, but a run builds only the commands of the module its command line
+ * names (`vt status` builds commands/project.ts's); `vt --help`, `vt` alone, `vt help`, completion
+ * and an unknown word build them all. A command module imports only light things at its top:
+ * commander types, `../output.ts`, `../../errors.ts`, `../../types.ts`, `../../package.ts`,
+ * `import type` of anything. Everything heavy — the engine, the store (Kysely, better-sqlite3),
+ * train loading (yaml, zod), SDKs (AI SDK, MCP SDK, Octokit) — is imported inside the action:
  *
  *   .action(withCtx(async (ctx, project: string) => {
  *     const [{ engine }, { Tickets }] = await Promise.all([ctx.vt(), import('../../engine/ticket-ops.ts')]);
@@ -14,8 +16,9 @@
  *   }))
  *
  * Read commands open the store with `ctx.vt({ readonly: true })` (no migration, no write lock).
- * Each command gets `--help` with an `Examples:` section (test/cli.test.ts checks every one), and
- * test/startup.test.ts fails when `vt --help` loads a heavy module.
+ * Each command gets `--help` with an `Examples:` section (test/cli.test.ts checks every one, and that
+ * COMMAND_MODULES names exactly what each module registers), and test/startup.test.ts fails when
+ * `vt --help` loads a heavy module.
  */
 import { Command, CommanderError } from 'commander';
 import { coerceError, exitCodeOf, VtError } from '../errors.ts';
@@ -61,11 +64,113 @@ vt worker: 0 stopped by a signal, every ticket finished or handed back; 1 stoppe
   ticket could not be handed back (taken over when its lease expires); 3 the store could not be opened
 `;
 
-/** Build the command tree. Handlers receive a CliContext built from the global options. */
+type Registrar = (program: Command, withCtx: WithCtx) => void;
+
+/** Each command module's registrar, in the order `vt --help` lists them, with the top-level commands it registers. */
+export const COMMAND_MODULES: readonly { commands: readonly string[]; register: Registrar }[] = [
+  {
+    commands: ['init', 'lint', 'schema'],
+    register: registerSetup,
+  },
+  {
+    commands: ['project', 'status'],
+    register: registerProject,
+  },
+  {
+    commands: [
+      'tick',
+      'artifact',
+      'metric',
+      'gate',
+      'advance',
+      'approve',
+      'reject',
+      'waive',
+      'carry',
+      'hold',
+      'resume',
+      'cancel',
+      'reopen',
+    ],
+    register: registerWork,
+  },
+  {
+    commands: ['issue', 'context', 'handoff'],
+    register: registerIssue,
+  },
+  {
+    commands: ['plan', 'retire'],
+    register: registerOperations,
+  },
+  {
+    commands: ['autopilot', 'pause', 'abort', 'retry', 'done', 'inbox'],
+    register: registerAutopilot,
+  },
+  { commands: ['worker'], register: registerWorker },
+  { commands: ['audit', 'admin'], register: registerAudit },
+  { commands: ['demo'], register: registerDemo },
+  { commands: ['mcp'], register: registerMcp },
+  { commands: ['keys', 'whoami'], register: registerKeys },
+  { commands: ['metrics'], register: registerMetrics },
+  { commands: ['serve'], register: registerServe },
+  { commands: ['token'], register: registerToken },
+  { commands: ['notify'], register: registerNotify },
+  { commands: ['mlflow'], register: registerMlflow },
+  { commands: ['db'], register: registerDb },
+  { commands: ['agents'], register: registerAgents },
+  { commands: ['doctor'], register: registerDoctor },
+  {
+    commands: ['completion', '__complete'],
+    register: registerCompletion,
+  },
+];
+
+/** Global options that take a value (the word after them is not a command). */
+export const VALUED_GLOBAL_OPTIONS: ReadonlySet<string> = new Set([
+  '--db',
+  '--as',
+  '-C',
+  '--dir',
+  '--idempotency-key',
+]);
+
+/** The first word of argv that is not a global option or an option's value: the command named. */
+export function commandWord(argv: readonly string[]): string | null {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return null;
+    if (a.startsWith('-')) {
+      if (!a.includes('=') && VALUED_GLOBAL_OPTIONS.has(a)) i++;
+      continue;
+    }
+    return a;
+  }
+  return null;
+}
+
+/**
+ * The registrars a run needs: the one of the module whose command `argv` names, else (no command,
+ * `help`, completion, a word that names no command) every one, in COMMAND_MODULES order.
+ */
+export function registrarsFor(argv?: readonly string[]): Registrar[] {
+  const word = argv ? commandWord(argv) : null;
+  const one =
+    word && word !== 'completion' && word !== '__complete'
+      ? COMMAND_MODULES.find((m) => m.commands.includes(word))
+      : undefined;
+  return (one ? [one] : COMMAND_MODULES).map((m) => m.register);
+}
+
+/**
+ * Build the command tree: with `argv`, only the commands of the module that command line names;
+ * without, every command. Handlers receive a CliContext built from the global options.
+ */
 export function buildProgram(
   io: Io,
   run: (thunk: () => Promise<number | undefined>) => Promise<void>,
+  argv?: readonly string[],
 ): Command {
+  const registrars = registrarsFor(argv);
   const program = new Command('vt')
     .description(
       'Value Train: carry ML projects through phase gates with agents and people, on an audit trail.',
@@ -131,26 +236,7 @@ Examples:
         }
       });
     };
-  registerSetup(program, withCtx);
-  registerProject(program, withCtx);
-  registerWork(program, withCtx);
-  registerIssue(program, withCtx);
-  registerOperations(program, withCtx);
-  registerAutopilot(program, withCtx);
-  registerWorker(program, withCtx);
-  registerAudit(program, withCtx);
-  registerDemo(program, withCtx);
-  registerMcp(program, withCtx);
-  registerKeys(program, withCtx);
-  registerMetrics(program, withCtx);
-  registerServe(program, withCtx);
-  registerToken(program, withCtx);
-  registerNotify(program, withCtx);
-  registerMlflow(program, withCtx);
-  registerDb(program, withCtx);
-  registerAgents(program, withCtx);
-  registerDoctor(program, withCtx);
-  registerCompletion(program, withCtx);
+  for (const register of registrars) register(program, withCtx);
   return program;
 }
 
@@ -239,15 +325,19 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   let code = 0;
   const wantsJson = argv.includes('--json');
   const color = useColor(io, argv.includes('--no-color') ? false : undefined);
-  const program = buildProgram(io, async (fn) => {
-    try {
-      code = (await fn()) ?? 0;
-    } catch (err) {
-      const e = coerceError(classifyFailure(err));
-      printError(io, e, { json: wantsJson, color });
-      code = exitCodeOf(e);
-    }
-  });
+  const program = buildProgram(
+    io,
+    async (fn) => {
+      try {
+        code = (await fn()) ?? 0;
+      } catch (err) {
+        const e = coerceError(classifyFailure(err));
+        printError(io, e, { json: wantsJson, color });
+        code = exitCodeOf(e);
+      }
+    },
+    argv,
+  );
   const unknown = unknownCommand(program, argv);
   if (unknown) {
     printError(io, unknown, { json: wantsJson, color });
