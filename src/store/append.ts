@@ -136,7 +136,8 @@ export async function afterAppends(trx: Trx, fn: () => Promise<void>): Promise<v
 /**
  * How long a transaction holding the order lock may sit idle (PostgreSQL): a writer stopped there
  * (SIGSTOP, a debugger, a stalled VM) is cut off after this instead of the connection's minute, so
- * it holds every other writer up for seconds. What runs under the lock is a few statements.
+ * it holds every other writer up for seconds. What runs under the lock is a few statements (and,
+ * for an erasure, re-projecting one project), never a wait on anything outside the database.
  */
 export const ORDER_LOCK_IDLE_MS = 10_000;
 
