@@ -34,7 +34,8 @@ export interface WrittenCheckpoint {
 export interface KnownCheckpoint {
   note: string;
   checkpoint: Checkpoint;
-  pub: NoteVerifier | null;
+  /** The key in log.pub (written with the first checkpoint if there was none). */
+  pub: NoteVerifier;
   stamp: string;
 }
 

@@ -90,8 +90,7 @@ export class Checkpointer {
     const due = this.#o.everyMs - (this.#o.now() - this.#lastAt);
     if (events.some(isMilestone) || this.#pending >= this.#o.everyEvents || due <= 0) {
       this.#owed = true;
-      // One under way may not cover these; the next follows when it is done.
-      if (!this.#running) this.#at(this.#gapLeft());
+      this.#at(this.#gapLeft());
     } else this.#at(due);
   };
 

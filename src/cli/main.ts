@@ -125,22 +125,25 @@ export const COMMAND_MODULES: readonly { commands: readonly string[]; register: 
   },
 ];
 
-/** Global options that take a value (the word after them is not a command). */
-export const VALUED_GLOBAL_OPTIONS: ReadonlySet<string> = new Set([
-  '--db',
-  '--as',
-  '-C',
-  '--dir',
-  '--idempotency-key',
-]);
+/** Whether `flag` is an option of `cmd` (or of a command above it) that takes a value. */
+function takesValue(cmd: Command, flag: string): boolean {
+  for (let at: Command | null = cmd; at; at = at.parent) {
+    const o = at.options.find((x) => x.short === flag || x.long === flag);
+    if (o) return o.required;
+  }
+  return false;
+}
 
-/** The first word of argv that is not a global option or an option's value: the command named. */
-export function commandWord(argv: readonly string[]): string | null {
+/**
+ * The first word of argv that is not an option of `program` or an option's value: the command
+ * named (the program's own options say which take a value).
+ */
+export function commandWord(program: Command, argv: readonly string[]): string | null {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') return null;
     if (a.startsWith('-')) {
-      if (!a.includes('=') && VALUED_GLOBAL_OPTIONS.has(a)) i++;
+      if (!a.includes('=') && takesValue(program, a)) i++;
       continue;
     }
     return a;
@@ -149,11 +152,10 @@ export function commandWord(argv: readonly string[]): string | null {
 }
 
 /**
- * The registrars a run needs: the one of the module whose command `argv` names, else (no command,
+ * The registrars a run needs: the one of the module whose command `word` is, else (no command,
  * `help`, completion, a word that names no command) every one, in COMMAND_MODULES order.
  */
-export function registrarsFor(argv?: readonly string[]): Registrar[] {
-  const word = argv ? commandWord(argv) : null;
+function registrarsFor(word: string | null): Registrar[] {
   const one =
     word && word !== 'completion' && word !== '__complete'
       ? COMMAND_MODULES.find((m) => m.commands.includes(word))
@@ -170,7 +172,6 @@ export function buildProgram(
   run: (thunk: () => Promise<number | undefined>) => Promise<void>,
   argv?: readonly string[],
 ): Command {
-  const registrars = registrarsFor(argv);
   const program = new Command('vt')
     .description(
       'Value Train: carry ML projects through phase gates with agents and people, on an audit trail.',
@@ -236,7 +237,7 @@ Examples:
         }
       });
     };
-  for (const register of registrars) register(program, withCtx);
+  for (const register of registrarsFor(argv ? commandWord(program, argv) : null)) register(program, withCtx);
   return program;
 }
 
@@ -275,18 +276,11 @@ async function explain(err: unknown, ctx: CliContext): Promise<unknown> {
  */
 export function unknownCommand(program: Command, argv: readonly string[]): VtError | null {
   let cmd = program;
-  const valued = (c: Command, flag: string) => {
-    for (let at: Command | null = c; at; at = at.parent) {
-      const o = at.options.find((x) => x.short === flag || x.long === flag);
-      if (o) return o.required;
-    }
-    return false;
-  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') return null;
     if (a.startsWith('-')) {
-      if (!a.includes('=') && valued(cmd, a)) i++;
+      if (!a.includes('=') && takesValue(cmd, a)) i++;
       continue;
     }
     if (!cmd.commands.length) return null;
