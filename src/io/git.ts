@@ -17,7 +17,8 @@ import { delimiter, isAbsolute, join, normalize } from 'node:path';
 import { promisify } from 'node:util';
 import { VtError } from '../errors.ts';
 
-const exec = promisify(execFile);
+// Promisified at first use: a store command that never runs git does not load node:child_process.
+let exec: typeof execFile.__promisify__ | undefined;
 
 /** git as found on PATH when vt started: vt's own commits do not depend on the PATH a caller sets later. */
 const GIT = (() => {
@@ -64,6 +65,7 @@ export async function git(
 ): Promise<string> {
   for (let attempt = 0; ; attempt++) {
     try {
+      exec ??= promisify(execFile);
       const child = exec(GIT, [...IDENTITY, ...args], {
         encoding: 'utf8',
         maxBuffer: 64 << 20,

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -62,7 +61,7 @@ export async function demoTrain(operatorKey: string): Promise<string> {
 }
 
 function git(dir: string, ...args: string[]) {
-  execFileSync(
+  process.getBuiltinModule('node:child_process').execFileSync(
     'git',
     [
       '-C',
