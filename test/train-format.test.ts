@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { TRAIN_FORMAT } from '../src/train/format.ts';
+import { canonicalTrain, trainHash } from '../src/train/hash.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { TrainSchema } from '../src/train/schema.ts';
 import { storedTrain } from '../src/train/stored.ts';
@@ -65,5 +66,34 @@ describe('stored trains', () => {
     assert.equal(before.code, 0, before.stderr);
     assert.deepEqual(JSON.parse(before.stdout), JSON.parse(now.stdout));
     assert.deepEqual(formats(), [null], 'a read leaves the store as it was');
+  });
+
+  it('a train is stored as its canonical JSON, so its text hashes to its name; a plain-JSON body still reads', async () => {
+    const dir = tempDir();
+    const vt = (args: string[]) => runVt(args, { cwd: dir });
+    assert.equal((await vt(['init'])).code, 0);
+    assert.equal((await vt(['project', 'create', 'Churn'])).code, 0);
+    const file = join(dir, '.vt', 'vt.db');
+    const db = new Database(file);
+    const row = db.prepare('select hash, body from trains').get() as { hash: string; body: string };
+    assert.equal(createHash('sha256').update(row.body).digest('hex'), row.hash);
+    const train = JSON.parse(row.body);
+    assert.equal(row.body, canonicalTrain(train));
+    const now = await vt(['status', 'churn', '--json']);
+    assert.equal(now.code, 0, now.stderr);
+    // As an earlier vt stored it (plain JSON, keys in the file's order): the same train, the same status.
+    const { train: fromFile } = parseTrain(readFileSync(join(dir, 'vt.yaml'), 'utf8'));
+    const plain = JSON.stringify(fromFile);
+    assert.notEqual(plain, row.body);
+    assert.equal(trainHash(JSON.parse(plain)), row.hash);
+    db.prepare('update trains set body = ?').run(plain);
+    db.close();
+    const earlier = await vt(['status', 'churn', '--json']);
+    assert.equal(earlier.code, 0, earlier.stderr);
+    assert.deepEqual(JSON.parse(earlier.stdout), JSON.parse(now.stdout));
+    // Canonical-looking text that is not this train: the text's hash misses, the schema judges it.
+    const edited = JSON.parse(row.body);
+    edited.phases[0].owner = 42;
+    await assert.rejects(storedTrain(row.hash, canonicalTrain(edited), TRAIN_FORMAT), /owner/);
   });
 });

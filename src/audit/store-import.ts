@@ -9,6 +9,7 @@ import { rebuildProjections } from '../store/projector.ts';
 import { inspectStoreFile } from '../store/sqlite-file.ts';
 import { openStore } from '../store/store.ts';
 import { TRAIN_FORMAT } from '../train/format.ts';
+import { canonicalTrain } from '../train/hash.ts';
 import type { LoadedTrain } from '../train/loader.ts';
 import { verifyStore } from './audit.ts';
 import { verifyBundle } from './bundle.ts';
@@ -111,7 +112,7 @@ export async function importBundle(
             .values({
               hash,
               name: t.train.name,
-              body: JSON.stringify(t.train),
+              body: canonicalTrain(t.train),
               created_at: e.ts,
               format: TRAIN_FORMAT,
             })

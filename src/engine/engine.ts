@@ -29,6 +29,7 @@ import { requireLiveLease } from '../store/queue.ts';
 import { loadState } from '../store/snapshots.ts';
 import type { Store, Trx } from '../store/store.ts';
 import { TRAIN_FORMAT } from '../train/format.ts';
+import { canonicalTrain } from '../train/hash.ts';
 import type { LoadedTrain } from '../train/loader.ts';
 import type { Train } from '../train/schema.ts';
 import { storedTrain } from '../train/stored.ts';
@@ -141,7 +142,7 @@ export class Engine {
           .values({
             hash: loaded.hash,
             name: loaded.train.name,
-            body: JSON.stringify(loaded.train),
+            body: canonicalTrain(loaded.train),
             created_at: this.clock.now().toISOString(),
             format: TRAIN_FORMAT,
           })
