@@ -20,6 +20,7 @@ import { builtinModules } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'rolldown';
+import { stateSourceDigest } from '../src/store/snapshots.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const at = process.argv.indexOf('--out');
@@ -131,6 +132,8 @@ await build({
   input: { vt: join(root, 'src/cli/main.ts') },
   platform: 'node',
   external,
+  // Snapshots of a project's state are keyed by the code that folds them (src/store/snapshots.ts).
+  transform: { define: { VT_STATE_SOURCE_SHA256: JSON.stringify(stateSourceDigest()) } },
   plugins: [builtinsAtFirstUse, betterSqliteAddon],
   logLevel: 'warn',
   onLog(level, log, handler) {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { stateSourceDigest } from '../src/store/snapshots.ts';
 import { MINI, ROOT, runVt, tempDir, VT_BIN } from './helpers.ts';
 
 /** Packages a command may load only when it needs them (src/cli/main.ts explains the convention). */
@@ -158,6 +159,19 @@ process.on('exit', () => writeFileSync(${JSON.stringify(list)}, JSON.stringify({
   }
   // node:net is not among them: stdout and stderr are pipes here, which Node opens as sockets.
   const UNUSED_BY_HELP = ['crypto', 'child_process', 'fs/promises', 'readline', 'worker_threads', 'zlib'];
+
+  it("keys stored snapshots by the digest of the sources' state code, as the checkout does", () => {
+    // The package has no sources to read: without the digest built in, every package version would
+    // share one snapshot shape and reuse snapshots folded by different code.
+    const chunks = join(pkg, 'dist', 'chunks');
+    const text = readdirSync(chunks)
+      .map((f) => readFileSync(join(chunks, f), 'utf8'))
+      .join('\n');
+    assert.ok(
+      text.includes(JSON.stringify(stateSourceDigest())),
+      'the digest of src/engine/state.ts is built in',
+    );
+  });
 
   it('vt --help loads the entry and one chunk of commands, and no built-in it does not use', () => {
     const r = loaded(['--help']);
