@@ -459,6 +459,34 @@ describe('autopilot', () => {
 });
 
 describe('handoff packets', () => {
+  it('a worker that lost its lease records no handoff; the worker that holds it does', async () => {
+    const { db } = await setUp({ phases: 2, projects: ['fenced'], issuesPerProject: 1, git: false });
+    const store = await openStore(db);
+    try {
+      const tickets = new Tickets(new Engine({ store, io: nodeIo }));
+      const stale = await tickets.claimNext('w1', { leaseMs: 1 });
+      assert.ok(stale);
+      // w1 pauses past its lease (the database's clock decides); w2 takes the ticket over.
+      let fresh = null;
+      while (!fresh) fresh = await tickets.claimNext('w2', { leaseMs: 60_000 });
+      assert.equal(fresh.ticket.id, stale.ticket.id);
+      assert.ok(fresh.gen > stale.gen);
+      const h = { phase: 'p1', visit: 1, path: 'x.md', sha256: sha256('x'), tokens: 1, truncated: false };
+      const who = { actor: 'conductor', idempotencyKey: 'handoff:p1:1' };
+      await assert.rejects(
+        tickets.recordHandoff('fenced', h, who, stale),
+        /generation \d+ no longer holds it/,
+      );
+      const rows = () =>
+        store.db.selectFrom('events').select('seq').where('type', '=', 'handoff.built').execute();
+      assert.equal((await rows()).length, 0, 'the stale worker recorded nothing');
+      await tickets.recordHandoff('fenced', h, who, fresh);
+      assert.equal((await rows()).length, 1);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a late phase gets earlier artifacts, metrics and decisions within budget, identical when rebuilt from events', {
     timeout: 300_000,
   }, async () => {

@@ -47,7 +47,7 @@ export async function runSession(
     support,
   );
   emit({ type: 'session', project: projectId, ticket: ticket.id, session, executor: executorLabel(spec) });
-  const handoff = await ensureHandoff(deps, projectId, opts.handoffBudget ?? DEFAULT_BUDGET_TOKENS);
+  const handoff = await ensureHandoff(deps, claim, opts.handoffBudget ?? DEFAULT_BUDGET_TOKENS);
   // The session's own folder: the only part of .vt/ its sandbox may write.
   const sessionDir = join(root, '.vt', 'sessions', session);
   const reportFile = join(sessionDir, 'report.json');
@@ -222,9 +222,13 @@ export function expandArgv(argv: readonly string[], vars: Record<string, string>
   return argv.map((a) => a.replace(/\{(node|root|workspace)\}/g, (_, k: string) => vars[k]!));
 }
 
-/** Build the current visit's handoff packet once, store it as a file and an event; returns its path. */
-export async function ensureHandoff(deps: AutopilotDeps, projectId: string, budget: number): Promise<string> {
+/**
+ * Build the current visit's handoff packet once, store it as a file and an event; returns its path.
+ * The event is recorded under the claim's lease, so a worker that lost it records nothing.
+ */
+export async function ensureHandoff(deps: AutopilotDeps, claim: Claim, budget: number): Promise<string> {
   const { engine, tickets, root } = deps;
+  const { projectId } = claim;
   const s = await engine.state(projectId);
   const rel = join('.vt', 'handoffs', projectId, `${String(s.visit).padStart(3, '0')}-${s.phase}.md`);
   if (s.handoff) return join(root, s.handoff.path);
@@ -245,6 +249,7 @@ export async function ensureHandoff(deps: AutopilotDeps, projectId: string, budg
       truncated: h.truncated,
     },
     { actor: 'conductor', idempotencyKey: `handoff:${s.phase}:${s.visit}` },
+    claim,
   );
   return join(root, rel);
 }

@@ -205,12 +205,24 @@ export class Tickets {
     return this.engine.decide(projectId, who, (s) => decideContext(s, entry));
   }
 
+  /**
+   * Record the handoff packet a worker built for its claim. The claim's lease is checked in the same
+   * transaction: a worker that lost its lease (paused, partitioned) records nothing.
+   */
   recordHandoff(
     projectId: string,
     h: { phase: string; visit: number; path: string; sha256: string; tokens: number; truncated: boolean },
     who: Who,
+    claim: Claim,
   ): Promise<Committed> {
-    return this.engine.decide(projectId, who, () => [event('handoff.built', h)]);
+    return this.engine.decide(
+      projectId,
+      who,
+      () => [event('handoff.built', h)],
+      async (trx) => {
+        await requireLiveLease(trx, claim.ticket.id, claim.gen);
+      },
+    );
   }
 
   /** Evaluate the gates and move the project on, with the ticket's events and the lease release, in one transaction. */
