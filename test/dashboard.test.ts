@@ -11,7 +11,7 @@ import { valueReport } from '../src/analytics/index.ts';
 import { canonicalJson, sha256 } from '../src/canonical.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
 import { servedStore } from './api-helpers.ts';
-import { ROOT, runVt, writeFile } from './helpers.ts';
+import { ROOT, runVt, tempDir, writeFile } from './helpers.ts';
 import { makeKeys, signedTrainText } from './signing-helpers.ts';
 
 /*
@@ -136,7 +136,7 @@ describe('dashboard in Chromium', {
     const c = await tickets.claimNext('worker-1', { project: 'pricing', leaseMs: 60_000 });
     await tickets.failAttempt(c!, 'the executor exited 1', { actor: 'autopilot' }, 10);
     token = await f.token('lead-2', { role: 'approver', project: '*' }, { role: 'viewer', project: '*' });
-    shots = mkdtempSync(join(tmpdir(), 'vt-dashboard-shots-'));
+    shots = tempDir('vt-dashboard-shots-'); // kept with VT_KEEP_TEMP=1, for a look at the pages
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -162,7 +162,7 @@ describe('dashboard in Chromium', {
     await f?.store.close();
     if (f) rmSync(f.dir, { recursive: true, force: true });
     if (keyDir) rmSync(keyDir, { recursive: true, force: true });
-    process.stdout.write(`dashboard screenshots: ${shots}\n`);
+    if (process.env.VT_KEEP_TEMP) process.stdout.write(`dashboard screenshots: ${shots}\n`);
   });
 
   const shot = async (name: string) => {

@@ -24,7 +24,7 @@ import { verifyStore } from '../src/audit/audit.ts';
 import { readCommitted, repoOf } from '../src/io/git.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { openStore, type Store } from '../src/store/store.ts';
-import { type RunResult, runVt, tempDir, VT_BIN } from './helpers.ts';
+import { type RunResult, runVt, tempDir, testTmpEnv, VT_BIN } from './helpers.ts';
 
 const PROJECT = 'penguins';
 /** Where the demo makes its operator's signing key: a folder of the test's, not the machine's home. */
@@ -174,7 +174,7 @@ function startDemo(dir: string, killAt?: { type: string; n: number }) {
     [VT_BIN, 'demo', '--dir', dir, '--json'],
     {
       cwd: tempDir(),
-      env: { ...process.env, NO_COLOR: '1', VT_SQLITE_SYNCHRONOUS: 'NORMAL', ...DEMO_ENV },
+      env: { ...process.env, NO_COLOR: '1', VT_SQLITE_SYNCHRONOUS: 'NORMAL', ...testTmpEnv(), ...DEMO_ENV },
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     },

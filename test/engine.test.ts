@@ -5,7 +5,7 @@ import { it } from 'node:test';
 import { verifyStore } from '../src/audit/audit.ts';
 import { VtError } from '../src/errors.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
-import { freshEngine, writeFile } from './helpers.ts';
+import { freshEngine, removeAtExit, writeFile } from './helpers.ts';
 import { describeOnBackends } from './pg.ts';
 
 const lab = { actor: 'lab-1' };
@@ -285,7 +285,7 @@ describeOnBackends('engine', () => {
   it('refuses artifact paths that escape the workspace, and stores nothing for them', async () => {
     const f = await freshEngine();
     await f.engine.createProject({ name: 'Churn', workspace: f.dir, train: f.train }, lead1);
-    const outside = join(f.dir, '..', `${f.dir.split('/').pop()}-evil`);
+    const outside = removeAtExit(join(f.dir, '..', `${f.dir.split('/').pop()}-evil`));
     writeFile(outside, 'secret.md', 'x');
     writeFile(f.dir, 'docs/ok.md', 'ok');
     symlinkSync(join(outside, 'secret.md'), join(f.dir, 'docs', 'link.md'));

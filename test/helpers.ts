@@ -47,6 +47,23 @@ export function testConfigEnv(): Record<string, string> {
   return { XDG_CONFIG_HOME: configHome, VT_LOG_KEY_FILE: '' };
 }
 
+let tmpHome: string | null = null;
+/**
+ * A temporary folder for subprocesses a test may kill: vt removes its own temporary folders (a
+ * session's socket folder, a snapshot's git index) when it ends, but not when it is SIGKILLed. With
+ * TMPDIR here they go with this test process's folders.
+ */
+export function testTmpEnv(): Record<string, string> {
+  tmpHome ??= tempDir('vt-tmp-');
+  return { TMPDIR: tmpHome };
+}
+
+/** Remove a folder this test made outside tempDir() when the test process exits. */
+export function removeAtExit(dir: string): string {
+  made.push(dir);
+  return dir;
+}
+
 export function miniTrain(): LoadedTrain {
   return parseTrain(readFileSync(MINI, 'utf8'), MINI);
 }
@@ -186,7 +203,7 @@ export function spawnCollect(
   const [cmd, ...pre] = opts.prefix?.length ? opts.prefix : [process.execPath];
   const child = spawn(cmd!, opts.prefix?.length ? [...pre, process.execPath, ...argv] : argv, {
     cwd: opts.cwd,
-    env: { ...process.env, ...testConfigEnv(), ...opts.env },
+    env: { ...process.env, ...testConfigEnv(), ...testTmpEnv(), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

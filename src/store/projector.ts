@@ -1,4 +1,3 @@
-import { canonicalJson } from '../canonical.ts';
 import type { RecordedEvent } from '../engine/events.ts';
 import { readEvents, toRecorded } from './append.ts';
 import { CLAIMABLE_STATUSES, moveClaimHeads, rankOf, rankSql, refreshClaimHeads } from './claims.ts';
