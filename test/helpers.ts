@@ -118,11 +118,42 @@ export interface RunResult {
   signal: NodeJS.Signals | null;
 }
 
-/** Run the real CLI as a subprocess. */
-export function runVt(
+/**
+ * The backend of the describeOnBackends block running now (test/pg.ts sets it). Kept here, not in
+ * test/pg.ts, so that runVt need not load the PostgreSQL driver to ask.
+ */
+export const testBackend: { current: 'sqlite' | 'postgres' } = { current: 'sqlite' };
+
+const folderDatabases = new Map<string, Promise<string>>();
+/**
+ * On PostgreSQL, the commands a test runs in one folder share a fresh database of their own, as they
+ * would share the folder's .vt/vt.db on SQLite (VT_DATABASE_URL); a test that names its store keeps it.
+ */
+async function backendEnv(
+  cwd: string,
+  env: Record<string, string> | undefined,
+): Promise<Record<string, string>> {
+  if (testBackend.current !== 'postgres' || env?.VT_DATABASE_URL !== undefined) return {};
+  const key = resolve(cwd);
+  let url = folderDatabases.get(key);
+  if (!url) {
+    url = import('./pg.ts').then((pg) => pg.freshPgUrl());
+    folderDatabases.set(key, url);
+  }
+  return { VT_DATABASE_URL: await url };
+}
+
+/** Forget the folders' databases (test/pg.ts drops them after each describeOnBackends block). */
+export function forgetFolderDatabases(): void {
+  folderDatabases.clear();
+}
+
+/** Run the real CLI as a subprocess (on PostgreSQL inside a describeOnBackends block). */
+export async function runVt(
   args: string[],
   opts: { cwd: string; env?: Record<string, string>; input?: string },
 ): Promise<RunResult> {
+  const backend = await backendEnv(opts.cwd, opts.env);
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [VT_BIN, ...args], {
       cwd: opts.cwd,
@@ -131,6 +162,7 @@ export function runVt(
         NO_COLOR: '1',
         VT_SQLITE_SYNCHRONOUS: 'NORMAL',
         ...testConfigEnv(),
+        ...backend,
         ...opts.env,
       },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import pg from 'pg';
-import { ROOT } from './helpers.ts';
+import { forgetFolderDatabases, ROOT, testBackend } from './helpers.ts';
 
 /**
  * PostgreSQL for tests: the server named by VT_TEST_PG_URL (CI starts a throwaway one), or, when
@@ -101,7 +101,7 @@ export async function dropTestDatabases(): Promise<void> {
 export const BACKENDS = ['sqlite', 'postgres'] as const;
 export type Backend = (typeof BACKENDS)[number];
 
-/** The backend test helpers (freshEngine) use while a describeOnBackends block runs. */
+/** The backend test helpers (freshEngine, runVt) use while a describeOnBackends block runs. */
 export let currentBackend: Backend = 'sqlite';
 
 /** The same suite once per backend, each test on its own database. */
@@ -110,9 +110,12 @@ export function describeOnBackends(name: string, fn: () => void): void {
     describe(`${name} [${backend}]`, () => {
       before(() => {
         currentBackend = backend;
+        testBackend.current = backend;
       });
       after(async () => {
         currentBackend = 'sqlite';
+        testBackend.current = 'sqlite';
+        forgetFolderDatabases();
         await dropTestDatabases();
       });
       fn();

@@ -9,7 +9,8 @@ import type { GateResult } from '../src/gates/types.ts';
 import { nodeIo } from '../src/io/node-io.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import type { Store } from '../src/store/store.ts';
-import { freshEngine, writeFile } from './helpers.ts';
+import { freshEngine, testBackend, writeFile } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 const actors = ['lab-1', 'lead-1', 'lead-2', 'rev-1'];
 const items = ['asked', 'sized', 'extra', 'trained', 'reviewed', 'shipped', 'bogus'];
@@ -205,182 +206,194 @@ async function runCommands(f: Awaited<ReturnType<typeof freshEngine>>, cmds: Cmd
   }
 }
 
-describe('random command sequences (fast-check)', () => {
-  it('projections rebuilt from events equal the live ones and agree with the folded state; the chain verifies; a fresh fold equals the cached state', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(cmd, { minLength: 1, maxLength: 40 }), async (cmds) => {
-        const f = await freshEngine();
-        try {
-          await runCommands(f, cmds);
-          const verified = await verifyStore(f.store.db);
-          assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
-          const cached = structuredClone(await f.engine.state('p'));
-          const fresh = await new Engine({ store: f.store, io: nodeIo }).state('p');
-          assert.deepEqual(fresh, cached);
-          const live = await dumpProjections(f.store.db);
-          await rebuildProjections(f.store);
-          assert.deepEqual(await dumpProjections(f.store.db), live);
-          await assertFoldsAgree(f.store, cached);
-        } finally {
-          await f.store.close();
-        }
-      }),
-      { numRuns: Number(process.env.VT_PROPERTY_RUNS ?? 150) },
-    );
-  });
-  it('no gate ever passes on evidence of an earlier visit unless it was carried forward (on the record)', async (t) => {
-    let revisits = 0;
-    let passes = 0;
-    await fc.assert(
-      fc.asyncProperty(progress, async (cmds) => {
-        const f = await freshEngine();
-        try {
-          await runCommands(f, cmds);
-          const events = (
-            await f.store.db
-              .selectFrom('events')
-              .selectAll()
-              .where('project_id', '=', 'p')
-              .orderBy('seq')
-              .execute()
-          ).map((e) => ({ seq: e.seq, type: e.type, p: JSON.parse(e.payload) }));
-          for (const e of events) {
-            if (e.type !== 'gate.evaluated' || e.p.side !== 'exit' || !e.p.passed) continue;
-            const before = events.filter(
-              (x) => x.seq < e.seq && x.p.phase === e.p.phase && x.p.visit === e.p.visit,
-            );
-            const carried = (kind: 'items' | 'artifacts' | 'metrics', id: string) =>
-              before.some((x) => x.type === 'evidence.carried' && x.p[kind].includes(id));
-            const ticked = (item: string) => {
-              const last = before.filter((x) => x.type.startsWith('checklist.') && x.p.item === item).at(-1);
-              return last?.type === 'checklist.ticked' || carried('items', item);
-            };
-            const recorded = (type: string, key: string, id: string) =>
-              before.some((x) => x.type === type && x.p[key] === id);
-            const check = (r: GateResult) => {
-              if (r.status !== 'pass') return;
-              const ev = r.evidence as Record<string, unknown>;
-              if (r.kind === 'checklist')
-                for (const item of ev.ticked as string[])
-                  assert.ok(ticked(item), `${r.gate} passed on ${item}, not ticked in visit ${e.p.visit}`);
-              if (r.kind === 'artifacts')
-                for (const a of ev.artifacts as { artifact: string }[])
-                  assert.ok(
-                    recorded('artifact.recorded', 'artifact', a.artifact) || carried('artifacts', a.artifact),
-                    `${r.gate} passed on ${a.artifact}, not recorded in visit ${e.p.visit}`,
-                  );
-              if (r.kind === 'metric')
-                for (const name of Object.keys(ev.observed as Record<string, number>))
-                  if (!name.includes('@'))
-                    assert.ok(
-                      recorded('metric.recorded', 'name', name) || carried('metrics', name),
-                      `${r.gate} passed on ${name}, not measured in visit ${e.p.visit}`,
-                    );
-              for (const c of r.children ?? []) check(c);
-            };
-            for (const r of e.p.results as GateResult[]) check(r);
-            passes++;
-            if (
-              events.some(
-                (x) =>
-                  x.type === 'phase.advanced' &&
-                  x.p.to === e.p.phase &&
-                  x.p.kind !== 'advance' &&
-                  x.seq < e.seq,
-              )
-            )
-              revisits++;
-          }
-        } finally {
-          await f.store.close();
-        }
-      }),
-      { numRuns: Number(process.env.VT_PROPERTY_RUNS ?? 150) },
-    );
-    t.diagnostic(
-      `${passes} passing evaluations checked, ${revisits} of them in a phase the project came back to`,
-    );
-    assert.ok(revisits > 0, 'the sequences reached rework visits that passed');
-  });
-});
-
 /**
- * The engine folds each event twice — into its state (evolve) and into the SQL projections
- * (project) — so the two must agree on everything both hold.
+ * Runs per property: 150, or VT_PROPERTY_RUNS. On PostgreSQL each run makes a database of its own
+ * (about a second), so it runs 40 unless told otherwise.
  */
-async function assertFoldsAgree(store: Store, s: ProjectState): Promise<void> {
-  const db = store.db;
-  const row = await db.selectFrom('projects').selectAll().where('id', '=', s.id).executeTakeFirstOrThrow();
-  assert.deepEqual(
-    [
-      row.phase,
-      row.status,
-      row.visit,
-      row.phase_visit,
-      row.transitions,
-      row.head_seq,
-      row.head_hash,
-      row.train_hash,
-    ],
-    [s.phase, s.status, s.visit, s.phaseVisits[s.phase], s.transitions, s.seq, s.headHash, s.trainHash],
-    'the projects row',
-  );
-  const ev = currentEvidence(s);
-  const items = await db
-    .selectFrom('checklist')
-    .selectAll()
-    .where('project_id', '=', s.id)
-    .where('phase', '=', s.phase)
-    .where('visit', '=', s.visit)
-    .execute();
-  assert.deepEqual(
-    Object.fromEntries(items.map((r) => [r.item, !!r.ticked])),
-    Object.fromEntries(Object.entries(ev.checklist).map(([k, v]) => [k, v.ticked])),
-    "this visit's checklist",
-  );
-  const arts = await db
-    .selectFrom('artifacts')
-    .selectAll()
-    .where('project_id', '=', s.id)
-    .where('phase', '=', s.phase)
-    .where('visit', '=', s.visit)
-    .execute();
-  assert.deepEqual(
-    Object.fromEntries(arts.map((r) => [r.artifact, [r.sha256, r.commit_sha]])),
-    Object.fromEntries(Object.entries(ev.artifacts).map(([k, v]) => [k, [v.sha256, v.commit]])),
-    "this visit's artifacts",
-  );
-  const metrics = await db
-    .selectFrom('metrics')
-    .selectAll()
-    .where('project_id', '=', s.id)
-    .where('phase', '=', s.phase)
-    .where('visit', '=', s.visit)
-    .orderBy('seq')
-    .execute();
-  assert.deepEqual(
-    Object.fromEntries(metrics.map((r) => [r.name, r.value])),
-    Object.fromEntries(Object.entries(ev.metrics).map(([k, v]) => [k, v.value])),
-    "this visit's metrics",
-  );
-  const commits = await db
-    .selectFrom('commits')
-    .selectAll()
-    .where('project_id', '=', s.id)
-    .where('visit', '=', s.visit)
-    .orderBy('seq')
-    .execute();
-  assert.equal(commits.at(-1)?.commit_sha ?? null, ev.commit?.commit ?? null, "this visit's commit");
-  const approvals = await db
-    .selectFrom('approvals')
-    .select(['actor', 'decision', 'digest'])
-    .where('project_id', '=', s.id)
-    .where('visit', '=', s.visit)
-    .orderBy('seq')
-    .execute();
-  assert.deepEqual(
-    approvals,
-    s.approvals.map((a) => ({ actor: a.actor, decision: a.decision, digest: a.digest })),
-    "this visit's approvals",
-  );
-}
+const propertyRuns = () =>
+  Number(process.env.VT_PROPERTY_RUNS ?? (testBackend.current === 'postgres' ? 40 : 150));
+
+describeOnBackends('properties', () => {
+  describe('random command sequences (fast-check)', () => {
+    it('projections rebuilt from events equal the live ones and agree with the folded state; the chain verifies; a fresh fold equals the cached state', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(cmd, { minLength: 1, maxLength: 40 }), async (cmds) => {
+          const f = await freshEngine();
+          try {
+            await runCommands(f, cmds);
+            const verified = await verifyStore(f.store.db);
+            assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
+            const cached = structuredClone(await f.engine.state('p'));
+            const fresh = await new Engine({ store: f.store, io: nodeIo }).state('p');
+            assert.deepEqual(fresh, cached);
+            const live = await dumpProjections(f.store.db);
+            await rebuildProjections(f.store);
+            assert.deepEqual(await dumpProjections(f.store.db), live);
+            await assertFoldsAgree(f.store, cached);
+          } finally {
+            await f.store.close();
+          }
+        }),
+        { numRuns: propertyRuns() },
+      );
+    });
+    it('no gate ever passes on evidence of an earlier visit unless it was carried forward (on the record)', async (t) => {
+      let revisits = 0;
+      let passes = 0;
+      await fc.assert(
+        fc.asyncProperty(progress, async (cmds) => {
+          const f = await freshEngine();
+          try {
+            await runCommands(f, cmds);
+            const events = (
+              await f.store.db
+                .selectFrom('events')
+                .selectAll()
+                .where('project_id', '=', 'p')
+                .orderBy('seq')
+                .execute()
+            ).map((e) => ({ seq: e.seq, type: e.type, p: JSON.parse(e.payload) }));
+            for (const e of events) {
+              if (e.type !== 'gate.evaluated' || e.p.side !== 'exit' || !e.p.passed) continue;
+              const before = events.filter(
+                (x) => x.seq < e.seq && x.p.phase === e.p.phase && x.p.visit === e.p.visit,
+              );
+              const carried = (kind: 'items' | 'artifacts' | 'metrics', id: string) =>
+                before.some((x) => x.type === 'evidence.carried' && x.p[kind].includes(id));
+              const ticked = (item: string) => {
+                const last = before
+                  .filter((x) => x.type.startsWith('checklist.') && x.p.item === item)
+                  .at(-1);
+                return last?.type === 'checklist.ticked' || carried('items', item);
+              };
+              const recorded = (type: string, key: string, id: string) =>
+                before.some((x) => x.type === type && x.p[key] === id);
+              const check = (r: GateResult) => {
+                if (r.status !== 'pass') return;
+                const ev = r.evidence as Record<string, unknown>;
+                if (r.kind === 'checklist')
+                  for (const item of ev.ticked as string[])
+                    assert.ok(ticked(item), `${r.gate} passed on ${item}, not ticked in visit ${e.p.visit}`);
+                if (r.kind === 'artifacts')
+                  for (const a of ev.artifacts as { artifact: string }[])
+                    assert.ok(
+                      recorded('artifact.recorded', 'artifact', a.artifact) ||
+                        carried('artifacts', a.artifact),
+                      `${r.gate} passed on ${a.artifact}, not recorded in visit ${e.p.visit}`,
+                    );
+                if (r.kind === 'metric')
+                  for (const name of Object.keys(ev.observed as Record<string, number>))
+                    if (!name.includes('@'))
+                      assert.ok(
+                        recorded('metric.recorded', 'name', name) || carried('metrics', name),
+                        `${r.gate} passed on ${name}, not measured in visit ${e.p.visit}`,
+                      );
+                for (const c of r.children ?? []) check(c);
+              };
+              for (const r of e.p.results as GateResult[]) check(r);
+              passes++;
+              if (
+                events.some(
+                  (x) =>
+                    x.type === 'phase.advanced' &&
+                    x.p.to === e.p.phase &&
+                    x.p.kind !== 'advance' &&
+                    x.seq < e.seq,
+                )
+              )
+                revisits++;
+            }
+          } finally {
+            await f.store.close();
+          }
+        }),
+        { numRuns: propertyRuns() },
+      );
+      t.diagnostic(
+        `${passes} passing evaluations checked, ${revisits} of them in a phase the project came back to`,
+      );
+      assert.ok(revisits > 0, 'the sequences reached rework visits that passed');
+    });
+  });
+
+  /**
+   * The engine folds each event twice — into its state (evolve) and into the SQL projections
+   * (project) — so the two must agree on everything both hold.
+   */
+  async function assertFoldsAgree(store: Store, s: ProjectState): Promise<void> {
+    const db = store.db;
+    const row = await db.selectFrom('projects').selectAll().where('id', '=', s.id).executeTakeFirstOrThrow();
+    assert.deepEqual(
+      [
+        row.phase,
+        row.status,
+        row.visit,
+        row.phase_visit,
+        row.transitions,
+        row.head_seq,
+        row.head_hash,
+        row.train_hash,
+      ],
+      [s.phase, s.status, s.visit, s.phaseVisits[s.phase], s.transitions, s.seq, s.headHash, s.trainHash],
+      'the projects row',
+    );
+    const ev = currentEvidence(s);
+    const items = await db
+      .selectFrom('checklist')
+      .selectAll()
+      .where('project_id', '=', s.id)
+      .where('phase', '=', s.phase)
+      .where('visit', '=', s.visit)
+      .execute();
+    assert.deepEqual(
+      Object.fromEntries(items.map((r) => [r.item, !!r.ticked])),
+      Object.fromEntries(Object.entries(ev.checklist).map(([k, v]) => [k, v.ticked])),
+      "this visit's checklist",
+    );
+    const arts = await db
+      .selectFrom('artifacts')
+      .selectAll()
+      .where('project_id', '=', s.id)
+      .where('phase', '=', s.phase)
+      .where('visit', '=', s.visit)
+      .execute();
+    assert.deepEqual(
+      Object.fromEntries(arts.map((r) => [r.artifact, [r.sha256, r.commit_sha]])),
+      Object.fromEntries(Object.entries(ev.artifacts).map(([k, v]) => [k, [v.sha256, v.commit]])),
+      "this visit's artifacts",
+    );
+    const metrics = await db
+      .selectFrom('metrics')
+      .selectAll()
+      .where('project_id', '=', s.id)
+      .where('phase', '=', s.phase)
+      .where('visit', '=', s.visit)
+      .orderBy('seq')
+      .execute();
+    assert.deepEqual(
+      Object.fromEntries(metrics.map((r) => [r.name, r.value])),
+      Object.fromEntries(Object.entries(ev.metrics).map(([k, v]) => [k, v.value])),
+      "this visit's metrics",
+    );
+    const commits = await db
+      .selectFrom('commits')
+      .selectAll()
+      .where('project_id', '=', s.id)
+      .where('visit', '=', s.visit)
+      .orderBy('seq')
+      .execute();
+    assert.equal(commits.at(-1)?.commit_sha ?? null, ev.commit?.commit ?? null, "this visit's commit");
+    const approvals = await db
+      .selectFrom('approvals')
+      .select(['actor', 'decision', 'digest'])
+      .where('project_id', '=', s.id)
+      .where('visit', '=', s.visit)
+      .orderBy('seq')
+      .execute();
+    assert.deepEqual(
+      approvals,
+      s.approvals.map((a) => ({ actor: a.actor, decision: a.decision, digest: a.digest })),
+      "this visit's approvals",
+    );
+  }
+});
