@@ -15,6 +15,10 @@
  *     ...
  *   }))
  *
+ * The same goes for Node's slower built-ins (crypto, child_process, net, fs/promises) in modules a
+ * command module imports: take them where they are used, with `process.getBuiltinModule`. The built
+ * package does this for every built-in (scripts/build.ts).
+ *
  * Read commands open the store with `ctx.vt({ readonly: true })` (no migration, no write lock).
  * Each command gets `--help` with an `Examples:` section (test/cli.test.ts checks every one, and that
  * COMMAND_MODULES names exactly what each module registers), and test/startup.test.ts fails when
