@@ -72,11 +72,12 @@ function isLight(id: string, graph: Graph, visiting = new Set<string>()): boolea
  * exports are getters over process.getBuiltinModule; its export names are read here, at build time.
  */
 const BUILTIN = '\0builtin:';
+// node:module stays an import: Rolldown's own runtime imports it, before any chunk has run.
+const atFirstUse = (id: string) => isBuiltin(id) && id !== 'node:module' && id !== 'module';
 const builtinsAtFirstUse: Plugin = {
   name: 'builtins-at-first-use',
   resolveId(source) {
-    // node:module stays an import: Rolldown's own runtime imports it, before any chunk has run.
-    if (!isBuiltin(source) || source === 'node:module' || source === 'module') return null;
+    if (!atFirstUse(source)) return null;
     return `${BUILTIN}${source.startsWith('node:') ? source : `node:${source}`}`;
   },
   load(id) {
@@ -122,8 +123,7 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
 const external = (id: string) => {
-  if (id === 'node:module' || id === 'module') return true;
-  if (isBuiltin(id)) return false; // see builtinsAtFirstUse
+  if (isBuiltin(id)) return !atFirstUse(id); // see builtinsAtFirstUse
   const pkg = packageOf(id);
   return pkg !== null && !/^[./]/.test(id) && !BUNDLED.has(pkg);
 };

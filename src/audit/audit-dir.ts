@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -11,6 +12,7 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { VtError } from '../errors.ts';
 import { NoteFormatError, type NoteVerifier, parseVerifierKey } from './note.ts';
@@ -24,10 +26,6 @@ export interface StoredCheckpoint {
 }
 
 const NAME = /^(\d{12,16})\.ckpt$/;
-
-// node:crypto and node:fs/promises load at first use: this module is on the CLI's start-up path.
-const randomBytes = (n: number) => process.getBuiltinModule('node:crypto').randomBytes(n);
-const fsp = () => process.getBuiltinModule('node:fs/promises');
 
 /** Write a file whole or not at all: a temporary file, fsynced, renamed over the target. */
 function writeAtomic(file: string, text: string): void {
@@ -52,7 +50,7 @@ function writeAtomic(file: string, text: string): void {
 async function writeAtomicAsync(file: string, text: string): Promise<void> {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fh = await fsp().open(tmp, 'w', 0o644);
+  const fh = await open(tmp, 'w', 0o644);
   try {
     await fh.writeFile(text);
     await fh.sync();
@@ -60,9 +58,9 @@ async function writeAtomicAsync(file: string, text: string): Promise<void> {
     await fh.close();
   }
   try {
-    await fsp().rename(tmp, file);
+    await rename(tmp, file);
   } catch (err) {
-    await fsp().rm(tmp, { force: true });
+    await rm(tmp, { force: true });
     throw err;
   }
 }
@@ -150,13 +148,13 @@ export class AuditDir {
   async latestAsync(): Promise<(StoredCheckpoint & { note: string }) | null> {
     let names: string[];
     try {
-      names = await fsp().readdir(this.checkpointsDir);
+      names = await readdir(this.checkpointsDir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
     const last = this.#parse(names).at(-1);
-    return last ? { ...last, note: await fsp().readFile(last.file, 'utf8') } : null;
+    return last ? { ...last, note: await readFile(last.file, 'utf8') } : null;
   }
 
   /**
@@ -172,12 +170,10 @@ export class AuditDir {
     // `absent`: the writer knows the folder holds nothing of this size (it wrote the latest, smaller).
     const have = opts.absent
       ? null
-      : await fsp()
-          .readFile(file, 'utf8')
-          .catch((err: NodeJS.ErrnoException) => {
-            if (err.code === 'ENOENT') return null;
-            throw err;
-          });
+      : await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return null;
+          throw err;
+        });
     if (have === note) return { file, written: false };
     if (have !== null)
       throw new VtError('CONFLICT', `${file} already holds another checkpoint of size ${size}`, {

@@ -1,4 +1,12 @@
-import type { KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  verify,
+} from 'node:crypto';
 
 /**
  * C2SP signed notes (https://c2sp.org/signed-note) with Ed25519 keys, byte-compatible with Go's
@@ -7,9 +15,6 @@ import type { KeyObject } from 'node:crypto';
  * Verifier keys read `name+hex(key ID)+base64(0x01 ‖ public key)`; signer keys
  * `PRIVATE+KEY+name+hex(key ID)+base64(0x01 ‖ seed)`.
  */
-
-// node:crypto loads at first use: this module is on the CLI's start-up path (see src/cli/main.ts).
-const crypto = () => process.getBuiltinModule('node:crypto');
 
 const ALG_ED25519 = 0x01;
 const SIG_PREFIX = '— ';
@@ -50,8 +55,7 @@ export function isValidKeyName(name: string): boolean {
 }
 
 export function keyIdOf(name: string, alg: number, publicKey: Uint8Array): number {
-  const h = crypto()
-    .createHash('sha256')
+  const h = createHash('sha256')
     .update(name, 'utf8')
     .update(Buffer.from([0x0a, alg]))
     .update(publicKey)
@@ -70,16 +74,12 @@ function base64(text: string): Buffer | null {
 
 function ed25519Verifier(name: string, publicKey: Buffer): NoteVerifier {
   const keyId = keyIdOf(name, ALG_ED25519, publicKey);
-  const key = crypto().createPublicKey({
-    key: Buffer.concat([SPKI_ED25519, publicKey]),
-    format: 'der',
-    type: 'spki',
-  });
+  const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519, publicKey]), format: 'der', type: 'spki' });
   return {
     name,
     keyId,
     vkey: `${name}+${hex8(keyId)}+${Buffer.concat([Buffer.from([ALG_ED25519]), publicKey]).toString('base64')}`,
-    verify: (msg, sig) => sig.length === 64 && crypto().verify(null, msg, key, sig),
+    verify: (msg, sig) => sig.length === 64 && verify(null, msg, key, sig),
   };
 }
 
@@ -113,14 +113,14 @@ export function parseVerifierKey(vkey: string): NoteVerifier {
 }
 
 function signerFromSeed(name: string, seed: Buffer): NoteSigner {
-  const priv: KeyObject = crypto().createPrivateKey({
+  const priv: KeyObject = createPrivateKey({
     key: Buffer.concat([PKCS8_ED25519, seed]),
     format: 'der',
     type: 'pkcs8',
   });
-  const spki = crypto().createPublicKey(priv).export({ format: 'der', type: 'spki' });
+  const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' });
   const verifier = ed25519Verifier(name, spki.subarray(spki.length - 32));
-  return { name, keyId: verifier.keyId, verifier, sign: (msg) => crypto().sign(null, msg, priv) };
+  return { name, keyId: verifier.keyId, verifier, sign: (msg) => sign(null, msg, priv) };
 }
 
 /** Parse an encoded signer key (Go's note.NewSigner format). */
@@ -143,7 +143,7 @@ export function parseSignerKey(skey: string): NoteSigner {
 /** A new Ed25519 key pair for `name`: the encoded signer key (secret) and verifier key. */
 export function generateNoteKey(name: string): { skey: string; vkey: string } {
   if (!isValidKeyName(name)) throw new NoteFormatError(`"${name}" is not a key name: no spaces or "+"`);
-  const { privateKey } = crypto().generateKeyPairSync('ed25519');
+  const { privateKey } = generateKeyPairSync('ed25519');
   const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
   const seed = pkcs8.subarray(pkcs8.length - 32);
   const signer = signerFromSeed(name, seed);

@@ -15,9 +15,9 @@
  *     ...
  *   }))
  *
- * The same goes for Node's slower built-ins (crypto, child_process, net, fs/promises) in modules a
- * command module imports: take them where they are used, with `process.getBuiltinModule`. The built
- * package does this for every built-in (scripts/build.ts).
+ * Node's built-ins may be imported as usual: the built package loads each one when an export of it
+ * is first used (scripts/build.ts). So no module on a command's path uses a slow built-in at its top
+ * level (`promisify(execFile)` there would load child_process, and net with it, for every command).
  *
  * Read commands open the store with `ctx.vt({ readonly: true })` (no migration, no write lock).
  * Each command gets `--help` with an `Examples:` section (test/cli.test.ts checks every one, and that

@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { VtError } from '../errors.ts';
 
 /*
@@ -21,8 +21,7 @@ export function sessionEnv(env: NodeJS.ProcessEnv): SessionEnv | null {
 
 function open(s: SessionEnv): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    // node:net loads here, not at start-up: this module is on every command's path.
-    const conn = process.getBuiltinModule('node:net').connect(s.socket);
+    const conn = connect(s.socket);
     conn.once('connect', () => {
       conn.write(`${JSON.stringify({ token: s.token })}\n`);
       resolve(conn);

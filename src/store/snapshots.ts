@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { sha256 } from '../canonical.ts';
 import type { RecordedEvent } from '../engine/events.ts';
 import { toRecorded } from './append.ts';
 import { dbNow } from './dialect.ts';
@@ -34,8 +34,7 @@ export function stateShape(): string {
 
 /** sha256 of src/engine/state.ts, the code that folds events into a state. */
 export function stateSourceDigest(): string {
-  const source = readFileSync(new URL('../engine/state.ts', import.meta.url), 'utf8');
-  return createHash('sha256').update(source).digest('hex');
+  return sha256(readFileSync(new URL('../engine/state.ts', import.meta.url), 'utf8'));
 }
 
 interface Foldable {

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { sha256 } from '../canonical.ts';
 import type { Train } from './schema.ts';
 
 /** The train's canonical JSON (RFC 8785): how the store keeps a train, and what its hash is of. */
@@ -9,5 +9,5 @@ export function canonicalTrain(train: Train): string {
 
 /** sha256 of the train's canonical JSON: what a project pins and the store keys it by. */
 export function trainHash(train: Train): string {
-  return createHash('sha256').update(canonicalTrain(train)).digest('hex');
+  return sha256(canonicalTrain(train));
 }

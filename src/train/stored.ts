@@ -9,8 +9,8 @@ import type { Train } from './schema.ts';
  * as its canonical JSON, so the check hashes the stored text; a body stored as plain JSON (by an
  * earlier vt) is canonicalized first, which costs a short command a few milliseconds. Any other body
  * (stored by an older vt, or edited in the database) is parsed with the schema again, which fills
- * what an older schema left out and refuses what no schema would produce. The schema module is loaded only
- * then: building zod's schemas costs a short command more than the rest of its work.
+ * what an older schema left out and refuses what no schema would produce. The schema module is
+ * loaded only then: building zod's schemas costs a short command more than the rest of its work.
  */
 export async function storedTrain(
   hash: string,

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -61,7 +62,7 @@ export async function demoTrain(operatorKey: string): Promise<string> {
 }
 
 function git(dir: string, ...args: string[]) {
-  process.getBuiltinModule('node:child_process').execFileSync(
+  execFileSync(
     'git',
     [
       '-C',

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import type { Command } from 'commander';
@@ -23,9 +24,7 @@ function onPath(env: NodeJS.ProcessEnv, name: string): string | null {
 }
 
 function versionOf(bin: string, args = ['--version']): string | null {
-  const r = process
-    .getBuiltinModule('node:child_process')
-    .spawnSync(bin, args, { encoding: 'utf8', timeout: 5000 });
+  const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 5000 });
   if (r.status !== 0) return null;
   return (r.stdout || r.stderr).trim().split('\n')[0] ?? '';
 }
