@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { stateSourceDigest } from '../src/store/snapshots.ts';
 import { MINI, ROOT, runVt, tempDir, VT_BIN } from './helpers.ts';
 
@@ -18,35 +19,53 @@ const HEAVY = [
   '@octokit',
 ];
 
-/** Run vt with a module hook that records every module resolved; returns the packages loaded. */
-function packagesLoaded(
+/**
+ * Run `bin` (a vt launcher) under a module hook: the URLs of the modules it loaded, in order, and
+ * the built-in modules Node loaded for it.
+ */
+function runRecorded(
+  bin: string,
   args: string[],
   cwd: string,
-): { code: number | null; packages: Set<string>; ours: string[] } {
+): { code: number | null; stderr: string; urls: string[]; builtins: string[] } {
   const dir = tempDir();
   const hook = join(dir, 'hook.mjs');
-  const list = join(dir, 'loaded.txt');
+  const list = join(dir, 'loaded.json');
   writeFileSync(
     hook,
     `import { registerHooks } from 'node:module';
 import { writeFileSync } from 'node:fs';
-const seen = new Set();
-registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); seen.add(r.url); return r; } });
-process.on('exit', () => writeFileSync(${JSON.stringify(list)}, [...seen].join('\\n')));
+const urls = [];
+registerHooks({ load(url, ctx, next) { urls.push(url); return next(url, ctx); } });
+process.on('exit', () => writeFileSync(${JSON.stringify(list)}, JSON.stringify({ urls, builtins: process.moduleLoadList })));
 `,
   );
-  const r = spawnSync(process.execPath, ['--import', hook, VT_BIN, ...args], {
+  const r = spawnSync(process.execPath, ['--import', hook, bin, ...args], {
     cwd,
     encoding: 'utf8',
     env: { ...process.env, NO_COLOR: '1' },
   });
-  const urls = readFileSync(list, 'utf8').split('\n');
+  const seen = JSON.parse(readFileSync(list, 'utf8')) as { urls: string[]; builtins: string[] };
+  return {
+    code: r.status,
+    stderr: r.stderr,
+    urls: seen.urls.filter((u) => u !== pathToFileURL(hook).href),
+    builtins: seen.builtins.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)),
+  };
+}
+
+/** Run vt from the checkout; the packages it loaded. */
+function packagesLoaded(
+  args: string[],
+  cwd: string,
+): { code: number | null; packages: Set<string>; ours: string[] } {
+  const { code, urls } = runRecorded(VT_BIN, args, cwd);
   const packages = new Set<string>();
   for (const u of urls) {
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(u);
     if (m) packages.add(m[1]!);
   }
-  return { code: r.status, packages, ours: urls.filter((u) => u.includes('/src/')) };
+  return { code, packages, ours: urls.filter((u) => u.includes('/src/')) };
 }
 
 const heavyIn = (packages: Set<string>) =>
@@ -126,35 +145,18 @@ describe('start-up of the built package', () => {
 
   /** Run the built vt; the files it loaded and the built-in modules Node loaded for it. */
   function loaded(args: string[]): { files: string[]; builtins: string[] } {
-    const dir = tempDir();
-    const hook = join(dir, 'hook.mjs');
-    const list = join(dir, 'loaded.json');
-    writeFileSync(
-      hook,
-      `import { registerHooks } from 'node:module';
-import { writeFileSync } from 'node:fs';
-const files = [];
-registerHooks({ load(url, ctx, next) { if (url.startsWith('file:')) files.push(url); return next(url, ctx); } });
-process.on('exit', () => writeFileSync(${JSON.stringify(list)}, JSON.stringify({ files, builtins: process.moduleLoadList })));
-`,
-    );
-    const r = spawnSync(process.execPath, ['--import', hook, join(pkg, 'bin', 'vt.js'), ...args], {
-      cwd: project,
-      encoding: 'utf8',
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    assert.equal(r.status, 0, `vt ${args.join(' ')}: ${r.stderr}`);
-    const seen = JSON.parse(readFileSync(list, 'utf8')) as { files: string[]; builtins: string[] };
+    const r = runRecorded(join(pkg, 'bin', 'vt.js'), args, project);
+    assert.equal(r.code, 0, `vt ${args.join(' ')}: ${r.stderr}`);
     return {
-      files: seen.files
-        .filter((u) => !u.endsWith('/hook.mjs'))
+      files: r.urls
+        .filter((u) => u.startsWith('file:'))
         // node_modules is a link to the checkout's, so its files are named from node_modules/ on
         .map((u) =>
           u.includes('/node_modules/')
             ? u.slice(u.indexOf('/node_modules/') + 1)
             : u.slice(u.indexOf('/value-train/') + 13),
         ),
-      builtins: seen.builtins.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)),
+      builtins: r.builtins,
     };
   }
   // node:net is not among them: stdout and stderr are pipes here, which Node opens as sockets.
