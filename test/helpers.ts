@@ -81,6 +81,12 @@ export class TestClock implements Clock {
 }
 
 /**
+ * The backend of the describeOnBackends block running now (test/pg.ts sets it). Kept here, not in
+ * test/pg.ts, so that runVt need not load the PostgreSQL driver to ask.
+ */
+export const testBackend: { current: 'sqlite' | 'postgres' } = { current: 'sqlite' };
+
+/**
  * A fresh store and engine in a temp workspace holding the mini train: SQLite, or a new PostgreSQL
  * database inside describeOnBackends (test/pg.ts) or with `backend: 'postgres'`.
  */
@@ -98,7 +104,7 @@ export async function freshEngine(
   const dir = tempDir();
   cpSync(MINI, join(dir, 'vt.yaml'));
   const pg = await import('./pg.ts');
-  const backend = opts.backend ?? pg.currentBackend;
+  const backend = opts.backend ?? testBackend.current;
   const target = backend === 'postgres' ? await pg.freshPgUrl() : join(dir, '.vt', 'vt.db');
   const store = await openStore(target, { synchronous: opts.synchronous ?? 'NORMAL' });
   const clock = new TestClock();
@@ -117,12 +123,6 @@ export interface RunResult {
   stderr: string;
   signal: NodeJS.Signals | null;
 }
-
-/**
- * The backend of the describeOnBackends block running now (test/pg.ts sets it). Kept here, not in
- * test/pg.ts, so that runVt need not load the PostgreSQL driver to ask.
- */
-export const testBackend: { current: 'sqlite' | 'postgres' } = { current: 'sqlite' };
 
 const folderDatabases = new Map<string, Promise<string>>();
 /**

@@ -101,19 +101,14 @@ export async function dropTestDatabases(): Promise<void> {
 export const BACKENDS = ['sqlite', 'postgres'] as const;
 export type Backend = (typeof BACKENDS)[number];
 
-/** The backend test helpers (freshEngine, runVt) use while a describeOnBackends block runs. */
-export let currentBackend: Backend = 'sqlite';
-
 /** The same suite once per backend, each test on its own database. */
 export function describeOnBackends(name: string, fn: () => void): void {
   for (const backend of BACKENDS) {
     describe(`${name} [${backend}]`, () => {
       before(() => {
-        currentBackend = backend;
         testBackend.current = backend;
       });
       after(async () => {
-        currentBackend = 'sqlite';
         testBackend.current = 'sqlite';
         forgetFolderDatabases();
         await dropTestDatabases();

@@ -25,8 +25,8 @@ import { queueRows } from '../src/store/queue.ts';
 import { SNAPSHOT_EVERY } from '../src/store/snapshots.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
-import { freshEngine, TestClock, tempDir } from './helpers.ts';
-import { asRole, currentBackend, describeOnBackends, dropTestDatabases, freshPgUrl, pgQuery } from './pg.ts';
+import { freshEngine, TestClock, tempDir, testBackend } from './helpers.ts';
+import { asRole, describeOnBackends, dropTestDatabases, freshPgUrl, pgQuery } from './pg.ts';
 
 const lead = { actor: 'lead-1' };
 const PAST = '2000-01-01T00:00:00.000Z';
@@ -55,7 +55,7 @@ async function peer(f: { store: Store; target: string }): Promise<Store> {
 
 /** An empty store of the other kind than the current backend. */
 async function otherStore(): Promise<{ target: string; store: Store }> {
-  const target = currentBackend === 'sqlite' ? await freshPgUrl() : `${tempDir()}/copy.db`;
+  const target = testBackend.current === 'sqlite' ? await freshPgUrl() : `${tempDir()}/copy.db`;
   return { target, store: await reopen(target) };
 }
 
@@ -444,7 +444,7 @@ describeOnBackends('store contract', () => {
     const r = await copyStore(f.store, middle.store);
     assert.equal(r.verified, true);
     assert.equal(r.events, (await eventRows(f.store)).length);
-    const backTarget = currentBackend === 'sqlite' ? `${tempDir()}/back.db` : await freshPgUrl();
+    const backTarget = testBackend.current === 'sqlite' ? `${tempDir()}/back.db` : await freshPgUrl();
     const back = await reopen(backTarget);
     await copyStore(middle.store, back);
     const log = await readLogState(f.store.db);
@@ -478,7 +478,7 @@ describeOnBackends('store contract', () => {
   });
 
   it('the schema version is read without migrating; opening migrates a store that is behind', async () => {
-    const target = currentBackend === 'sqlite' ? `${tempDir()}/new.db` : await freshPgUrl();
+    const target = testBackend.current === 'sqlite' ? `${tempDir()}/new.db` : await freshPgUrl();
     const s = await openStore(target, { migrate: 'never' });
     const before = await schemaStatus(s.db);
     assert.deepEqual([before.applied.length, before.pending.length > 0], [0, true]);
@@ -493,7 +493,7 @@ describeOnBackends('store contract', () => {
     const f = await freshEngine();
     await f.engine.createProject({ id: 'p', name: 'p', workspace: f.dir, train: f.train }, lead);
     await f.store.close();
-    if (currentBackend === 'sqlite') {
+    if (testBackend.current === 'sqlite') {
       const digest = () => createHash('sha256').update(readFileSync(f.target)).digest('hex');
       const before = digest();
       assert.equal(existsSync(`${f.target}-wal`), false);
