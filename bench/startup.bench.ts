@@ -38,7 +38,13 @@ if (built.status !== 0) throw new Error(`build failed: ${built.stderr}`);
 
 const project = join(work, 'project');
 mkdirSync(project);
-const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', VT_ACTOR: 'bench' };
+// The launcher's code cache (bin/vt.js) goes to a folder of the run's own; the warm-up round writes it.
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  NO_COLOR: '1',
+  VT_ACTOR: 'bench',
+  XDG_CACHE_HOME: join(work, 'cache'),
+};
 delete env.VT_DATABASE_URL;
 /**
  * Run node with argv; wall time, and CPU time (user + system) from bash's `times` for its children,

@@ -42,7 +42,9 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 require('node:module').enableCompileCache?.();
 const fromSource = existsSync(join(root, 'src', 'cli', 'main.ts')) && !process.env.VT_USE_DIST;
-const { main, crashed } = await import(fromSource ? '../src/cli/main.ts' : '../dist/vt.js');
+const { main, crashed } = fromSource
+  ? await import('../src/cli/main.ts')
+  : loadBuilt(join(root, 'dist', 'vt.cjs'));
 // Whatever escapes (a stream's 'error' event, a promise nobody awaited) is named and gets its own
 // exit code, never a bare crash with exit 1, which means "a negative verdict".
 const fatal = (err) => {
@@ -52,3 +54,80 @@ const fatal = (err) => {
 process.on('uncaughtException', fatal);
 process.on('unhandledRejection', fatal);
 process.exitCode = await main(process.argv.slice(2));
+
+/**
+ * The built package's entry, with its chunks (CommonJS, see scripts/build.ts), each compiled as a
+ * vm.Script with V8's code cache of it. The cache is written when the process exits, so it holds
+ * the functions that ran, compiled, where Node's compile cache holds only what V8 compiled when the
+ * file was first loaded; on a store command that is most of the time spent compiling
+ * (docs/benchmarks.md). It is written when a chunk had no usable cache or the command is one this
+ * cache has not run yet, and read from the user's cache folder (NODE_DISABLE_COMPILE_CACHE=1 turns
+ * it off). A cache V8 rejects (another Node, other flags, a damaged file) only costs the compiling.
+ */
+function loadBuilt(entry) {
+  const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+  const vm = require('node:vm');
+  const chunks = join(root, 'dist', 'chunks');
+  const home = process.env.XDG_CACHE_HOME || (process.env.HOME && join(process.env.HOME, '.cache'));
+  // One folder per install and Node: FNV-1a of the package's path, so two installs never prune
+  // each other's files. Chunk names carry a hash of their content, so a cache never meets code
+  // other than its own (V8 itself checks only the source's length).
+  let h = 0x811c9dc5;
+  for (const c of root) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  const dir =
+    home && !process.env.NODE_DISABLE_COMPILE_CACHE
+      ? join(home, 'value-train', 'code', `${process.version}-${process.arch}-${h.toString(16)}`)
+      : null;
+  const loaded = new Map();
+  let stale = false; // a chunk ran without a cache V8 accepted
+  const load = (file) => {
+    const known = loaded.get(file);
+    if (known) return known.module.exports;
+    const module = { exports: {} };
+    const cacheFile = dir && join(dir, `${file.slice(file.lastIndexOf('/') + 1)}.cache`);
+    let cachedData;
+    try {
+      cachedData = cacheFile ? readFileSync(cacheFile) : undefined;
+    } catch {}
+    const script = new vm.Script(
+      `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`,
+      { filename: file, cachedData, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER },
+    );
+    if (!cachedData || script.cachedDataRejected) stale = true;
+    loaded.set(file, { module, script, cacheFile });
+    const from = dirname(file);
+    const chunkRequire = (id) => (id.startsWith('./') ? load(join(from, id)) : require(id));
+    script.runInThisContext()(module.exports, chunkRequire, module, file, from);
+    return module.exports;
+  };
+  const exports = load(entry);
+  if (dir)
+    process.on('exit', () => {
+      try {
+        const seenFile = join(dir, 'commands');
+        const command = exports.commandRan() ?? '';
+        let seen = [];
+        try {
+          seen = readFileSync(seenFile, 'utf8').split('\n');
+        } catch {}
+        if (!stale && seen.includes(command)) return;
+        // A cache read this run plus what this command compiled holds every command it has seen;
+        // one written from scratch holds this command's only.
+        seen = stale ? [command] : [...seen, command];
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        const write = (path, data) => {
+          writeFileSync(`${path}.${process.pid}`, data, { mode: 0o600 });
+          renameSync(`${path}.${process.pid}`, path);
+        };
+        for (const { script, cacheFile } of loaded.values()) write(cacheFile, script.createCachedData());
+        write(seenFile, seen.join('\n'));
+        const present = new Set(readdirSync(chunks).map((f) => `${f}.cache`));
+        for (const f of readdirSync(dir))
+          if (f.endsWith('.cjs.cache') && f !== 'vt.cjs.cache' && !present.has(f))
+            rmSync(join(dir, f), { force: true });
+      } catch {
+        // A cache that cannot be written (a read-only home, a full disk) only costs the compiling.
+      }
+    });
+  return exports;
+}

@@ -1,18 +1,24 @@
 // Build the JavaScript an installed package runs (`npm pack` runs this as `prepack`): Node does not
 // strip types from .ts files under node_modules, so the package ships dist/, not src/.
 //
-//   dist/vt.js              the CLI's entry, bundled by Rolldown into a few chunks:
-//   dist/chunks/cli-*.js    what every command loads: commander and the command table
-//   dist/chunks/core-*.js   the engine, the store, the audit log: every module that commands import
-//                           inside their actions and that loads no heavy package
-//   dist/chunks/kysely-*.js the query builder, for commands that open a store
-//   dist/chunks/*.js        the rest, one chunk per lazily loaded part: anything that needs zod,
-//                           yaml, pg, the AI and MCP SDKs, Octokit, the API server
-//   dist/examples/penguins/ the demo's step scripts as JavaScript, with the example's data.
+//   dist/vt.cjs              the CLI's entry, bundled by Rolldown into a few chunks:
+//   dist/chunks/cli-*.cjs    what every command loads: commander and the command table
+//   dist/chunks/core-*.cjs   the engine, the store, the audit log: every module that commands import
+//                            inside their actions and that loads no heavy package
+//   dist/chunks/kysely-*.cjs the query builder, for commands that open a store
+//   dist/chunks/*.cjs        the rest, one chunk per lazily loaded part: anything that needs zod,
+//                            yaml, pg, the AI and MCP SDKs, Octokit, the API server
+//   dist/examples/penguins/  the demo's step scripts as JavaScript, with the example's data.
 //
 // Few chunks matter more than small ones: each file Node loads costs resolving, reading, compiling
 // and linking, which for the ~70 chunks of esbuild's automatic splitting was a quarter of a store
 // command's time (docs/benchmarks.md). The SDKs stay in node_modules.
+//
+// The chunks are CommonJS, loaded by bin/vt.js rather than by Node's module loader: a chunk is
+// compiled as a vm.Script, so the launcher can keep V8's code cache of it as it is after a run,
+// with the functions that run compiled. Node's compile cache keeps a module as it was when first
+// compiled, which leaves out every function V8 compiles lazily, most of a command's code. A lazy
+// `import()` becomes a `require` of the chunk, so every chunk goes through the launcher.
 //
 // Usage: node scripts/build.ts [--out DIR]
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -143,8 +149,10 @@ await build({
   },
   output: {
     dir: out,
-    format: 'es',
-    chunkFileNames: 'chunks/[name]-[hash].js',
+    format: 'cjs',
+    dynamicImportInCjs: false, // see the top: chunks load through the launcher's require
+    entryFileNames: '[name].cjs',
+    chunkFileNames: 'chunks/[name]-[hash].cjs',
     comments: { legal: true },
     codeSplitting: {
       groups: [

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT, tempDir } from './helpers.ts';
@@ -25,7 +25,7 @@ describe('the npm package', () => {
       files: { path: string }[];
     }[];
     const files = info!.files.map((f) => f.path);
-    assert.ok(files.includes('dist/vt.js'), 'the built CLI is in the package');
+    assert.ok(files.includes('dist/vt.cjs'), 'the built CLI is in the package');
     assert.ok(files.includes('dist/examples/penguins/steps/run.js'), 'the demo steps are built');
     assert.ok(files.includes('templates/ml-value-train.yaml'));
     assert.ok(!files.some((f) => f.startsWith('src/') || f.endsWith('.ts')), 'no TypeScript ships');
@@ -33,7 +33,12 @@ describe('the npm package', () => {
     // Install with only this Node on PATH (plus the system's tools), from an unrelated folder.
     const prefix = join(work, 'prefix');
     const nodeBin = dirname(process.execPath);
-    const clean: NodeJS.ProcessEnv = { ...env, PATH: `${join(prefix, 'bin')}:${nodeBin}:/usr/bin:/bin` };
+    const cache = join(work, 'cache');
+    const clean: NodeJS.ProcessEnv = {
+      ...env,
+      PATH: `${join(prefix, 'bin')}:${nodeBin}:/usr/bin:/bin`,
+      XDG_CACHE_HOME: cache, // the launcher's code cache (bin/vt.js)
+    };
     const install = spawnSync(
       'npm',
       [
@@ -74,5 +79,9 @@ describe('the npm package', () => {
         .message.includes('built package'),
       true,
     );
+    // The commands above kept V8's code for the next run, in the user's cache folder.
+    const code = join(cache, 'value-train', 'code');
+    const [folder] = readdirSync(code);
+    assert.ok(folder && readdirSync(join(code, folder)).some((f) => /^core-.*\.cjs\.cache$/.test(f)));
   });
 });

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { stateSourceDigest } from '../src/store/snapshots.ts';
@@ -19,15 +28,23 @@ const HEAVY = [
   '@octokit',
 ];
 
+/** A chunk the built package's launcher compiled, and how V8 took the code cache it was given. */
+interface Compiled {
+  file: string;
+  cache: 'none' | 'accepted' | 'rejected';
+}
+
 /**
- * Run `bin` (a vt launcher) under a module hook: the URLs of the modules it loaded, in order, and
- * the built-in modules Node loaded for it.
+ * Run `bin` (a vt launcher) under a module hook: the URLs of the modules it loaded, in order (with
+ * the chunks the built package's launcher compiles itself, as vm.Scripts), the built-in modules
+ * Node loaded for it, and what became of each chunk's code cache.
  */
 function runRecorded(
   bin: string,
   args: string[],
   cwd: string,
-): { code: number | null; stderr: string; urls: string[]; builtins: string[] } {
+  env: NodeJS.ProcessEnv = {},
+): { code: number | null; stderr: string; urls: string[]; builtins: string[]; compiled: Compiled[] } {
   const dir = tempDir();
   const hook = join(dir, 'hook.mjs');
   const list = join(dir, 'loaded.json');
@@ -35,22 +52,39 @@ function runRecorded(
     hook,
     `import { registerHooks } from 'node:module';
 import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import vm from 'node:vm';
 const urls = [];
+const compiled = [];
 registerHooks({ load(url, ctx, next) { urls.push(url); return next(url, ctx); } });
-process.on('exit', () => writeFileSync(${JSON.stringify(list)}, JSON.stringify({ urls, builtins: process.moduleLoadList })));
+const Script = vm.Script;
+vm.Script = class extends Script {
+  constructor(code, options) {
+    super(code, options);
+    urls.push(pathToFileURL(options.filename).href);
+    const cache = !options.cachedData ? 'none' : this.cachedDataRejected ? 'rejected' : 'accepted';
+    compiled.push({ file: options.filename, cache });
+  }
+};
+process.on('exit', () => writeFileSync(${JSON.stringify(list)}, JSON.stringify({ urls, compiled, builtins: process.moduleLoadList })));
 `,
   );
   const r = spawnSync(process.execPath, ['--import', hook, bin, ...args], {
     cwd,
     encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...process.env, NO_COLOR: '1', ...env },
   });
-  const seen = JSON.parse(readFileSync(list, 'utf8')) as { urls: string[]; builtins: string[] };
+  const seen = JSON.parse(readFileSync(list, 'utf8')) as {
+    urls: string[];
+    compiled: Compiled[];
+    builtins: string[];
+  };
   return {
     code: r.status,
     stderr: r.stderr,
     urls: seen.urls.filter((u) => u !== pathToFileURL(hook).href),
     builtins: seen.builtins.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)),
+    compiled: seen.compiled,
   };
 }
 
@@ -135,17 +169,17 @@ describe('start-up of the built package', () => {
     const made = spawnSync(
       process.execPath,
       [join(pkg, 'bin', 'vt.js'), 'project', 'create', 'P', '--as', 'lead-1'],
-      {
-        cwd: project,
-        encoding: 'utf8',
-      },
+      { cwd: project, encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: cacheHome } },
     );
     assert.equal(made.status, 0, made.stderr);
   });
 
+  // The launcher's code cache, kept out of the home folder.
+  const cacheHome = tempDir();
+
   /** Run the built vt; the files it loaded and the built-in modules Node loaded for it. */
   function loaded(args: string[]): { files: string[]; builtins: string[] } {
-    const r = runRecorded(join(pkg, 'bin', 'vt.js'), args, project);
+    const r = runRecorded(join(pkg, 'bin', 'vt.js'), args, project, { XDG_CACHE_HOME: cacheHome });
     assert.equal(r.code, 0, `vt ${args.join(' ')}: ${r.stderr}`);
     return {
       files: r.urls
@@ -201,5 +235,83 @@ describe('start-up of the built package', () => {
       const extra = ['child_process', 'readline', 'worker_threads'].filter((m) => r.builtins.includes(m));
       assert.deepEqual(extra, [], `vt ${args.join(' ')} loaded node:${extra.join(', node:')}`);
     }
+  });
+
+  /** Run the built vt with its code cache under `home`: exit code, stderr, what became of each chunk's cache. */
+  function cached(home: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+    const r = runRecorded(join(pkg, 'bin', 'vt.js'), args, project, { XDG_CACHE_HOME: home, ...env });
+    assert.equal(r.code, 0, `vt ${args.join(' ')}: ${r.stderr}`);
+    return new Map(r.compiled.map((c) => [basename(c.file), c.cache]));
+  }
+  const cacheFolder = (home: string) => {
+    const code = join(home, 'value-train', 'code');
+    const [only, ...more] = readdirSync(code);
+    assert.ok(only && more.length === 0, 'one folder for this install and Node');
+    return join(code, only);
+  };
+  const metricSet = ['metric', 'set', 'p', 'auc', '0.5'];
+
+  it('keeps the code cache a run wrote and uses it on the next run of the command', () => {
+    const home = tempDir();
+    const first = cached(home, metricSet);
+    assert.ok(first.size >= 3, [...first.keys()].join(', '));
+    assert.deepEqual(new Set(first.values()), new Set(['none']), 'no cache on the first run');
+    const folder = cacheFolder(home);
+    assert.equal(statSync(folder).mode & 0o777, 0o700, "the cache folder is the user's alone");
+    for (const chunk of first.keys()) {
+      const file = join(folder, `${chunk}.cache`);
+      assert.ok(existsSync(file), `${chunk} has a cache`);
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+    }
+    const second = cached(home, metricSet);
+    assert.deepEqual([...second.keys()], [...first.keys()]);
+    assert.deepEqual(new Set(second.values()), new Set(['accepted']), JSON.stringify([...second]));
+    // Another command adds what it compiled; the chunks the first one wrote are still taken.
+    const status = cached(home, ['status', 'p', '--json']);
+    assert.deepEqual(new Set(status.values()), new Set(['accepted']), JSON.stringify([...status]));
+    assert.deepEqual(readFileSync(join(folder, 'commands'), 'utf8').split('\n'), ['metric set', 'status']);
+  });
+
+  it('a damaged cache is rejected and written anew; the command runs as without one', () => {
+    const home = tempDir();
+    const first = cached(home, metricSet);
+    const folder = cacheFolder(home);
+    const chunks = [...first.keys()];
+    // One file truncated, the others overwritten with bytes of the same length.
+    chunks.forEach((chunk, i) => {
+      const file = join(folder, `${chunk}.cache`);
+      const size = statSync(file).size;
+      writeFileSync(file, i === 0 ? readFileSync(file).subarray(0, size >> 1) : Buffer.alloc(size, 0x5a));
+    });
+    const damaged = cached(home, metricSet);
+    assert.deepEqual(new Set(damaged.values()), new Set(['rejected']), JSON.stringify([...damaged]));
+    const again = cached(home, metricSet);
+    assert.deepEqual(new Set(again.values()), new Set(['accepted']), JSON.stringify([...again]));
+  });
+
+  it('a cache of chunks this install no longer has is removed when the cache is written', () => {
+    const home = tempDir();
+    cached(home, metricSet);
+    const folder = cacheFolder(home);
+    writeFileSync(join(folder, 'core-0ld0ld00.cjs.cache'), 'from an earlier version');
+    cached(home, ['status', 'p', '--json']); // a command the cache has not seen: it is written
+    assert.ok(!existsSync(join(folder, 'core-0ld0ld00.cjs.cache')));
+    assert.ok(
+      readdirSync(folder).some((f) => /^core-.*\.cjs\.cache$/.test(f)),
+      "this build's core stays",
+    );
+  });
+
+  it('runs without a cache where none can be written, or with NODE_DISABLE_COMPILE_CACHE', () => {
+    const home = tempDir();
+    const blocked = join(home, 'a-file');
+    writeFileSync(blocked, '');
+    for (let i = 0; i < 2; i++) {
+      const r = cached(blocked, metricSet);
+      assert.deepEqual(new Set(r.values()), new Set(['none']));
+    }
+    const off = tempDir();
+    for (let i = 0; i < 2; i++) cached(off, metricSet, { NODE_DISABLE_COMPILE_CACHE: '1' });
+    assert.deepEqual(readdirSync(off), [], 'nothing written');
   });
 });

@@ -213,6 +213,7 @@ Examples:
       const cmd = args[args.length - 1] as Command;
       const ctx = new CliContext(io, cmd.optsWithGlobals() as GlobalOptions);
       const name = commandPath(cmd);
+      ran = name;
       // What was asked, in words: a reused idempotency key must ask the same.
       ctx.request = [
         'vt',
@@ -243,6 +244,15 @@ Examples:
     };
   for (const register of registrarsFor(argv ? commandWord(program, argv) : null)) register(program, withCtx);
   return program;
+}
+
+let ran: string | null = null;
+/**
+ * The command this process ran ("metric set"), null before an action starts or when none does
+ * (`--help`, a usage error). The launcher keys the code it caches for the built package by it.
+ */
+export function commandRan(): string | null {
+  return ran;
 }
 
 /** What a command run inside an executor may do: its session's tools. */
