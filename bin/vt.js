@@ -79,7 +79,8 @@ function loadBuilt(entry) {
       ? join(home, 'value-train', 'code', `${process.version}-${process.arch}-${h.toString(16)}`)
       : null;
   const loaded = new Map();
-  let stale = false; // a chunk ran without a cache V8 accepted
+  let missing = false; // a chunk ran without a cache V8 accepted
+  let rejected = false; // one it had was refused: another Node, other flags, a damaged file
   const load = (file) => {
     const known = loaded.get(file);
     if (known) return known.module.exports;
@@ -93,7 +94,8 @@ function loadBuilt(entry) {
       `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`,
       { filename: file, cachedData, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER },
     );
-    if (!cachedData || script.cachedDataRejected) stale = true;
+    if (!cachedData || script.cachedDataRejected) missing = true;
+    if (script.cachedDataRejected) rejected = true;
     loaded.set(file, { module, script, cacheFile });
     const from = dirname(file);
     const chunkRequire = (id) => (id.startsWith('./') ? load(join(from, id)) : require(id));
@@ -110,21 +112,27 @@ function loadBuilt(entry) {
         try {
           seen = readFileSync(seenFile, 'utf8').split('\n');
         } catch {}
-        if (!stale && seen.includes(command)) return;
+        if (!missing && seen.includes(command)) return;
         // A cache read this run plus what this command compiled holds every command it has seen;
-        // one written from scratch holds this command's only.
-        seen = stale ? [command] : [...seen, command];
+        // one compiled anew after a rejection holds this command's only.
+        seen = rejected ? [command] : [...seen, command];
         mkdirSync(dir, { recursive: true, mode: 0o700 });
+        // Written aside and renamed, so a reader meets a whole file; a failed write leaves nothing.
         const write = (path, data) => {
-          writeFileSync(`${path}.${process.pid}`, data, { mode: 0o600 });
-          renameSync(`${path}.${process.pid}`, path);
+          const part = `${path}.${process.pid}`;
+          try {
+            writeFileSync(part, data, { mode: 0o600 });
+            renameSync(part, path);
+          } catch (err) {
+            rmSync(part, { force: true });
+            throw err;
+          }
         };
         for (const { script, cacheFile } of loaded.values()) write(cacheFile, script.createCachedData());
         write(seenFile, seen.join('\n'));
-        const present = new Set(readdirSync(chunks).map((f) => `${f}.cache`));
-        for (const f of readdirSync(dir))
-          if (f.endsWith('.cjs.cache') && f !== 'vt.cjs.cache' && !present.has(f))
-            rmSync(join(dir, f), { force: true });
+        // Anything else here is of chunks this install no longer has, or left by a killed writer.
+        const keep = new Set(['commands', 'vt.cjs.cache', ...readdirSync(chunks).map((f) => `${f}.cache`)]);
+        for (const f of readdirSync(dir)) if (!keep.has(f)) rmSync(join(dir, f), { force: true });
       } catch {
         // A cache that cannot be written (a read-only home, a full disk) only costs the compiling.
       }

@@ -289,13 +289,15 @@ describe('start-up of the built package', () => {
     assert.deepEqual(new Set(again.values()), new Set(['accepted']), JSON.stringify([...again]));
   });
 
-  it('a cache of chunks this install no longer has is removed when the cache is written', () => {
+  it('a cache of chunks this install no longer has, or a half-written file, is removed when the cache is written', () => {
     const home = tempDir();
     cached(home, metricSet);
     const folder = cacheFolder(home);
     writeFileSync(join(folder, 'core-0ld0ld00.cjs.cache'), 'from an earlier version');
+    writeFileSync(join(folder, 'commands.4242'), 'left by a writer that was killed');
     cached(home, ['status', 'p', '--json']); // a command the cache has not seen: it is written
     assert.ok(!existsSync(join(folder, 'core-0ld0ld00.cjs.cache')));
+    assert.ok(!existsSync(join(folder, 'commands.4242')));
     assert.ok(
       readdirSync(folder).some((f) => /^core-.*\.cjs\.cache$/.test(f)),
       "this build's core stays",
