@@ -69,15 +69,20 @@ function loadBuilt(entry) {
   const vm = require('node:vm');
   const chunks = join(root, 'dist', 'chunks');
   const home = process.env.XDG_CACHE_HOME || (process.env.HOME && join(process.env.HOME, '.cache'));
-  // One folder per install and Node: FNV-1a of the package's path, so two installs never prune
-  // each other's files. Chunk names carry a hash of their content, so a cache never meets code
-  // other than its own (V8 itself checks only the source's length).
-  let h = 0x811c9dc5;
-  for (const c of root) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  const fnv1a = (text) => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+    return h.toString(16);
+  };
+  // One folder per install and Node (the package's path hashed), so two installs never prune each
+  // other's files. V8 checks only that a cache was made from a source of the same length, so a
+  // cache must never meet other code: chunk names carry a hash of their content, and the entry's
+  // cache (the entry is small, and its name fixed) is named by a hash of its text.
   const dir =
     home && !process.env.NODE_DISABLE_COMPILE_CACHE
-      ? join(home, 'value-train', 'code', `${process.version}-${process.arch}-${h.toString(16)}`)
+      ? join(home, 'value-train', 'code', `${process.version}-${process.arch}-${fnv1a(root)}`)
       : null;
+  let entryCache = null;
   const loaded = new Map();
   let missing = false; // a chunk ran without a cache V8 accepted
   let rejected = false; // one it had was refused: another Node, other flags, a damaged file
@@ -85,14 +90,22 @@ function loadBuilt(entry) {
     const known = loaded.get(file);
     if (known) return known.module.exports;
     const module = { exports: {} };
-    const cacheFile = dir && join(dir, `${file.slice(file.lastIndexOf('/') + 1)}.cache`);
+    const source = readFileSync(file, 'utf8');
+    let name = file.slice(file.lastIndexOf('/') + 1);
+    if (file === entry) name = entryCache = `vt-${fnv1a(source)}.cjs.cache`;
+    else name += '.cache';
+    const cacheFile = dir && join(dir, name);
     let cachedData;
     try {
       cachedData = cacheFile ? readFileSync(cacheFile) : undefined;
     } catch {}
     const script = new vm.Script(
-      `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`,
-      { filename: file, cachedData, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER },
+      `(function (exports, require, module, __filename, __dirname) {${source}\n})`,
+      {
+        filename: file,
+        cachedData,
+        importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+      },
     );
     if (!cachedData || script.cachedDataRejected) missing = true;
     if (script.cachedDataRejected) rejected = true;
@@ -131,7 +144,7 @@ function loadBuilt(entry) {
         for (const { script, cacheFile } of loaded.values()) write(cacheFile, script.createCachedData());
         write(seenFile, seen.join('\n'));
         // Anything else here is of chunks this install no longer has, or left by a killed writer.
-        const keep = new Set(['commands', 'vt.cjs.cache', ...readdirSync(chunks).map((f) => `${f}.cache`)]);
+        const keep = new Set(['commands', entryCache, ...readdirSync(chunks).map((f) => `${f}.cache`)]);
         for (const f of readdirSync(dir)) if (!keep.has(f)) rmSync(join(dir, f), { force: true });
       } catch {
         // A cache that cannot be written (a read-only home, a full disk) only costs the compiling.

@@ -250,6 +250,14 @@ describe('start-up of the built package', () => {
     return join(code, only);
   };
   const metricSet = ['metric', 'set', 'p', 'auc', '0.5'];
+  /** The cache file of a chunk (the entry's is named by a hash of its text). */
+  const cacheOf = (folder: string, chunk: string) =>
+    join(
+      folder,
+      chunk === 'vt.cjs'
+        ? readdirSync(folder).find((f) => /^vt-[0-9a-f]+\.cjs\.cache$/.test(f))!
+        : `${chunk}.cache`,
+    );
 
   it('keeps the code cache a run wrote and uses it on the next run of the command', () => {
     const home = tempDir();
@@ -259,7 +267,7 @@ describe('start-up of the built package', () => {
     const folder = cacheFolder(home);
     assert.equal(statSync(folder).mode & 0o777, 0o700, "the cache folder is the user's alone");
     for (const chunk of first.keys()) {
-      const file = join(folder, `${chunk}.cache`);
+      const file = cacheOf(folder, chunk);
       assert.ok(existsSync(file), `${chunk} has a cache`);
       assert.equal(statSync(file).mode & 0o777, 0o600);
     }
@@ -279,7 +287,7 @@ describe('start-up of the built package', () => {
     const chunks = [...first.keys()];
     // One file truncated, the others overwritten with bytes of the same length.
     chunks.forEach((chunk, i) => {
-      const file = join(folder, `${chunk}.cache`);
+      const file = cacheOf(folder, chunk);
       const size = statSync(file).size;
       writeFileSync(file, i === 0 ? readFileSync(file).subarray(0, size >> 1) : Buffer.alloc(size, 0x5a));
     });
@@ -302,6 +310,27 @@ describe('start-up of the built package', () => {
       readdirSync(folder).some((f) => /^core-.*\.cjs\.cache$/.test(f)),
       "this build's core stays",
     );
+  });
+
+  it('after an upgrade in place, runs the new code, not the cache of the old', () => {
+    // V8 takes a cache made from any source of the same length. The chunks' names are hashes of
+    // their content; the entry's is fixed, so its cache is named by a hash of its text.
+    const copy = join(tempDir('vt-upgraded-'), 'value-train');
+    cpSync(pkg, copy, { recursive: true });
+    const home = tempDir();
+    const run = () => runRecorded(join(copy, 'bin', 'vt.js'), metricSet, project, { XDG_CACHE_HOME: home });
+    assert.equal(run().code, 0);
+    assert.equal(run().compiled.find((c) => basename(c.file) === 'vt.cjs')?.cache, 'accepted');
+    // The new version's entry: the same length, and its main answers 42.
+    const entry = join(copy, 'dist', 'vt.cjs');
+    const text = readFileSync(entry, 'utf8');
+    const line = 'exports.main = require_cli.main;';
+    assert.ok(text.includes(line), text);
+    writeFileSync(entry, text.replace(line, 'exports.main = async () => 42;'.padEnd(line.length)));
+    assert.equal(readFileSync(entry, 'utf8').length, text.length);
+    const upgraded = run();
+    assert.equal(upgraded.code, 42, 'the new code ran');
+    assert.equal(upgraded.compiled.find((c) => basename(c.file) === 'vt.cjs')?.cache, 'none');
   });
 
   it('runs without a cache where none can be written, or with NODE_DISABLE_COMPILE_CACHE', () => {
