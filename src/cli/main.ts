@@ -326,6 +326,8 @@ export type WithCtx = <A extends unknown[]>(
 
 /** Run the CLI with argv (without node and script); returns the exit code. */
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  // vt audit verify's worker thread runs this launcher too (src/audit/verify-bounded.ts).
+  if (argv[0] === '__verify-worker') return (await import('../audit/verify-bounded.ts')).runVerifyWorker();
   if (argv[0] === 'help' && argv[1] === 'exit-codes') {
     io.out(EXIT_CODES_HELP);
     return 0;

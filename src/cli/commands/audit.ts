@@ -101,6 +101,8 @@ A decision (approve, reject, waive, done, retry, hold, resume, cancel, reopen, u
 verifies when its signature is by a key the project's train listed for that person at the event's time,
 over exactly the recorded decision; where the train requires signed decisions, an unsigned one fails.
 --json lists every decision that does not verify under decisions.problems.
+The store is checked in a worker thread whose heap is bounded (40 MiB; VT_VERIFY_HEAP_MB), so memory
+stays flat however long the history; a check that needs more is run again without the bound.
 
 Examples:
   vt audit verify
@@ -118,11 +120,23 @@ Examples:
             return reportBundle(ctx, verifyBundle(resolve(ctx.cwd, o.bundle), { key }), o.bundle);
           }
           if (o.proof) return verifyProofFile(ctx, o.proof, o.key);
-          const { verifyTrail } = await import('../../audit/verify-log.ts');
+          const { verifyBounded, verifyHeapMb } = await import('../../audit/verify-bounded.ts');
+          const heapMb = await verifyHeapMb(ctx.io.env);
+          // Opened here too, so a missing or damaged store is named as for any command.
           const { store } = await ctx.vt({ readonly: true });
           const a = ctx.audit();
-          const key = o.key ? readVerifierKeyFile(resolve(ctx.cwd, o.key)) : null;
-          const r = await verifyTrail(store.db, { dir: a ? new AuditDir(a.dir) : null, key, project });
+          const keyFile = o.key ? resolve(ctx.cwd, o.key) : null;
+          if (keyFile) readVerifierKeyFile(keyFile); // a bad key file is named before any work
+          const dir = a?.dir ?? null;
+          let r = await verifyBounded({ target: ctx.dbTarget(), dir, keyFile, project }, heapMb);
+          if (!r) {
+            ctx.io.err(
+              `${paint(ctx.color, 'yellow', '⚠')} the check needed more than ${heapMb} MiB of heap (VT_VERIFY_HEAP_MB); checking again without a bound\n`,
+            );
+            const { verifyTrail } = await import('../../audit/verify-log.ts');
+            const key = keyFile ? readVerifierKeyFile(keyFile) : null;
+            r = await verifyTrail(store.db, { dir: dir ? new AuditDir(dir) : null, key, project });
+          }
           return reportTrail(ctx, r, store.location);
         },
       ),
