@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import fc from 'fast-check';
 import { verifyStore } from '../src/audit/audit.ts';
 import { sha256 } from '../src/canonical.ts';
@@ -17,7 +17,18 @@ import { toRecorded } from '../src/store/append.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { openStore } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
-import { autoTrainYaml, committedText, runVt, spawnCollect, tempDir, VT_BIN } from './helpers.ts';
+import {
+  autoTrainYaml,
+  backendEnv,
+  committedText,
+  folderStore,
+  runVt,
+  spawnCollect,
+  tempDir,
+  testBackend,
+  VT_BIN,
+} from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 /** A folder with vt.yaml (a git repository when `git`), projects created, and issues queued. */
 async function setUp(opts: {
@@ -39,7 +50,9 @@ async function setUp(opts: {
     g('add', '-A');
     g('commit', '-qm', 'init');
   }
-  const store = await openStore(join(dir, '.vt', 'vt.db'));
+  const db = await folderStore(dir);
+  assert.equal(db.startsWith('postgres://'), testBackend.current === 'postgres', 'the backend under test');
+  const store = await openStore(db);
   const engine = new Engine({ store, io: nodeIo });
   const tickets = new Tickets(engine);
   const train = parseTrain(yaml, join(dir, 'vt.yaml'));
@@ -55,13 +68,13 @@ async function setUp(opts: {
     }
   }
   await store.close();
-  return { dir, db: join(dir, '.vt', 'vt.db') };
+  return { dir, db };
 }
 
-function autopilot(dir: string, args: string[], env: Record<string, string> = {}) {
+async function autopilot(dir: string, args: string[], env: Record<string, string> = {}) {
   return spawnCollect([VT_BIN, 'autopilot', '--json', ...args], {
     cwd: dir,
-    env: { NO_COLOR: '1', VT_SQLITE_SYNCHRONOUS: 'NORMAL', ...env },
+    env: { NO_COLOR: '1', VT_SQLITE_SYNCHRONOUS: 'NORMAL', ...(await backendEnv(dir, env)), ...env },
   });
 }
 
@@ -76,7 +89,7 @@ async function eventsOf(db: string, type: string) {
   return rows.map((r) => ({ project: r.project_id, seq: r.seq, ...JSON.parse(r.payload) }));
 }
 
-describe('autopilot', () => {
+describeOnBackends('autopilot', () => {
   it('50 tickets over 5 projects at concurrency 4 survive ten SIGKILLs: every ticket done, every transition once', {
     timeout: 600_000,
   }, async (t) => {
@@ -88,12 +101,12 @@ describe('autopilot', () => {
     // every kill lands mid-run on a busy machine and on an idle one; ten runs claim at most 30 of 50.
     const claimsBeforeKill = fc.sample(fc.integer({ min: 1, max: 3 }), { numRuns: 10, seed: 7 });
     for (const n of claimsBeforeKill) {
-      const run = autopilot(dir, args, env);
+      const run = await autopilot(dir, args, env);
       await run.waitFor((out) => (out.match(/"type":"claimed"/g)?.length ?? 0) >= n, 120_000);
       run.child.kill('SIGKILL');
       assert.equal((await run.done).signal, 'SIGKILL');
     }
-    const final = autopilot(dir, args, env);
+    const final = await autopilot(dir, args, env);
     const res = await final.done;
     assert.equal(res.code, 0, final.err());
     const store = await openStore(db);
@@ -143,8 +156,8 @@ describe('autopilot', () => {
       projects: ['one', 'two', 'three', 'four'],
       issuesPerProject: 1,
     });
-    const a = autopilot(dir, ['--concurrency', '2']);
-    const b = autopilot(dir, ['--concurrency', '2']);
+    const a = await autopilot(dir, ['--concurrency', '2']);
+    const b = await autopilot(dir, ['--concurrency', '2']);
     const [ra, rb] = await Promise.all([a.done, b.done]);
     assert.equal(ra.code, 0, a.err());
     assert.equal(rb.code, 0, b.err());
@@ -181,7 +194,7 @@ describe('autopilot', () => {
     t.after(() => server.close());
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`;
     // The step script keeps its failure count outside its worktree: no sandbox for it.
-    const run = autopilot(dir, ['--backoff-ms', '200', '--alert-webhook', url], {
+    const run = await autopilot(dir, ['--backoff-ms', '200', '--alert-webhook', url], {
       VT_TEST_FAIL_DIR: failDir,
       VT_SANDBOX: 'none',
     });
@@ -226,7 +239,7 @@ describe('autopilot', () => {
     writeFileSync(join(failDir, 'p02'), '0');
     const retry = await runVt(['retry', 'flaky-1-p02'], { cwd: dir });
     assert.equal(retry.code, 0, retry.stderr);
-    const again = autopilot(dir, [], { VT_TEST_FAIL_DIR: failDir, VT_SANDBOX: 'none' });
+    const again = await autopilot(dir, [], { VT_TEST_FAIL_DIR: failDir, VT_SANDBOX: 'none' });
     assert.equal((await again.done).code, 0, again.err());
     const status = await runVt(['status', 'flaky', '--json'], { cwd: dir });
     assert.equal(JSON.parse(status.stdout).status, 'completed');
@@ -243,7 +256,7 @@ describe('autopilot', () => {
     writeFileSync(join(dir, 'vt.yaml'), yaml);
     assert.equal((await runVt(['project', 'create', 'Loop', '--as', 'lead-1'], { cwd: dir })).code, 0);
     assert.equal((await runVt(['plan', 'loop'], { cwd: dir })).code, 0);
-    const run = autopilot(dir, ['--workspaces', 'folder']);
+    const run = await autopilot(dir, ['--workspaces', 'folder']);
     const res = await run.done;
     assert.equal(res.code, 1, run.err());
     const summary = run
@@ -290,7 +303,7 @@ describe('autopilot', () => {
     const engine = new Engine({ store, io: nodeIo });
     await engine.upgrade('cmd', parseTrain(yaml, join(dir, 'vt.yaml')), 'command gates', { actor: 'lead-1' });
     await store.close();
-    const run = autopilot(dir, ['--backoff-ms', '50']);
+    const run = await autopilot(dir, ['--backoff-ms', '50']);
     assert.equal((await run.done).code, 1, run.err());
     const evaluated = (await eventsOf(db, 'gate.evaluated')).filter((e) => e.side === 'exit');
     const verdict = (phase: string, gate: string) =>
@@ -317,7 +330,7 @@ describe('autopilot', () => {
     writeFileSync(join(dir, 'vt.yaml'), autoTrainYaml(3, { approvalAt: 1, humanAt: 2 }));
     assert.equal((await runVt(['project', 'create', 'Solo', '--as', 'lead-1'], { cwd: dir })).code, 0);
     assert.equal((await runVt(['plan', 'solo'], { cwd: dir })).code, 0);
-    let run = autopilot(dir, ['--workspaces', 'folder']);
+    let run = await autopilot(dir, ['--workspaces', 'folder']);
     assert.equal((await run.done).code, 0, run.err());
     let inbox = JSON.parse((await runVt(['inbox', '--json'], { cwd: dir })).stdout);
     assert.deepEqual(
@@ -325,7 +338,7 @@ describe('autopilot', () => {
       [['solo-1-p01', 'awaiting-approval']],
     );
     assert.equal((await runVt(['approve', 'solo', '--as', 'lead-1'], { cwd: dir })).code, 0);
-    run = autopilot(dir, ['--workspaces', 'folder']);
+    run = await autopilot(dir, ['--workspaces', 'folder']);
     assert.equal((await run.done).code, 0, run.err());
     inbox = JSON.parse((await runVt(['inbox', '--json'], { cwd: dir })).stdout);
     assert.equal(inbox[0].status, 'awaiting-human');
@@ -348,7 +361,7 @@ describe('autopilot', () => {
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
     }
     assert.equal((await runVt(['done', 'solo-1-p02'], { cwd: dir })).code, 0);
-    run = autopilot(dir, ['--workspaces', 'folder']);
+    run = await autopilot(dir, ['--workspaces', 'folder']);
     assert.equal((await run.done).code, 0, run.err());
     assert.equal(
       JSON.parse((await runVt(['status', 'solo', '--json'], { cwd: dir })).stdout).status,
@@ -362,9 +375,9 @@ describe('autopilot', () => {
     // Regression: a re-run used to see the killed run's committed output (the demo's retraining then
     // found its challenger already promoted and ended the train early).
     const { dir, db } = await setUp({ phases: 2, projects: ['crash'], issuesPerProject: 1 });
-    const killed = autopilot(dir, ['--lease-ms', '500'], { VT_FAILPOINT: 'after-workspace-commit' });
+    const killed = await autopilot(dir, ['--lease-ms', '500'], { VT_FAILPOINT: 'after-workspace-commit' });
     assert.equal((await killed.done).signal, 'SIGKILL');
-    const again = autopilot(dir, ['--lease-ms', '500']);
+    const again = await autopilot(dir, ['--lease-ms', '500']);
     assert.equal((await again.done).code, 0, again.err());
     const store = await openStore(db);
     const art = await store.db
@@ -389,7 +402,7 @@ describe('autopilot', () => {
     // writer; that is a limit of one shared file, not something a lease can fix.)
     const started = join(tempDir(), 'started');
     // The step tells the test it started in a file outside its worktree: no sandbox for it.
-    const a = autopilot(dir, ['--lease-ms', '3000'], {
+    const a = await autopilot(dir, ['--lease-ms', '3000'], {
       VT_TEST_SLEEP_MS: '8000',
       VT_TEST_STARTED_FILE: started,
       VT_SANDBOX: 'none',
@@ -398,7 +411,7 @@ describe('autopilot', () => {
       for (let i = 0; i < 4800 && !existsSync(started); i++) await new Promise((r) => setTimeout(r, 25));
       assert.ok(existsSync(started), `A never started its step: ${a.err()}`);
       a.child.kill('SIGSTOP');
-      const b = autopilot(dir, ['--lease-ms', '3000']);
+      const b = await autopilot(dir, ['--lease-ms', '3000']);
       assert.equal((await b.done).code, 0, b.err());
     } finally {
       a.child.kill('SIGCONT');
@@ -458,7 +471,7 @@ describe('autopilot', () => {
   });
 });
 
-describe('handoff packets', () => {
+describeOnBackends('handoff packets', () => {
   it('a worker that lost its lease records no handoff; the worker that holds it does', async () => {
     const { db } = await setUp({ phases: 2, projects: ['fenced'], issuesPerProject: 1, git: false });
     const store = await openStore(db);
@@ -491,7 +504,7 @@ describe('handoff packets', () => {
     timeout: 300_000,
   }, async () => {
     const { dir, db } = await setUp({ phases: 8, projects: ['late'], issuesPerProject: 1, git: false });
-    const run = autopilot(dir, ['--workspaces', 'folder']);
+    const run = await autopilot(dir, ['--workspaces', 'folder']);
     assert.equal((await run.done).code, 0, run.err());
     const store = await openStore(db);
     const handoffs = await store.db

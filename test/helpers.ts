@@ -127,20 +127,28 @@ export interface RunResult {
 const folderDatabases = new Map<string, Promise<string>>();
 /**
  * On PostgreSQL, the commands a test runs in one folder share a fresh database of their own, as they
- * would share the folder's .vt/vt.db on SQLite (VT_DATABASE_URL); a test that names its store keeps it.
+ * would share the folder's .vt/vt.db on SQLite (VT_DATABASE_URL); a folder inside one that has a
+ * database uses that one, as vt finds the vt.yaml of a parent folder. A test that names its store
+ * keeps it.
  */
-async function backendEnv(
-  cwd: string,
-  env: Record<string, string> | undefined,
-): Promise<Record<string, string>> {
+export async function backendEnv(cwd: string, env?: Record<string, string>): Promise<Record<string, string>> {
   if (testBackend.current !== 'postgres' || env?.VT_DATABASE_URL !== undefined) return {};
   const key = resolve(cwd);
-  let url = folderDatabases.get(key);
+  let url: Promise<string> | undefined;
+  for (let d = key; !url; d = dirname(d)) {
+    url = folderDatabases.get(d);
+    if (d === dirname(d)) break;
+  }
   if (!url) {
     url = import('./pg.ts').then((pg) => pg.freshPgUrl());
     folderDatabases.set(key, url);
   }
   return { VT_DATABASE_URL: await url };
+}
+
+/** The store the commands run in `dir` use: its .vt/vt.db, or its database on PostgreSQL. */
+export async function folderStore(dir: string): Promise<string> {
+  return (await backendEnv(dir)).VT_DATABASE_URL ?? join(dir, '.vt', 'vt.db');
 }
 
 /** Forget the folders' databases (test/pg.ts drops them after each describeOnBackends block). */
