@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { verifyStore } from '../src/audit/audit.ts';
@@ -14,7 +14,8 @@ import { revokeSessionToken } from '../src/mcp/session-token.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { agentTrain } from './fixtures/agent-train.ts';
-import { runVt, TestClock, tempDir, VT_BIN } from './helpers.ts';
+import { folderStore, runVt, TestClock, tempDir, VT_BIN } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 const AGENT_TRAIN = agentTrain();
 
@@ -25,7 +26,7 @@ interface Text {
 const textOf = (r: unknown) => ((r as { content: Text[] }).content[0]?.text ?? '') as string;
 const jsonOf = (r: unknown) => JSON.parse(textOf(r));
 
-describe('vt mcp: one agent session over stdio', () => {
+describeOnBackends('vt mcp: one agent session over stdio', () => {
   let dir: string;
   let ws: string;
   let dbFile: string;
@@ -54,7 +55,7 @@ describe('vt mcp: one agent session over stdio', () => {
   before(async () => {
     dir = tempDir('vt-mcp-');
     writeFileSync(join(dir, 'vt.yaml'), AGENT_TRAIN);
-    dbFile = join(dir, '.vt', 'vt.db');
+    dbFile = await folderStore(dir);
     store = await openStore(dbFile, { synchronous: 'NORMAL' });
     engine = new Engine({ store, io: nodeIo, clock: new TestClock() });
     const tickets = new Tickets(engine);

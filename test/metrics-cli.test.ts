@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { valueReport } from '../src/analytics/index.ts';
 import type { ValueReport } from '../src/analytics/report.ts';
 import { printMetrics } from '../src/cli/metrics-view.ts';
@@ -12,7 +12,8 @@ import { nodeIo } from '../src/io/node-io.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { DAY, generateHistory } from './fixtures/value-history.ts';
-import { ROOT, runVt, TestClock, tempDir } from './helpers.ts';
+import { folderStore, ROOT, runVt, TestClock, tempDir } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 const FLOW = join(ROOT, 'test', 'fixtures', 'flow.yaml');
 const START = Date.parse('2026-01-05T00:00:00Z');
@@ -50,14 +51,14 @@ function fakeIo(isTTY: boolean): Io & { stdout: string; stderr: string } {
   return io;
 }
 
-describe('vt metrics', () => {
+describeOnBackends('vt metrics', () => {
   let dir = '';
   let db = '';
   let store: Store;
 
   before(async () => {
     dir = tempDir('vt-metrics-');
-    db = join(dir, '.vt', 'vt.db');
+    db = await folderStore(dir);
     store = await openStore(db, { synchronous: 'NORMAL' });
     const train = parseTrain(readFileSync(FLOW, 'utf8'), FLOW);
     await generateHistory(store, train, dir, {
@@ -173,7 +174,7 @@ describe('vt metrics', () => {
   test('an empty store says so on stderr and prints nothing on stdout', async () => {
     const empty = tempDir('vt-metrics-empty-');
     try {
-      const file = join(empty, 'vt.db');
+      const file = await folderStore(empty);
       const res = await runVt(['--db', file, 'metrics'], { cwd: empty });
       assert.equal(res.code, 0, res.stderr);
       assert.equal(res.stdout, '');
