@@ -18,7 +18,7 @@ export async function servedStore(
       })()
     : fresh;
   const server = await startServer({
-    db: join(f.dir, '.vt', 'vt.db'),
+    db: f.target,
     host: '127.0.0.1',
     port: 0,
     passkeys: opts.passkeys ?? 'optional',

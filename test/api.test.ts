@@ -10,6 +10,7 @@ import { parseTrain } from '../src/train/loader.ts';
 import { readSse, servedStore, triageAwaitingApproval } from './api-helpers.ts';
 import { DAY, generateHistory, type PlannedProject } from './fixtures/value-history.ts';
 import { MINI, ROOT, runVt, spawnCollect, tempDir, VT_BIN, writeFile } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 import { makeKeys, signedTrainText } from './signing-helpers.ts';
 import { SoftPasskey } from './webauthn-helpers.ts';
 
@@ -43,7 +44,7 @@ async function snapshot(f: Served) {
   return { projections: await dumpProjections(f.store.db), events: Number(events?.n) };
 }
 
-describe('HTTP API', () => {
+describeOnBackends('HTTP API', () => {
   let f: Served;
   let viewer: string;
   let lead1: string;
@@ -341,7 +342,7 @@ describe('HTTP API', () => {
   });
 });
 
-describe('GET /api/value', () => {
+describeOnBackends('GET /api/value', () => {
   const START = Date.parse('2026-01-05T00:00:00Z');
   const AT = new Date(START + 60 * DAY).toISOString();
   let f: Served;
@@ -420,7 +421,7 @@ describe('GET /api/value', () => {
   });
 });
 
-describe('passkey policy and confirmations', () => {
+describeOnBackends('passkey policy and confirmations', () => {
   it('with --passkeys required a decision without a confirmation is refused and writes nothing', async () => {
     const f = await servedStore({ passkeys: 'required' });
     try {

@@ -106,6 +106,8 @@ export async function freshEngine(
   const pg = await import('./pg.ts');
   const backend = opts.backend ?? testBackend.current;
   const target = backend === 'postgres' ? await pg.freshPgUrl() : join(dir, '.vt', 'vt.db');
+  // The CLI run in this folder (runVt) uses this store too, as it would the folder's .vt/vt.db.
+  if (backend === 'postgres') folderDatabases.set(resolve(dir), Promise.resolve(target));
   const store = await openStore(target, { synchronous: opts.synchronous ?? 'NORMAL' });
   const clock = new TestClock();
   const engine = new Engine({ store, io: nodeIo, clock });
