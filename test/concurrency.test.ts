@@ -1,22 +1,23 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import fc from 'fast-check';
 import { verifyStore } from '../src/audit/audit.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { openStore } from '../src/store/store.ts';
-import { freshEngine, ROOT, spawnCollect, tempDir } from './helpers.ts';
+import { folderStore, freshEngine, ROOT, spawnCollect, tempDir } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 const HAMMER = join(ROOT, 'test', 'fixtures', 'hammer.ts');
 
 const hammer = (args: string[]) => spawnCollect([HAMMER, ...args]);
 
-describe('several processes, crashes', () => {
+describeOnBackends('several processes, crashes', () => {
   it('two processes hammering one project lose no event and never fork the chain', async () => {
     const f = await freshEngine();
     await f.engine.createProject({ name: 'Shared', workspace: f.dir, train: f.train }, { actor: 'lead-1' });
     await f.store.close();
-    const db = join(f.dir, '.vt', 'vt.db');
+    const db = f.target;
     const n = 250;
     const a = hammer([db, f.dir, 'metrics', 'shared', String(n), 'writer-a']);
     const b = hammer([db, f.dir, 'metrics', 'shared', String(n), 'writer-b']);
@@ -57,7 +58,7 @@ describe('several processes, crashes', () => {
     // a clock, so the kill lands mid-stream however fast or slow the machine is.
     const seeds = fc.sample(fc.integer({ min: 5, max: 150 }), { numRuns: 6, seed: 42 });
     const dir = tempDir();
-    const db = join(dir, 'vt.db');
+    const db = await folderStore(dir);
     let round = 0;
     for (const after of seeds) {
       round++;

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { MINI, runVt, tempDir, VT_BIN, writeFile } from './helpers.ts';
+import { it } from 'node:test';
+import { backendEnv, MINI, runVt, tempDir, testBackend, VT_BIN, writeFile } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 async function project(): Promise<string> {
   const dir = tempDir();
@@ -13,7 +14,7 @@ async function project(): Promise<string> {
   return dir;
 }
 
-describe('output conventions', () => {
+describeOnBackends('output conventions', () => {
   it('gate check and advance print their verdict on stdout', async () => {
     const dir = await project();
     const g = await runVt(['gate', 'check', 'churn'], { cwd: dir });
@@ -124,10 +125,11 @@ describe('output conventions', () => {
   });
 });
 
-describe('completion and doctor', () => {
+describeOnBackends('completion and doctor', () => {
   it('bash completion completes commands, project ids and checklist items through the real script', async () => {
     const dir = await project();
     const script = (await runVt(['completion', 'bash'], { cwd: dir })).stdout;
+    const store = await backendEnv(dir); // the store the real script's vt calls read
     const bin = tempDir();
     writeFile(bin, 'vt', `#!/bin/sh\nexec '${process.execPath}' '${VT_BIN}' "$@"\n`);
     spawnSync('chmod', ['+x', join(bin, 'vt')]);
@@ -139,14 +141,20 @@ describe('completion and doctor', () => {
           '-c',
           `${script}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _vt_complete; printf '%s\\n' "\${COMPREPLY[@]}"`,
         ],
-        { cwd: dir, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
+        { cwd: dir, encoding: 'utf8', env: { ...process.env, ...store, PATH: `${bin}:${process.env.PATH}` } },
       );
       return r.stdout.trim().split('\n');
     };
     assert.deepEqual(complete('vt sta'), ['status']);
-    assert.deepEqual(complete('vt status '), ['churn']);
-    assert.deepEqual(complete('vt tick churn '), ['asked', 'extra', 'sized']);
-    assert.deepEqual(complete('vt waive churn '), ['done', 'files', 'go']);
+    if (testBackend.current === 'postgres') {
+      // Ids come from a SQLite file without opening the store; on PostgreSQL, commands and options.
+      assert.deepEqual(complete('vt status '), ['']);
+      assert.deepEqual(complete('vt tick churn '), ['']);
+    } else {
+      assert.deepEqual(complete('vt status '), ['churn']);
+      assert.deepEqual(complete('vt tick churn '), ['asked', 'extra', 'sized']);
+      assert.deepEqual(complete('vt waive churn '), ['done', 'files', 'go']);
+    }
     assert.ok(complete('vt audit --').includes('--json'));
     for (const shell of ['zsh', 'fish'])
       assert.equal((await runVt(['completion', shell], { cwd: dir })).code, 0);
@@ -157,13 +165,33 @@ describe('completion and doctor', () => {
     const dir = await project();
     const r = await runVt(['doctor', '--json'], { cwd: dir });
     assert.equal(r.code, 0, r.stdout);
-    const report = JSON.parse(r.stdout) as { ok: boolean; checks: { check: string; status: string }[] };
+    const report = JSON.parse(r.stdout) as {
+      ok: boolean;
+      checks: { check: string; status: string; message: string }[];
+    };
     const status = Object.fromEntries(report.checks.map((c) => [c.check, c.status]));
     assert.equal(status.node, 'ok');
     assert.equal(status.store, 'ok');
     assert.equal(status.audit, 'ok');
-    assert.ok(
-      'git' in status && 'sandbox' in status && 'agent claude' in status && 'disk the store' in status,
-    );
+    assert.equal(status.clock, 'ok');
+    assert.ok('git' in status && 'sandbox' in status && 'agent claude' in status);
+    // A SQLite store's folder has a disk to fill; a PostgreSQL store says the server answers.
+    const store = report.checks.find((c) => c.check === 'store')!;
+    if (testBackend.current === 'postgres') {
+      assert.match(store.message, /PostgreSQL .* answers; schema current \(\d+ migrations\)/);
+      assert.ok(!('disk the store' in status));
+      // A server that does not answer fails the store check, named, with exit 1.
+      const down = await runVt(['doctor', '--json'], {
+        cwd: dir,
+        env: { VT_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/vt' },
+      });
+      assert.equal(down.code, 1, down.stderr);
+      const failed = (JSON.parse(down.stdout) as typeof report).checks.find((c) => c.check === 'store');
+      assert.equal(failed?.status, 'fail');
+      assert.match(
+        (failed as { message: string }).message,
+        /cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/vt/,
+      );
+    } else assert.ok('disk the store' in status);
   });
 });

@@ -3,13 +3,14 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import type { Clock } from '../src/engine/engine.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { nodeIo } from '../src/io/node-io.ts';
 import { openStore } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
-import { ROOT, runVt, spawnCollect, tempDir } from './helpers.ts';
+import { backendEnv, folderStore, ROOT, runVt, spawnCollect, tempDir } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 const VT = join(ROOT, 'bin', 'vt.js');
 
@@ -63,7 +64,7 @@ const ok = async (dir: string, ...args: string[]) => {
   return r;
 };
 
-describe('vt plan and vt retire', () => {
+describeOnBackends('vt plan and vt retire', () => {
   it('vt plan shows when the waiting visit falls due (JSON and plain), queues nothing early, and plans a project with no work', {
     timeout: 120_000,
   }, async () => {
@@ -71,7 +72,7 @@ describe('vt plan and vt retire', () => {
     writeFileSync(join(dir, 'vt.yaml'), train('{ cron: "0 6 * * 1" }'));
     await ok(dir, 'project', 'create', 'Ops', '--as', 'lead-1');
     await ok(dir, 'advance', 'ops', '--as', 'lead-1');
-    const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
+    const store = await openStore(await folderStore(dir), { synchronous: 'NORMAL' });
     const entered = await store.db
       .selectFrom('events')
       .select('ts')
@@ -220,7 +221,7 @@ describe('vt plan and vt retire', () => {
     assert.deepEqual([planned.next, planned.ticket, planned.queued], ['ticket', 'ops-1-watch', true]);
     const again = JSON.parse((await ok(dir, 'plan', 'ops', '--json')).stdout);
     assert.deepEqual([again.ticket, again.queued], ['ops-1-watch', false]);
-    const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
+    const store = await openStore(await folderStore(dir), { synchronous: 'NORMAL' });
     const types = (
       await store.db.selectFrom('events').select(['type', 'actor']).orderBy('seq').execute()
     ).filter((e) => e.type === 'schedule.missed' || e.type === 'visit.due');
@@ -234,7 +235,7 @@ describe('vt plan and vt retire', () => {
 
 /** A project that entered its scheduled phase on 2026-01-05 (every 1d: due at once) and was left there. */
 async function pastProject(dir: string, id: string): Promise<void> {
-  const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
+  const store = await openStore(await folderStore(dir), { synchronous: 'NORMAL' });
   const clock: Clock = { now: () => new Date('2026-01-05T00:00:00.000Z') };
   const engine = new Engine({ store, io: nodeIo, clock });
   const loaded = parseTrain(train('{ every: 1d }'), join(dir, 'vt.yaml'));
@@ -243,7 +244,7 @@ async function pastProject(dir: string, id: string): Promise<void> {
   await store.close();
 }
 
-describe('several autopilots and many overdue visits', () => {
+describeOnBackends('several autopilots and many overdue visits', () => {
   it('three vt autopilot processes queue each overdue visit once, note it missed once, and notify once', {
     timeout: 300_000,
   }, async () => {
@@ -253,6 +254,7 @@ describe('several autopilots and many overdue visits', () => {
     const ids = Array.from({ length: 12 }, (_, i) => `ops${String(i + 1).padStart(2, '0')}`);
     for (const id of ids) await pastProject(dir, id);
     const env = {
+      ...(await backendEnv(dir)),
       NO_COLOR: '1',
       VT_SQLITE_SYNCHRONOUS: 'NORMAL',
       // A receiver that is not there: the notification must be in the outbox once, delivered or not.
@@ -284,7 +286,7 @@ describe('several autopilots and many overdue visits', () => {
       summaries.reduce((n, s) => n + s.missed, 0),
       ids.length,
     );
-    const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
+    const store = await openStore(await folderStore(dir), { synchronous: 'NORMAL' });
     try {
       for (const id of ids) {
         const events = await store.db

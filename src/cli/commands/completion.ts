@@ -80,7 +80,10 @@ export async function completeWords(
     if (sub && !positionals.length) cmd = sub;
     else positionals.push(w);
   }
+  // Ids are read from a SQLite file without opening the store (a keystroke must stay quick); a
+  // PostgreSQL store completes commands and options only.
   const storeFile = () => {
+    if (db && /^postgres(ql)?:\/\//.test(db)) return null;
     if (db) return resolve(dir, db.replace(/^sqlite:(\/\/)?/, ''));
     const root = findRoot(dir);
     return root ? defaultDbPath(root) : null;

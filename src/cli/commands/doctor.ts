@@ -48,7 +48,10 @@ function diskFinding(what: string, dir: string): Finding {
   }
 }
 
-/** Store health: the file, SQLite's quick check, the chains, and the clock against the newest event. */
+/**
+ * Store health: the file and SQLite's quick check (or, on PostgreSQL, that the server answers and
+ * the schema is this vt's), the chains, and the clock against the newest event.
+ */
 async function storeFindings(ctx: CliContext): Promise<Finding[]> {
   let target: string;
   try {
@@ -56,28 +59,46 @@ async function storeFindings(ctx: CliContext): Promise<Finding[]> {
   } catch {
     return [{ check: 'store', status: 'warn', message: 'no vt.yaml here or above, so no store: vt init' }];
   }
-  if (/^postgres/.test(target))
-    return [{ check: 'store', status: 'ok', message: 'PostgreSQL (see vt db status)' }];
-  const file = target.replace(/^sqlite:(\/\/)?/, '');
-  const { inspectStoreFile, STORE_WAY_BACK } = await import('../../store/sqlite-file.ts');
-  const f = inspectStoreFile(file);
-  if (f.state === 'missing')
+  const postgres = /^postgres(ql)?:\/\//.test(target);
+  const file = postgres ? null : target.replace(/^sqlite:(\/\/)?/, '');
+  const { STORE_WAY_BACK, inspectStoreFile } = await import('../../store/sqlite-file.ts');
+  const f = file ? inspectStoreFile(file) : null;
+  if (file && f?.state === 'missing')
     return [{ check: 'store', status: 'warn', message: `no store yet at ${file}: vt init` }];
-  if (f.state !== 'ok')
+  if (file && f && f.state !== 'ok')
     return [{ check: 'store', status: 'fail', message: `${file} is ${f.state}. ${STORE_WAY_BACK}` }];
   const out: Finding[] = [];
+  let location = file ?? 'the PostgreSQL store';
   try {
     const { store } = await ctx.vt({ readonly: true });
+    location = store.location;
     const { sql } = await import('kysely');
-    const quick = await sql<{ quick_check: string }>`pragma quick_check`.execute(store.db);
-    const bad = quick.rows.map((r) => r.quick_check).filter((m) => m !== 'ok');
-    out.push({
-      check: 'store',
-      status: bad.length ? 'fail' : 'ok',
-      message: bad.length
-        ? `${file}: ${bad[0]}. ${STORE_WAY_BACK}`
-        : `${file}: ${f.size.toLocaleString('en')} bytes, SQLite quick check ok`,
-    });
+    if (file && f?.state === 'ok') {
+      const quick = await sql<{ quick_check: string }>`pragma quick_check`.execute(store.db);
+      const bad = quick.rows.map((r) => r.quick_check).filter((m) => m !== 'ok');
+      out.push({
+        check: 'store',
+        status: bad.length ? 'fail' : 'ok',
+        message: bad.length
+          ? `${file}: ${bad[0]}. ${STORE_WAY_BACK}`
+          : `${file}: ${f.size.toLocaleString('en')} bytes, SQLite quick check ok`,
+      });
+    } else {
+      const { schemaStatus } = await import('../../store/migrate.ts');
+      const schema = await schemaStatus(store.db);
+      const version = await sql<{ v: string }>`select current_setting('server_version') as v`.execute(
+        store.db,
+      );
+      out.push({
+        check: 'store',
+        status: schema.pending.length ? 'warn' : 'ok',
+        message: `${location}: PostgreSQL ${version.rows[0]?.v ?? '?'} answers; ${
+          schema.pending.length
+            ? `${schema.pending.length} migrations pending (vt db migrate)`
+            : `schema current (${schema.applied.length} migrations)`
+        }`,
+      });
+    }
     const { verifyStore } = await import('../../audit/audit.ts');
     const v = await verifyStore(store.db);
     out.push({
@@ -107,10 +128,10 @@ async function storeFindings(ctx: CliContext): Promise<Finding[]> {
     out.push({
       check: 'store',
       status: 'fail',
-      message: (classifyFailure(err, { store: file }) as Error).message,
+      message: (classifyFailure(err, { store: location }) as Error).message,
     });
   }
-  out.push(diskFinding('the store', dirname(file)));
+  if (file) out.push(diskFinding('the store', dirname(file)));
   return out;
 }
 
