@@ -131,8 +131,9 @@ function loadBuilt(entry) {
         seen = rejected ? [command] : [...seen, command];
         mkdirSync(dir, { recursive: true, mode: 0o700 });
         // Written aside and renamed, so a reader meets a whole file; a failed write leaves nothing.
+        // The part's name is this writer's alone: a worker thread (vt audit verify's) shares the pid.
         const write = (path, data) => {
-          const part = `${path}.${process.pid}`;
+          const part = `${path}.${process.pid}-${Math.random().toString(36).slice(2)}`;
           try {
             writeFileSync(part, data, { mode: 0o600 });
             renameSync(part, path);
