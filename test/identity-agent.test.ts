@@ -11,7 +11,7 @@ import { fingerprint, formatPublicKey, parsePublicKeyLine } from '../src/identit
 import { sshsigSign, sshsigVerify } from '../src/identity/sshsig.ts';
 import { initVtKey } from '../src/identity/vt-keys.ts';
 import { tempDir } from './helpers.ts';
-import { pubLine, ssh, sshKeygenKey, startAgent } from './identity-helpers.ts';
+import { pubLine, ssh, sshKeygenKey, sshVerify, startAgent } from './identity-helpers.ts';
 
 const dir = tempDir('vt-agent-');
 let agent: Awaited<ReturnType<typeof startAgent>>;
@@ -61,9 +61,7 @@ function verifyWithSshKeygen(
   );
   const sigFile = join(dir, `${principal}.sig`);
   writeFileSync(sigFile, sig);
-  return ssh('ssh-keygen', ['-Y', 'verify', '-f', signers, '-I', principal, '-n', 'vt', '-s', sigFile], {
-    input: msg,
-  });
+  return sshVerify(signers, principal, sigFile, msg);
 }
 
 describe('ssh-agent: vt signs through a real agent', () => {

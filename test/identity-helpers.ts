@@ -18,6 +18,16 @@ export function ssh(
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * `ssh-keygen -Y verify` in the `vt` namespace: does `sigFile` sign `input` as `principal`, by a key
+ * the allowed-signers file `signers` lists?
+ */
+export function sshVerify(signers: string, principal: string, sigFile: string, input: string | Uint8Array) {
+  return ssh('ssh-keygen', ['-Y', 'verify', '-f', signers, '-I', principal, '-n', 'vt', '-s', sigFile], {
+    input,
+  });
+}
+
 export type SshKeyType = 'ed25519' | 'ecdsa-256' | 'ecdsa-384' | 'ecdsa-521' | 'rsa-3072' | 'rsa-1024';
 
 /** A new key made by ssh-keygen (no passphrase unless given); returns its private key path. */

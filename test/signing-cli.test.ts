@@ -13,7 +13,7 @@ import { Tickets } from '../src/engine/ticket-ops.ts';
 import { evidenceDigest } from '../src/gates/digest.ts';
 import { eventHash } from '../src/store/chain.ts';
 import { autoTrainYaml, runVt, spawnCollect, tempDir, VT_BIN, writeFile } from './helpers.ts';
-import { pubLine, ssh, startAgent } from './identity-helpers.ts';
+import { pubLine, ssh, sshVerify, startAgent } from './identity-helpers.ts';
 import { rebuildLogTables } from './merkle-forge.ts';
 import { makeKeys, signAs, signedEngine } from './signing-helpers.ts';
 
@@ -191,21 +191,11 @@ describe('decision commands sign', () => {
     assert.equal(wrote.code, 0, wrote.stderr);
     const signers = await run(['keys', 'allowed-signers', '--project', 'churn']);
     writeFileSync(join(f.keyDir, 'allowed_signers'), signers.stdout);
-    const v = ssh(
-      'ssh-keygen',
-      [
-        '-Y',
-        'verify',
-        '-f',
-        join(f.keyDir, 'allowed_signers'),
-        '-I',
-        'lead-2',
-        '-n',
-        'vt',
-        '-s',
-        `${out}.sig`,
-      ],
-      { input: readFileSync(`${out}.json`) },
+    const v = sshVerify(
+      join(f.keyDir, 'allowed_signers'),
+      'lead-2',
+      `${out}.sig`,
+      readFileSync(`${out}.json`),
     );
     assert.equal(v.code, 0, v.stderr);
     assert.match(v.stdout, /Good "vt" signature for lead-2/);

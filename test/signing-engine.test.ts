@@ -16,7 +16,7 @@ import { appendEvents } from '../src/store/append.ts';
 import { project as project_ } from '../src/store/projector.ts';
 import { loadTrainFile, parseTrain } from '../src/train/loader.ts';
 import { writeFile } from './helpers.ts';
-import { pubLine, ssh, sshKeygenKey } from './identity-helpers.ts';
+import { pubLine, sshKeygenKey, sshVerify } from './identity-helpers.ts';
 import { describeOnBackends } from './pg.ts';
 import { signAs, signedEngine, signedTrainText, sshKeygenProof } from './signing-helpers.ts';
 
@@ -113,40 +113,20 @@ describeOnBackends('signing-engine', () => {
       writeFileSync(msg, decisionMessage(stored.payload));
       writeFileSync(`${msg}.sig`, stored.signature);
       writeFileSync(join(f.keyDir, 'allowed_signers'), ringToAllowedSigners(ringOfTrain(f.train.train)));
-      const v = ssh(
-        'ssh-keygen',
-        [
-          '-Y',
-          'verify',
-          '-f',
-          join(f.keyDir, 'allowed_signers'),
-          '-I',
-          'lead-2',
-          '-n',
-          'vt',
-          '-s',
-          `${msg}.sig`,
-        ],
-        { input: decisionMessage(stored.payload) },
+      const v = sshVerify(
+        join(f.keyDir, 'allowed_signers'),
+        'lead-2',
+        `${msg}.sig`,
+        decisionMessage(stored.payload),
       );
       assert.equal(v.code, 0, v.stderr);
       assert.match(v.stdout, /Good "vt" signature for lead-2/);
       // The same bytes do not verify as anyone else's.
-      const other = ssh(
-        'ssh-keygen',
-        [
-          '-Y',
-          'verify',
-          '-f',
-          join(f.keyDir, 'allowed_signers'),
-          '-I',
-          'lead-1',
-          '-n',
-          'vt',
-          '-s',
-          `${msg}.sig`,
-        ],
-        { input: decisionMessage(stored.payload) },
+      const other = sshVerify(
+        join(f.keyDir, 'allowed_signers'),
+        'lead-1',
+        `${msg}.sig`,
+        decisionMessage(stored.payload),
       );
       assert.notEqual(other.code, 0);
       const audit = await verifyStore(f.store.db);
