@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { verifyStore } from '../src/audit/audit.ts';
 import { AuditDir } from '../src/audit/audit-dir.ts';
 import { exportChainBundle, exportLogBundle, verifyBundle } from '../src/audit/bundle.ts';
 import { createLogKey } from '../src/audit/log-key.ts';
+import { openStore } from '../src/store/store.ts';
 import { freshEngine, runVt, tempDir, writeFile } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 const COLUMNS = [
   'project_id',
@@ -40,13 +43,47 @@ async function populated() {
     for (let i = 0; i < 5; i++) await f.engine.setMetric(id, 'auc', 0.5 + i / 10, { actor: 'lab-1' });
   }
   await f.store.close();
-  return join(f.dir, '.vt', 'vt.db');
+  return { target: f.target, dir: f.dir };
 }
 
-/** Raw access as an attacker would have it: the append-only triggers dropped. */
-function raw(file: string) {
-  const db = new Database(file);
-  db.exec('drop trigger if exists events_no_update; drop trigger if exists events_no_delete;');
+type Row = Record<string, unknown>;
+/** SQL on the store's own tables, as whoever controls the database runs it (`?` placeholders). */
+interface Raw {
+  all(text: string, ...params: unknown[]): Promise<Row[]>;
+  run(text: string, ...params: unknown[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A direct connection to the store, bypassing vt: the SQLite file, or the PostgreSQL database. */
+async function connect(target: string): Promise<Raw> {
+  if (!target.startsWith('postgres')) {
+    const db = new Database(target);
+    return {
+      all: async (text, ...params) => db.prepare(text).all(...params) as Row[],
+      run: async (text, ...params) => void db.prepare(text).run(...params),
+      close: async () => void db.close(),
+    };
+  }
+  const c = new pg.Client({ connectionString: target });
+  await c.connect();
+  let n = 0;
+  const numbered = (text: string) => text.replace(/\?/g, () => `$${++n}`);
+  const query = (text: string, params: unknown[]) => {
+    n = 0;
+    return c.query(numbered(text), params);
+  };
+  return {
+    all: async (text, ...params) => (await query(text, params)).rows,
+    run: async (text, ...params) => void (await query(text, params)),
+    close: () => c.end(),
+  };
+}
+
+/** Raw access as an attacker would have it: the append-only triggers dropped or disabled. */
+async function raw(target: string): Promise<Raw> {
+  const db = await connect(target);
+  if (target.startsWith('postgres')) await db.run('alter table events disable trigger events_no_update');
+  else for (const t of ['events_no_update', 'events_no_delete']) await db.run(`drop trigger if exists ${t}`);
   return db;
 }
 
@@ -59,9 +96,8 @@ function flip(value: unknown): unknown {
   return s.slice(0, i) + String.fromCharCode(c === 0x61 ? 0x62 : 0x61) + s.slice(i + 1);
 }
 
-async function verifyFile(file: string) {
-  const { openStore } = await import('../src/store/store.ts');
-  const store = await openStore(file, { synchronous: 'NORMAL' });
+async function verifyAt(target: string) {
+  const store = await openStore(target, { synchronous: 'NORMAL' });
   try {
     return await verifyStore(store.db);
   } finally {
@@ -69,111 +105,108 @@ async function verifyFile(file: string) {
   }
 }
 
-describe('audit trail', () => {
+describeOnBackends('audit trail', () => {
   it('the store refuses UPDATE and DELETE on events', async () => {
-    const file = await populated();
-    const db = new Database(file);
-    assert.throws(() => db.prepare("update events set actor = 'x' where seq = 1").run(), /append-only/);
-    assert.throws(() => db.prepare('delete from events where seq = 1').run(), /append-only/);
-    db.close();
+    const { target } = await populated();
+    const db = await connect(target);
+    try {
+      await assert.rejects(db.run("update events set actor = 'x' where seq = 1"), /append-only/);
+      await assert.rejects(db.run('delete from events where seq = 1'), /append-only/);
+    } finally {
+      await db.close();
+    }
   });
 
   it('a changed byte in any column of any event is found at exactly that event', async () => {
-    const file = await populated();
-    const db = raw(file);
-    const rows = db.prepare('select * from events order by project_id, seq').all() as Record<
-      string,
-      unknown
-    >[];
-    assert.ok(rows.length > 20);
-    db.close();
-    let cases = 0;
-    for (const row of rows) {
-      for (const col of COLUMNS) {
-        const db2 = raw(file);
-        const tampered = flip(row[col]);
-        db2
-          .prepare(`update events set ${col} = ? where project_id = ? and seq = ?`)
-          .run(tampered, row.project_id, row.seq);
-        db2.close();
-        const r = await verifyFile(file);
-        assert.equal(r.ok, false, `${col} of ${row.project_id}#${row.seq} changed unnoticed`);
-        assert.equal(
-          r.firstBad!.seq,
-          row.seq,
-          `${col} of ${row.project_id}#${row.seq}: reported ${JSON.stringify(r.firstBad)}`,
-        );
-        if (col !== 'project_id') assert.equal(r.firstBad!.project_id, row.project_id);
-        const db3 = raw(file);
-        const where =
-          col === 'project_id' ? [tampered, row.seq] : [row.project_id, col === 'seq' ? tampered : row.seq];
-        db3.prepare(`update events set ${col} = ? where project_id = ? and seq = ?`).run(row[col], ...where);
-        db3.close();
-        cases++;
+    const { target } = await populated();
+    const db = await raw(target);
+    try {
+      const rows = await db.all('select * from events order by project_id, seq');
+      assert.ok(rows.length > 20);
+      let cases = 0;
+      for (const row of rows) {
+        for (const col of COLUMNS) {
+          const tampered = flip(row[col]);
+          await db.run(
+            `update events set ${col} = ? where project_id = ? and seq = ?`,
+            tampered,
+            row.project_id,
+            row.seq,
+          );
+          const r = await verifyAt(target);
+          assert.equal(r.ok, false, `${col} of ${row.project_id}#${row.seq} changed unnoticed`);
+          assert.equal(
+            r.firstBad!.seq,
+            row.seq,
+            `${col} of ${row.project_id}#${row.seq}: reported ${JSON.stringify(r.firstBad)}`,
+          );
+          if (col !== 'project_id') assert.equal(r.firstBad!.project_id, row.project_id);
+          const where =
+            col === 'project_id' ? [tampered, row.seq] : [row.project_id, col === 'seq' ? tampered : row.seq];
+          await db.run(`update events set ${col} = ? where project_id = ? and seq = ?`, row[col], ...where);
+          cases++;
+        }
       }
+      assert.equal((await verifyAt(target)).ok, true, 'restored store verifies again');
+      assert.equal(cases, rows.length * COLUMNS.length);
+    } finally {
+      await db.close();
     }
-    assert.equal((await verifyFile(file)).ok, true, 'restored store verifies again');
-    assert.equal(cases, rows.length * COLUMNS.length);
   });
 
   it('swapped, deleted and truncated events are found', async () => {
-    const file = await populated();
-    let db = raw(file);
-    const a = db.prepare("select * from events where project_id = 'alpha' and seq = 4").get() as Record<
-      string,
-      unknown
-    >;
-    const b = db.prepare("select * from events where project_id = 'alpha' and seq = 7").get() as Record<
-      string,
-      unknown
-    >;
-    const put = (row: Record<string, unknown>, seq: number) =>
-      db
-        .prepare(
-          'update events set ts = ?, actor = ?, type = ?, payload = ?, payload_sha256 = ?, prev_hash = ?, hash = ? where project_id = ? and seq = ?',
-        )
-        .run(
-          row.ts,
-          row.actor,
-          row.type,
-          row.payload,
-          row.payload_sha256,
-          row.prev_hash,
-          row.hash,
-          'alpha',
-          seq,
-        );
-    put(b, 4);
-    put(a, 7);
-    db.close();
-    assert.deepEqual((await verifyFile(file)).firstBad?.seq, 4);
-    db = raw(file);
-    put(a, 4);
-    put(b, 7);
-    db.prepare("delete from events where project_id = 'beta' and seq = 9").run();
-    db.close();
-    assert.deepEqual((await verifyFile(file)).firstBad, {
-      project_id: 'beta',
-      seq: 9,
-      reason: 'event 9 is missing',
-    });
+    const { target } = await populated();
+    const db = await raw(target);
+    const one = async (seq: number) =>
+      (await db.all("select * from events where project_id = 'alpha' and seq = ?", seq))[0]!;
+    const put = (row: Row, seq: number) =>
+      db.run(
+        'update events set ts = ?, actor = ?, type = ?, payload = ?, payload_sha256 = ?, prev_hash = ?, hash = ? where project_id = ? and seq = ?',
+        row.ts,
+        row.actor,
+        row.type,
+        row.payload,
+        row.payload_sha256,
+        row.prev_hash,
+        row.hash,
+        'alpha',
+        seq,
+      );
+    try {
+      const a = await one(4);
+      const b = await one(7);
+      await put(b, 4);
+      await put(a, 7);
+      assert.deepEqual((await verifyAt(target)).firstBad?.seq, 4);
+      await put(a, 4);
+      await put(b, 7);
+      await db.run("delete from events where project_id = 'beta' and seq = 9");
+      assert.deepEqual((await verifyAt(target)).firstBad, {
+        project_id: 'beta',
+        seq: 9,
+        reason: 'event 9 is missing',
+      });
+    } finally {
+      await db.close();
+    }
     const fresh = await populated();
-    db = raw(fresh);
-    const last = db.prepare("select max(seq) as m from events where project_id = 'beta'").get() as {
-      m: number;
-    };
-    db.prepare("delete from events where project_id = 'beta' and seq > ?").run(last.m - 2);
-    db.close();
-    const r = await verifyFile(fresh);
-    assert.equal(r.ok, false);
-    assert.equal(r.firstBad!.seq, last.m - 1);
-    assert.match(r.firstBad!.reason, /missing/);
+    const db2 = await raw(fresh.target);
+    try {
+      const [last] = await db2.all("select max(seq) as m from events where project_id = 'beta'");
+      const m = Number(last!.m);
+      await db2.run("delete from events where project_id = 'beta' and seq > ?", m - 2);
+      const r = await verifyAt(fresh.target);
+      assert.equal(r.ok, false);
+      assert.equal(r.firstBad!.seq, m - 1);
+      assert.match(r.firstBad!.reason, /missing/);
+    } finally {
+      await db2.close();
+    }
   });
 
   it('an exported bundle verifies offline; a tampered or truncated one does not', async () => {
-    const file = await populated();
-    const { openStore } = await import('../src/store/store.ts');
-    const store = await openStore(file);
+    const { target } = await populated();
+    const store = await openStore(target);
     const out = join(tempDir(), 'audit.jsonl');
     const signer = createLogKey(join(tempDir(), 'log.ed25519'));
     const { manifest: m } = await exportLogBundle(store, out, {
@@ -212,14 +245,13 @@ describe('audit trail', () => {
   });
 
   it('vt audit verify exits 1 and names the event when the store was tampered with', async () => {
-    const file = await populated();
-    const dir = join(file, '..', '..');
+    const { target, dir } = await populated();
     assert.equal((await runVt(['audit', 'verify'], { cwd: dir })).code, 0);
-    const db = raw(file);
-    db.prepare(
+    const db = await raw(target);
+    await db.run(
       "update events set payload = replace(payload, '0.7', '0.9') where project_id = 'beta' and type = 'metric.recorded'",
-    ).run();
-    db.close();
+    );
+    await db.close();
     const r = await runVt(['audit', 'verify', '--json'], { cwd: dir });
     assert.equal(r.code, 1);
     const out = JSON.parse(r.stdout);
@@ -228,9 +260,8 @@ describe('audit trail', () => {
   });
 
   it('a chain-only bundle (version 1, what the HTTP API serves) verifies and says it has no checkpoint', async () => {
-    const file = await populated();
-    const { openStore } = await import('../src/store/store.ts');
-    const store = await openStore(file);
+    const { target } = await populated();
+    const store = await openStore(target);
     const out = join(tempDir(), 'v1.jsonl');
     const m = await exportChainBundle(store.db, out, new Date(), 'alpha');
     await store.close();
