@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import pg from 'pg';
@@ -81,6 +81,25 @@ export async function pgQuery(url: string, text: string, params: unknown[] = [])
   } finally {
     await c.end();
   }
+}
+
+/**
+ * Everything a store holds, as [where, bytes] to search (for secrets, say): a SQLite file and its
+ * WAL, or every row of every table of a PostgreSQL database, as text.
+ */
+export async function storeContents(target: string): Promise<[string, Buffer][]> {
+  if (!target.startsWith('postgres'))
+    return [target, `${target}-wal`].filter((f) => existsSync(f)).map((f) => [f, readFileSync(f)]);
+  const tables = await pgQuery(
+    target,
+    "select table_name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE' order by 1",
+  );
+  const out: [string, Buffer][] = [];
+  for (const { table_name: name } of tables.rows as { table_name: string }[]) {
+    const rows = await pgQuery(target, `select t::text as row from "${name}" t`);
+    out.push([`table ${name}`, Buffer.from(rows.rows.map((r: { row: string }) => r.row).join('\n'))]);
+  }
+  return out;
 }
 
 /** The same database as another role. */

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { verifyStore } from '../src/audit/audit.ts';
@@ -15,7 +15,19 @@ import { openStore } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { readSse, servedStore, triageAwaitingApproval } from './api-helpers.ts';
 import { agentTrain } from './fixtures/agent-train.ts';
-import { freshEngine, MINI, runVt, spawnCollect, TestClock, tempDir, VT_BIN } from './helpers.ts';
+import {
+  backendEnv,
+  folderStore,
+  freshEngine,
+  MINI,
+  runVt,
+  spawnCollect,
+  TestClock,
+  tempDir,
+  testBackend,
+  VT_BIN,
+} from './helpers.ts';
+import { describeOnBackends, storeContents } from './pg.ts';
 
 /*
  * Canary secrets, new for every run and built at run time, so no file of the project holds them:
@@ -65,10 +77,7 @@ function assertNoSecrets(sources: [string, Buffer | string][], c: Canaries): num
   return sources.length;
 }
 
-const storeFiles = (file: string): [string, Buffer][] =>
-  [file, `${file}-wal`].filter(existsSync).map((f) => [f, readFileSync(f)]);
-
-describe('secrets never reach the record', () => {
+describeOnBackends('secrets never reach the record', () => {
   it('an executor leaks secrets in its output, its artifact, its report and its `vt` calls: none reach the store, its WAL, logs, handoffs, prompts, an export or the API; GIT_AUTHOR_NAME does', {
     timeout: 300_000,
   }, async () => {
@@ -157,6 +166,7 @@ phases:
       PIECE_GH_A: c.github.slice(0, 6),
       PIECE_GH_B: c.github.slice(6),
       PIECE_PW: c.dbPassword,
+      ...(await backendEnv(dir)),
     };
     const vt = (args: string[]) => runVt(args, { cwd: dir, env });
     assert.equal((await vt(['project', 'create', 'Leaky', '--id', 'leaky'])).code, 0);
@@ -168,10 +178,16 @@ phases:
     // Everything vt wrote under .vt: the store and its WAL, session logs, handoffs, prompts, alerts.
     // Not the agent's own files: its workspace and the report it wrote (inputs, not the record).
     // (A sandboxed executor writes its report in its session's folder, beside what vt wrote there.)
-    const written = filesUnder(join(dir, '.vt'), (p) =>
+    const written: [string, Buffer][] = filesUnder(join(dir, '.vt'), (p) =>
       /\/\.vt\/(workspaces|reports)(\/|$)|\/\.vt\/sessions\/[^/]+\/report\.json$/.test(p),
     );
-    assert.ok(written.some(([p]) => p.endsWith('vt.db')));
+    const target = await folderStore(dir);
+    if (testBackend.current === 'sqlite') assert.ok(written.some(([p]) => p.endsWith('vt.db')));
+    else written.push(...(await storeContents(target)));
+    assert.ok(
+      written.some(([, b]) => b.includes('via vt: [redacted]')),
+      'the store was searched',
+    );
     assert.ok(
       written.some(([p]) => /\/logs\/.*\.log$/.test(p)),
       'a session log',
@@ -188,7 +204,7 @@ phases:
     assert.match(log, /using \[redacted\] against postgres:\/\/app:\[redacted\]@db\.internal:5432\/app/);
 
     // What the record holds: the context, the summary, the gate's output — redacted, the author kept.
-    const store = await openStore(join(dir, '.vt', 'vt.db'));
+    const store = await openStore(target);
     const project = await store.db
       .selectFrom('projects')
       .selectAll()
@@ -266,12 +282,12 @@ phases:
       );
       await f.engine.tick('p', 'asked', `asked with ${c.openai} by ${AUTHOR}`, { actor: 'lab-1' });
       await f.engine.reject('p', { actor: 'lead-2' }, { reason: `leaked ${c.github} and ${c.anthropic}` });
-      const file = join(f.dir, '.vt', 'vt.db');
-      const bytes = storeFiles(file);
-      assert.ok(
-        bytes.some(([p]) => p.endsWith('-wal')),
-        'the WAL is searched while it holds the writes',
-      );
+      const bytes = await storeContents(f.target);
+      if (testBackend.current === 'sqlite')
+        assert.ok(
+          bytes.some(([p]) => p.endsWith('-wal')),
+          'the WAL is searched while it holds the writes',
+        );
       assertNoSecrets(bytes, c);
       assert.ok(
         bytes.some(([, b]) => b.includes(AUTHOR)),
@@ -280,7 +296,7 @@ phases:
       const s = await f.engine.state('p');
       assert.equal(s.context[1]!.text, 'token [redacted]; password [redacted]');
       await f.store.close();
-      assertNoSecrets(storeFiles(file), c);
+      assertNoSecrets(await storeContents(f.target), c);
     } finally {
       delete process.env[name];
       delete process.env[`REPLICA_DATABASE_URL_${process.pid}`];
@@ -308,7 +324,11 @@ phases:
     const handoff = await vt(['handoff', 'p']);
     assert.match(handoff.stdout, /by Value Train/);
     assertNoSecrets(
-      [...storeFiles(join(dir, '.vt', 'vt.db')), ['context show', shown.stdout], ['handoff', handoff.stdout]],
+      [
+        ...(await storeContents(await folderStore(dir))),
+        ['context show', shown.stdout],
+        ['handoff', handoff.stdout],
+      ],
       c,
     );
     // An error that echoes input echoes no secret either.
@@ -324,7 +344,7 @@ phases:
     // The agent train's build mode, with add_context allowed.
     const yaml = agentTrain().replace('request_advance]', 'request_advance, add_context]');
     writeFileSync(join(dir, 'vt.yaml'), yaml);
-    const file = join(dir, '.vt', 'vt.db');
+    const file = await folderStore(dir);
     const store = await openStore(file, { synchronous: 'NORMAL' });
     const engine = new Engine({ store, io: nodeIo, clock: new TestClock() });
     const tickets = new Tickets(engine);
@@ -368,13 +388,13 @@ phases:
       const state = await client.readResource({ uri: 'vt://state' });
       const text = JSON.stringify(state);
       assert.match(text, /use \[redacted\] with postgres:\/\/u:\[redacted\]@db\/x/);
-      assertNoSecrets([...storeFiles(file), ['vt://state', text]], c);
+      assertNoSecrets([...(await storeContents(file)), ['vt://state', text]], c);
     } finally {
       await client.close();
       await host.close();
       await store.close();
     }
-    assertNoSecrets(storeFiles(file), c);
+    assertNoSecrets(await storeContents(file), c);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -422,7 +442,7 @@ phases:
         const err = await f.call('GET', `/api/projects/${c.github}`, viewer);
         assert.equal(err.status, 400);
         assertNoSecrets([...bodies, ['stream', streamed], ['error', err.text]], { ...c });
-        assertNoSecrets(storeFiles(join(f.dir, '.vt', 'vt.db')), { ...c, envToken: 'not-in-this-check' });
+        assertNoSecrets(await storeContents(f.target), { ...c, envToken: 'not-in-this-check' });
       } finally {
         delete process.env[name];
       }
