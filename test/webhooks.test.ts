@@ -4,7 +4,7 @@
 // dead receiver that never holds up a transition. Real SQLite, real HTTP on 127.0.0.1, real processes.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
@@ -28,7 +28,8 @@ import { nodeIo } from '../src/io/node-io.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { WebhookReceiver } from './fixtures/webhook-receiver.ts';
-import { autoTrainYaml, ROOT, runVt, TestClock, tempDir } from './helpers.ts';
+import { autoTrainYaml, folderStore, ROOT, runVt, TestClock, tempDir } from './helpers.ts';
+import { describeOnBackends, storeContents } from './pg.ts';
 
 const SECRET = newSecret();
 const TRAIN = `version: 1
@@ -96,7 +97,7 @@ async function receiver(): Promise<WebhookReceiver> {
 
 async function world(endpoints: Endpoint[], opts: { dir?: string; budget?: number; drift?: string[] } = {}) {
   const dir = opts.dir ?? scratch('vt-hooks-');
-  const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
+  const store = await openStore(await folderStore(dir), { synchronous: 'NORMAL' });
   stores.push(store);
   const clock = new TestClock();
   const engine = new Engine({ store, io: nodeIo, clock });
@@ -191,7 +192,7 @@ describe('signatures (Standard Webhooks)', () => {
   });
 });
 
-describe('the outbox rule', () => {
+describeOnBackends('the outbox rule', () => {
   it('turns events into one row per notification and subscribed endpoint, in the same transaction', async () => {
     const w = await world([
       endpoint('ops', () => 'http://127.0.0.1:1/'),
@@ -292,7 +293,7 @@ describe('the outbox rule', () => {
   });
 });
 
-describe('delivery', () => {
+describeOnBackends('delivery', () => {
   it('sends Slack-compatible bodies that the receiver verifies with the shared secret', async () => {
     const r = await receiver();
     const w = await world([endpoint('ops', () => r.url)]);
@@ -456,7 +457,7 @@ describe('delivery', () => {
     const secretFile = join(w.dir, 'secret');
     writeFileSync(secretFile, SECRET);
     const child = spawn(process.execPath, [join(ROOT, 'test', 'fixtures', 'deliver-once.ts')], {
-      env: { ...process.env, DB: join(w.dir, '.vt', 'vt.db'), URL: r.url, SECRET_FILE: secretFile },
+      env: { ...process.env, DB: await folderStore(w.dir), URL: r.url, SECRET_FILE: secretFile },
       stdio: 'ignore',
     });
     const exited = new Promise((resolve) => child.on('exit', resolve));
@@ -510,7 +511,7 @@ describe('delivery', () => {
   });
 });
 
-describe('secrets and configuration', () => {
+describeOnBackends('secrets and configuration', () => {
   it('reads endpoints from vt.yaml and the environment; URL and secret never reach the store', async () => {
     const dir = scratch('vt-hooks-cfg-');
     const r = await receiver();
@@ -543,12 +544,11 @@ describe('secrets and configuration', () => {
     assert.ok(r.received.length >= 1 && r.received.every((x) => x.verified));
     await w.store.close();
     stores.splice(stores.indexOf(w.store), 1);
-    for (const f of ['vt.db', 'vt.db-wal']) {
-      const file = join(dir, '.vt', f);
-      if (!existsSync(file)) continue;
-      const bytes = readFileSync(file);
-      assert.equal(bytes.includes(token), false, `${f} holds the URL's token`);
-      assert.equal(bytes.includes(SECRET.slice(6)), false, `${f} holds the secret`);
+    const held = await storeContents(await folderStore(dir));
+    assert.ok(held.length > 0);
+    for (const [where, bytes] of held) {
+      assert.equal(bytes.includes(token), false, `${where} holds the URL's token`);
+      assert.equal(bytes.includes(SECRET.slice(6)), false, `${where} holds the secret`);
     }
     const unset = await loadIntegrations(dir, {});
     assert.throws(
@@ -651,32 +651,34 @@ describe('vt notify', () => {
     assert.match(none.stderr, /no secret: pass --secret-file FILE or set VT_WEBHOOK_SECRET/);
   });
 
-  it('vt autopilot writes the rows as it works and delivers them in the background', async () => {
-    const r = await receiver();
-    const dir = scratch('vt-notify-auto-');
-    writeFileSync(join(dir, 'hook.secret'), SECRET);
-    writeFileSync(
-      join(dir, 'vt.yaml'),
-      `${autoTrainYaml(2, { approvalAt: 1 })}integrations:\n  webhooks:\n    - { id: ops, url_env: OPS_URL, secret_file: hook.secret }\n`,
-    );
-    const env = { OPS_URL: r.url };
-    assert.equal((await runVt(['project', 'create', 'Auto', '--id', 'auto'], { cwd: dir, env })).code, 0);
-    assert.equal((await runVt(['issue', 'add', 'Work', '--project', 'auto'], { cwd: dir, env })).code, 0);
-    const run = await runVt(['autopilot', '--once', '--workspaces', 'folder'], { cwd: dir, env });
-    assert.equal(run.code, 0, run.stderr);
-    await r.waitFor(1, 60_000);
-    const [got] = r.received;
-    assert.ok(got!.verified, got!.error ?? '');
-    const body = JSON.parse(got!.body) as {
-      vt: { type: string; project: string };
-      blocks: { text?: { text: string } }[];
-    };
-    assert.equal(body.vt.type, 'approval-needed');
-    assert.match(body.blocks[1]!.text!.text, /1 approval from role \*lead\*\. May approve: lead-1\./);
-    const log = await runVt(['notify', 'log', '--json'], { cwd: dir, env });
-    assert.deepEqual(
-      (JSON.parse(log.stdout) as { type: string; status: string }[]).map((x) => `${x.type}:${x.status}`),
-      ['approval-needed:delivered'],
-    );
+  describeOnBackends('vt autopilot', () => {
+    it('vt autopilot writes the rows as it works and delivers them in the background', async () => {
+      const r = await receiver();
+      const dir = scratch('vt-notify-auto-');
+      writeFileSync(join(dir, 'hook.secret'), SECRET);
+      writeFileSync(
+        join(dir, 'vt.yaml'),
+        `${autoTrainYaml(2, { approvalAt: 1 })}integrations:\n  webhooks:\n    - { id: ops, url_env: OPS_URL, secret_file: hook.secret }\n`,
+      );
+      const env = { OPS_URL: r.url };
+      assert.equal((await runVt(['project', 'create', 'Auto', '--id', 'auto'], { cwd: dir, env })).code, 0);
+      assert.equal((await runVt(['issue', 'add', 'Work', '--project', 'auto'], { cwd: dir, env })).code, 0);
+      const run = await runVt(['autopilot', '--once', '--workspaces', 'folder'], { cwd: dir, env });
+      assert.equal(run.code, 0, run.stderr);
+      await r.waitFor(1, 60_000);
+      const [got] = r.received;
+      assert.ok(got!.verified, got!.error ?? '');
+      const body = JSON.parse(got!.body) as {
+        vt: { type: string; project: string };
+        blocks: { text?: { text: string } }[];
+      };
+      assert.equal(body.vt.type, 'approval-needed');
+      assert.match(body.blocks[1]!.text!.text, /1 approval from role \*lead\*\. May approve: lead-1\./);
+      const log = await runVt(['notify', 'log', '--json'], { cwd: dir, env });
+      assert.deepEqual(
+        (JSON.parse(log.stdout) as { type: string; status: string }[]).map((x) => `${x.type}:${x.status}`),
+        ['approval-needed:delivered'],
+      );
+    });
   });
 });
