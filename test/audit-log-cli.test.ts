@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
-import { MINI, ROOT, runVt, tempDir, writeFile } from './helpers.ts';
+import { after, before, it } from 'node:test';
+import { openStore } from '../src/store/store.ts';
+import { folderStore, MINI, ROOT, runVt, tempDir, writeFile } from './helpers.ts';
+import { describeOnBackends, pgQuery, pgServer } from './pg.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -26,13 +27,51 @@ function workspace() {
   return { ws, config, env, vt, ckpts: () => readdirSync(join(ws, 'audit', 'checkpoints')).sort() };
 }
 
+/** How many events the workspace's store holds. */
+async function eventCount(ws: string): Promise<number> {
+  const store = await openStore(await folderStore(ws));
+  try {
+    const r = await store.db
+      .selectFrom('events')
+      .select((eb) => eb.fn.countAll().as('c'))
+      .executeTakeFirstOrThrow();
+    return Number(r.c);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * A copy of the workspace's store as an operator would keep one (the SQLite file, or a copy of the
+ * PostgreSQL database); the function it returns puts the store back to that copy.
+ */
+async function keepCopy(ws: string): Promise<() => Promise<void>> {
+  const target = await folderStore(ws);
+  if (!target.startsWith('postgres')) {
+    const backup = join(tmp('vt-backup-'), 'vt.db');
+    copyFileSync(target, backup);
+    return async () => {
+      for (const f of ['vt.db-wal', 'vt.db-shm']) rmSync(join(ws, '.vt', f), { force: true });
+      copyFileSync(backup, target);
+    };
+  }
+  const admin = await pgServer();
+  const name = new URL(target).pathname.slice(1);
+  await pgQuery(admin, `create database ${name}_kept template ${name}`);
+  return async () => {
+    await pgQuery(admin, `drop database ${name} with (force)`);
+    await pgQuery(admin, `create database ${name} template ${name}_kept`);
+    await pgQuery(admin, `drop database ${name}_kept`);
+  };
+}
+
 async function ok(p: Promise<{ code: number | null; stdout: string; stderr: string }>) {
   const r = await p;
   assert.equal(r.code, 0, r.stderr);
   return r;
 }
 
-describe('vt audit checkpoint|prove|consistency|witness and bundles, through the CLI', () => {
+describeOnBackends('vt audit checkpoint|prove|consistency|witness and bundles, through the CLI', () => {
   let w: ReturnType<typeof workspace>;
   const elsewhere = () => tmp('vt-reviewer-');
 
@@ -72,9 +111,7 @@ describe('vt audit checkpoint|prove|consistency|witness and bundles, through the
     await ok(w.vt(['advance', 'alpha']));
     const afterPass = w.ckpts();
     assert.equal(afterPass.length, afterApproval.length + 1, 'the gate pass wrote a checkpoint');
-    const db = new Database(join(w.ws, '.vt', 'vt.db'), { readonly: true });
-    const n = (db.prepare('select count(*) as c from events').get() as { c: number }).c;
-    db.close();
+    const n = await eventCount(w.ws);
     assert.equal(afterPass.at(-1), `${String(n).padStart(12, '0')}.ckpt`, 'the latest covers every event');
     const v = await ok(w.vt(['audit', 'verify', '--json']));
     const r = JSON.parse(v.stdout);
@@ -219,15 +256,13 @@ describe('vt audit checkpoint|prove|consistency|witness and bundles, through the
     const x = workspace();
     await ok(x.vt(['project', 'create', 'Alpha']));
     await ok(x.vt(['audit', 'checkpoint', '--init']));
-    const backup = join(tmp('vt-backup-'), 'vt.db');
-    copyFileSync(join(x.ws, '.vt', 'vt.db'), backup);
+    const rollBack = await keepCopy(x.ws);
     for (const item of ['asked', 'sized']) await ok(x.vt(['tick', 'alpha', item], { VT_ACTOR: 'lab-1' }));
     const latest = (await ok(x.vt(['audit', 'checkpoint']))).stdout.trim();
     const kept = join(tmp('vt-kept-'), 'latest.ckpt');
     copyFileSync(latest, kept);
     // Roll the store back to the backup (what an operator hiding the two ticks would do).
-    for (const f of ['vt.db-wal', 'vt.db-shm']) rmSync(join(x.ws, '.vt', f), { force: true });
-    copyFileSync(backup, join(x.ws, '.vt', 'vt.db'));
+    await rollBack();
     const wit = await x.vt(['audit', 'witness', kept]);
     assert.equal(wit.code, 1);
     assert.match(wit.stderr, /ahead: the log holds 1 events but signed a checkpoint at 3/);
