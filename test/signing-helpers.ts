@@ -9,7 +9,7 @@ import { loadKeyFile } from '../src/identity/vt-keys.ts';
 import { nodeIo } from '../src/io/node-io.ts';
 import { openStore } from '../src/store/store.ts';
 import { loadTrainFile } from '../src/train/loader.ts';
-import { MINI, TestClock, tempDir } from './helpers.ts';
+import { folderStore, MINI, TestClock, tempDir } from './helpers.ts';
 import { pubLine, ssh, sshKeygenKey } from './identity-helpers.ts';
 
 /*
@@ -57,10 +57,12 @@ export async function signedEngine(policy: 'required' | 'optional' = 'required')
   const keys = makeKeys(keyDir);
   const trainFile = join(dir, 'vt.yaml');
   writeFileSync(trainFile, signedTrainText(keys, policy));
-  const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
+  // The folder's store: its .vt/vt.db, or a database of its own inside describeOnBackends.
+  const target = await folderStore(dir);
+  const store = await openStore(target, { synchronous: 'NORMAL' });
   const clock = new TestClock();
   const engine = new Engine({ store, io: nodeIo, clock });
-  return { dir, keyDir, keys, store, engine, clock, train: loadTrainFile(trainFile) };
+  return { dir, keyDir, keys, store, target, engine, clock, train: loadTrainFile(trainFile) };
 }
 
 /** Sign a payload with a key file, as vt does. */
