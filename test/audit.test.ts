@@ -2,15 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { verifyStore } from '../src/audit/audit.ts';
 import { AuditDir } from '../src/audit/audit-dir.ts';
 import { exportChainBundle, exportLogBundle, verifyBundle } from '../src/audit/bundle.ts';
 import { createLogKey } from '../src/audit/log-key.ts';
 import { openStore } from '../src/store/store.ts';
 import { freshEngine, runVt, tempDir, writeFile } from './helpers.ts';
-import { describeOnBackends } from './pg.ts';
+import { describeOnBackends, type Row, rawStore, tamperable } from './pg.ts';
 
 const COLUMNS = [
   'project_id',
@@ -46,47 +44,6 @@ async function populated() {
   return { target: f.target, dir: f.dir };
 }
 
-type Row = Record<string, unknown>;
-/** SQL on the store's own tables, as whoever controls the database runs it (`?` placeholders). */
-interface Raw {
-  all(text: string, ...params: unknown[]): Promise<Row[]>;
-  run(text: string, ...params: unknown[]): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** A direct connection to the store, bypassing vt: the SQLite file, or the PostgreSQL database. */
-async function connect(target: string): Promise<Raw> {
-  if (!target.startsWith('postgres')) {
-    const db = new Database(target);
-    return {
-      all: async (text, ...params) => db.prepare(text).all(...params) as Row[],
-      run: async (text, ...params) => void db.prepare(text).run(...params),
-      close: async () => void db.close(),
-    };
-  }
-  const c = new pg.Client({ connectionString: target });
-  await c.connect();
-  let n = 0;
-  const numbered = (text: string) => text.replace(/\?/g, () => `$${++n}`);
-  const query = (text: string, params: unknown[]) => {
-    n = 0;
-    return c.query(numbered(text), params);
-  };
-  return {
-    all: async (text, ...params) => (await query(text, params)).rows,
-    run: async (text, ...params) => void (await query(text, params)),
-    close: () => c.end(),
-  };
-}
-
-/** Raw access as an attacker would have it: the append-only triggers dropped or disabled. */
-async function raw(target: string): Promise<Raw> {
-  const db = await connect(target);
-  if (target.startsWith('postgres')) await db.run('alter table events disable trigger events_no_update');
-  else for (const t of ['events_no_update', 'events_no_delete']) await db.run(`drop trigger if exists ${t}`);
-  return db;
-}
-
 function flip(value: unknown): unknown {
   if (value === null) return 'injected';
   if (typeof value === 'number') return value + 1000;
@@ -108,7 +65,7 @@ async function verifyAt(target: string) {
 describeOnBackends('audit trail', () => {
   it('the store refuses UPDATE and DELETE on events', async () => {
     const { target } = await populated();
-    const db = await connect(target);
+    const db = await rawStore(target);
     try {
       await assert.rejects(db.run("update events set actor = 'x' where seq = 1"), /append-only/);
       await assert.rejects(db.run('delete from events where seq = 1'), /append-only/);
@@ -119,7 +76,7 @@ describeOnBackends('audit trail', () => {
 
   it('a changed byte in any column of any event is found at exactly that event', async () => {
     const { target } = await populated();
-    const db = await raw(target);
+    const db = await tamperable(target);
     try {
       const rows = await db.all('select * from events order by project_id, seq');
       assert.ok(rows.length > 20);
@@ -156,7 +113,7 @@ describeOnBackends('audit trail', () => {
 
   it('swapped, deleted and truncated events are found', async () => {
     const { target } = await populated();
-    const db = await raw(target);
+    const db = await tamperable(target);
     const one = async (seq: number) =>
       (await db.all("select * from events where project_id = 'alpha' and seq = ?", seq))[0]!;
     const put = (row: Row, seq: number) =>
@@ -190,7 +147,7 @@ describeOnBackends('audit trail', () => {
       await db.close();
     }
     const fresh = await populated();
-    const db2 = await raw(fresh.target);
+    const db2 = await tamperable(fresh.target);
     try {
       const [last] = await db2.all("select max(seq) as m from events where project_id = 'beta'");
       const m = Number(last!.m);
@@ -247,7 +204,7 @@ describeOnBackends('audit trail', () => {
   it('vt audit verify exits 1 and names the event when the store was tampered with', async () => {
     const { target, dir } = await populated();
     assert.equal((await runVt(['audit', 'verify'], { cwd: dir })).code, 0);
-    const db = await raw(target);
+    const db = await tamperable(target);
     await db.run(
       "update events set payload = replace(payload, '0.7', '0.9') where project_id = 'beta' and type = 'metric.recorded'",
     );

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
+import { after, it } from 'node:test';
 import { verifyStore } from '../src/audit/audit.ts';
 import { AuditDir } from '../src/audit/audit-dir.ts';
 import { writeCheckpoint } from '../src/audit/checkpoint-writer.ts';
@@ -13,6 +12,7 @@ import { eventHash, type StoredEvent, verifyEvents } from '../src/store/chain.ts
 import { openStore } from '../src/store/store.ts';
 import { freshEngine, tempDir, writeFile } from './helpers.ts';
 import { rebuildLogTables } from './merkle-forge.ts';
+import { describeOnBackends, type RawStore, rawStore, tamperable } from './pg.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -37,43 +37,50 @@ async function checkpointed() {
   const dir = new AuditDir(join(f.dir, 'audit'));
   const cp = await writeCheckpoint(f.store, dir, signer);
   await f.store.close();
-  return { file: join(f.dir, '.vt', 'vt.db'), dir, signer, checkpoint: cp.checkpoint };
+  return { file: f.target, dir, signer, checkpoint: cp.checkpoint };
 }
 
 /** Raw access as an attacker has it: the append-only triggers dropped. */
-function attacker(file: string) {
-  const db = new Database(file);
-  db.exec('drop trigger if exists events_no_update; drop trigger if exists events_no_delete;');
-  return db;
-}
+const attacker = tamperable;
 
 type Row = StoredEvent & { gseq: number };
 
 /** Re-hash a project's chain from `fromSeq` on, as an attacker who knows the format would. */
-function rechain(db: Database.Database, project: string, fromSeq: number): void {
-  const rows = db.prepare('select * from events where project_id = ? order by seq').all(project) as Row[];
+async function rechain(db: RawStore, project: string, fromSeq: number): Promise<void> {
+  const rows = await db.all<Row>('select * from events where project_id = ? order by seq', project);
   let prev = rows.find((r) => r.seq === fromSeq - 1)?.hash ?? '0'.repeat(64);
-  const put = db.prepare(
-    'update events set payload_sha256 = ?, prev_hash = ?, hash = ? where project_id = ? and seq = ?',
-  );
   for (const r of rows.filter((x) => x.seq >= fromSeq)) {
     const digest = sha256(r.payload);
     const hash = eventHash(prev, { ...r, payload_sha256: digest });
-    put.run(digest, prev, hash, project, r.seq);
+    await db.run(
+      'update events set payload_sha256 = ?, prev_hash = ?, hash = ? where project_id = ? and seq = ?',
+      digest,
+      prev,
+      hash,
+      project,
+      r.seq,
+    );
     prev = hash;
   }
   const last = rows[rows.length - 1]!;
-  db.prepare('update projects set head_seq = ?, head_hash = ? where id = ?').run(last.seq, prev, project);
+  await db.run('update projects set head_seq = ?, head_hash = ? where id = ?', last.seq, prev, project);
+}
+
+/** The last event of a project's chain. */
+async function headOf(db: RawStore, project: string): Promise<Row> {
+  const [head] = await db.all<Row>(
+    'select * from events where project_id = ? order by seq desc limit 1',
+    project,
+  );
+  return { ...head!, gseq: Number(head!.gseq) };
 }
 
 /**
  * A forged approval at the end of alpha's chain with a correct chain hash, slipped into the global
  * order right after alpha's last event (before everything of beta), as if it had happened then.
  */
-function forgeApproval(db: Database.Database): { seq: number } {
-  const head = db
-    .prepare("select * from events where project_id = 'alpha' order by seq desc limit 1")
-    .get() as Row;
+async function forgeApproval(db: RawStore): Promise<{ seq: number }> {
+  const head = await headOf(db, 'alpha');
   const payload = canonicalJson({
     phase: 'intake',
     visit: 1,
@@ -92,11 +99,10 @@ function forgeApproval(db: Database.Database): { seq: number } {
     idempotency_key: null,
   };
   const hash = eventHash(head.hash, meta);
-  db.prepare('update events set gseq = -gseq where gseq > ?').run(head.gseq);
-  db.prepare('update events set gseq = 1 - gseq where gseq < 0').run();
-  db.prepare(
+  await db.run('update events set gseq = -gseq where gseq > ?', head.gseq);
+  await db.run('update events set gseq = 1 - gseq where gseq < 0');
+  await db.run(
     'insert into events (project_id, seq, ts, actor, type, payload, payload_sha256, prev_hash, hash, idempotency_key, gseq) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-  ).run(
     'alpha',
     meta.seq,
     meta.ts,
@@ -109,7 +115,8 @@ function forgeApproval(db: Database.Database): { seq: number } {
     null,
     head.gseq + 1,
   );
-  db.prepare("update projects set head_seq = ?, head_hash = ? where id = 'alpha'").run(meta.seq, hash);
+  await db.run("update projects set head_seq = ?, head_hash = ? where id = 'alpha'", meta.seq, hash);
+  if (db.postgres) await db.run("update counters set value = value + 1 where name = 'gseq'");
   return { seq: meta.seq };
 }
 
@@ -122,14 +129,14 @@ async function check(file: string, dir: AuditDir) {
   }
 }
 
-function chainOnly(file: string) {
-  const db = new Database(file, { readonly: true });
-  const rows = db.prepare('select * from events order by project_id, seq').all() as StoredEvent[];
-  db.close();
+async function chainOnly(file: string) {
+  const db = await rawStore(file);
+  const rows = await db.all<StoredEvent>('select * from events order by project_id, seq');
+  await db.close();
   return verifyEvents(rows);
 }
 
-describe('the Merkle log finds what a hash chain cannot', () => {
+describeOnBackends('the Merkle log finds what a hash chain cannot', () => {
   it('an untouched store verifies against its checkpoint', async () => {
     const { file, dir } = await checkpointed();
     const { trail } = await check(file, dir);
@@ -141,9 +148,9 @@ describe('the Merkle log finds what a hash chain cannot', () => {
 
   it('attack 1: a forged event inserted with a correctly computed chain hash is found against the checkpoint', async () => {
     const { file, dir, checkpoint } = await checkpointed();
-    const db = attacker(file);
-    const forged = forgeApproval(db);
-    db.close();
+    const db = await attacker(file);
+    const forged = await forgeApproval(db);
+    await db.close();
 
     const { chain, trail } = await check(file, dir);
     assert.equal(chain.ok, true, 'the hash chains and the projects rows agree with the forgery');
@@ -160,10 +167,10 @@ describe('the Merkle log finds what a hash chain cannot', () => {
 
   it('attack 1b: the same forgery with the Merkle tables rebuilt is still found against the checkpoint', async () => {
     const { file, dir, checkpoint } = await checkpointed();
-    const db = attacker(file);
-    forgeApproval(db);
-    rebuildLogTables(db);
-    db.close();
+    const db = await attacker(file);
+    await forgeApproval(db);
+    await rebuildLogTables(db);
+    await db.close();
 
     const { chain, trail } = await check(file, dir);
     assert.equal(chain.ok, true);
@@ -179,17 +186,13 @@ describe('the Merkle log finds what a hash chain cannot', () => {
 
   it("attack 2: a truncated tail with the projects row's head rewritten is found", async () => {
     const { file, dir, checkpoint } = await checkpointed();
-    const db = attacker(file);
-    const top = (
-      db.prepare("select max(seq) as m from events where project_id = 'beta'").get() as { m: number }
-    ).m;
-    db.prepare("delete from events where project_id = 'beta' and seq > ?").run(top - 2);
-    const head = db
-      .prepare("select seq, hash from events where project_id = 'beta' and seq = ?")
-      .get(top - 2) as Row;
-    db.prepare("update projects set head_seq = ?, head_hash = ? where id = 'beta'").run(head.seq, head.hash);
-    rebuildLogTables(db);
-    db.close();
+    const db = await attacker(file);
+    const top = (await headOf(db, 'beta')).seq;
+    await db.run("delete from events where project_id = 'beta' and seq > ?", top - 2);
+    const head = await headOf(db, 'beta');
+    await db.run("update projects set head_seq = ?, head_hash = ? where id = 'beta'", head.seq, head.hash);
+    await rebuildLogTables(db);
+    await db.close();
 
     const { chain, trail } = await check(file, dir);
     assert.equal(chain.ok, true, 'the chains and heads agree with the truncation');
@@ -204,23 +207,22 @@ describe('the Merkle log finds what a hash chain cannot', () => {
 
   it('attack 3: a log rewritten from the middle with every chain hash recomputed is found; a plain chain check passes it', async () => {
     const { file, dir } = await checkpointed();
-    const db = attacker(file);
-    const target = db
-      .prepare(
-        "select * from events where project_id = 'alpha' and type = 'metric.recorded' order by seq limit 1",
-      )
-      .get() as Row;
-    const payload = JSON.parse(target.payload);
-    db.prepare('update events set payload = ? where project_id = ? and seq = ?').run(
+    const db = await attacker(file);
+    const [target] = await db.all<Row>(
+      "select * from events where project_id = 'alpha' and type = 'metric.recorded' order by seq limit 1",
+    );
+    const payload = JSON.parse(target!.payload);
+    await db.run(
+      'update events set payload = ? where project_id = ? and seq = ?',
       canonicalJson({ ...payload, value: 0.97 }),
       'alpha',
-      target.seq,
+      target!.seq,
     );
-    rechain(db, 'alpha', target.seq);
-    db.close();
+    await rechain(db, 'alpha', target!.seq);
+    await db.close();
 
     // The chain check passes it: every hash was recomputed and the projects row follows.
-    const plain = chainOnly(file);
+    const plain = await chainOnly(file);
     assert.equal(plain.ok, true, 'verifyEvents passes a log rewritten from the middle');
     const { chain, trail } = await check(file, dir);
     assert.equal(chain.ok, true, 'so does the chain check against the projects rows');
@@ -229,17 +231,17 @@ describe('the Merkle log finds what a hash chain cannot', () => {
     const r = trail.findings.find((f) => f.kind === 'rewritten' && f.file);
     assert.ok(r, JSON.stringify(trail.findings));
     assert.equal(r.project_id, 'alpha');
-    assert.equal(r.seq, target.seq, 'the first rewritten event is named');
+    assert.equal(r.seq, target!.seq, 'the first rewritten event is named');
     assert.match(r.message, /rewritten/);
   });
 
   it('attack 3b: the same rewrite with the Merkle tables rebuilt: still found, and no new checkpoint is signed over it', async () => {
     const { file, dir, signer } = await checkpointed();
-    const db = attacker(file);
-    db.prepare("update events set actor = 'mallory' where project_id = 'alpha' and seq = 2").run();
-    rechain(db, 'alpha', 2);
-    rebuildLogTables(db);
-    db.close();
+    const db = await attacker(file);
+    await db.run("update events set actor = 'mallory' where project_id = 'alpha' and seq = 2");
+    await rechain(db, 'alpha', 2);
+    await rebuildLogTables(db);
+    await db.close();
     const { chain, trail } = await check(file, dir);
     assert.equal(chain.ok, true);
     assert.equal(trail.ok, false);
@@ -251,9 +253,9 @@ describe('the Merkle log finds what a hash chain cannot', () => {
 
   it('a projects row whose head disagrees with its chain is named', async () => {
     const { file, dir } = await checkpointed();
-    const db = attacker(file);
-    db.prepare("update projects set head_seq = head_seq - 1 where id = 'beta'").run();
-    db.close();
+    const db = await attacker(file);
+    await db.run("update projects set head_seq = head_seq - 1 where id = 'beta'");
+    await db.close();
     const { trail } = await check(file, dir);
     assert.equal(trail.ok, false);
     const h = trail.findings.find((f) => f.kind === 'head');
@@ -264,10 +266,8 @@ describe('the Merkle log finds what a hash chain cannot', () => {
 
   it('an event appended outside vt after the checkpoint is named: the sequencer never logged it', async () => {
     const { file, dir } = await checkpointed();
-    const db = attacker(file);
-    const head = db
-      .prepare("select * from events where project_id = 'alpha' order by seq desc limit 1")
-      .get() as Row;
+    const db = await attacker(file);
+    const head = await headOf(db, 'alpha');
     const payload = canonicalJson({ phase: 'intake', item: 'extra', note: null });
     const meta = {
       project_id: 'alpha',
@@ -279,10 +279,10 @@ describe('the Merkle log finds what a hash chain cannot', () => {
       idempotency_key: null,
     };
     const hash = eventHash(head.hash, meta);
-    const max = (db.prepare('select max(gseq) as g from events').get() as { g: number }).g;
-    db.prepare(
+    const [{ g }] = (await db.all('select max(gseq) as g from events')) as [{ g: number | string }];
+    const max = Number(g);
+    await db.run(
       'insert into events (project_id, seq, ts, actor, type, payload, payload_sha256, prev_hash, hash, idempotency_key, gseq) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(
       'alpha',
       meta.seq,
       meta.ts,
@@ -295,8 +295,9 @@ describe('the Merkle log finds what a hash chain cannot', () => {
       null,
       max + 1,
     );
-    db.prepare("update projects set head_seq = ?, head_hash = ? where id = 'alpha'").run(meta.seq, hash);
-    db.close();
+    await db.run("update projects set head_seq = ?, head_hash = ? where id = 'alpha'", meta.seq, hash);
+    if (db.postgres) await db.run("update counters set value = value + 1 where name = 'gseq'");
+    await db.close();
     const { chain, trail } = await check(file, dir);
     assert.equal(chain.ok, true);
     const a = trail.findings.find((f) => f.kind === 'appended');

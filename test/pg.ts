@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { forgetFolderDatabases, ROOT, testBackend } from './helpers.ts';
 
@@ -100,6 +101,52 @@ export async function storeContents(target: string): Promise<[string, Buffer][]>
     out.push([`table ${name}`, Buffer.from(rows.rows.map((r: { row: string }) => r.row).join('\n'))]);
   }
   return out;
+}
+
+export type Row = Record<string, unknown>;
+/** SQL on a store's tables as whoever controls the database runs it (`?` placeholders on both backends). */
+export interface RawStore {
+  /** Whether this is a PostgreSQL database (which numbers events from its `counters` row). */
+  postgres: boolean;
+  all<T = Row>(text: string, ...params: unknown[]): Promise<T[]>;
+  run(text: string, ...params: unknown[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A direct connection to a store, bypassing vt: its SQLite file, or its PostgreSQL database. */
+export async function rawStore(target: string): Promise<RawStore> {
+  if (!target.startsWith('postgres')) {
+    const db = new Database(target);
+    return {
+      postgres: false,
+      all: async <T>(text: string, ...params: unknown[]) => db.prepare(text).all(...params) as T[],
+      run: async (text, ...params) => void db.prepare(text).run(...params),
+      close: async () => void db.close(),
+    };
+  }
+  const c = new pg.Client({ connectionString: target });
+  await c.connect();
+  const query = (text: string, params: unknown[]) => {
+    let n = 0;
+    return c.query(
+      text.replace(/\?/g, () => `$${++n}`),
+      params,
+    );
+  };
+  return {
+    postgres: true,
+    all: async <T>(text: string, ...params: unknown[]) => (await query(text, params)).rows as T[],
+    run: async (text, ...params) => void (await query(text, params)),
+    close: () => c.end(),
+  };
+}
+
+/** rawStore with the append-only guards off, as an attacker who owns the database has it. */
+export async function tamperable(target: string): Promise<RawStore> {
+  const db = await rawStore(target);
+  if (db.postgres) await db.run('alter table events disable trigger events_no_update');
+  else for (const t of ['events_no_update', 'events_no_delete']) await db.run(`drop trigger if exists ${t}`);
+  return db;
 }
 
 /** The same database as another role. */

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { canonicalJson, sha256 } from '../src/canonical.ts';
 import { currentEvidence } from '../src/engine/state.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
@@ -15,6 +14,7 @@ import { eventHash } from '../src/store/chain.ts';
 import { autoTrainYaml, runVt, spawnCollect, tempDir, VT_BIN, writeFile } from './helpers.ts';
 import { pubLine, ssh, sshVerify, startAgent } from './identity-helpers.ts';
 import { rebuildLogTables } from './merkle-forge.ts';
+import { describeOnBackends, tamperable } from './pg.ts';
 import { makeKeys, signAs, signedEngine } from './signing-helpers.ts';
 
 const cleanup: string[] = [];
@@ -206,57 +206,56 @@ describe('decision commands sign', () => {
   });
 });
 
-/** Write an event straight into the store, as an attacker with the database file would. */
-function forge(db: string, project: string, type: string, actor: string, payload: unknown): number {
-  const raw = new Database(db);
+/** Write an event straight into the store, as an attacker who owns the database would. */
+async function forge(target: string, project: string, type: string, actor: string, payload: unknown) {
+  const raw = await tamperable(target);
   try {
-    raw.exec('DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete;');
-    const head = raw.prepare('SELECT head_seq, head_hash FROM projects WHERE id = ?').get(project) as {
+    const [head] = (await raw.all('SELECT head_seq, head_hash FROM projects WHERE id = ?', project)) as {
       head_seq: number;
       head_hash: string;
-    };
-    const g = (raw.prepare('SELECT max(gseq) AS g FROM events').get() as { g: number }).g;
+    }[];
+    const [{ g }] = (await raw.all('SELECT max(gseq) AS g FROM events')) as [{ g: number | string }];
+    const gseq = Number(g) + 1;
     const text = canonicalJson(payload);
     const row = {
       project_id: project,
-      seq: head.head_seq + 1,
+      seq: head!.head_seq + 1,
       ts: new Date().toISOString(),
       actor,
       type,
       payload: text,
       payload_sha256: sha256(text),
-      prev_hash: head.head_hash,
+      prev_hash: head!.head_hash,
       idempotency_key: null,
     };
     const hash = eventHash(row.prev_hash, row);
-    raw
-      .prepare(
-        'INSERT INTO events (project_id, seq, ts, actor, type, payload, payload_sha256, prev_hash, hash, idempotency_key, gseq) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
-      )
-      .run(
-        row.project_id,
-        row.seq,
-        row.ts,
-        actor,
-        type,
-        text,
-        row.payload_sha256,
-        row.prev_hash,
-        hash,
-        null,
-        g + 1,
-      );
-    raw.prepare('UPDATE projects SET head_seq = ?, head_hash = ? WHERE id = ?').run(row.seq, hash, project);
+    await raw.run(
+      'INSERT INTO events (project_id, seq, ts, actor, type, payload, payload_sha256, prev_hash, hash, idempotency_key, gseq) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
+      row.project_id,
+      row.seq,
+      row.ts,
+      actor,
+      type,
+      text,
+      row.payload_sha256,
+      row.prev_hash,
+      hash,
+      null,
+      gseq,
+    );
+    await raw.run('UPDATE projects SET head_seq = ?, head_hash = ? WHERE id = ?', row.seq, hash, project);
+    // PostgreSQL numbers events from a counter: the forger moves it on, as vt would have.
+    if (raw.postgres) await raw.run("UPDATE counters SET value = ? WHERE name = 'gseq'", gseq);
     // The forger extends the store's Merkle log too (else the next append stops at the event added
     // outside vt): the signatures alone must give the forgery away.
-    rebuildLogTables(raw);
+    await rebuildLogTables(raw);
     return row.seq;
   } finally {
-    raw.close();
+    await raw.close();
   }
 }
 
-describe('a forged approval', () => {
+describeOnBackends('a forged approval', () => {
   it('inserted with a correct chain hash fails vt audit verify (naming it) and passes no approval gate', async () => {
     const f = await signedEngine();
     cleanup.push(f.dir, f.keyDir);
@@ -278,7 +277,6 @@ describe('a forged approval', () => {
     );
     const stolen = (genuine.events[0]!.payload as { proof: unknown }).proof;
     await f.store.close();
-    const db = join(f.dir, '.vt', 'vt.db');
     const approval = (id: string) => ({
       phase: 'triage',
       visit: 1,
@@ -287,8 +285,8 @@ describe('a forged approval', () => {
       reason: null,
       digest: digests[id],
     });
-    const unsignedSeq = forge(db, 'churn', 'approval.recorded', 'lead-2', approval('churn'));
-    const copiedSeq = forge(db, 'beta', 'approval.recorded', 'lead-2', {
+    const unsignedSeq = await forge(f.target, 'churn', 'approval.recorded', 'lead-2', approval('churn'));
+    const copiedSeq = await forge(f.target, 'beta', 'approval.recorded', 'lead-2', {
       ...approval('beta'),
       proof: stolen,
     });
