@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { valueReport } from '../src/analytics/index.ts';
 import type { ValueReport } from '../src/analytics/report.ts';
 import { Engine } from '../src/engine/engine.ts';
@@ -15,7 +15,8 @@ import { nodeIo } from '../src/io/node-io.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { DAY, generateHistory, type PlannedProject, writeArtifacts } from './fixtures/value-history.ts';
-import { ROOT, TestClock, tempDir } from './helpers.ts';
+import { folderStore, ROOT, TestClock, tempDir, testBackend } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 const FLOW = join(ROOT, 'test', 'fixtures', 'flow.yaml');
 const START = Date.parse('2026-01-05T00:00:00Z');
@@ -502,18 +503,23 @@ function assertMatches(r: ValueReport, n: ReturnType<typeof naiveReport>, now: n
 
 // ------------------------------------------------------------------ the tests
 
-describe('value report over 1,000 generated projects', () => {
+// 1,000 projects on SQLite; on PostgreSQL, where each generated command is a round trip, 250 (the
+// thresholds below that count projects scale with it).
+describeOnBackends('value report over generated projects', () => {
+  let projects = 1000;
+  const scaled = (n: number) => Math.round((n * projects) / 1000);
   let dir = '';
   let store: Store;
   let raw: Raw[] = [];
   let planned: PlannedProject[] = [];
 
   before(async () => {
+    projects = testBackend.current === 'postgres' ? 250 : 1000;
     dir = tempDir('vt-value-');
-    store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
+    store = await openStore(await folderStore(dir), { synchronous: 'NORMAL' });
     const train = parseTrain(readFileSync(FLOW, 'utf8'), FLOW);
     planned = await generateHistory(store, train, dir, {
-      projects: 1000,
+      projects,
       seed: 20260105,
       start: START,
       span: 290 * DAY,
@@ -555,8 +561,8 @@ describe('value report over 1,000 generated projects', () => {
     assert.ok(raw.some((e) => e.type === 'session.ended' && e.payload.outcome === 'failed'));
     assert.ok(raw.some((e) => e.type === 'gate.evaluated' && !e.payload.passed && !isAgent(e.actor)));
     assert.ok(raw.some((e) => e.type === 'ticket.status' && e.payload.reason === 'retried by a person'));
-    assert.equal(new Set(raw.map((e) => e.project_id)).size, 1000);
-    assert.ok(raw.length > 30_000, `${raw.length} events`);
+    assert.equal(new Set(raw.map((e) => e.project_id)).size, projects);
+    assert.ok(raw.length > scaled(30_000), `${raw.length} events`);
   });
 
   test('the portfolio report matches the naive computation from the raw events', async () => {
@@ -565,10 +571,12 @@ describe('value report over 1,000 generated projects', () => {
     assertMatches(r, n, NOW);
     // Not vacuous: every figure had something to count.
     assert.ok(
-      r.projects.active > 20 && r.projects.completed > 500 && r.projects.cancelled > 5,
+      r.projects.active > scaled(20) &&
+        r.projects.completed > scaled(500) &&
+        r.projects.cancelled > scaled(5),
       JSON.stringify(r.projects),
     );
-    assert.ok(r.flow.wip.length > 20 && r.cost.total.cost > 0 && r.people.baseline !== null);
+    assert.ok(r.flow.wip.length > scaled(20) && r.cost.total.cost > 0 && r.people.baseline !== null);
     assert.ok(r.gate_yield.gates.some((g) => g.first_pass < g.evaluated));
     assert.ok(
       r.automation.sessions.person > 0 && r.automation.ticks.agent > 0 && r.automation.ticks.person > 0,
@@ -607,7 +615,7 @@ describe('value report over 1,000 generated projects', () => {
     const then = NOW - 100 * DAY;
     const r = await valueReport(store.db, { now: new Date(then) });
     assertMatches(r, naiveReport(raw, then), then);
-    assert.ok(r.projects.total < 1000);
+    assert.ok(r.projects.total < projects);
   });
 
   test('every open project gets a forecast: ordered percentiles, after now, towards deployment until deployed', async () => {
@@ -636,10 +644,10 @@ describe('value report over 1,000 generated projects', () => {
   });
 });
 
-describe('work that stands as evidence', () => {
+describeOnBackends('work that stands as evidence', () => {
   test("a failed session's work stops counting; an artifact is traceable once its hash is in a recorded commit", async (t) => {
     const dir = tempDir('vt-standing-');
-    const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
+    const store = await openStore(await folderStore(dir), { synchronous: 'NORMAL' });
     t.after(async () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
