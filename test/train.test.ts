@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { VtError } from '../src/errors.ts';
 import { lintTrain } from '../src/train/lint.ts';
 import { parseTrain } from '../src/train/loader.ts';
-import { MINI, ROOT, runVt, tempDir } from './helpers.ts';
+import { folderStore, MINI, ROOT, runVt, tempDir } from './helpers.ts';
+import { describeOnBackends, storeContents } from './pg.ts';
 
 const mini = readFileSync(MINI, 'utf8');
 
@@ -74,26 +75,6 @@ describe('train loading', () => {
     });
   }
 
-  it('the CLI exits 2 on a malformed train and leaves the store unchanged', async () => {
-    const dir = tempDir();
-    cpSync(MINI, join(dir, 'vt.yaml'));
-    const created = await runVt(['project', 'create', 'First', '--as', 'lead-1'], { cwd: dir });
-    assert.equal(created.code, 0, created.stderr);
-    assert.equal(created.stdout, 'first\n');
-    const db = join(dir, '.vt', 'vt.db');
-    const digest = () => createHash('sha256').update(readFileSync(db)).digest('hex');
-    const before = digest();
-    for (const [, text] of MALFORMED.slice(0, 10)) {
-      writeFileSync(join(dir, 'vt.yaml'), text);
-      const r = await runVt(['project', 'create', 'Second', '--as', 'lead-1'], { cwd: dir });
-      assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, /vt\.yaml:\d+:\d+: /);
-      const lint = await runVt(['lint'], { cwd: dir });
-      assert.equal(lint.code, 2);
-    }
-    assert.equal(digest(), before);
-  });
-
   it('the built-in template lints clean and has 18 phases, 7 roles and 9 modes', () => {
     const file = join(ROOT, 'templates', 'ml-value-train.yaml');
     const loaded = parseTrain(readFileSync(file, 'utf8'), file);
@@ -111,6 +92,33 @@ describe('train loading', () => {
     const b = parseTrain(`# a comment\n${mini.replace(/\n/g, '\n\n')}`).hash;
     assert.equal(a, b);
     assert.notEqual(a, parseTrain(mini.replace('name: Ship', 'name: Shipping')).hash);
+  });
+});
+
+describeOnBackends('a malformed train and the store', () => {
+  it('the CLI exits 2 on a malformed train and leaves the store unchanged', async () => {
+    const dir = tempDir();
+    cpSync(MINI, join(dir, 'vt.yaml'));
+    const created = await runVt(['project', 'create', 'First', '--as', 'lead-1'], { cwd: dir });
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.stdout, 'first\n');
+    const target = await folderStore(dir);
+    // Every byte of the store: its file (and WAL), or every row of every table on PostgreSQL.
+    const digest = async () => {
+      const h = createHash('sha256');
+      for (const [where, bytes] of await storeContents(target)) h.update(where).update(bytes);
+      return h.digest('hex');
+    };
+    const before = await digest();
+    for (const [, text] of MALFORMED.slice(0, 10)) {
+      writeFileSync(join(dir, 'vt.yaml'), text);
+      const r = await runVt(['project', 'create', 'Second', '--as', 'lead-1'], { cwd: dir });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /vt\.yaml:\d+:\d+: /);
+      const lint = await runVt(['lint'], { cwd: dir });
+      assert.equal(lint.code, 2);
+    }
+    assert.equal(await digest(), before);
   });
 });
 
