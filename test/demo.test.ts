@@ -25,6 +25,7 @@ import { readCommitted, repoOf } from '../src/io/git.ts';
 import { dumpProjections, rebuildProjections } from '../src/store/projector.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { type RunResult, runVt, tempDir, testTmpEnv, VT_BIN } from './helpers.ts';
+import { dropTestDatabases, freshPgUrl } from './pg.ts';
 
 const PROJECT = 'penguins';
 /** Where the demo makes its operator's signing key: a folder of the test's, not the machine's home. */
@@ -110,8 +111,9 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 const unpacked: string[] = [];
-after(() => {
+after(async () => {
   for (const d of unpacked) rmSync(d, { recursive: true, force: true });
+  await dropTestDatabases();
 });
 
 /**
@@ -651,6 +653,42 @@ describe('vt demo', { concurrency: false }, () => {
           'the projections are exactly the replayed events',
         );
       });
+    },
+  );
+
+  it(
+    'on PostgreSQL (VT_DATABASE_URL) the same demo takes the same transitions, ends operating and verifies',
+    TIMEOUT,
+    async () => {
+      const url = await freshPgUrl();
+      const onPg = { ...DEMO_ENV, VT_DATABASE_URL: url };
+      const dir = join(tempDir('vt-demo-pg-'), 'demo');
+      const res = await runVt(['demo', '--dir', dir, '--json'], { cwd: tempDir(), env: onPg });
+      assert.equal(res.code, 0, `vt demo failed:\n${res.stderr}`);
+      assert.ok(!existsSync(dbOf(dir)), 'no SQLite store beside the PostgreSQL one');
+      const summary = summaryOf(res);
+      const sqlite = await freshRun();
+      // The demo is seeded: the backend changes nothing the project goes through (only the measured
+      // latency differs from run to run).
+      for (const key of ['status', 'phase_visits', 'gates_passed_first_time', 'rework_loops'] as const)
+        assert.deepEqual(summary[key], sqlite.summary[key], key);
+      const { latency_p95_ms: _, ...figures } = summary.metrics;
+      const { latency_p95_ms: __, ...expected } = sqlite.summary.metrics;
+      assert.deepEqual(figures, expected);
+      const store = await openStore(url);
+      try {
+        assert.deepEqual(steps(await transitionsOf(store)), sqlite.steps);
+        const verified = await verifyStore(store.db);
+        assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
+        assert.equal(verified.decisions.signed, verified.decisions.checked);
+        await assertArtifactsMatch(store, dir);
+      } finally {
+        await store.close();
+      }
+      const verify = await runVt(['audit', 'verify'], { cwd: dir, env: onPg });
+      assert.equal(verify.code, 0, verify.stderr);
+      const status = JSON.parse((await runVt(['status', PROJECT, '--json'], { cwd: dir, env: onPg })).stdout);
+      assert.deepEqual([status.status, status.phase], ['operating', 'monitoring']);
     },
   );
 
