@@ -24,7 +24,8 @@ import {
   periodAt,
   scheduleProblem,
 } from '../src/train/schedule.ts';
-import { ROOT, tempDir } from './helpers.ts';
+import { folderStore, ROOT, tempDir } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 /** A clock only the test moves; every engine of a run shares it. */
 class SimClock implements Clock {
@@ -252,7 +253,7 @@ describe('schedules: when a visit falls due', () => {
   });
 });
 
-describe('operations as a cycle', () => {
+describeOnBackends('operations as a cycle', () => {
   it('every due visit is queued exactly once, by any number of workers, and the project never completes (fast-check)', async () => {
     let runs = 0;
     await fc.assert(
@@ -274,7 +275,7 @@ describe('operations as a cycle', () => {
         async ({ sched, workers: n, steps, drifts }) => {
           runs++;
           const dir = tempDir('vt-ops-prop-');
-          const store = await openStore(join(dir, 'vt.db'), { synchronous: 'NORMAL' });
+          const store = await openStore(await folderStore(dir), { synchronous: 'NORMAL' });
           const clock = new SimClock(START);
           try {
             const train = parseTrain(opsTrain(sched.yaml), join(dir, 'vt.yaml'));
@@ -411,7 +412,7 @@ describe('operations as a cycle', () => {
 
   it('retire ends an operating project on the record; an agent session is refused and the refusal recorded', async () => {
     const dir = tempDir('vt-ops-retire-');
-    const store = await openStore(join(dir, 'vt.db'), { synchronous: 'NORMAL' });
+    const store = await openStore(await folderStore(dir), { synchronous: 'NORMAL' });
     const clock = new SimClock(START);
     const engine = new Engine({ store, io: nodeIo, clock });
     const tickets = new Tickets(engine);
@@ -490,7 +491,7 @@ describe('operations as a cycle', () => {
 
   it('a train that requires signed decisions refuses an unsigned retire, and nothing changes', async () => {
     const dir = tempDir('vt-ops-signed-');
-    const store = await openStore(join(dir, 'vt.db'), { synchronous: 'NORMAL' });
+    const store = await openStore(await folderStore(dir), { synchronous: 'NORMAL' });
     const engine = new Engine({ store, io: nodeIo, clock: new SimClock(START) });
     try {
       const lead = { actor: 'lead-1' };
@@ -514,7 +515,7 @@ describe('operations as a cycle', () => {
 
   it('an operating project never completes on its own, even when a new train gives it an end', async () => {
     const dir = tempDir('vt-ops-end-');
-    const store = await openStore(join(dir, 'vt.db'), { synchronous: 'NORMAL' });
+    const store = await openStore(await folderStore(dir), { synchronous: 'NORMAL' });
     const clock = new SimClock(START);
     const engine = new Engine({ store, io: nodeIo, clock });
     try {
@@ -554,7 +555,7 @@ describe('operations as a cycle', () => {
 
   it('a project put on hold and resumed returns to operating; a cancelled one reopens operating', async () => {
     const dir = tempDir('vt-ops-hold-');
-    const store = await openStore(join(dir, 'vt.db'), { synchronous: 'NORMAL' });
+    const store = await openStore(await folderStore(dir), { synchronous: 'NORMAL' });
     const clock = new SimClock(START);
     const engine = new Engine({ store, io: nodeIo, clock });
     try {
@@ -594,7 +595,7 @@ describe('operations as a cycle', () => {
 
   it('a due time missed by more than its period is noted, and the webhook rule queues a schedule-missed notification', async () => {
     const dir = tempDir('vt-ops-missed-');
-    const store = await openStore(join(dir, 'vt.db'), { synchronous: 'NORMAL' });
+    const store = await openStore(await folderStore(dir), { synchronous: 'NORMAL' });
     const clock = new SimClock(START);
     const engine = new Engine({ store, io: nodeIo, clock });
     const { webhookOutboxRule } = await import('../src/integrations/webhooks/notification.ts');
@@ -657,7 +658,9 @@ describe('operations as a cycle', () => {
       await store.close();
     }
   });
+});
 
+describe('operations on a SQLite store made before them', () => {
   it('a store made before operating projects takes the new statuses: the table is rebuilt with its rows and indexes', async () => {
     const dir = tempDir('vt-ops-migrate-');
     const file = join(dir, 'vt.db');
