@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, it } from 'node:test';
 import {
   createGithubSource,
   GAVE_UP_AT,
@@ -13,6 +13,7 @@ import {
 import { Tickets } from '../src/engine/ticket-ops.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { freshEngine } from './helpers.ts';
+import { describeOnBackends, storeContents } from './pg.ts';
 
 /*
  * A fake GitHub on 127.0.0.1 answering the REST calls the source makes, with response shapes from
@@ -339,18 +340,21 @@ async function claimed(f: Setup) {
   return claim;
 }
 
-/** Neither the SQLite file nor its WAL holds the token (UTF-8 or UTF-16). */
-function noTokenIn(f: Setup): void {
+/** No file under .vt (the SQLite file, its WAL) nor any row of the store holds the token (UTF-8 or UTF-16). */
+async function noTokenIn(f: Setup): Promise<void> {
   const vtDir = join(f.dir, '.vt');
-  for (const file of readdirSync(vtDir)) {
-    if (!statSync(join(vtDir, file)).isFile()) continue;
-    const bytes = readFileSync(join(vtDir, file));
-    assert.equal(bytes.indexOf(TOKEN), -1, `${file} holds the token`);
-    assert.equal(bytes.indexOf(Buffer.from(TOKEN, 'utf16le')), -1, `${file} holds the token`);
+  const sources: [string, Buffer][] = await storeContents(f.target);
+  if (existsSync(vtDir))
+    for (const file of readdirSync(vtDir))
+      if (statSync(join(vtDir, file)).isFile()) sources.push([file, readFileSync(join(vtDir, file))]);
+  assert.ok(sources.length > 0);
+  for (const [where, bytes] of sources) {
+    assert.equal(bytes.indexOf(TOKEN), -1, `${where} holds the token`);
+    assert.equal(bytes.indexOf(Buffer.from(TOKEN, 'utf16le')), -1, `${where} holds the token`);
   }
 }
 
-describe('github issue source', () => {
+describeOnBackends('github issue source', () => {
   it('imports the right open issues, oldest first, with project and priority; once', async () => {
     const f = await setup();
     f.gh.pageSize = 2; // exercise pagination
@@ -735,7 +739,7 @@ describe('github issue source', () => {
     await f.source.deliver();
     const failed = (await outbox(f)).find((r) => r.attempts === 1 && r.delivered_at === null);
     assert.match(failed?.last_error ?? '', /\[redacted\]/);
-    noTokenIn(f);
+    await noTokenIn(f);
     await f.engine.tick('alpha', 'done', null, { actor: 'lab-1' });
     await f.tickets.finish(claim, { actor: 'autopilot' }, 0);
     f.clock.t += 5000;
@@ -751,7 +755,7 @@ describe('github issue source', () => {
     );
     assert.ok(!JSON.stringify(rows).includes(TOKEN));
     await f.store.close();
-    noTokenIn(f);
+    await noTokenIn(f);
     assert.ok(!f.logs.join('\n').includes(TOKEN));
   });
 });
