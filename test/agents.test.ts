@@ -29,7 +29,8 @@ import { lintTrain } from '../src/train/lint.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { agentTrain } from './fixtures/agent-train.ts';
 import { type ModelServer, type Step, startModelServer } from './fixtures/model-server.ts';
-import { committedText, ROOT, tempDir } from './helpers.ts';
+import { committedText, folderStore, ROOT, tempDir } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 const FAKE_AGENT = join(ROOT, 'test', 'fixtures', 'fake-agent.ts');
 
@@ -48,7 +49,8 @@ async function runTrain(
   const yaml = yamlOf(executor);
   writeFileSync(join(dir, 'vt.yaml'), yaml);
   setup?.(dir);
-  const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
+  const target = await folderStore(dir);
+  const store = await openStore(target, { synchronous: 'NORMAL' });
   stores.push(store);
   const engine = new Engine({ store, io: nodeIo });
   const tickets = new Tickets(engine);
@@ -62,7 +64,7 @@ async function runTrain(
       tickets,
       workspaces: await openWorkspaces(dir, 'folder'),
       root: dir,
-      dbTarget: join(dir, '.vt', 'vt.db'),
+      dbTarget: target,
       binDir: writeLauncher(dir),
     },
     {
@@ -112,7 +114,7 @@ async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Pr
   }
 }
 
-describe('cli-agent executor', () => {
+describeOnBackends('cli-agent executor', () => {
   it('runs a coding agent that works the ticket over vt mcp, and the ticket passes its gates', async () => {
     const run = await withEnv({ FAKE_AGENT_TRY: 'add_context' }, () =>
       runTrain(
@@ -171,7 +173,7 @@ describe('cli-agent executor', () => {
   });
 });
 
-describe('llm executor', () => {
+describeOnBackends('llm executor', () => {
   const PRICE = { input: 10, output: 30 };
   const llm = (url: string, extra = '') =>
     `{ kind: llm, provider: openai-compatible, model: fake-1, base_url: "${url}/v1", max_steps: 8, price: { input: 10, output: 30 }${extra} }`;
@@ -430,7 +432,7 @@ describe('llm executor', () => {
   });
 });
 
-describe('supporting roles', () => {
+describeOnBackends('supporting roles', () => {
   /** Build is Lab's, with Studio supporting: Studio's own executor is `studio`. */
   const supported = (studio: string) => (lab: string) =>
     agentTrain(lab)
@@ -528,7 +530,7 @@ describe('supporting roles', () => {
   });
 });
 
-describe('session logs', () => {
+describeOnBackends('session logs', () => {
   it("cap a runaway transcript, keeping its start and its end (where the CLI's usage is)", async () => {
     const dir = tempDir('vt-log-');
     const log = join(dir, 'session.log');
