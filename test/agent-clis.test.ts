@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { PRESETS } from '../src/agents/executors/presets.ts';
 import { costOf, priceOf } from '../src/agents/executors/pricing.ts';
 import { sha256 } from '../src/canonical.ts';
 import { agentTrain } from './fixtures/agent-train.ts';
 import { type ModelServer, startModelServer } from './fixtures/model-server.ts';
-import { ROOT, runVt, tempDir } from './helpers.ts';
+import { folderStore, ROOT, runVt, tempDir } from './helpers.ts';
+import { describeOnBackends, rawStore } from './pg.ts';
 
 const CLI_BIN = join(ROOT, '.tools', 'agents', 'node_modules', '.bin');
 const HOMES = join(ROOT, '.tools', 'agents', 'homes');
@@ -109,24 +109,22 @@ async function workTicket(
     assert.equal((await vt(['project', 'create', 'Churn', '--id', 'churn'])).code, 0);
     assert.equal((await vt(['issue', 'add', 'Train a churn model', '--project', 'churn'])).code, 0);
     const autopilot = await vt(['autopilot', '--once', '--workspaces', 'folder', '--backoff-ms', '0']);
-    const db = new Database(join(dir, '.vt', 'vt.db'), { readonly: true });
+    // The store the CLI used: the folder's .vt/vt.db, or its database inside describeOnBackends.
+    const db = await rawStore(await folderStore(dir));
     try {
-      const sessions = db.prepare('SELECT * FROM sessions ORDER BY started_at').all() as Run['session'][];
+      const sessions = await db.all<Run['session']>('SELECT * FROM sessions ORDER BY started_at');
       const session = sessions[0]!;
-      const tickets = db.prepare('SELECT phase, status FROM tickets ORDER BY phase').all() as Run['tickets'];
+      const tickets = await db.all<Run['tickets'][number]>(
+        'SELECT phase, status FROM tickets ORDER BY phase',
+      );
       const events = (
-        db
-          .prepare("SELECT type, actor, ts, payload FROM events WHERE project_id = 'churn' ORDER BY seq")
-          .all() as {
-          type: string;
-          actor: string;
-          ts: string;
-          payload: string;
-        }[]
+        await db.all<{ type: string; actor: string; ts: string; payload: string }>(
+          "SELECT type, actor, ts, payload FROM events WHERE project_id = 'churn' ORDER BY seq",
+        )
       ).map((e) => ({ ...e, payload: JSON.parse(e.payload) as Record<string, unknown> }));
       return { server, dir, autopilot, session, sessions, tickets, events };
     } finally {
-      db.close();
+      await db.close();
     }
   } finally {
     await server.close();
@@ -284,7 +282,7 @@ for (const preset of ['claude', 'codex', 'gemini'] as const) {
   });
 }
 
-describe('real CLIs in the built-in train', () => {
+describeOnBackends('real CLIs in the built-in train', () => {
   it('vt init --agents claude: Claude Code works opportunity triage up to the approval a person gives', async () => {
     const brief = '# Opportunity brief\n\nChurn costs the client about 2 M a year; a model is feasible.\n';
     const run = await workTicket('claude', {
