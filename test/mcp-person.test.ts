@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { DECISIONS } from '../src/agents/person-tools.ts';
@@ -15,7 +15,8 @@ import { Tickets } from '../src/engine/ticket-ops.ts';
 import { nodeIo } from '../src/io/node-io.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
-import { runVt, tempDir, VT_BIN } from './helpers.ts';
+import { folderStore, runVt, tempDir, VT_BIN } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 const TRAIN = `version: 1
 name: reviewed
@@ -57,7 +58,7 @@ interface Item {
   next: string;
 }
 
-describe('vt mcp --person: a person’s own assistant', () => {
+describeOnBackends('vt mcp --person: a person’s own assistant', () => {
   let dir: string;
   let dbFile: string;
   let store: Store;
@@ -118,7 +119,7 @@ describe('vt mcp --person: a person’s own assistant', () => {
   before(async () => {
     dir = tempDir('vt-person-');
     writeFileSync(join(dir, 'vt.yaml'), TRAIN);
-    dbFile = join(dir, '.vt', 'vt.db');
+    dbFile = await folderStore(dir);
     store = await openStore(dbFile, { synchronous: 'NORMAL' });
     engine = new Engine({ store, io: nodeIo });
     tickets = new Tickets(engine);

@@ -174,12 +174,13 @@ export function describeOnBackends(name: string, fn: () => void): void {
       before(() => {
         testBackend.current = backend;
       });
+      fn();
+      // After the suite's own after hooks, which close what they opened on these databases.
       after(async () => {
         testBackend.current = 'sqlite';
         forgetFolderDatabases();
         await dropTestDatabases();
       });
-      fn();
     });
   }
 }
