@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
+import { after, it } from 'node:test';
 import { startServer } from '../src/api/server.ts';
 import { createToken } from '../src/api/tokens.ts';
 import { AuditDir } from '../src/audit/audit-dir.ts';
@@ -13,6 +12,7 @@ import type { RecordedEvent } from '../src/engine/events.ts';
 import { VtError } from '../src/errors.ts';
 import { readLogState } from '../src/store/merkle-log.ts';
 import { freshEngine, tempDir, writeFile } from './helpers.ts';
+import { describeOnBackends, rawStore } from './pg.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -62,7 +62,7 @@ async function eventually(cond: () => boolean, what: string, limitMs = 20_000): 
   }
 }
 
-describe('the checkpointer: after commits, never inside them', () => {
+describeOnBackends('the checkpointer: after commits, never inside them', () => {
   it('the first commit after a quiet spell is checkpointed at once; later ones within 60 s wait for the timer', async () => {
     const s = await setup({ everyMs: 400 });
     await s.cp.flush();
@@ -122,22 +122,27 @@ describe('the checkpointer: after commits, never inside them', () => {
 
   it('listeners run after the commit: another connection already sees the events', async () => {
     const s = await setup();
-    const file = join(s.dir, '.vt', 'vt.db');
-    const seen: number[] = [];
+    const other = await rawStore(s.target);
+    const seen: Promise<number>[] = [];
     s.engine.onCommitted((events: readonly RecordedEvent[]) => {
-      const other = new Database(file, { readonly: true });
-      const row = other
-        .prepare('select count(*) as c from events where project_id = ? and seq = ?')
-        .get(events[0]!.project_id, events[0]!.seq) as { c: number };
-      other.close();
-      seen.push(row.c);
+      // Asked from inside the listener, on another connection.
+      seen.push(
+        other
+          .all<{ c: number | string }>(
+            'select count(*) as c from events where project_id = ? and seq = ?',
+            events[0]!.project_id,
+            events[0]!.seq,
+          )
+          .then(([row]) => Number(row!.c)),
+      );
     });
     await Promise.all([
       s.engine.tick('alpha', 'asked', null, { actor: 'lab-1' }),
       s.engine.setMetric('alpha', 'auc', 0.7, { actor: 'lab-1' }),
       s.engine.tick('alpha', 'sized', null, { actor: 'lab-1' }),
     ]);
-    assert.deepEqual(seen, [1, 1, 1]);
+    assert.deepEqual(await Promise.all(seen), [1, 1, 1]);
+    await other.close();
     await s.cp.close();
     await s.store.close();
   });
@@ -246,7 +251,7 @@ describe('the checkpointer: after commits, never inside them', () => {
     await f.engine.addArtifact('churn', 'brief', undefined, { actor: 'lab-1' });
     const warnings: string[] = [];
     const server = await startServer({
-      db: join(f.dir, '.vt', 'vt.db'),
+      db: f.target,
       host: '127.0.0.1',
       port: 0,
       assetsDir: null,
