@@ -1,9 +1,9 @@
 // The MLflow integration against an MLflow stand-in on 127.0.0.1 (test/fixtures/mlflow-server.ts):
 // MLflow itself cannot be installed on this machine (PyPI is unreachable), so the stand-in answers the
-// REST calls with the shapes of MLflow's REST API reference. Real SQLite store, real engine, real HTTP.
+// REST calls with the shapes of MLflow's REST API reference. Real stores (SQLite and PostgreSQL), real
+// engine, real HTTP.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { sha256 } from '../src/canonical.ts';
 import { Engine } from '../src/engine/engine.ts';
@@ -22,7 +22,8 @@ import { nodeIo } from '../src/io/node-io.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { MlflowStandIn } from './fixtures/mlflow-server.ts';
-import { TestClock, tempDir } from './helpers.ts';
+import { folderStore, TestClock, tempDir } from './helpers.ts';
+import { describeOnBackends, storeContents } from './pg.ts';
 
 const TOKEN = 'mlflow-canary-token-9c1e5a77d0b24f6e';
 
@@ -87,7 +88,7 @@ const dirs: string[] = [];
 async function world(gate = PROMOTION): Promise<World & { project: string }> {
   const dir = tempDir('vt-mlflow-');
   dirs.push(dir);
-  const store = await openStore(join(dir, '.vt', 'vt.db'), { synchronous: 'NORMAL' });
+  const store = await openStore(await folderStore(dir), { synchronous: 'NORMAL' });
   worlds.push(store);
   const clock = new TestClock();
   const http = nodeHttp({ MLFLOW_TRACKING_URI: mlflow.url, MLFLOW_TRACKING_TOKEN: TOKEN });
@@ -169,7 +170,7 @@ describe("MLflow's threshold semantics", () => {
   });
 });
 
-describe('the mlflow gate', () => {
+describeOnBackends('the mlflow gate', () => {
   it('passes: resolves alias -> version -> run once, records all three and the SHA-256 of every answer', async () => {
     const w = await world();
     const c = await w.engine.checkGates(w.project, { actor: 'alice' });
@@ -331,7 +332,7 @@ describe('the mlflow gate', () => {
   });
 });
 
-describe('write-back after a passing promotion', () => {
+describeOnBackends('write-back after a passing promotion', () => {
   it('a passing gate check alone writes nothing back; a failing advance neither; a passing advance does', async () => {
     const w = await world();
     assert.equal(gateOf((await w.engine.checkGates(w.project, { actor: 'alice' })).results).status, 'pass');
@@ -415,14 +416,13 @@ describe('write-back after a passing promotion', () => {
     assert.ok(mlflow.seen.length > 5 && mlflow.seen.every((s) => s.authorization === `Bearer ${TOKEN}`));
     await w.store.close();
     worlds.splice(worlds.indexOf(w.store), 1);
-    for (const f of ['vt.db', 'vt.db-wal']) {
-      const file = join(w.dir, '.vt', f);
-      if (existsSync(file)) assert.equal(readFileSync(file).includes(TOKEN), false, `${f} holds the token`);
-    }
+    const held = await storeContents(await folderStore(w.dir));
+    assert.ok(held.length > 0);
+    for (const [where, bytes] of held) assert.equal(bytes.includes(TOKEN), false, `${where} holds the token`);
   });
 });
 
-describe('the alias guard', () => {
+describeOnBackends('the alias guard', () => {
   it('takes the first sighting, accepts vt promotions, flags any other move once and opens an issue for improvement', async () => {
     const w = await world();
     const train = await w.engine.train((await w.engine.state(w.project)).trainHash);
