@@ -11,7 +11,7 @@ import { canonicalJson, sha256 } from '../src/canonical.ts';
 import { eventHash, type StoredEvent, verifyEvents } from '../src/store/chain.ts';
 import { openStore } from '../src/store/store.ts';
 import { freshEngine, tempDir, writeFile } from './helpers.ts';
-import { rebuildLogTables } from './merkle-forge.ts';
+import { appendOutsideVt, rebuildLogTables } from './merkle-forge.ts';
 import { describeOnBackends, type RawStore, rawStore, tamperable } from './pg.ts';
 
 const dirs: string[] = [];
@@ -267,43 +267,18 @@ describeOnBackends('the Merkle log finds what a hash chain cannot', () => {
   it('an event appended outside vt after the checkpoint is named: the sequencer never logged it', async () => {
     const { file, dir } = await checkpointed();
     const db = await attacker(file);
-    const head = await headOf(db, 'alpha');
-    const payload = canonicalJson({ phase: 'intake', item: 'extra', note: null });
-    const meta = {
-      project_id: 'alpha',
-      seq: head.seq + 1,
-      ts: head.ts,
-      actor: 'lab-1',
+    const appended = await appendOutsideVt(db, 'alpha', {
       type: 'checklist.ticked',
-      payload_sha256: sha256(payload),
-      idempotency_key: null,
-    };
-    const hash = eventHash(head.hash, meta);
-    const [{ g }] = (await db.all('select max(gseq) as g from events')) as [{ g: number | string }];
-    const max = Number(g);
-    await db.run(
-      'insert into events (project_id, seq, ts, actor, type, payload, payload_sha256, prev_hash, hash, idempotency_key, gseq) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      'alpha',
-      meta.seq,
-      meta.ts,
-      meta.actor,
-      meta.type,
-      payload,
-      meta.payload_sha256,
-      head.hash,
-      hash,
-      null,
-      max + 1,
-    );
-    await db.run("update projects set head_seq = ?, head_hash = ? where id = 'alpha'", meta.seq, hash);
-    if (db.postgres) await db.run("update counters set value = value + 1 where name = 'gseq'");
+      actor: 'lab-1',
+      payload: { phase: 'intake', item: 'extra', note: null },
+    });
     await db.close();
     const { chain, trail } = await check(file, dir);
     assert.equal(chain.ok, true);
     const a = trail.findings.find((f) => f.kind === 'appended');
     assert.ok(a, JSON.stringify(trail.findings));
     assert.equal(a.project_id, 'alpha');
-    assert.equal(a.seq, meta.seq);
+    assert.equal(a.seq, appended.seq);
     // And the store refuses to append after it: the sequencer's count no longer matches.
     const store = await openStore(file, { synchronous: 'NORMAL' });
     const { Engine } = await import('../src/engine/engine.ts');

@@ -6,14 +6,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { canonicalJson, sha256 } from '../src/canonical.ts';
 import { currentEvidence } from '../src/engine/state.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
 import { evidenceDigest } from '../src/gates/digest.ts';
-import { eventHash } from '../src/store/chain.ts';
 import { autoTrainYaml, runVt, spawnCollect, tempDir, VT_BIN, writeFile } from './helpers.ts';
 import { pubLine, ssh, sshVerify, startAgent } from './identity-helpers.ts';
-import { rebuildLogTables } from './merkle-forge.ts';
+import { appendOutsideVt, rebuildLogTables } from './merkle-forge.ts';
 import { describeOnBackends, tamperable } from './pg.ts';
 import { makeKeys, signAs, signedEngine } from './signing-helpers.ts';
 
@@ -210,46 +208,11 @@ describe('decision commands sign', () => {
 async function forge(target: string, project: string, type: string, actor: string, payload: unknown) {
   const raw = await tamperable(target);
   try {
-    const [head] = (await raw.all('SELECT head_seq, head_hash FROM projects WHERE id = ?', project)) as {
-      head_seq: number;
-      head_hash: string;
-    }[];
-    const [{ g }] = (await raw.all('SELECT max(gseq) AS g FROM events')) as [{ g: number | string }];
-    const gseq = Number(g) + 1;
-    const text = canonicalJson(payload);
-    const row = {
-      project_id: project,
-      seq: head!.head_seq + 1,
-      ts: new Date().toISOString(),
-      actor,
-      type,
-      payload: text,
-      payload_sha256: sha256(text),
-      prev_hash: head!.head_hash,
-      idempotency_key: null,
-    };
-    const hash = eventHash(row.prev_hash, row);
-    await raw.run(
-      'INSERT INTO events (project_id, seq, ts, actor, type, payload, payload_sha256, prev_hash, hash, idempotency_key, gseq) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
-      row.project_id,
-      row.seq,
-      row.ts,
-      actor,
-      type,
-      text,
-      row.payload_sha256,
-      row.prev_hash,
-      hash,
-      null,
-      gseq,
-    );
-    await raw.run('UPDATE projects SET head_seq = ?, head_hash = ? WHERE id = ?', row.seq, hash, project);
-    // PostgreSQL numbers events from a counter: the forger moves it on, as vt would have.
-    if (raw.postgres) await raw.run("UPDATE counters SET value = ? WHERE name = 'gseq'", gseq);
+    const { seq } = await appendOutsideVt(raw, project, { type, actor, payload });
     // The forger extends the store's Merkle log too (else the next append stops at the event added
     // outside vt): the signatures alone must give the forgery away.
     await rebuildLogTables(raw);
-    return row.seq;
+    return seq;
   } finally {
     await raw.close();
   }
