@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -24,7 +24,7 @@ import {
   testBackend,
   writeFile,
 } from './helpers.ts';
-import { asRole, describeOnBackends, dropTestDatabases, freshPgUrl, pgQuery, storeContents } from './pg.ts';
+import { asRole, describeOnBackends, dropTestDatabases, freshPgUrl, pgQuery, storeBytes } from './pg.ts';
 
 /** Personal data no pattern could recognise: only a person's erasure removes it. */
 const personal = () =>
@@ -36,10 +36,6 @@ async function eventRows(store: Store) {
 }
 
 /** The store file and its write-ahead log, as bytes. */
-function storeBytes(file: string): Buffer {
-  return Buffer.concat([file, `${file}-wal`].filter(existsSync).map((f) => readFileSync(f)));
-}
-
 async function throwsCode(p: Promise<unknown>, code: string, message?: RegExp) {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(e instanceof VtError, `a VtError, not ${String(e)}`);
@@ -219,18 +215,22 @@ describe('erasing a payload: the SQLite file', () => {
     const text = personal();
     const { noteSeq, artifactSeq } = await project(f, text);
     const file = join(f.dir, '.vt', 'vt.db');
-    assert.ok(storeBytes(file).includes(Buffer.from(text)), 'the text was in the store before');
-    assert.ok(storeBytes(file).includes(Buffer.from('Priya Nair')));
+    assert.ok((await storeBytes(file)).includes(Buffer.from(text)), 'the text was in the store before');
+    assert.ok((await storeBytes(file)).includes(Buffer.from('Priya Nair')));
     const c = await f.engine.erase('p', noteSeq, 'personal data', { actor: 'lead-1' });
     assert.deepEqual(c.erasure.compaction, { vacuumed: true, walTruncated: true, note: null });
-    assert.equal(storeBytes(file).includes(Buffer.from(text)), false, 'no page or WAL frame keeps it');
+    assert.equal(
+      (await storeBytes(file)).includes(Buffer.from(text)),
+      false,
+      'no page or WAL frame keeps it',
+    );
     await f.engine.erase('p', artifactSeq, 'a name in a preview', { actor: 'lead-1' });
-    assert.equal(storeBytes(file).includes(Buffer.from('Priya Nair')), false);
+    assert.equal((await storeBytes(file)).includes(Buffer.from('Priya Nair')), false);
     // Work goes on and the bytes stay gone after the store is closed (and its WAL checkpointed).
     await f.engine.tick('p', 'extra', 'more work', { actor: 'lab-1' });
     await f.store.close();
-    assert.equal(storeBytes(file).includes(Buffer.from(text)), false);
-    assert.equal(storeBytes(file).includes(Buffer.from('Priya Nair')), false);
+    assert.equal((await storeBytes(file)).includes(Buffer.from(text)), false);
+    assert.equal((await storeBytes(file)).includes(Buffer.from('Priya Nair')), false);
   });
 
   it('the events guard lets through only an audited erasure', async () => {
@@ -327,7 +327,7 @@ describeOnBackends('erasing a payload: the CLI and bundles', () => {
     }[];
     const seq = log.find((e) => e.type === 'context.added')!.seq;
     // What the store holds: its file and WAL, or every row of the PostgreSQL database.
-    const held = async () => Buffer.concat((await storeContents(await folderStore(dir))).map(([, b]) => b));
+    const held = async () => storeBytes(await folderStore(dir));
 
     const help = await vt(['audit', 'erase', '--help']);
     assert.match(help.stdout, /Examples:\n {2}vt audit erase churn 42 --reason/);

@@ -91,16 +91,25 @@ export async function pgQuery(url: string, text: string, params: unknown[] = [])
 export async function storeContents(target: string): Promise<[string, Buffer][]> {
   if (!target.startsWith('postgres'))
     return [target, `${target}-wal`].filter((f) => existsSync(f)).map((f) => [f, readFileSync(f)]);
-  const tables = await pgQuery(
-    target,
-    "select table_name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE' order by 1",
-  );
-  const out: [string, Buffer][] = [];
-  for (const { table_name: name } of tables.rows as { table_name: string }[]) {
-    const rows = await pgQuery(target, `select t::text as row from "${name}" t`);
-    out.push([`table ${name}`, Buffer.from(rows.rows.map((r: { row: string }) => r.row).join('\n'))]);
+  const db = await rawStore(target);
+  try {
+    const tables = await db.all<{ table_name: string }>(
+      "select table_name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE' order by 1",
+    );
+    const out: [string, Buffer][] = [];
+    for (const { table_name: name } of tables) {
+      const rows = await db.all<{ row: string }>(`select t::text as row from "${name}" t`);
+      out.push([`table ${name}`, Buffer.from(rows.map((r) => r.row).join('\n'))]);
+    }
+    return out;
+  } finally {
+    await db.close();
   }
-  return out;
+}
+
+/** storeContents as one buffer, to search. */
+export async function storeBytes(target: string): Promise<Buffer> {
+  return Buffer.concat((await storeContents(target)).map(([, bytes]) => bytes));
 }
 
 export type Row = Record<string, unknown>;
