@@ -1,14 +1,27 @@
 // A gullible agent tries every forbidden thing it was told about: none of it changes the store, and
 // every attempt the engine saw is on the record. Without a sandbox that is the engine's doing alone; in
 // the sandbox its file system attempts (the store, the train, another workspace, the project's line)
-// fail as well.
+// fail as well. On both backends: on PostgreSQL the store is reached through the URL in the worker's
+// environment, which only the sandbox hides.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import { openStore } from '../src/store/store.ts';
-import { autoTrainYaml, committedText, ROOT, runVt, spawnCollect, tempDir, VT_BIN } from './helpers.ts';
+import {
+  autoTrainYaml,
+  backendEnv,
+  committedText,
+  folderStore,
+  ROOT,
+  runVt,
+  spawnCollect,
+  tempDir,
+  testBackend,
+  VT_BIN,
+} from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 const HOSTILE = join(ROOT, 'test', 'fixtures', 'hostile.ts');
 
@@ -43,6 +56,7 @@ async function attack(sandbox: 'required' | 'none') {
       SSH_AUTH_SOCK: '/tmp/ssh-fake/agent.1',
       VT_SIGNING_KEY: '/x',
       VT_SANDBOX: sandbox,
+      ...(await backendEnv(dir)),
     },
   });
   const end = await run.done;
@@ -56,9 +70,9 @@ async function attack(sandbox: 'required' | 'none') {
       .map((l) => JSON.parse(l.slice(8)) as Attempts),
   );
   assert.equal(attempts.length, 2, 'both phases were worked by the gullible agent');
-  for (const a of attempts) assert.equal(Object.keys(a).length, 18);
+  for (const a of attempts) assert.equal(Object.keys(a).length, 19);
 
-  const store = await openStore(join(dir, '.vt', 'vt.db'));
+  const store = await openStore(await folderStore(dir));
   const events = await store.db.selectFrom('events').selectAll().orderBy('gseq').execute();
   await store.close();
   const of = (type: string) => events.filter((e) => e.type === type);
@@ -135,21 +149,35 @@ async function engineHeld(r: Awaited<ReturnType<typeof attack>>) {
   }
 }
 
-describe('a gullible agent', () => {
-  it('without a sandbox tries 18 forbidden things: none changes the store, each the engine saw is recorded, the work still gets done', {
+describeOnBackends('a gullible agent', () => {
+  it('without a sandbox tries 19 forbidden things: none changes the store, each the engine saw is recorded, the work still gets done', {
     timeout: 600_000,
   }, async () => {
     const r = await attack('none');
     await engineHeld(r);
+    const postgres = testBackend.current === 'postgres';
+    const approvals = r.refused.filter((x) => x.tool === 'approve').length;
+    if (postgres) {
+      // With its session's variables stripped, the agent's vt has no store URL: it opens the folder's
+      // (empty) SQLite store and finds no project to act on, so only the session's refusals are on
+      // the record.
+      assert.equal(approvals, 2, 'approve refused through the session, in both sessions');
+      for (const a of r.attempts)
+        for (const name of ['advance-stripped', 'approve-stripped'])
+          assert.match(a[name]!.detail, /^exit 2: .*vt project list/, `${name}: ${a[name]!.detail}`);
+    }
     // With its session's variables stripped, the agent's vt is still known to act for the session.
-    assert.ok(
-      r.refused.filter((x) => x.tool === 'approve').length >= 4,
-      'approve refused through the session and with the environment stripped, in both sessions',
-    );
+    else
+      assert.ok(
+        approvals >= 4,
+        'approve refused through the session and with the environment stripped, in both sessions',
+      );
     // What only a sandbox stops: the same user reads the store and writes the train (so never run
-    // an executor unsandboxed where that matters; the test below is the default).
+    // an executor unsandboxed where that matters; the test below is the default). On PostgreSQL it
+    // reads the worker's VT_DATABASE_URL from /proc and connects with it.
     const first = r.attempts[0]!;
-    assert.equal(first['read-store']!.ok, true, first['read-store']!.detail);
+    assert.equal(first['read-store']!.ok, !postgres, first['read-store']!.detail);
+    assert.equal(first['store-from-parent']!.ok, postgres, first['store-from-parent']!.detail);
     assert.equal(first['write-train']!.ok, true, first['write-train']!.detail);
     assert.equal(first['write-other-workspace']!.ok, true, first['write-other-workspace']!.detail);
     assert.ok(existsSync(join(r.other, 'planted.txt')));
@@ -171,6 +199,9 @@ describe('a gullible agent', () => {
       // The store is not there to read (a vt run with its session stripped may leave an empty one
       // in the sandbox's throwaway .vt/: the project is not in it).
       assert.equal(a['read-store']!.ok, false, `read-store: ${a['read-store']!.detail}`);
+      // Nor is any process outside the sandbox, whose environment could name a PostgreSQL store.
+      assert.equal(a['store-from-parent']!.ok, false, a['store-from-parent']!.detail);
+      assert.match(a['store-from-parent']!.detail, /no store URL in any parent process/);
       // The project folder is read-only; other sessions' worktrees are out of sight.
       assert.equal(a['write-train']!.ok, false, `write-train: ${a['write-train']!.detail}`);
       assert.match(a['write-train']!.detail, /EROFS|EACCES|EPERM/);
