@@ -11,10 +11,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { stateSourceDigest } from '../src/store/snapshots.ts';
 import { MINI, ROOT, runVt, tempDir, VT_BIN } from './helpers.ts';
+import { dropTestDatabases, freshPgUrl } from './pg.ts';
 
 /** Packages a command may load only when it needs them (src/cli/main.ts explains the convention). */
 const HEAVY = [
@@ -92,8 +93,9 @@ process.on('exit', () => writeFileSync(${JSON.stringify(list)}, JSON.stringify({
 function packagesLoaded(
   args: string[],
   cwd: string,
+  env: NodeJS.ProcessEnv = {},
 ): { code: number | null; packages: Set<string>; ours: string[] } {
-  const { code, urls } = runRecorded(VT_BIN, args, cwd);
+  const { code, urls } = runRecorded(VT_BIN, args, cwd, env);
   const packages = new Set<string>();
   for (const u of urls) {
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(u);
@@ -140,6 +142,27 @@ describe('start-up', () => {
         !r.ours.some((u) => u.includes('/src/mcp/') || u.includes('/autopilot/github')),
         'no MCP or GitHub code',
       );
+    }
+  });
+
+  it('a store command on PostgreSQL loads pg but not better-sqlite3, an SDK, an MCP server, YAML, zod or cron-parser', async () => {
+    const dir = tempDir();
+    cpSync(MINI, join(dir, 'vt.yaml'));
+    const env = { VT_DATABASE_URL: await freshPgUrl() };
+    after(dropTestDatabases);
+    assert.equal((await runVt(['project', 'create', 'P', '--as', 'lead-1'], { cwd: dir, env })).code, 0);
+    for (const args of [
+      ['status', 'p', '--json'],
+      ['metric', 'set', 'p', 'auc', '0.5'],
+    ]) {
+      const r = packagesLoaded(args, dir, env);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.ok(r.packages.has('kysely') && r.packages.has('pg'), 'the store was used');
+      const unwanted =
+        /^(ai|@ai-sdk|@modelcontextprotocol|@octokit|yaml|zod|better-sqlite3|cron-parser|luxon)$/;
+      const sdk = [...r.packages].filter((p) => unwanted.test(p));
+      assert.deepEqual(sdk, [], `vt ${args.join(' ')} loaded ${sdk.join(', ')}`);
+      assert.ok(!existsSync(join(dir, '.vt', 'vt.db')), 'no SQLite store beside the PostgreSQL one');
     }
   });
 });

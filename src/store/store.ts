@@ -1,22 +1,10 @@
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
-import { Kysely, sql, type Transaction } from 'kysely';
-import { VtError } from '../errors.ts';
-import { classifyFailure } from '../failures.ts';
-import { beginDeferredAppends, flushDeferredAppends, logAppended } from './append.ts';
+import { resolve } from 'node:path';
+import { type Kysely, sql, type Transaction } from 'kysely';
+import { beginDeferredAppends, flushDeferredAppends } from './append.ts';
 import type { PostgresOptions } from './dialects/postgres.ts';
 import type { Listener, ListenOptions } from './dialects/postgres-listen.ts';
-import {
-  configureSqlite,
-  ImmediateSqliteDialect,
-  type Synchronous,
-  sqliteAfterMigrate,
-} from './dialects/sqlite.ts';
-import { GroupCommitter } from './group-commit.ts';
-import { sqliteSequencer } from './merkle-log.ts';
+import { type Synchronous, sqliteAfterMigrate } from './dialects/sqlite.ts';
 import { migrateToLatest, requireKnownSchema, reshapesProjections, schemaStatus } from './migrate.ts';
-import { MIGRATIONS } from './migrations/index.ts';
 import { rebuildProjections } from './projector.ts';
 import type { DB } from './schema.ts';
 import { assertStoreFileSound } from './sqlite-file.ts';
@@ -69,18 +57,20 @@ export const isPostgresUrl = (target: string) => /^postgres(ql)?:\/\//.test(targ
 
 /** Open the store named by a path, `sqlite:PATH`, or a postgres URL; migrate it when it is behind. */
 export async function openStore(target: string, opts: StoreOptions = {}): Promise<Store> {
-  if (!isPostgresUrl(target) && opts.readonly) {
+  // better-sqlite3 (a native module) only for a SQLite store, as pg only for a PostgreSQL one.
+  const sqlite = isPostgresUrl(target) ? null : await import('./sqlite-open.ts');
+  if (sqlite && opts.readonly) {
     const file = sqliteFile(target);
     assertStoreFileSound(file);
-    const ro = openReadonly(file);
+    const ro = sqlite.openReadonly(file);
     if (ro) return ro;
   }
-  const store = isPostgresUrl(target) ? await openPg(target, opts) : openSqlite(target, opts);
+  const store = sqlite ? sqlite.openSqlite(sqliteFile(target), opts) : await openPg(target, opts);
   try {
     if (opts.migrate !== 'never') await ensureSchema(store);
   } catch (err) {
     await store.close().catch(() => {});
-    throw store.kind === 'sqlite' ? openError(store.location, err) : err;
+    throw sqlite ? sqlite.openError(store.location, err) : err;
   }
   return store;
 }
@@ -108,36 +98,6 @@ export async function applyMigrations(store: Store): Promise<string[]> {
   )
     await rebuildProjections(store);
   return applied;
-}
-
-function openSqlite(target: string, opts: StoreOptions): Store {
-  const file = sqliteFile(target);
-  assertStoreFileSound(file);
-  mkdirSync(dirname(file), { recursive: true });
-  let raw: Database.Database;
-  try {
-    raw = new Database(file);
-    configureSqlite(raw, opts.synchronous ?? 'FULL');
-  } catch (err) {
-    throw openError(file, err);
-  }
-  const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect(raw) });
-  // The Merkle log takes each transaction's events once, just before it commits.
-  const sequencer = sqliteSequencer(raw);
-  const group = new GroupCommitter(db, {
-    beforeCommit: logAppended(sequencer.log),
-    settled: sequencer.settled,
-  });
-  const store: Store = {
-    db,
-    kind: 'sqlite',
-    location: file,
-    transaction: (fn) => group.run(fn),
-    lockProject: async () => {},
-    tryLockProject: async () => true,
-    close: () => db.destroy(),
-  };
-  return store;
 }
 
 /** Advisory locks in a key space of their own (two int4 keys: 'vt' and the project id's hash). */
@@ -181,99 +141,4 @@ async function openPg(url: string, opts: StoreOptions): Promise<Store> {
     listen: (channel, o) => listenPg(url, channel, o),
     close: () => db.destroy(),
   };
-}
-
-/** A read-only store, or null when it must be opened for writing first (it needs migrating). */
-function openReadonly(file: string): Store | null {
-  if (!existsSync(file))
-    throw new VtError('NOT_FOUND', `there is no store at ${file}`, {
-      hint: 'Create one with: vt init (or name another with --db PATH)',
-    });
-  let raw: Database.Database;
-  let current: boolean;
-  try {
-    raw = new Database(file, { readonly: true, fileMustExist: true });
-    raw.pragma('busy_timeout = 10000');
-    try {
-      current = isCurrent(raw);
-    } catch (err) {
-      raw.close();
-      throw err;
-    }
-  } catch (err) {
-    // A WAL store in a folder this user cannot write: SQLite cannot make the shared-memory file a
-    // reader needs. With no write-ahead log left over (a cleanly closed store), the file alone is the
-    // whole database: read it into memory instead.
-    const code = (err as { code?: string }).code ?? '';
-    if (!/^SQLITE_(READONLY|CANTOPEN)/.test(code) || !walIsEmpty(file)) throw openError(file, err);
-    try {
-      const image = readFileSync(file);
-      image[18] = 1; // "rollback journal" in the header: a database in memory cannot use WAL
-      image[19] = 1;
-      raw = new Database(image, { readonly: true });
-      current = isCurrent(raw);
-    } catch (inner) {
-      throw openError(file, inner);
-    }
-  }
-  if (!current) {
-    raw.close();
-    if (writable(file)) return null;
-    throw new VtError('STORE_ERROR', `the store ${file} was made by an older vt and is read-only here`, {
-      hint: 'Open it once with write access (any write command migrates it), or use the vt that made it',
-    });
-  }
-  const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect(raw) });
-  return {
-    db,
-    kind: 'sqlite',
-    location: file,
-    readonly: true,
-    lockProject: async () => {},
-    tryLockProject: async () => true,
-    transaction: () =>
-      Promise.reject(
-        new VtError('INTERNAL', `the store ${file} was opened read-only; this command cannot write`),
-      ),
-    close: () => db.destroy(),
-  };
-}
-
-/** Every migration this vt knows has run, and the append-only triggers are in place. */
-function isCurrent(raw: Database.Database): boolean {
-  const tables = raw
-    .prepare(
-      "select name from sqlite_master where (type = 'table' and name = 'kysely_migration') or (type = 'trigger' and name in ('events_no_update', 'events_no_delete'))",
-    )
-    .pluck()
-    .all() as string[];
-  if (tables.length < 3) return false;
-  const done = new Set(raw.prepare('select name from kysely_migration').pluck().all() as string[]);
-  return Object.keys(MIGRATIONS).every((m) => done.has(m));
-}
-
-function walIsEmpty(file: string): boolean {
-  try {
-    return statSync(`${file}-wal`).size === 0;
-  } catch {
-    return true;
-  }
-}
-
-function writable(file: string): boolean {
-  try {
-    accessSync(file, constants.W_OK);
-    accessSync(dirname(file), constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function openError(file: string, err: unknown): unknown {
-  const known = classifyFailure(err, { store: file });
-  if (known !== err) return known;
-  return new VtError('STORE_ERROR', `cannot open the store ${file}: ${(err as Error).message}`, {
-    details: { store: file, cause: (err as { code?: string }).code ?? null },
-  });
 }
