@@ -5,17 +5,19 @@
  * started in the 40 days before `now`. Each held-out project not yet deployed at `now` is forecast
  * from the team's history (which holds the held-out projects' finished stays too, and their open ones
  * as censored), and its planned deployment time (known to the generator, not to the store) is
- * compared with the P50 and P90 dates.
+ * compared with the P50 and P90 dates. The same store, copied to PostgreSQL, gives the same report.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { valueReport } from '../src/analytics/index.ts';
+import { copyStore } from '../src/audit/store-copy.ts';
 import { openStore } from '../src/store/store.ts';
 import { parseTrain } from '../src/train/loader.ts';
 import { DAY, generateHistory } from './fixtures/value-history.ts';
 import { ROOT, tempDir } from './helpers.ts';
+import { dropTestDatabases, freshPgUrl } from './pg.ts';
 
 const FLOW = join(ROOT, 'test', 'fixtures', 'flow.yaml');
 const START = Date.parse('2026-01-05T00:00:00Z');
@@ -72,4 +74,15 @@ test('P50 and P90 deployment dates cover about 50% and 90% of held-out projects'
   );
   assert.ok(Math.abs(c50 - 0.5) <= tol(0.5), `P50 covers ${c50.toFixed(3)} of ${n}`);
   assert.ok(Math.abs(c90 - 0.9) <= tol(0.9), `P90 covers ${c90.toFixed(3)} of ${n}`);
+
+  // PostgreSQL computes the report over the same history (copied, every chain verified) to the
+  // same figures, so the calibration above holds there too.
+  const pg = await openStore(await freshPgUrl());
+  t.after(async () => {
+    await pg.close();
+    await dropTestDatabases();
+  });
+  const copied = await copyStore(store, pg);
+  assert.ok(copied.verified && copied.projects >= 1800, `copied ${copied.projects} projects`);
+  assert.deepEqual(await valueReport(pg.db, { team: 'cal', now: new Date(NOW) }), r);
 });
