@@ -2,14 +2,15 @@
 // it needs (its files, its metrics, and only tools its mode allows), and `vt init --agents` writes the
 // executors without touching the rest of the file.
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { resolveExecutor } from '../src/agents/dispatch.ts';
 import { PEOPLE_PHASES, TEMPLATES_DIR } from '../src/cli/commands/setup.ts';
 import { lintTrain } from '../src/train/lint.ts';
 import { parseTrain } from '../src/train/loader.ts';
-import { runVt, tempDir } from './helpers.ts';
+import { folderStore, runVt, tempDir } from './helpers.ts';
+import { describeOnBackends, rawStore } from './pg.ts';
 
 const TEMPLATE = readFileSync(join(TEMPLATES_DIR, 'ml-value-train.yaml'), 'utf8');
 const { train } = parseTrain(TEMPLATE, 'ml-value-train.yaml');
@@ -67,7 +68,7 @@ describe('the built-in train, worked by agents', () => {
   });
 });
 
-describe('vt init --agents', () => {
+describeOnBackends('vt init --agents', () => {
   it('writes the agent as every role’s executor, keeps people on the phases that need them, and changes nothing else', async () => {
     const dir = tempDir('vt-init-agents-');
     dirs.push(dir);
@@ -121,5 +122,19 @@ describe('vt init --agents', () => {
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--agents="emacs" is not an executor/);
     assert.throws(() => readFileSync(join(empty, 'vt.yaml')), /ENOENT/);
+    // Nor the store: no .vt/vt.db, or on PostgreSQL not one table in the folder's database.
+    const target = await folderStore(empty);
+    if (!target.startsWith('postgres')) assert.equal(existsSync(target), false);
+    else {
+      const db = await rawStore(target);
+      try {
+        const tables = await db.all(
+          'select table_name from information_schema.tables where table_schema = current_schema()',
+        );
+        assert.deepEqual(tables, []);
+      } finally {
+        await db.close();
+      }
+    }
   });
 });
