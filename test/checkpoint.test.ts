@@ -23,6 +23,7 @@ import {
 import { VtError } from '../src/errors.ts';
 import { appendLeaf, consistencyProof, EMPTY_ROOT, emptyRange, hashLeaf, rangeRoot } from '../src/merkle.ts';
 import { freshEngine, tempDir } from './helpers.ts';
+import { describeOnBackends } from './pg.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -236,7 +237,10 @@ describe('the log key and the audit folder', () => {
     mkdirSync(join(ws, 'k'));
     assert.ok(loadLogKey(outside, { workspace: ws }));
   });
+});
 
+// The tree head comes from the store, SQLite or PostgreSQL; the folder and the key are the same on both.
+describeOnBackends('the log key and the audit folder: checkpoints of a store', () => {
   it('writes checkpoints as files named by size, publishes log.pub, and refuses a second key or a rolled-back store', async () => {
     const f = await freshEngine();
     dirs.push(f.dir);
