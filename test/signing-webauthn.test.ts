@@ -24,6 +24,7 @@ import { loadKeyFile } from '../src/identity/vt-keys.ts';
 import { assertionProblem, PASSKEY_ALGORITHMS, parseCoseKey } from '../src/identity/webauthn.ts';
 import { freshEngine, tempDir } from './helpers.ts';
 import { pubLine, ssh, sshKeygenKey } from './identity-helpers.ts';
+import { describeOnBackends } from './pg.ts';
 import { type PasskeyAlg, SoftPasskey } from './webauthn-helpers.ts';
 
 const dir = tempDir('vt-webauthn-');
@@ -106,24 +107,6 @@ describe('WebAuthn assertions, checked offline', () => {
       assert.equal(ref.verified, true, 'the reference implementation agrees');
     });
   }
-
-  it('registration offers only the algorithms vt verifies, whatever the library would offer by default', async () => {
-    const f = await freshEngine();
-    try {
-      const service = new Passkeys(f.store.db, f.store, () => new Date());
-      const options = await service.registrationOptions('lead-1', { origin: ORIGIN, rpID: RP });
-      assert.deepEqual(
-        options.pubKeyCredParams.map((p) => p.alg),
-        [...PASSKEY_ALGORITHMS],
-      );
-      // Every one of them is a key vt can read: a passkey of each kind offered makes a usable key.
-      for (const alg of ['ES256', 'EdDSA', 'RS256'] as PasskeyAlg[])
-        assert.ok(PASSKEY_ALGORITHMS.includes(parseCoseKey(new SoftPasskey(alg).publicKey).alg));
-    } finally {
-      await f.store.close();
-      rmSync(f.dir, { recursive: true, force: true });
-    }
-  });
 
   it('refuses every bent assertion: another challenge, relying party, type, no presence, no verification', () => {
     const pk = new SoftPasskey();
@@ -224,6 +207,27 @@ describe('WebAuthn assertions, checked offline', () => {
       '9f01ff',
     ])
       assert.throws(() => decodeCbor(Buffer.from(hex, 'hex')), CborError, hex);
+  });
+});
+
+// Registration reads the person's passkeys from the store: SQLite or PostgreSQL.
+describeOnBackends('passkey registration', () => {
+  it('registration offers only the algorithms vt verifies, whatever the library would offer by default', async () => {
+    const f = await freshEngine();
+    try {
+      const service = new Passkeys(f.store.db, f.store, () => new Date());
+      const options = await service.registrationOptions('lead-1', { origin: ORIGIN, rpID: RP });
+      assert.deepEqual(
+        options.pubKeyCredParams.map((p) => p.alg),
+        [...PASSKEY_ALGORITHMS],
+      );
+      // Every one of them is a key vt can read: a passkey of each kind offered makes a usable key.
+      for (const alg of ['ES256', 'EdDSA', 'RS256'] as PasskeyAlg[])
+        assert.ok(PASSKEY_ALGORITHMS.includes(parseCoseKey(new SoftPasskey(alg).publicKey).alg));
+    } finally {
+      await f.store.close();
+      rmSync(f.dir, { recursive: true, force: true });
+    }
   });
 });
 
