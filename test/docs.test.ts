@@ -13,6 +13,9 @@
  *   PostgreSQL server", "installs globally").
  * - `<!-- docs-test: setup` … `-->` holds commands run (by the same rules) before the next block, for
  *   state a page assumes but does not show (a project part-way through the train).
+ * - `<!-- docs-test: postgres -->` runs the next block (and its setup) on a new, empty database of
+ *   the test server (test/pg.ts): VT_DATABASE_URL names it, and so does every `postgres://…` URL in
+ *   its commands, whatever host and role the page shows.
  * - A ```yaml block with a top-level `phases:` is a whole train: it must pass `vt lint`.
  *
  * VT_DOCS_TEST_ONLY=docs/train.md runs one file. Commands time out after 3 minutes each.
@@ -21,8 +24,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { ROOT, tempDir, VT_BIN } from './helpers.ts';
+import { dropTestDatabases, freshPgUrl } from './pg.ts';
 
 interface Step {
   line: number;
@@ -33,6 +37,8 @@ interface Block {
   line: number;
   kind: 'sh' | 'train';
   skip: string | null;
+  /** Run on a fresh PostgreSQL database. */
+  postgres: boolean;
   steps: Step[];
   text: string;
 }
@@ -69,12 +75,14 @@ export function extractBlocks(markdown: string): Block[] {
   const lines = markdown.split('\n');
   const blocks: Block[] = [];
   let skip: string | null = null;
+  let postgres = false;
   let setup: Step[] = [];
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
-    const directive = /^<!--\s*docs-test:\s*(skip|setup)\b\s*(.*?)\s*(-->)?\s*$/.exec(l);
+    const directive = /^<!--\s*docs-test:\s*(skip|setup|postgres)\b\s*(.*?)\s*(-->)?\s*$/.exec(l);
     if (directive) {
       if (directive[1] === 'skip') skip = directive[2] || 'skipped';
+      else if (directive[1] === 'postgres') postgres = true;
       else {
         // setup: the commands on the following lines, up to -->
         for (i++; i < lines.length && !lines[i]!.includes('-->'); i++) {
@@ -97,13 +105,14 @@ export function extractBlocks(markdown: string): Block[] {
         const s = toStep(b, start + k + 1);
         if (s) steps.push(s);
       });
-      blocks.push({ line: start, kind: 'sh', skip, steps, text });
+      blocks.push({ line: start, kind: 'sh', skip, postgres, steps, text });
     } else if (['yaml', 'yml'].includes(lang) && /^phases:/m.test(text)) {
-      blocks.push({ line: start, kind: 'train', skip, steps: [], text });
+      blocks.push({ line: start, kind: 'train', skip, postgres, steps: [], text });
     } else if (setup.length) {
-      blocks.push({ line: start, kind: 'sh', skip, steps: setup, text: '' });
+      blocks.push({ line: start, kind: 'sh', skip, postgres, steps: setup, text: '' });
     }
     skip = null;
+    postgres = false;
     setup = [];
   }
   return blocks;
@@ -129,8 +138,9 @@ function vtOnPath(): string {
 
 describe('the documentation runs as written', () => {
   const bin = vtOnPath();
+  after(dropTestDatabases);
   for (const file of DOCS) {
-    it(file, () => {
+    it(file, async () => {
       const blocks = extractBlocks(readFileSync(join(ROOT, file), 'utf8'));
       const scratch = tempDir('vt-docs-');
       let cwd = scratch;
@@ -155,18 +165,26 @@ describe('the documentation runs as written', () => {
           ran++;
           continue;
         }
+        const url = block.postgres ? await freshPgUrl() : null;
+        const blockEnv = url ? { ...env, VT_DATABASE_URL: url } : env;
         for (const step of block.steps) {
+          const command = url ? step.command.replace(/postgres:\/\/[^\s"'`]+/g, url) : step.command;
           const cd = /^cd\s+(\S+)$/.exec(step.command);
           if (cd) {
             cwd = resolve(cwd, cd[1]!);
             assert.ok(existsSync(cwd), `${file}:${step.line}: cd ${cd[1]}: no such folder`);
             continue;
           }
-          const r = spawnSync('bash', ['-c', step.command], { cwd, env, encoding: 'utf8', timeout: 180_000 });
+          const r = spawnSync('bash', ['-c', command], {
+            cwd,
+            env: blockEnv,
+            encoding: 'utf8',
+            timeout: 180_000,
+          });
           assert.equal(
             r.status,
             step.expect,
-            `${file}:${step.line}: \`${step.command}\` exited ${r.status} (expected ${step.expect})\n${r.stderr}`,
+            `${file}:${step.line}: \`${command}\` exited ${r.status} (expected ${step.expect})\n${r.stderr}`,
           );
           ran++;
         }
@@ -177,7 +195,7 @@ describe('the documentation runs as written', () => {
 });
 
 describe('the documentation test itself', () => {
-  it('reads commands, expected exit codes, skips, setups and trains as documented above', () => {
+  it('reads commands, expected exit codes, skips, setups, PostgreSQL blocks and trains as documented above', () => {
     const md = [
       '```sh',
       './vt init              # a comment',
@@ -198,9 +216,21 @@ describe('the documentation test itself', () => {
       '```yaml',
       'phases: []',
       '```',
+      '<!-- docs-test: postgres -->',
+      '```sh',
+      'vt db status',
+      '```',
+      '```sh',
+      'vt status p',
+      '```',
     ].join('\n');
     const b = extractBlocks(md);
-    assert.equal(b.length, 4);
+    assert.equal(b.length, 6);
+    assert.deepEqual(
+      b.map((x) => x.postgres),
+      [false, false, false, false, true, false],
+      'a postgres directive marks the next block only',
+    );
     assert.deepEqual(
       b[0]!.steps.map((s) => [s.command, s.expect]),
       [
