@@ -2,15 +2,17 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { ROOT, tempDir } from './helpers.ts';
+import { dropTestDatabases, freshPgUrl } from './pg.ts';
 
 /**
  * The package as people get it: `npm pack` (which builds dist/), installed globally into an empty
  * prefix with only Node on PATH and no checkout in sight, then run from an empty folder.
  */
 describe('the npm package', () => {
-  it('installs from its tarball and runs: vt --version, vt demo, vt audit verify', () => {
+  after(dropTestDatabases);
+  it('installs from its tarball and runs: vt --version, vt demo, vt audit verify, and a store on PostgreSQL', async () => {
     const work = tempDir('vt-pack-');
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
     for (const k of Object.keys(env)) if (k.startsWith('VT_') || k.startsWith('npm_')) delete env[k];
@@ -79,6 +81,21 @@ describe('the npm package', () => {
         .message.includes('built package'),
       true,
     );
+    // The same install on a PostgreSQL store: the bundled pg driver, migrations and the bounded verify.
+    const onPg = join(home, 'pg');
+    mkdirSync(onPg);
+    const pgEnv = { ...clean, VT_DATABASE_URL: await freshPgUrl() };
+    const pgRun = (args: string[]) => {
+      const r = spawnSync(vt, args, { cwd: onPg, env: pgEnv, encoding: 'utf8', timeout: 540_000 });
+      assert.equal(r.status, 0, `vt ${args.join(' ')}: ${r.stderr}`);
+      return r;
+    };
+    pgRun(['init', '--as', 'lead-1']);
+    pgRun(['project', 'create', 'Churn', '--as', 'lead-1']);
+    assert.equal(JSON.parse(pgRun(['status', 'churn', '--json']).stdout).id, 'churn');
+    assert.equal(JSON.parse(pgRun(['db', 'status', '--json']).stdout).kind, 'postgres');
+    assert.match(pgRun(['audit', 'verify']).stderr, /events in 1 chain/);
+    assert.ok(!existsSync(join(onPg, '.vt', 'vt.db')), 'no SQLite store beside the PostgreSQL one');
     // The commands above kept V8's code for the next run, in the user's cache folder.
     const code = join(cache, 'value-train', 'code');
     const [folder] = readdirSync(code);
