@@ -67,6 +67,11 @@ describe('vt db and the CLI on PostgreSQL', () => {
     assert.equal(backVerify.code, 0, backVerify.stderr);
     assert.equal(JSON.parse(backVerify.stdout).log.checkpoint.size, 3);
 
+    // A PostgreSQL store's backup is a copy to a SQLite file (above), and vt db backup says so.
+    const backup = await vt(['db', 'backup', 'b.db'], onPg);
+    assert.equal(backup.code, 2);
+    assert.match(backup.stderr, /works on a SQLite store\n.*vt db copy --from "\$VT_DATABASE_URL" --to FILE/);
+
     const role = await vt(['db', 'app-role', 'vt_app']);
     assert.match(role.stdout, /revoke update, delete, truncate on events from vt_app;/);
     assert.equal((await vt(['db', 'app-role', 'vt app; drop table events'])).code, 2);

@@ -27,14 +27,16 @@ export interface CopyReport {
 
 /**
  * Copy a whole store into an empty one (SQLite to PostgreSQL or back): events with their stored
- * text and positions, projections and operational tables, in one transaction on the target. Then
+ * text and positions, projections and operational tables, in one transaction on the target, read
+ * from one snapshot of the source (so a store in use copies as it stood when the copy began). Then
  * every chain of the target is recomputed and each head compared with the source's; a difference
  * is an error (the copy stays, for inspection; the source is never written).
  */
 export async function copyStore(
   from: Store,
   to: Store,
-  onTable: (table: string, rows: number) => void = () => {},
+  /** Told of each table as it is copied (awaited: a slow report slows the copy, never reorders it). */
+  onTable: (table: string, rows: number) => void | Promise<void> = () => {},
 ): Promise<CopyReport> {
   const have = await to.db
     .selectFrom('events')
@@ -48,30 +50,35 @@ export async function copyStore(
         hint: 'Create a new database (createdb NAME) or choose a new SQLite file',
       },
     );
-  const sourceTables = await tableColumns(from.db);
-  const targetTables = await tableColumns(to.db);
-  const tables: Record<string, number> = {};
-  await to.db.transaction().execute(async (trx) => {
-    for (const [table, cols] of Object.entries(sourceTables)) {
-      if (SKIP.has(table) || table.startsWith('sqlite_')) continue;
-      const target = targetTables[table];
-      if (!target)
-        throw new VtError('STORE_ERROR', `the target has no table ${table}: migrate it first`, {
-          hint: `vt db migrate --db ${to.location}`,
-        });
-      const shared = cols.filter((c) => target.includes(c));
-      await trx.deleteFrom(table as never).execute(); // a fresh store may hold rows of its own (none today)
-      const key = await primaryKey(from.db, table);
-      tables[table] = await copyTable(from.db, trx, table, shared, key.length ? key : null);
-      onTable(table, tables[table]!);
-    }
-    if (to.kind === 'postgres')
-      await sql`update counters set value = (select coalesce(max(gseq), 0) from events) where name = 'gseq'`.execute(
-        trx,
-      );
+  // Every read of the source is in one snapshot, on one connection: writers go on, and the copy is
+  // the store of the moment it began (its events, projections and Merkle log agree).
+  const { tables, source, was } = await inSnapshot(from, async (src) => {
+    const sourceTables = await tableColumns(src);
+    const targetTables = await tableColumns(to.db);
+    const tables: Record<string, number> = {};
+    await to.db.transaction().execute(async (trx) => {
+      for (const [table, cols] of Object.entries(sourceTables)) {
+        if (SKIP.has(table) || table.startsWith('sqlite_')) continue;
+        const target = targetTables[table];
+        if (!target)
+          throw new VtError('STORE_ERROR', `the target has no table ${table}: migrate it first`, {
+            hint: `vt db migrate --db ${to.location}`,
+          });
+        const shared = cols.filter((c) => target.includes(c));
+        await trx.deleteFrom(table as never).execute(); // a fresh store may hold rows of its own (none today)
+        const key = await primaryKey(src, table);
+        tables[table] = await copyTable(src, trx, table, shared, key.length ? key : null);
+        await onTable(table, tables[table]!);
+      }
+      if (to.kind === 'postgres')
+        await sql`update counters set value = (select coalesce(max(gseq), 0) from events) where name = 'gseq'`.execute(
+          trx,
+        );
+    });
+    return { tables, source: await heads(src), was: await readLogState(src) };
   });
+  // The snapshot is over (a long verification must not hold the source's connection idle in it).
   const verified = await verifyStore(to.db);
-  const source = await heads(from.db);
   const copied = verified.heads;
   const differ = Object.keys(source).find(
     (p) => copied[p]?.seq !== source[p]!.seq || copied[p]?.hash !== source[p]!.hash,
@@ -84,7 +91,7 @@ export async function copyStore(
   }
   // The Merkle log came along with its tables: the copy is the same log (origin, size, root), and its
   // stored log agrees with a recomputation from the copied events, so its checkpoints still verify.
-  const [was, log] = await Promise.all([readLogState(from.db), verifyLog(to.db, { dir: null, key: null })]);
+  const log = await verifyLog(to.db, { dir: null, key: null });
   const sameLog =
     was.origin === log.origin && was.range.size === log.size && was.root.toString('base64') === log.root;
   if (!log.ok || !sameLog)
@@ -100,6 +107,28 @@ export async function copyStore(
     projects: verified.projects,
     verified: true,
   };
+}
+
+/**
+ * Run `fn` on one connection of `store` inside one read-only snapshot: PostgreSQL's repeatable read,
+ * or a SQLite read transaction (which sees the write-ahead log as it stood at its first read).
+ */
+async function inSnapshot<T>(store: Store, fn: (db: Db) => Promise<T>): Promise<T> {
+  return store.db.connection().execute(async (conn) => {
+    const begin = store.kind === 'postgres' ? 'begin isolation level repeatable read read only' : 'begin';
+    await sql.raw(begin).execute(conn);
+    try {
+      const out = await fn(conn);
+      await sql.raw('commit').execute(conn);
+      return out;
+    } catch (err) {
+      await sql
+        .raw('rollback')
+        .execute(conn)
+        .catch(() => {});
+      throw err;
+    }
+  });
 }
 
 async function heads(db: Db): Promise<Record<string, ChainHead>> {

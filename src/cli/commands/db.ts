@@ -14,12 +14,10 @@ async function openUnmigrated(ctx: CliContext, target?: string) {
 }
 
 /** The SQLite file behind --db / VT_DATABASE_URL / .vt/vt.db. */
-function sqliteFile(ctx: CliContext): string {
+function sqliteFile(ctx: CliContext, onPostgres = 'Name a SQLite file with --db PATH'): string {
   const target = ctx.dbTarget();
   if (/^postgres(ql)?:\/\//.test(target))
-    throw new VtError('BAD_INPUT', 'this command works on a SQLite store', {
-      hint: 'Name a SQLite file with --db PATH',
-    });
+    throw new VtError('BAD_INPUT', 'this command works on a SQLite store', { hint: onPostgres });
   return resolve(ctx.cwd, target.replace(/^sqlite:(\/\/)?/, ''));
 }
 
@@ -175,7 +173,10 @@ export function registerDb(program: Command, withCtx: WithCtx): Command {
     )
     .action(
       withCtx(async (ctx, file: string, o: { force?: boolean }) => {
-        const store = sqliteFile(ctx);
+        const store = sqliteFile(
+          ctx,
+          'A PostgreSQL store backs up to a SQLite file with: vt db copy --from "$VT_DATABASE_URL" --to FILE (one snapshot, verified), or with pg_dump',
+        );
         const { assertStoreFileSound } = await import('../../store/sqlite-file.ts');
         if (!existsSync(store))
           throw new VtError('NOT_FOUND', `there is no store at ${store}`, {
