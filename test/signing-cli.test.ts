@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, it } from 'node:test';
 import { currentEvidence } from '../src/engine/state.ts';
 import { Tickets } from '../src/engine/ticket-ops.ts';
 import { evidenceDigest } from '../src/gates/digest.ts';
-import { autoTrainYaml, runVt, spawnCollect, tempDir, VT_BIN, writeFile } from './helpers.ts';
+import { autoTrainYaml, backendEnv, runVt, spawnCollect, tempDir, VT_BIN, writeFile } from './helpers.ts';
 import { pubLine, ssh, sshVerify, startAgent } from './identity-helpers.ts';
 import { appendOutsideVt, rebuildLogTables } from './merkle-forge.ts';
 import { describeOnBackends, tamperable } from './pg.ts';
@@ -33,7 +33,7 @@ const bare = (xdg: string, extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
-describe('vt init', () => {
+describeOnBackends('vt init', () => {
   it('lists the person with a new vt key (outside the folder, mode 0600) under people:, and the train requires signatures', async () => {
     const dir = temp('vt-init-');
     const xdg = temp('vt-init-xdg-');
@@ -96,7 +96,7 @@ describe('vt init', () => {
   });
 });
 
-describe('decision commands sign', () => {
+describeOnBackends('decision commands sign', () => {
   it('with --key, VT_SIGNING_KEY or ssh-agent; unsigned, they are refused with vt keys init and the people: snippet', async () => {
     const f = await signedEngine();
     cleanup.push(f.dir, f.keyDir);
@@ -295,7 +295,7 @@ describeOnBackends('a forged approval', () => {
   });
 });
 
-describe("an agent's session", () => {
+describeOnBackends("an agent's session", () => {
   it("reaches no person's key: its executor gets no agent socket or key path, and vt approve from it is refused", {
     timeout: 300_000,
   }, async () => {
@@ -343,7 +343,7 @@ await import(${JSON.stringify(join(process.cwd(), 'test', 'fixtures', 'step.ts')
       // alone must keep the keys away (test/sandbox.test.ts shows the sandbox hides them as well).
       const run = spawnCollect([VT_BIN, 'autopilot', '--json'], {
         cwd: dir,
-        env: { NO_COLOR: '1', VT_SANDBOX: 'none', ...env },
+        env: { NO_COLOR: '1', VT_SANDBOX: 'none', ...env, ...(await backendEnv(dir)) },
       });
       const end = await run.done;
       assert.equal(end.code, 0, run.err());
