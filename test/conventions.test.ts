@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { it } from 'node:test';
+import { POSTGRES_MARK, postgresMarkPath } from '../src/wiring.ts';
 import { backendEnv, MINI, runVt, tempDir, testBackend, VT_BIN, writeFile } from './helpers.ts';
 import { describeOnBackends } from './pg.ts';
 
@@ -192,6 +193,14 @@ describeOnBackends('completion and doctor', () => {
         (failed as { message: string }).message,
         /cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/vt/,
       );
+      // A shell without the URL, in a folder marked as vt init marks it, fails the check too.
+      mkdirSync(dirname(postgresMarkPath(dir)), { recursive: true });
+      writeFileSync(postgresMarkPath(dir), POSTGRES_MARK);
+      const unset = await runVt(['doctor', '--json'], { cwd: dir, env: { VT_DATABASE_URL: '' } });
+      assert.equal(unset.code, 1, unset.stderr);
+      const mark = (JSON.parse(unset.stdout) as typeof report).checks.find((c) => c.check === 'store');
+      assert.equal(mark?.status, 'fail');
+      assert.match(mark!.message, /is on PostgreSQL, and VT_DATABASE_URL is not set/);
     } else assert.ok('disk the store' in status);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { verifyStore } from '../src/audit/audit.ts';
@@ -77,6 +77,55 @@ describe('vt db and the CLI on PostgreSQL', () => {
     assert.equal((await vt(['db', 'app-role', 'vt app; drop table events'])).code, 2);
     const help = await vt(['db', 'copy', '--help']);
     assert.match(help.stdout, /Examples:\n {2}vt db copy --from \.vt\/vt\.db --to postgres:/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a folder made on PostgreSQL: a command without VT_DATABASE_URL stops, and starts no SQLite store beside it', async () => {
+    const dir = tempDir();
+    const url = await freshPgUrl();
+    const onPg = { VT_DATABASE_URL: url };
+    const without = { VT_DATABASE_URL: '' };
+    const vt = (args: string[], env: Record<string, string>, cwd = dir) => runVt(args, { cwd, env });
+    const init = await vt(['init'], onPg);
+    assert.equal(init.code, 0, init.stderr);
+    const mark = readFileSync(join(dir, '.vt', 'store'), 'utf8');
+    assert.match(mark, /^postgres\n/);
+    assert.ok(!mark.includes('127.0.0.1') && !mark.includes('postgres://'), 'the mark names no server');
+    assert.equal((await vt(['project', 'create', 'Churn'], onPg)).code, 0);
+
+    // A new shell that forgot the URL: reads and writes stop with the reason, in the folder and below.
+    mkdirSync(join(dir, 'notebooks'));
+    for (const [args, cwd] of [
+      [['status'], dir],
+      [['project', 'create', 'Fraud'], dir],
+      [['tick', 'churn', 'capture-request'], join(dir, 'notebooks')],
+      [['audit', 'verify'], dir],
+    ] as const) {
+      const r = await vt([...args], without, cwd);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /is on PostgreSQL, and VT_DATABASE_URL is not set/);
+      assert.match(r.stderr, /Set VT_DATABASE_URL=postgres:\/\/… \(or pass --db\)/);
+    }
+    assert.ok(!existsSync(join(dir, '.vt', 'vt.db')), 'no second store was started');
+    const list = await vt(['project', 'list', '--json'], onPg);
+    assert.deepEqual(
+      JSON.parse(list.stdout).map((p: { id: string }) => p.id),
+      ['churn'],
+      'nothing was written anywhere else',
+    );
+    assert.equal(
+      JSON.parse((await vt(['status', 'churn', '--json'], onPg)).stdout).checklist[0].ticked,
+      false,
+    );
+    // --db names the store as well as the variable does.
+    assert.equal((await vt(['status', 'churn', '--db', url], without)).code, 0);
+    // A folder whose store moved to .vt/vt.db drops the mark, as the mark itself says.
+    const copied = await vt(['db', 'copy', '--from', url, '--to', '.vt/vt.db'], without);
+    assert.equal(copied.code, 0, copied.stderr);
+    rmSync(join(dir, '.vt', 'store'));
+    const local = await vt(['status', 'churn', '--json'], without);
+    assert.equal(local.code, 0, local.stderr);
+    assert.equal(JSON.parse(local.stdout).id, 'churn');
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { openStore } from '../src/store/store.ts';
+import { POSTGRES_MARK, postgresMarkPath } from '../src/wiring.ts';
 import {
   autoTrainYaml,
   backendEnv,
@@ -32,6 +33,11 @@ async function attack(sandbox: 'required' | 'none') {
   const dir = tempDir('vt-gullible-');
   const yaml = autoTrainYaml(2).replace(/run: \["\{node\}", "[^"]+"\]/, `run: ["{node}", "${HOSTILE}"]`);
   writeFileSync(join(dir, 'vt.yaml'), yaml);
+  // On PostgreSQL the folder carries the mark vt init leaves: the store is elsewhere.
+  if (testBackend.current === 'postgres') {
+    mkdirSync(join(dir, '.vt'));
+    writeFileSync(postgresMarkPath(dir), POSTGRES_MARK);
+  }
   const git = (...a: string[]) =>
     execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@t', ...a], {
       encoding: 'utf8',
@@ -149,6 +155,17 @@ async function engineHeld(r: Awaited<ReturnType<typeof attack>>) {
   }
 }
 
+/** On PostgreSQL, the agent's vt with its session's variables stripped stops at the folder's mark. */
+function strippedStopsAtTheMark(attempts: Attempts[]) {
+  for (const a of attempts)
+    for (const name of ['advance-stripped', 'approve-stripped'])
+      assert.match(
+        a[name]!.detail,
+        /^exit 2: +Set VT_DATABASE_URL=postgres:\/\/… \(or pass --db\)/,
+        `${name}: ${a[name]!.detail}`,
+      );
+}
+
 describeOnBackends('a gullible agent', () => {
   it('without a sandbox tries 19 forbidden things: none changes the store, each the engine saw is recorded, the work still gets done', {
     timeout: 600_000,
@@ -158,13 +175,12 @@ describeOnBackends('a gullible agent', () => {
     const postgres = testBackend.current === 'postgres';
     const approvals = r.refused.filter((x) => x.tool === 'approve').length;
     if (postgres) {
-      // With its session's variables stripped, the agent's vt has no store URL: it opens the folder's
-      // (empty) SQLite store and finds no project to act on, so only the session's refusals are on
-      // the record.
+      // With its session's variables stripped, the agent's vt has no store URL: the folder's mark
+      // stops it before it opens anything (no SQLite store of its own), so only the session's
+      // refusals are on the record.
       assert.equal(approvals, 2, 'approve refused through the session, in both sessions');
-      for (const a of r.attempts)
-        for (const name of ['advance-stripped', 'approve-stripped'])
-          assert.match(a[name]!.detail, /^exit 2: .*vt project list/, `${name}: ${a[name]!.detail}`);
+      strippedStopsAtTheMark(r.attempts);
+      assert.ok(!existsSync(join(r.dir, '.vt', 'vt.db')), 'no SQLite store was started beside the real one');
     }
     // With its session's variables stripped, the agent's vt is still known to act for the session.
     else
@@ -195,6 +211,8 @@ describeOnBackends('a gullible agent', () => {
   }, async () => {
     const r = await attack('required');
     await engineHeld(r);
+    // The mark is the one thing of .vt/ the sandbox shows: a stripped vt inside stops at it too.
+    if (testBackend.current === 'postgres') strippedStopsAtTheMark(r.attempts);
     for (const a of r.attempts) {
       // The store is not there to read (a vt run with its session stripped may leave an empty one
       // in the sandbox's throwaway .vt/: the project is not in it).

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AUDIT_DIR } from '../audit/audit-dir.ts';
@@ -5,7 +6,7 @@ import { logKeyFile } from '../audit/log-key.ts';
 import { VtError } from '../errors.ts';
 import { ancestry } from '../io/ancestry.ts';
 import { sessionOfProcesses } from '../store/session-processes.ts';
-import { type AuditOptions, defaultDbPath, findRoot, type Vt } from '../wiring.ts';
+import { type AuditOptions, defaultDbPath, findRoot, postgresMarkPath, type Vt } from '../wiring.ts';
 import { type Io, useColor } from './output.ts';
 import { type SessionEnv, sessionEnv } from './session-client.ts';
 
@@ -102,7 +103,16 @@ export class CliContext {
   dbTarget(): string {
     const fromEnv = this.opts.db ?? this.io.env.VT_DATABASE_URL;
     if (fromEnv) return fromEnv;
-    return defaultDbPath(this.requireRoot());
+    const root = this.requireRoot();
+    if (existsSync(postgresMarkPath(root)))
+      throw new VtError(
+        'NOT_FOUND',
+        `the store of ${root} is on PostgreSQL, and VT_DATABASE_URL is not set`,
+        {
+          hint: `Set VT_DATABASE_URL=postgres://… (or pass --db) as for vt init there; if the store moved to .vt/vt.db, delete ${postgresMarkPath(root)}`,
+        },
+      );
+    return defaultDbPath(root);
   }
   get utc(): boolean {
     return !!this.opts.utc;

@@ -56,7 +56,10 @@ async function storeFindings(ctx: CliContext): Promise<Finding[]> {
   let target: string;
   try {
     target = ctx.dbTarget();
-  } catch {
+  } catch (err) {
+    // A folder whose store is on PostgreSQL, checked without its URL.
+    if (ctx.root())
+      return [{ check: 'store', status: 'fail', message: `${(err as Error).message}: set VT_DATABASE_URL` }];
     return [{ check: 'store', status: 'warn', message: 'no vt.yaml here or above, so no store: vt init' }];
   }
   const postgres = /^postgres(ql)?:\/\//.test(target);

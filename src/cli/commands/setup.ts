@@ -1,9 +1,9 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { VtError } from '../../errors.ts';
 import { TEMPLATES_DIR } from '../../package.ts';
-import { TRAIN_FILE } from '../../wiring.ts';
+import { POSTGRES_MARK, postgresMarkPath, TRAIN_FILE } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
 import { json, paint, safe } from '../output.ts';
@@ -63,13 +63,16 @@ With --agents, every role's executor is that agent; the phases that need people 
 vt.yaml lists you (--as, VT_ACTOR or your login) with the key that signs your decisions: --key,
 else ssh-agent's first key, else your vt key (~/.config/vt/keys/NAME), made now if you have none.
 The built-in template requires signed decisions (decisions: {signed: required}).
+With VT_DATABASE_URL=postgres://… the store is that database, and .vt/store marks the folder, so a
+command run there without the URL stops instead of starting a SQLite store (docs/postgres.md).
 
 Examples:
   vt init
   vt init --dir ./churn --template ml-value-train
   vt init --agents claude
   vt init --agents llm:openai-compatible:qwen2.5:7b@http://127.0.0.1:11434/v1
-  vt init --key ~/.ssh/id_ed25519.pub`,
+  vt init --key ~/.ssh/id_ed25519.pub
+  VT_DATABASE_URL=postgres://vt_owner@db.internal/vt vt init`,
     )
     .action(
       withCtx(async (ctx, opts: { template: string; force?: boolean; agents?: string; key?: string }) => {
@@ -99,6 +102,11 @@ Examples:
           keyLine(found.key),
         );
         const { store } = await ctx.vt();
+        if (store.kind === 'postgres') {
+          const mark = postgresMarkPath(ctx.cwd);
+          mkdirSync(dirname(mark), { recursive: true });
+          writeFileSync(mark, POSTGRES_MARK);
+        }
         const from = {
           file: `from ${found.origin}`,
           agent: 'held by ssh-agent',
