@@ -38,18 +38,6 @@ export function defaultDbPath(root: string): string {
   return join(root, STATE_DIR, 'vt.db');
 }
 
-/**
- * The mark `vt init` leaves in .vt/ when the folder's store is on PostgreSQL. It holds no URL (the
- * URL may carry a password): it says only that the store is elsewhere, so a command run without
- * VT_DATABASE_URL stops instead of starting a second, empty SQLite store beside the real one.
- */
-export function postgresMarkPath(root: string): string {
-  return join(root, STATE_DIR, 'store');
-}
-export const POSTGRES_MARK =
-  "postgres\n# This folder's store is on PostgreSQL. vt takes its URL from VT_DATABASE_URL or --db.\n" +
-  '# If the store moved to .vt/vt.db (vt db copy), delete this file.\n';
-
 export interface Vt {
   engine: Engine;
   store: Store;

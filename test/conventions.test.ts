@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { it } from 'node:test';
-import { POSTGRES_MARK, postgresMarkPath } from '../src/wiring.ts';
+import { POSTGRES_MARK, postgresMarkPath } from '../src/store/postgres-mark.ts';
 import { backendEnv, MINI, runVt, tempDir, testBackend, VT_BIN, writeFile } from './helpers.ts';
 import { describeOnBackends } from './pg.ts';
 

@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
+import { POSTGRES_MARK, postgresMarkPath } from '../src/store/postgres-mark.ts';
 import { openStore } from '../src/store/store.ts';
-import { POSTGRES_MARK, postgresMarkPath } from '../src/wiring.ts';
 import {
   autoTrainYaml,
   backendEnv,

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentHomeOf, gitDirOf, type SandboxPlace, storePaths } from '../io/sandbox.ts';
+import { postgresMarkPath } from '../store/postgres-mark.ts';
 import type { ExecutorSpec, SandboxMode } from '../train/schema.ts';
-import { postgresMarkPath } from '../wiring.ts';
 
 /**
  * What a session's executor sees in its sandbox: its worktree, its session folder (prompt, MCP

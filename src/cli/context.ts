@@ -5,8 +5,9 @@ import { AUDIT_DIR } from '../audit/audit-dir.ts';
 import { logKeyFile } from '../audit/log-key.ts';
 import { VtError } from '../errors.ts';
 import { ancestry } from '../io/ancestry.ts';
+import { postgresMarkPath } from '../store/postgres-mark.ts';
 import { sessionOfProcesses } from '../store/session-processes.ts';
-import { type AuditOptions, defaultDbPath, findRoot, postgresMarkPath, type Vt } from '../wiring.ts';
+import { type AuditOptions, defaultDbPath, findRoot, type Vt } from '../wiring.ts';
 import { type Io, useColor } from './output.ts';
 import { type SessionEnv, sessionEnv } from './session-client.ts';
 
