@@ -3,12 +3,15 @@
  * `node bench/queue.bench.ts [--json] [--quick] [--pg-url URL] [--workers 1,2,4] [--jobs N] [--turns T]
  *  [--real-worker | --no-real-worker] [--cpu-prof-dir DIR]`.
  *
- * Three variants, each with N worker processes (N = 1, 2, 4) on the same server, each its own database:
+ * Four variants, each with N worker processes (N = 1, 2, 4) on the same server, each its own database:
  *   vt      the claim → finish path of `vt worker` with an executor step that does nothing (see
  *           bench/fixtures/queue-worker.ts): one transition per ticket, 18 per project on
  *           bench/fixtures/bench-train.yaml, the next ticket queued by the transition.
  *   pg-boss boss.fetch + boss.complete of pre-queued no-op jobs, pg-boss's default settings.
  *   bare    BEGIN; SELECT … FOR UPDATE SKIP LOCKED LIMIT 1; UPDATE … done; COMMIT on a plain table.
+ *   floor   the rows one transition writes (ticket, lease, four chained events, Merkle nodes, project,
+ *           transition, next ticket) and nothing else, as one statement per transaction: the least
+ *           any implementation keeping vt's record can do, so the targets can be judged against it.
  * The same number of jobs (tickets) per variant and turn. For each N the three run in turns (rotated
  * so none always follows the same one), the first turn a warm-up; each turn's wall time goes to its
  * variant, so a noisy neighbour weighs on all alike. After every turn each job is checked to have been
@@ -99,9 +102,14 @@ function invalid(msg: string): never {
   throw new Error(`benchmark invalid: ${msg}`);
 }
 
-type Kind = 'vt' | 'pgboss' | 'bare';
-const KINDS: Kind[] = ['vt', 'pgboss', 'bare'];
-const LABEL: Record<Kind, string> = { vt: 'vt', pgboss: 'pg-boss', bare: 'bare SKIP LOCKED' };
+type Kind = 'vt' | 'pgboss' | 'bare' | 'floor';
+const KINDS: Kind[] = ['vt', 'pgboss', 'bare', 'floor'];
+const LABEL: Record<Kind, string> = {
+  vt: 'vt',
+  pgboss: 'pg-boss',
+  bare: 'bare SKIP LOCKED',
+  floor: 'floor (rows only)',
+};
 
 interface TurnResult {
   done: number;
@@ -406,6 +414,78 @@ async function bareSubject(url: string, n: number): Promise<Subject> {
   };
 }
 
+/**
+ * The floor: the tables a transition writes, cut to the columns that carry the record (see
+ * FLOOR_CLAIM and FLOOR_FINISH in bench/fixtures/queue-worker.ts). Filled like vt's: one queued
+ * ticket per project at its first phase, the next queued by each finish, 18 per project.
+ */
+async function floorSubject(url: string, n: number): Promise<Subject> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query(`
+    create table if not exists floor_projects (id text primary key, phase int not null default 1,
+      head_seq int not null default 0, head_hash bytea not null default '\\x00', transitions int not null default 0,
+      updated_at timestamptz);
+    create table if not exists floor_tickets (id bigserial primary key, project text not null, phase int not null,
+      state text not null default 'queued', lease_gen int not null default 0, worker text, updated_at timestamptz);
+    create index if not exists floor_tickets_queued on floor_tickets (id) where state = 'queued';
+    create index if not exists floor_tickets_project on floor_tickets (project, phase);
+    create table if not exists floor_leases (ticket bigint primary key, project text not null, worker text,
+      gen int not null, expires_at timestamptz not null);
+    create sequence if not exists floor_gseq;
+    create table if not exists floor_events (project text not null, seq int not null, gseq bigint not null,
+      ts timestamptz not null, type text not null, body text not null, prev_hash bytea not null,
+      hash bytea not null, primary key (project, seq));
+    create unique index if not exists floor_events_gseq on floor_events (gseq);
+    create table if not exists floor_merkle (pos bigserial primary key, level int not null, hash bytea not null);
+    create table if not exists floor_transitions (project text not null, n int not null, from_phase int,
+      to_phase int, ts timestamptz, primary key (project, n))`);
+  const projects = JOBS / PHASES;
+  return {
+    kind: 'floor',
+    database: new URL(url).pathname.slice(1),
+    workers: await startWorkers('floor', url, n),
+    async fill(turn) {
+      await c.query(
+        `with p as (insert into floor_projects (id) select $1 || '-' || g from generate_series(1, $2) g returning id)
+         insert into floor_tickets (project, phase) select id, 1 from p order by id`,
+        [`q${turn}`, projects],
+      );
+      await c.query('analyze');
+    },
+    async check(turn, reported) {
+      const like = `q${turn}-%`;
+      const r = await c.query<Record<string, number>>(
+        `select
+           (select count(*) from floor_projects where id like $1 and phase = $2 + 1 and transitions = $2
+              and head_seq = 4 * $2)::int as completed,
+           (select count(*) from floor_tickets where project like $1 and state = 'done')::int as done,
+           (select count(*) from floor_tickets where project like $1)::int as tickets,
+           (select count(*) from floor_events where project like $1 and type = 'ticket.claimed')::int as claims,
+           (select count(*) from floor_events where project like $1)::int as events,
+           (select count(*) from floor_leases where project like $1)::int as leases`,
+        [like, PHASES],
+      );
+      const x = r.rows[0]!;
+      if (
+        reported !== JOBS ||
+        x.completed !== projects ||
+        x.done !== JOBS ||
+        x.tickets !== JOBS ||
+        x.claims !== JOBS ||
+        x.events !== 4 * JOBS ||
+        x.leases !== 0
+      )
+        invalid(
+          `floor turn ${turn}: workers finished ${reported}; ${x.completed}/${projects} projects completed, ` +
+            `${x.done}/${x.tickets} tickets done, ${x.claims} claims, ${x.events} events, ${x.leases} leases left`,
+        );
+    },
+    close: () => c.end(),
+    tally: emptyTally(),
+  };
+}
+
 const emptyTally = (): Tally => ({
   waits: Object.fromEntries(WAIT_KINDS.map((k) => [k, 0])) as Record<WaitKind, number>,
   waitSamples: 0,
@@ -484,6 +564,9 @@ interface Row {
   vtVsPgBoss: number;
   passBare: boolean;
   passPgBoss: boolean;
+  /** The floor against the same two: what any implementation keeping vt's record could reach at best. */
+  floorVsBare: number;
+  floorVsPgBoss: number;
 }
 
 async function measure(
@@ -493,11 +576,12 @@ async function measure(
   serverCpu: ServerCpu,
   sampler: WaitSampler | null,
 ): Promise<Row> {
-  log(`== ${n} worker(s): starting ${3 * n} processes`);
+  log(`== ${n} worker(s): starting ${KINDS.length * n} processes`);
   const subjects = [
     await vtSubject(vt, urls.vt, n),
     await pgbossSubject(urls.pgboss, n),
     await bareSubject(urls.bare, n),
+    await floorSubject(urls.floor, n),
   ];
   let ok = false;
   try {
@@ -553,6 +637,8 @@ async function measure(
     vtVsPgBoss,
     passBare: vtVsBare >= TARGET_VS_BARE,
     passPgBoss: vtVsPgBoss >= TARGET_VS_PGBOSS,
+    floorVsBare: figures.floor.perSecond / figures.bare.perSecond,
+    floorVsPgBoss: figures.floor.perSecond / figures.pgboss.perSecond,
   };
 }
 
@@ -672,6 +758,7 @@ async function main(): Promise<void> {
     vt: await pgt.freshPgUrl(),
     pgboss: await pgt.freshPgUrl(),
     bare: await pgt.freshPgUrl(),
+    floor: await pgt.freshPgUrl(),
   };
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -761,10 +848,10 @@ async function main(): Promise<void> {
       }),
     ),
     '',
-    'workers   vt ÷ bare (target ≥ 0.5)   vt ÷ pg-boss (target ≥ 1.5)',
+    'workers   vt ÷ bare (target ≥ 0.5)   vt ÷ pg-boss (target ≥ 1.5)   floor ÷ bare   floor ÷ pg-boss',
     ...rows.map(
       (r) =>
-        `${String(r.workers).padStart(7)}   ${r.vtVsBare.toFixed(2).padStart(9)} ${r.passBare ? 'PASS' : 'FAIL'}             ${r.vtVsPgBoss.toFixed(2).padStart(9)} ${r.passPgBoss ? 'PASS' : 'FAIL'}`,
+        `${String(r.workers).padStart(7)}   ${r.vtVsBare.toFixed(2).padStart(9)} ${r.passBare ? 'PASS' : 'FAIL'}             ${r.vtVsPgBoss.toFixed(2).padStart(9)} ${r.passPgBoss ? 'PASS' : 'FAIL'}              ${r.floorVsBare.toFixed(2).padStart(12)}   ${r.floorVsPgBoss.toFixed(2).padStart(15)}`,
     ),
     ...(WAITS
       ? [
