@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
 import { it } from 'node:test';
-import { POSTGRES_MARK, postgresMarkPath } from '../src/store/postgres-mark.ts';
+import { markPostgresFolder } from '../src/store/postgres-mark.ts';
 import { backendEnv, MINI, runVt, tempDir, testBackend, VT_BIN, writeFile } from './helpers.ts';
 import { describeOnBackends } from './pg.ts';
 
@@ -194,8 +194,7 @@ describeOnBackends('completion and doctor', () => {
         /cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/vt/,
       );
       // A shell without the URL, in a folder marked as vt init marks it, fails the check too.
-      mkdirSync(dirname(postgresMarkPath(dir)), { recursive: true });
-      writeFileSync(postgresMarkPath(dir), POSTGRES_MARK);
+      markPostgresFolder(dir);
       const unset = await runVt(['doctor', '--json'], { cwd: dir, env: { VT_DATABASE_URL: '' } });
       assert.equal(unset.code, 1, unset.stderr);
       const mark = (JSON.parse(unset.stdout) as typeof report).checks.find((c) => c.check === 'store');

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { POSTGRES_MARK, postgresMarkPath } from '../src/store/postgres-mark.ts';
+import { markPostgresFolder } from '../src/store/postgres-mark.ts';
 import { openStore } from '../src/store/store.ts';
 import {
   autoTrainYaml,
@@ -34,10 +34,7 @@ async function attack(sandbox: 'required' | 'none') {
   const yaml = autoTrainYaml(2).replace(/run: \["\{node\}", "[^"]+"\]/, `run: ["{node}", "${HOSTILE}"]`);
   writeFileSync(join(dir, 'vt.yaml'), yaml);
   // On PostgreSQL the folder carries the mark vt init leaves: the store is elsewhere.
-  if (testBackend.current === 'postgres') {
-    mkdirSync(join(dir, '.vt'));
-    writeFileSync(postgresMarkPath(dir), POSTGRES_MARK);
-  }
+  if (testBackend.current === 'postgres') markPostgresFolder(dir);
   const git = (...a: string[]) =>
     execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@t', ...a], {
       encoding: 'utf8',

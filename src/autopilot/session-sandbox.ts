@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentHomeOf, gitDirOf, type SandboxPlace, storePaths } from '../io/sandbox.ts';
-import { postgresMarkPath } from '../store/postgres-mark.ts';
+import { postgresMarkOf } from '../store/postgres-mark.ts';
 import type { ExecutorSpec, SandboxMode } from '../train/schema.ts';
 
 /**
@@ -26,13 +25,13 @@ export function sessionSandbox(x: {
   dbTarget: string;
 }): SandboxPlace {
   const git = gitDirOf(x.workspace);
-  const mark = postgresMarkPath(x.root);
+  const mark = postgresMarkOf(x.root);
   return {
     mode: x.spec.sandbox ?? x.trainMode,
     what: `the ${x.spec.kind} executor of session ${x.session}`,
     writable: [x.workspace, x.sessionDir, ...(x.socketDir ? [x.socketDir] : [])],
     visible: [x.root],
-    readable: [x.handoff, x.binDir, ...(git ? [git] : []), ...(existsSync(mark) ? [mark] : [])],
+    readable: [x.handoff, x.binDir, ...(git ? [git] : []), ...(mark ? [mark] : [])],
     hidden: [join(x.root, '.vt'), ...storePaths(x.dbTarget)],
     agentHome: x.spec.kind === 'cli-agent' ? agentHomeOf(x.spec.preset) : [],
   };

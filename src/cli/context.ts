@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AUDIT_DIR } from '../audit/audit-dir.ts';
 import { logKeyFile } from '../audit/log-key.ts';
 import { VtError } from '../errors.ts';
 import { ancestry } from '../io/ancestry.ts';
-import { postgresMarkPath } from '../store/postgres-mark.ts';
+import { postgresMarkOf } from '../store/postgres-mark.ts';
 import { sessionOfProcesses } from '../store/session-processes.ts';
 import { type AuditOptions, defaultDbPath, findRoot, type Vt } from '../wiring.ts';
 import { type Io, useColor } from './output.ts';
@@ -105,12 +104,13 @@ export class CliContext {
     const fromEnv = this.opts.db ?? this.io.env.VT_DATABASE_URL;
     if (fromEnv) return fromEnv;
     const root = this.requireRoot();
-    if (existsSync(postgresMarkPath(root)))
+    const mark = postgresMarkOf(root);
+    if (mark)
       throw new VtError(
         'NOT_FOUND',
         `the store of ${root} is on PostgreSQL, and VT_DATABASE_URL is not set`,
         {
-          hint: `Set VT_DATABASE_URL=postgres://… (or pass --db) as for vt init there; if the store moved to .vt/vt.db, delete ${postgresMarkPath(root)}`,
+          hint: `Set VT_DATABASE_URL=postgres://… (or pass --db) as for vt init there; if the store moved to .vt/vt.db, delete ${mark}`,
         },
       );
     return defaultDbPath(root);

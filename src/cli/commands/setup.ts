@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { VtError } from '../../errors.ts';
 import { TEMPLATES_DIR } from '../../package.ts';
-import { POSTGRES_MARK, postgresMarkPath } from '../../store/postgres-mark.ts';
+import { markPostgresFolder } from '../../store/postgres-mark.ts';
 import { TRAIN_FILE } from '../../wiring.ts';
 import type { CliContext } from '../context.ts';
 import type { WithCtx } from '../main.ts';
@@ -103,11 +103,7 @@ Examples:
           keyLine(found.key),
         );
         const { store } = await ctx.vt();
-        if (store.kind === 'postgres') {
-          const mark = postgresMarkPath(ctx.cwd);
-          mkdirSync(dirname(mark), { recursive: true });
-          writeFileSync(mark, POSTGRES_MARK);
-        }
+        if (store.kind === 'postgres') markPostgresFolder(ctx.cwd);
         const from = {
           file: `from ${found.origin}`,
           agent: 'held by ssh-agent',
